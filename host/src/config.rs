@@ -1,0 +1,295 @@
+//! Worker configuration: a TOML file plus environment overrides, with lava's names.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::ConfigError;
+
+/// The realm placeholder in `ssm_prefixes`.
+pub const REALM_PLACEHOLDER: &str = "{realm}";
+
+/// How the worker runs connectors. Every field has lava's default; unknown keys
+/// are an error, so that a typo never silently falls back to a default.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerConfig {
+    /// The lava realm (deployment) this worker serves.
+    pub realm: Option<String>,
+    /// The job being run, when the worker runs one job per process.
+    pub job_id: Option<String>,
+    /// Folder of `*.wasm` connector plugins loaded beside the built-in ones.
+    pub plugins: Option<PathBuf>,
+    /// Connector types a dropped-in plugin may take over from a built-in one.
+    pub replace_builtin: Vec<String>,
+    /// SSM name prefixes a plugin may read during `resolve`; `{realm}` is replaced by the realm.
+    pub ssm_prefixes: Vec<String>,
+    /// Default session length for assumed roles (lava's `AWS_CONN_DURATION`).
+    #[serde(rename = "AWS_CONN_DURATION")]
+    pub aws_conn_duration: String,
+    /// How long resolved credentials are reused (lava's `AWS_ACCESS_KEY_CACHE_TTL`).
+    #[serde(rename = "AWS_ACCESS_KEY_CACHE_TTL")]
+    pub aws_access_key_cache_ttl: String,
+    /// How many resolved connections are cached (lava's `AWS_ACCESS_KEY_CACHE_SIZE`).
+    #[serde(rename = "AWS_ACCESS_KEY_CACHE_SIZE")]
+    pub aws_access_key_cache_size: usize,
+    /// Role-session name template (lava's `CONN_APP_NAME`).
+    #[serde(rename = "CONN_APP_NAME")]
+    pub conn_app_name: String,
+    /// Wall-clock limit on one plugin call, in milliseconds.
+    pub call_deadline_ms: u64,
+    /// Linear-memory limit of one plugin instance, in MiB.
+    pub memory_limit_mib: u32,
+    /// Most bytes a plugin may hand the host in one call (results, capability arguments).
+    pub max_plugin_output_bytes: usize,
+    /// How many plugin instances may be live at once (pooling allocator slots).
+    pub max_concurrent_instances: u32,
+    /// Where compiled components are cached; default `$XDG_CACHE_HOME/lava-conn` or `~/.cache/lava-conn`.
+    pub compile_cache: Option<PathBuf>,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            realm: None,
+            job_id: None,
+            plugins: None,
+            replace_builtin: Vec::new(),
+            ssm_prefixes: vec![format!("/lava/{REALM_PLACEHOLDER}/")],
+            aws_conn_duration: "3h".into(),
+            aws_access_key_cache_ttl: "10m".into(),
+            aws_access_key_cache_size: 20,
+            conn_app_name: "lv-{{ realm }}-{{ job_id }}".into(),
+            call_deadline_ms: 1_000,
+            memory_limit_mib: 64,
+            max_plugin_output_bytes: 1 << 20,
+            max_concurrent_instances: 64,
+            compile_cache: None,
+        }
+    }
+}
+
+/// Environment variables that override the file, and the key each sets.
+/// lava's own parameter names are accepted bare and with lava's `LAVA_` prefix.
+const ENV_OVERRIDES: &[(&str, &str)] = &[
+    ("LAVA_REALM", "realm"),
+    ("LAVA_JOB_ID", "job_id"),
+    ("LAVA_CONN_PLUGINS", "plugins"),
+    ("LAVA_CONN_SSM_PREFIXES", "ssm_prefixes"),
+    ("LAVA_CONN_REPLACE_BUILTIN", "replace_builtin"),
+    ("LAVA_CONN_CALL_DEADLINE_MS", "call_deadline_ms"),
+    ("LAVA_CONN_MEMORY_LIMIT_MIB", "memory_limit_mib"),
+    ("LAVA_CONN_COMPILE_CACHE", "compile_cache"),
+    ("AWS_CONN_DURATION", "AWS_CONN_DURATION"),
+    ("LAVA_AWS_CONN_DURATION", "AWS_CONN_DURATION"),
+    ("AWS_ACCESS_KEY_CACHE_TTL", "AWS_ACCESS_KEY_CACHE_TTL"),
+    ("LAVA_AWS_ACCESS_KEY_CACHE_TTL", "AWS_ACCESS_KEY_CACHE_TTL"),
+    ("AWS_ACCESS_KEY_CACHE_SIZE", "AWS_ACCESS_KEY_CACHE_SIZE"),
+    (
+        "LAVA_AWS_ACCESS_KEY_CACHE_SIZE",
+        "AWS_ACCESS_KEY_CACHE_SIZE",
+    ),
+    ("CONN_APP_NAME", "CONN_APP_NAME"),
+    ("LAVA_CONN_APP_NAME", "CONN_APP_NAME"),
+];
+
+impl WorkerConfig {
+    /// Load `file` (when given) and apply the environment overrides of `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table = match file {
+            None => toml::Table::new(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError::Invalid {
+                        origin: path.display().to_string(),
+                        message: e.to_string(),
+                    })?
+            }
+        };
+        let env: BTreeMap<String, String> = env.into_iter().collect();
+        for (variable, key) in ENV_OVERRIDES {
+            let Some(value) = env.get(*variable) else {
+                continue;
+            };
+            let value = match *key {
+                "ssm_prefixes" | "replace_builtin" => toml::Value::Array(
+                    value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| toml::Value::String(s.to_string()))
+                        .collect(),
+                ),
+                "call_deadline_ms" | "memory_limit_mib" | "AWS_ACCESS_KEY_CACHE_SIZE" => {
+                    toml::Value::Integer(value.trim().parse().map_err(|_| {
+                        ConfigError::Invalid {
+                            origin: format!("environment variable {variable}"),
+                            message: format!("`{value}` is not a whole number"),
+                        }
+                    })?)
+                }
+                _ => toml::Value::String(value.clone()),
+            };
+            table.insert(key.to_string(), value);
+        }
+        let origin = file.map_or_else(
+            || "the environment".to_string(),
+            |p| p.display().to_string(),
+        );
+        let config: WorkerConfig =
+            table
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                    origin: origin.clone(),
+                    message: e.to_string(),
+                })?;
+        config.check(&origin)?;
+        Ok(config)
+    }
+
+    fn check(&self, origin: &str) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            origin: origin.to_string(),
+            message,
+        };
+        for (key, value) in [
+            ("AWS_CONN_DURATION", &self.aws_conn_duration),
+            ("AWS_ACCESS_KEY_CACHE_TTL", &self.aws_access_key_cache_ttl),
+        ] {
+            lava_rules::duration::parse_duration(value)
+                .map_err(|e| invalid(format!("{key}: {e}")))?;
+        }
+        if self.call_deadline_ms == 0 {
+            return Err(invalid("call_deadline_ms must be at least 1".into()));
+        }
+        if !(1..=4096).contains(&self.memory_limit_mib) {
+            return Err(invalid("memory_limit_mib must be 1 to 4096".into()));
+        }
+        if self.max_concurrent_instances == 0 {
+            return Err(invalid(
+                "max_concurrent_instances must be at least 1".into(),
+            ));
+        }
+        for prefix in &self.ssm_prefixes {
+            if !prefix.starts_with('/') || !prefix.ends_with('/') {
+                return Err(invalid(format!(
+                    "ssm_prefixes: `{prefix}` must start and end with `/` (for example `/lava/{{realm}}/`)"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The per-call wall-clock limit.
+    pub fn call_deadline(&self) -> Duration {
+        Duration::from_millis(self.call_deadline_ms)
+    }
+
+    /// The cache lifetime, already checked by [`WorkerConfig::load`].
+    pub fn cache_ttl(&self) -> Duration {
+        let seconds =
+            lava_rules::duration::parse_duration(&self.aws_access_key_cache_ttl).unwrap_or(600.0);
+        Duration::from_secs_f64(seconds.max(0.0))
+    }
+
+    /// The SSM prefixes granted for `realm`. A realm that would widen a prefix
+    /// (empty, or holding `/`) grants nothing.
+    pub fn ssm_prefixes_for(&self, realm: &str) -> Vec<String> {
+        if realm.is_empty() || realm.contains('/') {
+            return self
+                .ssm_prefixes
+                .iter()
+                .filter(|p| !p.contains(REALM_PLACEHOLDER))
+                .cloned()
+                .collect();
+        }
+        self.ssm_prefixes
+            .iter()
+            .map(|p| p.replace(REALM_PLACEHOLDER, realm))
+            .collect()
+    }
+
+    /// The settings plugins may read through the `config` capability.
+    pub fn plugin_settings(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (
+                "AWS_CONN_DURATION".to_string(),
+                self.aws_conn_duration.clone(),
+            ),
+            (
+                "AWS_ACCESS_KEY_CACHE_TTL".to_string(),
+                self.aws_access_key_cache_ttl.clone(),
+            ),
+            ("CONN_APP_NAME".to_string(), self.conn_app_name.clone()),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_lavas() {
+        let c = WorkerConfig::load(None, env(&[])).unwrap();
+        assert_eq!(c.aws_conn_duration, "3h");
+        assert_eq!(c.cache_ttl(), Duration::from_secs(600));
+        assert_eq!(c.aws_access_key_cache_size, 20);
+        assert_eq!(c.conn_app_name, "lv-{{ realm }}-{{ job_id }}");
+        assert_eq!(c.ssm_prefixes_for("prod"), vec!["/lava/prod/".to_string()]);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let dir = std::env::temp_dir().join(format!("lava-conn-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("worker.toml");
+        std::fs::write(&file, "AWS_CONN_DURATON = \"1h\"\n").unwrap();
+        let err = WorkerConfig::load(Some(&file), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("AWS_CONN_DURATON"), "{err}");
+        std::fs::write(&file, "AWS_CONN_DURATION = \"1h\"\nrealm = \"dev\"\n").unwrap();
+        let c = WorkerConfig::load(Some(&file), env(&[("LAVA_REALM", "prod")])).unwrap();
+        assert_eq!(
+            (c.aws_conn_duration.as_str(), c.realm.as_deref()),
+            ("1h", Some("prod"))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let err = WorkerConfig::load(None, env(&[("AWS_CONN_DURATION", "3 hours")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("AWS_CONN_DURATION"), "{err}");
+        let err = WorkerConfig::load(None, env(&[("AWS_ACCESS_KEY_CACHE_SIZE", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("AWS_ACCESS_KEY_CACHE_SIZE"), "{err}");
+    }
+
+    #[test]
+    fn realms_cannot_widen_prefixes() {
+        let c = WorkerConfig::load(None, env(&[])).unwrap();
+        assert!(c.ssm_prefixes_for("").is_empty());
+        assert!(c.ssm_prefixes_for("a/b").is_empty());
+    }
+}

@@ -1,0 +1,115 @@
+//! Errors at the library boundary. None of them carries a secret value.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The worker configuration could not be read or is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A value is wrong; `origin` says where it came from.
+    #[error("invalid worker configuration in {origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+/// Why a plugin call failed. The host keeps serving after every one of these.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginFailure {
+    /// The call ran past its epoch deadline.
+    #[error("ran past its deadline of {} ms and was stopped", .0.as_millis())]
+    Deadline(Duration),
+    /// The instance tried to grow its memory past the cap.
+    #[error("tried to use more than its memory limit of {0} MiB and was stopped")]
+    MemoryLimit(u32),
+    /// The instance trapped (a panic, an abort, an invalid operation).
+    #[error("trapped: {0}")]
+    Trap(String),
+    /// The instance returned something the contract forbids.
+    #[error("returned an invalid result: {0}")]
+    InvalidResult(String),
+    /// The instance could not be created (for example, no free instance slot).
+    #[error("could not be started: {0}")]
+    Instantiate(String),
+}
+
+/// A plugin call failed; `plugin` names the plugin (built-in name or file).
+#[derive(Debug, thiserror::Error)]
+#[error("plugin {plugin} {failure}")]
+pub struct PluginError {
+    /// Where the plugin came from.
+    pub plugin: String,
+    /// What went wrong.
+    pub failure: PluginFailure,
+}
+
+/// The plugin set could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The plugin folder could not be read.
+    #[error("cannot read plugin folder {}: {source}", path.display())]
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Two plugins claim the same connector type.
+    #[error(
+        "connector type `{connector_type}` is claimed by both {first} and {second}; remove one{hint}"
+    )]
+    Conflict {
+        connector_type: String,
+        first: String,
+        second: String,
+        hint: String,
+    },
+    /// The wasmtime engine could not be set up.
+    #[error("cannot set up the WebAssembly engine: {0}")]
+    Engine(String),
+    /// A built-in component is broken (a build problem, not a user one).
+    #[error("built-in plugin {name} is unusable: {message}")]
+    BuiltIn { name: String, message: String },
+}
+
+/// A plugin file that was not loaded, and why. Reported, then skipped.
+#[derive(Debug, Clone)]
+pub struct SkippedPlugin {
+    /// The file.
+    pub path: PathBuf,
+    /// Why it was skipped.
+    pub reason: String,
+}
+
+/// Any failure of the host's public API.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// See [`ConfigError`].
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// See [`LoadError`].
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// See [`PluginError`].
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    /// No loaded plugin handles the spec's type.
+    #[error(
+        "connector type `{connector_type}` is not handled by any loaded plugin (known: {known}); add its plugin to the plugin folder"
+    )]
+    UnknownType {
+        connector_type: String,
+        known: String,
+    },
+    /// The spec cannot be dispatched to a plugin at all.
+    #[error("{0}")]
+    Spec(String),
+    /// The spec is invalid; the problems say why.
+    #[error("connection `{conn_id}` is invalid: {summary}")]
+    Invalid { conn_id: String, summary: String },
+    /// The plugin could not resolve the connection (its message names the cause).
+    #[error("connection `{conn_id}` cannot be resolved: {message}")]
+    Resolve { conn_id: String, message: String },
+}

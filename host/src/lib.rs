@@ -1,0 +1,304 @@
+//! lava-conn: a WebAssembly-sandboxed connector host.
+//!
+//! Connector logic (validate a connection spec, derive the STS role-session
+//! name, resolve credentials) runs in WebAssembly components that can reach
+//! nothing but the capabilities this host grants for each call: SSM reads under
+//! the realm's prefixes and STS `AssumeRole` during `resolve`, logging and a
+//! few worker settings always. Each call gets a fresh instance with a memory
+//! cap and an epoch deadline; a failing plugin is an error, never a crash.
+//!
+//! ```no_run
+//! use lava_conn::{ConnectorHost, WorkerConfig};
+//!
+//! let host = ConnectorHost::builder().config(WorkerConfig::default()).build()?;
+//! let spec = serde_json::json!({
+//!     "conn_id": "aws1", "type": "aws", "enabled": true,
+//!     "role_arn": "arn:aws:iam::123456789012:role/loader",
+//! });
+//! assert!(host.validate(&spec, Some("prod"))?.is_empty());
+//! # Ok::<(), lava_conn::HostError>(())
+//! ```
+
+mod bindings;
+pub mod capabilities;
+pub mod config;
+pub mod error;
+mod plugin;
+mod runtime;
+pub mod specs;
+pub mod types;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::bindings::lava::connector::types::{JobContext, ValidateContext};
+pub use crate::capabilities::{AwsBackend, Grants, NoAws};
+pub use crate::config::WorkerConfig;
+pub use crate::error::{
+    ConfigError, HostError, LoadError, PluginError, PluginFailure, SkippedPlugin,
+};
+use crate::plugin::{LoadedPlugin, Registry};
+pub use crate::plugin::{PluginInfo, PluginSource};
+use crate::runtime::{CallContext, Runtime};
+pub use crate::types::{Job, Problem, Resolved, Severity};
+
+/// The WIT contract's generated types, for embedders that implement an [`AwsBackend`].
+pub mod contract {
+    pub use crate::bindings::lava::connector::sts::{AssumeRoleRequest, Tag};
+    pub use crate::bindings::lava::connector::types::{AwsCredentials, CapabilityError};
+}
+
+/// Builds a [`ConnectorHost`].
+#[derive(Default)]
+pub struct HostBuilder {
+    config: Option<WorkerConfig>,
+    plugin_dir: Option<PathBuf>,
+    backend: Option<Arc<dyn AwsBackend>>,
+}
+
+impl HostBuilder {
+    /// Use this worker configuration (default: [`WorkerConfig::default`]).
+    pub fn config(mut self, config: WorkerConfig) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Load plugins from this folder (overrides the configuration's `plugins`).
+    pub fn plugin_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.plugin_dir = Some(dir.into());
+        self
+    }
+
+    /// Send granted AWS capability calls here (default: [`NoAws`], which refuses them).
+    pub fn backend(mut self, backend: Arc<dyn AwsBackend>) -> Self {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// Set up the engine and load the plugins.
+    pub fn build(self) -> Result<ConnectorHost, HostError> {
+        let config = self.config.unwrap_or_default();
+        let backend = self.backend.unwrap_or_else(|| Arc::new(NoAws));
+        let settings = Arc::new(config.plugin_settings());
+        let runtime = Runtime::new(&config)?;
+        let plugin_dir = self.plugin_dir.or_else(|| config.plugins.clone());
+        let context = || CallContext {
+            grants: Grants::none(),
+            backend: backend.clone(),
+            settings: settings.clone(),
+        };
+        let registry = Registry::load(
+            &runtime,
+            &context,
+            plugin_dir.as_deref(),
+            &config.replace_builtin,
+        )?;
+        Ok(ConnectorHost {
+            runtime,
+            registry,
+            config,
+            backend,
+            settings,
+        })
+    }
+}
+
+/// The connector host: an engine, the loaded plugins, and the worker's settings.
+/// Cheap to share by reference across threads; every call is independent.
+pub struct ConnectorHost {
+    runtime: Runtime,
+    registry: Registry,
+    config: WorkerConfig,
+    backend: Arc<dyn AwsBackend>,
+    settings: Arc<BTreeMap<String, String>>,
+}
+
+impl ConnectorHost {
+    /// Start building a host.
+    pub fn builder() -> HostBuilder {
+        HostBuilder::default()
+    }
+
+    /// The worker configuration in force.
+    pub fn config(&self) -> &WorkerConfig {
+        &self.config
+    }
+
+    /// Every loaded plugin.
+    pub fn plugins(&self) -> Vec<PluginInfo> {
+        self.registry.plugins().cloned().collect()
+    }
+
+    /// Plugin files that were found but not loaded, and why.
+    pub fn skipped_plugins(&self) -> &[SkippedPlugin] {
+        &self.registry.skipped
+    }
+
+    fn context(&self, grants: Grants) -> CallContext {
+        CallContext {
+            grants,
+            backend: self.backend.clone(),
+            settings: self.settings.clone(),
+        }
+    }
+
+    /// The plugin for the spec's `type`, or a problem saying why there is none.
+    fn plugin_for(&self, spec: &Value) -> Result<&Arc<LoadedPlugin>, Problem> {
+        let Some(object) = spec.as_object() else {
+            return Err(Problem::error(
+                "",
+                "a connection spec must be a map of fields",
+            ));
+        };
+        match object.get("type") {
+            Some(Value::String(t)) => self.registry.get(t).ok_or_else(|| {
+                Problem::error(
+                    "type",
+                    format!(
+                        "connector type `{t}` is not handled by any loaded plugin (known: {}); \
+                         add its plugin to the plugin folder",
+                        self.registry.known_types()
+                    ),
+                )
+            }),
+            Some(_) => Err(Problem::error(
+                "type",
+                "must be a string naming the connector type, such as `aws`",
+            )),
+            None => Err(Problem::error(
+                "type",
+                "is required: it names the connector type, such as `aws`",
+            )),
+        }
+    }
+
+    /// Check a spec. An empty list means valid; warnings do not make it invalid.
+    /// Only plugin failures are errors.
+    pub fn validate(&self, spec: &Value, realm: Option<&str>) -> Result<Vec<Problem>, HostError> {
+        let plugin = match self.plugin_for(spec) {
+            Ok(plugin) => plugin,
+            Err(problem) => return Ok(vec![problem]),
+        };
+        let json = spec.to_string();
+        let context = ValidateContext {
+            realm: realm.map(str::to_string),
+        };
+        let problems = self.runtime.call(
+            &plugin.label,
+            &plugin.pre,
+            self.context(Grants::none()),
+            |p, store| {
+                p.lava_connector_connector()
+                    .call_validate(store, &json, &context)
+            },
+        )?;
+        Ok(self.check_problems(plugin, problems)?)
+    }
+
+    fn check_problems(
+        &self,
+        plugin: &LoadedPlugin,
+        problems: Vec<crate::bindings::lava::connector::types::Problem>,
+    ) -> Result<Vec<Problem>, PluginError> {
+        const MAX_PROBLEMS: usize = 1_000;
+        if problems.len() > MAX_PROBLEMS {
+            return Err(PluginError {
+                plugin: plugin.label.to_string(),
+                failure: PluginFailure::InvalidResult(format!(
+                    "{} problems (at most {MAX_PROBLEMS})",
+                    problems.len()
+                )),
+            });
+        }
+        Ok(problems.into_iter().map(Problem::from_plugin).collect())
+    }
+
+    fn job_context(&self, spec: &Value, job: &Job) -> JobContext {
+        JobContext {
+            realm: job.realm.clone(),
+            job_id: job.job_id.clone(),
+            conn_id: specs::conn_id_of(spec).to_string(),
+            session_name_template: self.config.conn_app_name.clone(),
+        }
+    }
+
+    /// The STS role-session name for the spec in this job, or the problems that prevent one.
+    pub fn session_name(
+        &self,
+        spec: &Value,
+        job: &Job,
+    ) -> Result<Result<String, Vec<Problem>>, HostError> {
+        let plugin = match self.plugin_for(spec) {
+            Ok(plugin) => plugin,
+            Err(problem) => return Ok(Err(vec![problem])),
+        };
+        let json = spec.to_string();
+        let context = self.job_context(spec, job);
+        let result = self.runtime.call(
+            &plugin.label,
+            &plugin.pre,
+            self.context(Grants::none()),
+            |p, store| {
+                p.lava_connector_connector()
+                    .call_session_name(store, &json, &context)
+            },
+        )?;
+        match result {
+            Ok(name) if lava_rules::session::is_valid_session_name(&name) => Ok(Ok(name)),
+            Ok(name) => Err(PluginError {
+                plugin: plugin.label.to_string(),
+                failure: PluginFailure::InvalidResult(format!(
+                    "session name `{}` is not 2 to 64 characters of [\\w+=,.@-]",
+                    runtime::printable(name.as_bytes())
+                )),
+            }
+            .into()),
+            Err(problems) => Ok(Err(self.check_problems(plugin, problems)?)),
+        }
+    }
+
+    /// The grants a `resolve` for `job` gets: SSM under the realm's prefixes, and STS.
+    pub fn resolve_grants(&self, job: &Job) -> Grants {
+        Grants {
+            ssm_prefixes: self.config.ssm_prefixes_for(&job.realm),
+            sts: true,
+        }
+    }
+
+    /// Resolve a connection for a job, uncached. The plugin may read SSM under
+    /// the realm's prefixes and assume roles through the backend.
+    pub fn resolve_uncached(&self, spec: &Value, job: &Job) -> Result<Resolved, HostError> {
+        let conn_id = specs::conn_id_of(spec).to_string();
+        let plugin = self.plugin_for(spec).map_err(|p| HostError::Invalid {
+            conn_id: conn_id.clone(),
+            summary: format!("{}: {}", p.field, p.message),
+        })?;
+        let json = spec.to_string();
+        let context = self.job_context(spec, job);
+        let result = self.runtime.call(
+            &plugin.label,
+            &plugin.pre,
+            self.context(self.resolve_grants(job)),
+            |p, store| {
+                p.lava_connector_connector()
+                    .call_resolve(store, &json, &context)
+            },
+        )?;
+        match result {
+            Ok(resolved) => Resolved::from_plugin(resolved).map_err(|message| {
+                PluginError {
+                    plugin: plugin.label.to_string(),
+                    failure: PluginFailure::InvalidResult(message),
+                }
+                .into()
+            }),
+            Err(message) => Err(HostError::Resolve {
+                conn_id,
+                message: runtime::printable(message.as_bytes()),
+            }),
+        }
+    }
+}

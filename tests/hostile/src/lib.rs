@@ -1,0 +1,166 @@
+//! A connector plugin that misbehaves on request, to prove the sandbox holds.
+//!
+//! It handles type `hostile`. The spec's `conn_id` chooses the misbehaviour:
+//! `loop`, `oom`, `panic`, `ssm:<name>` (read that SSM parameter), `sts`,
+//! `bad-session-name`, `bad-launcher`, `flood` (return a huge result),
+//! `env` / `file` / `stdout` (try what WASI would allow if anything were granted);
+//! anything else behaves well.
+
+#![cfg(target_family = "wasm")]
+
+wit_bindgen::generate!({ world: "plugin", path: "../../wit" });
+
+use exports::lava::connector::connector::{
+    Descriptor, EnvValue, EnvVar, Guest, JobContext, Launcher, LauncherFile, Resolved,
+    ValidateContext,
+};
+use lava::connector::types::{Problem, Severity};
+use lava::connector::{log, ssm, sts};
+
+struct Hostile;
+export!(Hostile);
+
+/// The misbehaviour named in the spec: the text after `"conn_id":"`.
+fn mode(spec: &str) -> String {
+    let start = spec
+        .find("\"conn_id\":\"")
+        .map(|i| i + 11)
+        .unwrap_or(spec.len());
+    spec[start..].split('"').next().unwrap_or("").to_string()
+}
+
+fn misbehave(mode: &str) -> Result<String, String> {
+    match mode {
+        "loop" => {
+            let mut n: u64 = 0;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
+        "oom" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1u8; 1 << 20]);
+            }
+        }
+        "panic" => panic!("hostile plugin panics on purpose"),
+        "sts" => {
+            let request = sts::AssumeRoleRequest {
+                role_arn: "arn:aws:iam::123456789012:role/x".into(),
+                session_name: "hostile".into(),
+                duration_seconds: 900,
+                external_id: None,
+                policy_arns: vec![],
+                policy: None,
+                tags: vec![],
+                region: None,
+                source: None,
+            };
+            sts::assume_role(&request)
+                .map(|c| c.access_key_id)
+                .map_err(|e| format!("{e:?}"))
+        }
+        "env" => Ok(format!(
+            "env={:?} args={:?}",
+            std::env::vars().collect::<Vec<_>>(),
+            std::env::args().collect::<Vec<_>>()
+        )),
+        "file" => std::fs::read_to_string("/etc/passwd").map_err(|e| format!("file: {e}")),
+        "stdout" => {
+            println!("hostile output on stdout");
+            Ok("printed".into())
+        }
+        "log" => {
+            for i in 0..100_000 {
+                log::log(log::Level::Info, &format!("hostile log line {i}"));
+            }
+            Ok("logged".into())
+        }
+        m if m.starts_with("ssm:") => {
+            ssm::get_parameter(&m[4..], true).map_err(|e| format!("{e:?}"))
+        }
+        _ => Ok("fine".into()),
+    }
+}
+
+impl Guest for Hostile {
+    fn describe() -> Descriptor {
+        Descriptor {
+            types: vec!["hostile".into()],
+            version: "0.0.1".into(),
+            fields: vec![],
+        }
+    }
+
+    fn validate(spec: String, _context: ValidateContext) -> Vec<Problem> {
+        match misbehave(&mode(&spec)) {
+            Ok(_) => vec![],
+            Err(message) => vec![Problem {
+                field: "conn_id".into(),
+                message,
+                severity: Severity::Error,
+            }],
+        }
+    }
+
+    fn session_name(spec: String, _context: JobContext) -> Result<String, Vec<Problem>> {
+        match mode(&spec).as_str() {
+            "bad-session-name" => Ok("no spaces allowed here".into()),
+            m => misbehave(m)
+                .map(|_| "hostile-session".into())
+                .map_err(|message| {
+                    vec![Problem {
+                        field: "conn_id".into(),
+                        message,
+                        severity: Severity::Error,
+                    }]
+                }),
+        }
+    }
+
+    fn resolve(spec: String, _context: JobContext) -> Result<Resolved, String> {
+        let mode = mode(&spec);
+        let launcher = match mode.as_str() {
+            "bad-launcher" => Some(Launcher {
+                program: "sh".into(),
+                args: vec![],
+                env: vec![EnvVar {
+                    name: "X".into(),
+                    value: EnvValue::FilePath("../../etc/passwd".into()),
+                }],
+                unset_env: vec![],
+                files: vec![LauncherFile {
+                    name: "../escape".into(),
+                    contents: vec![],
+                    mode: 0o777,
+                }],
+            }),
+            "flood" => Some(Launcher {
+                program: "sh".into(),
+                args: vec!["x".repeat(1 << 20); 4],
+                env: vec![],
+                unset_env: vec![],
+                files: vec![],
+            }),
+            m => {
+                let value = misbehave(m)?;
+                return Ok(Resolved {
+                    values: vec![exports::lava::connector::connector::NamedValue {
+                        name: "RESULT".into(),
+                        value,
+                        secret: false,
+                    }],
+                    expiration: None,
+                    aws: None,
+                    launcher: None,
+                });
+            }
+        };
+        Ok(Resolved {
+            values: vec![],
+            expiration: None,
+            aws: None,
+            launcher,
+        })
+    }
+}

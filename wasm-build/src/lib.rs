@@ -1,0 +1,109 @@
+//! Build-script helper: compiles a guest crate of this workspace into a
+//! `wasm32-wasip2` component, so that `cargo build` alone yields a host with
+//! its components built in, and tests load the real compiled plugins.
+//!
+//! The guest is built with a nested `cargo` in its own target folder
+//! (`target/guests`), because the outer cargo holds the lock on the usual one.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The target every plugin is compiled for.
+pub const GUEST_TARGET: &str = "wasm32-wasip2";
+
+/// The cargo profile for guests (size-optimised; see the workspace `Cargo.toml`).
+pub const GUEST_PROFILE: &str = "guest";
+
+/// Build the workspace package `package` for [`GUEST_TARGET`] and return the
+/// path of its component. `watch` lists the folders (relative to the workspace
+/// root) whose changes must rebuild it. Panics with a message that says what
+/// to do when the build cannot run; a build script has no better channel.
+pub fn build_guest(package: &str, watch: &[&str]) -> PathBuf {
+    let manifest_dir =
+        PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run from a build script"));
+    let workspace = workspace_root(&manifest_dir);
+    for folder in watch.iter().chain(["Cargo.lock", "Cargo.toml"].iter()) {
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace.join(folder).display()
+        );
+    }
+    ensure_target_installed();
+    let target_dir = workspace.join("target").join("guests");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(&workspace)
+        .args([
+            "build",
+            "--quiet",
+            "--package",
+            package,
+            "--target",
+            GUEST_TARGET,
+            "--profile",
+            GUEST_PROFILE,
+        ])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    // What the outer cargo set up for the host build must not leak into the
+    // guest build: flags for another target, clippy's wrapper, the target dir.
+    for variable in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_LLVM_COV",
+        "LLVM_PROFILE_FILE",
+    ] {
+        command.env_remove(variable);
+    }
+    let status = command
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build the `{package}` component: {e}"));
+    assert!(
+        status.success(),
+        "building the `{package}` component for {GUEST_TARGET} failed (see the errors above)"
+    );
+    let artifact = target_dir
+        .join(GUEST_TARGET)
+        .join(GUEST_PROFILE)
+        .join(format!("{}.wasm", package.replace('-', "_")));
+    assert!(
+        artifact.is_file(),
+        "the `{package}` build produced no {}",
+        artifact.display()
+    );
+    artifact
+}
+
+fn workspace_root(manifest_dir: &Path) -> PathBuf {
+    manifest_dir
+        .ancestors()
+        .find(|dir| {
+            std::fs::read_to_string(dir.join("Cargo.toml"))
+                .is_ok_and(|text| text.contains("[workspace]"))
+        })
+        .expect("the package is inside the lava-conn workspace")
+        .to_path_buf()
+}
+
+/// A missing target gives a baffling `can't find crate for core`; say what to run instead.
+fn ensure_target_installed() {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let libdir = Command::new(rustc)
+        .args(["--print", "target-libdir", "--target", GUEST_TARGET])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+    if !libdir.is_some_and(|dir| dir.is_dir()) {
+        panic!(
+            "the Rust target {GUEST_TARGET} is not installed; plugins are compiled for it.\n\
+             Run `rustup target add {GUEST_TARGET}` (or `./dev setup`) and build again."
+        );
+    }
+}
