@@ -1,4 +1,5 @@
-//! Builds the hostile test component, so that the tests load a real plugin.
+//! Builds the components the tests load: the hostile test plugin, and the aws
+//! connector as a plain file (the host embeds its own copy of the same build).
 
 fn main() {
     let hostile = lava_wasm_build::build_guest("lava-test-hostile", &["tests/hostile", "wit"]);
@@ -6,4 +7,6 @@ fn main() {
         "cargo:rustc-env=LAVA_TEST_HOSTILE_COMPONENT={}",
         hostile.display()
     );
+    let aws = lava_wasm_build::build_guest("lava-guest-aws", &["guest-aws", "rules", "wit"]);
+    println!("cargo:rustc-env=LAVA_TEST_AWS_COMPONENT={}", aws.display());
 }

@@ -1,1 +1,92 @@
-//! Helpers shared by the component tests.
+//! Helpers shared by the component tests: hosts with real compiled plugins.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use lava_conn::contract::{AssumeRoleRequest, AwsCredentials, CapabilityError};
+use lava_conn::{AwsBackend, ConnectorHost, WorkerConfig};
+
+/// The hostile test component, as built by this crate's build script.
+pub const HOSTILE_COMPONENT: &str = env!("LAVA_TEST_HOSTILE_COMPONENT");
+
+/// The aws connector component as a file (the host embeds the same build).
+pub const AWS_COMPONENT: &str = env!("LAVA_TEST_AWS_COMPONENT");
+
+/// A worker config for tests: defaults, a compile cache inside `target/`.
+pub fn test_config() -> WorkerConfig {
+    WorkerConfig {
+        compile_cache: Some(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache"),
+        ),
+        ..WorkerConfig::default()
+    }
+}
+
+/// A plugin folder holding copies of `components` under the given file names.
+pub fn plugin_dir(components: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    for (name, source) in components {
+        std::fs::copy(source, dir.path().join(name)).expect("copy a component");
+    }
+    dir
+}
+
+/// Write `bytes` as `name` in `dir`.
+pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) {
+    std::fs::write(dir.join(name), bytes).expect("write a file");
+}
+
+/// An [`AwsBackend`] that records every call that reaches it and answers
+/// SSM reads from a fixed map. It lets the tests see what passed the grant checks.
+#[derive(Default)]
+pub struct RecordingBackend {
+    /// Every call that reached the backend, as `ssm:<name>` or `sts:<role>`.
+    pub calls: Mutex<Vec<String>>,
+    /// SSM parameter values by name.
+    pub parameters: Vec<(String, String)>,
+}
+
+impl RecordingBackend {
+    /// The calls recorded so far.
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+impl AwsBackend for RecordingBackend {
+    fn region(&self) -> Option<String> {
+        Some("us-east-1".into())
+    }
+
+    fn get_parameter(&self, name: &str, _with_decryption: bool) -> Result<String, CapabilityError> {
+        self.calls.lock().unwrap().push(format!("ssm:{name}"));
+        self.parameters
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| CapabilityError::NotFound(format!("parameter {name}")))
+    }
+
+    fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("sts:{}", request.role_arn));
+        Err(CapabilityError::AccessDenied(
+            "the recording backend assumes nothing".into(),
+        ))
+    }
+}
+
+/// A host with the built-ins plus the components in `dir`, sending AWS calls to `backend`.
+pub fn host_with(
+    config: WorkerConfig,
+    dir: Option<&Path>,
+    backend: Arc<RecordingBackend>,
+) -> ConnectorHost {
+    let mut builder = ConnectorHost::builder().config(config).backend(backend);
+    if let Some(dir) = dir {
+        builder = builder.plugin_dir(dir);
+    }
+    builder.build().expect("the host starts")
+}

@@ -1,0 +1,26 @@
+# Everyday recipes; each calls ./dev, which does the set-up it needs first.
+
+# Build the host (with the aws connector built in).
+build:
+    ./dev setup
+    cargo build --package lava-conn
+
+# Run the whole test suite.
+test:
+    ./dev test
+
+# cargo fmt --check and clippy -D warnings.
+lint:
+    ./dev lint
+
+# Build the plugin components into target/plugins/.
+plugins:
+    ./dev plugins
+
+# Run the benchmarks.
+bench:
+    ./dev bench
+
+# Validate the example connections and print their session names.
+example:
+    ./dev example
