@@ -10,7 +10,7 @@ use exports::lava::connector::connector::{
     Resolved, ValidateContext,
 };
 use lava::connector::types::{AwsCredentials, CapabilityError, Severity};
-use lava::connector::{config, ssm, sts};
+use lava::connector::{config, log, ssm, sts};
 
 use crate::resolve::{self, AssumeRole, Capabilities, Credentials};
 use crate::spec::{self, Settings};
@@ -82,7 +82,17 @@ impl Guest for AwsConnector {
 
     fn resolve(spec: String, context: JobContext) -> Result<Resolved, String> {
         let settings = settings(Some(context.realm.clone()));
-        let mut credentials = crate::resolve(&spec, &job(&context), &settings, &HostCapabilities)?;
+        let (mut credentials, warnings) =
+            crate::resolve(&spec, &job(&context), &settings, &HostCapabilities)?;
+        for warning in warnings {
+            log::log(
+                log::Level::Warn,
+                &format!(
+                    "connection `{}`: {}: {}",
+                    context.conn_id, warning.field, warning.message
+                ),
+            );
+        }
         if credentials.region.is_none() {
             credentials.region = config::get("AWS_REGION");
         }

@@ -51,13 +51,15 @@ pub fn session_name(
     })
 }
 
-/// Resolve the spec for the job through the host's capabilities.
+/// Resolve the spec for the job through the host's capabilities. Also returns
+/// the spec's warnings, which the component logs (a duration too close to the
+/// cache TTL, for example).
 pub fn resolve(
     json: &str,
     job: &Job<'_>,
     settings: &Settings,
     caps: &dyn Capabilities,
-) -> Result<Credentials, String> {
+) -> Result<(Credentials, Vec<Problem>), String> {
     let checked = spec::check(json, settings);
     let Some(spec) = checked.spec else {
         let problems: Vec<String> = errors_only(checked.problems)
@@ -79,7 +81,8 @@ pub fn resolve(
         job.conn_id,
     )
     .map_err(|message| format!("CONN_APP_NAME: {message}"))?;
-    resolve::resolve(&spec, &name, caps)
+    let credentials = resolve::resolve(&spec, &name, caps)?;
+    Ok((credentials, checked.problems))
 }
 
 fn errors_only(problems: Vec<Problem>) -> Vec<Problem> {
@@ -145,7 +148,7 @@ mod tests {
             ..Fake::default()
         };
         let spec = r#"{"conn_id":"aws1","type":"aws","enabled":true,"access_keys":"/lava/prod/keys","region":"eu-west-1"}"#;
-        let c = resolve(spec, &JOB, &settings(), &caps).unwrap();
+        let (c, _) = resolve(spec, &JOB, &settings(), &caps).unwrap();
         assert_eq!(c.access_key_id, "AKIDEXAMPLE");
         assert_eq!(c.secret_access_key, "se,cret");
         assert_eq!(c.session_token, None);
@@ -181,7 +184,7 @@ mod tests {
             "policy_arns":"arn:aws:iam::aws:policy/ReadOnlyAccess",
             "policy":{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]},
             "tags":{"team":"data","env":"prod"},"region":"ap-southeast-2"}"#;
-        let c = resolve(spec, &JOB, &settings(), &caps).unwrap();
+        let (c, _) = resolve(spec, &JOB, &settings(), &caps).unwrap();
         assert_eq!(c.session_token.as_deref(), Some("token"));
         assert_eq!(c.region.as_deref(), Some("ap-southeast-2"));
         let assumed = caps.assumed.borrow();

@@ -114,7 +114,7 @@ impl ssm::Host for CallState {
             return Err(CapabilityError::NotGranted(refusal));
         }
         tracing::debug!(plugin = %self.plugin, parameter = %name, "SSM read");
-        self.backend.get_parameter(&name, with_decryption)
+        self.in_host(|state| state.backend.get_parameter(&name, with_decryption))
     }
 }
 
@@ -136,7 +136,7 @@ impl sts::Host for CallState {
             )));
         }
         tracing::debug!(plugin = %self.plugin, role = %request.role_arn, session = %request.session_name, "STS AssumeRole");
-        self.backend.assume_role(request)
+        self.in_host(|state| state.backend.assume_role(request))
     }
 }
 

@@ -22,6 +22,9 @@ pub struct WorkerConfig {
     pub job_id: Option<String>,
     /// Folder of `*.wasm` connector plugins loaded beside the built-in ones.
     pub plugins: Option<PathBuf>,
+    /// Where connection specs come from: a folder of JSON/YAML files, or `dynamodb`
+    /// for lava's table `lava.<realm>.connections`.
+    pub connections: Option<String>,
     /// Connector types a dropped-in plugin may take over from a built-in one.
     pub replace_builtin: Vec<String>,
     /// SSM name prefixes a plugin may read during `resolve`; `{realm}` is replaced by the realm.
@@ -56,6 +59,7 @@ impl Default for WorkerConfig {
             realm: None,
             job_id: None,
             plugins: None,
+            connections: None,
             replace_builtin: Vec::new(),
             ssm_prefixes: vec![format!("/lava/{REALM_PLACEHOLDER}/")],
             aws_conn_duration: "3h".into(),
@@ -77,6 +81,7 @@ const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("LAVA_REALM", "realm"),
     ("LAVA_JOB_ID", "job_id"),
     ("LAVA_CONN_PLUGINS", "plugins"),
+    ("LAVA_CONN_CONNECTIONS", "connections"),
     ("LAVA_CONN_SSM_PREFIXES", "ssm_prefixes"),
     ("LAVA_CONN_REPLACE_BUILTIN", "replace_builtin"),
     ("LAVA_CONN_CALL_DEADLINE_MS", "call_deadline_ms"),

@@ -112,4 +112,15 @@ pub enum HostError {
     /// The plugin could not resolve the connection (its message names the cause).
     #[error("connection `{conn_id}` cannot be resolved: {message}")]
     Resolve { conn_id: String, message: String },
+    /// The connection store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The host was built without a connection store.
+    #[error(
+        "no connection store is configured: give the host a folder of specs or the DynamoDB store"
+    )]
+    NoStore,
+    /// The same failure, shared by every concurrent resolve of one connection.
+    #[error(transparent)]
+    Shared(std::sync::Arc<HostError>),
 }

@@ -19,13 +19,17 @@
 //! # Ok::<(), lava_conn::HostError>(())
 //! ```
 
+pub mod aws;
 mod bindings;
+mod cache;
 pub mod capabilities;
 pub mod config;
 pub mod error;
+pub mod output;
 mod plugin;
 mod runtime;
 pub mod specs;
+pub mod store;
 pub mod types;
 
 use std::collections::BTreeMap;
@@ -35,6 +39,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::bindings::lava::connector::types::{JobContext, ValidateContext};
+use crate::cache::{CacheKey, CredentialCache};
 pub use crate::capabilities::{AwsBackend, Grants, NoAws};
 pub use crate::config::WorkerConfig;
 pub use crate::error::{
@@ -43,6 +48,7 @@ pub use crate::error::{
 use crate::plugin::{LoadedPlugin, Registry};
 pub use crate::plugin::{PluginInfo, PluginSource};
 use crate::runtime::{CallContext, Runtime};
+pub use crate::store::{ConnectionStore, DynamoStore, FolderStore, StoreError};
 pub use crate::types::{Job, Problem, Resolved, Severity};
 
 /// The WIT contract's generated types, for embedders that implement an [`AwsBackend`].
@@ -57,6 +63,7 @@ pub struct HostBuilder {
     config: Option<WorkerConfig>,
     plugin_dir: Option<PathBuf>,
     backend: Option<Arc<dyn AwsBackend>>,
+    store: Option<Arc<dyn ConnectionStore>>,
 }
 
 impl HostBuilder {
@@ -78,6 +85,12 @@ impl HostBuilder {
         self
     }
 
+    /// Read connection specs from this store (needed by [`ConnectorHost::resolve`]).
+    pub fn store(mut self, store: Arc<dyn ConnectionStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
     /// Set up the engine and load the plugins.
     pub fn build(self) -> Result<ConnectorHost, HostError> {
         let config = self.config.unwrap_or_default();
@@ -96,24 +109,38 @@ impl HostBuilder {
             plugin_dir.as_deref(),
             &config.replace_builtin,
         )?;
-        Ok(ConnectorHost {
+        let cache = CredentialCache::new(config.cache_ttl(), config.aws_access_key_cache_size);
+        let inner = HostInner {
             runtime,
             registry,
             config,
             backend,
             settings,
+            store: self.store,
+            cache,
+        };
+        Ok(ConnectorHost {
+            inner: Arc::new(inner),
         })
     }
 }
 
-/// The connector host: an engine, the loaded plugins, and the worker's settings.
-/// Cheap to share by reference across threads; every call is independent.
+/// The connector host: an engine, the loaded plugins, the worker's settings
+/// and the credential cache. A cheap handle: clone it to share it across
+/// tasks and threads; every plugin call is independent.
+#[derive(Clone)]
 pub struct ConnectorHost {
+    inner: Arc<HostInner>,
+}
+
+struct HostInner {
     runtime: Runtime,
     registry: Registry,
     config: WorkerConfig,
     backend: Arc<dyn AwsBackend>,
     settings: Arc<BTreeMap<String, String>>,
+    store: Option<Arc<dyn ConnectionStore>>,
+    cache: CredentialCache,
 }
 
 impl ConnectorHost {
@@ -124,24 +151,24 @@ impl ConnectorHost {
 
     /// The worker configuration in force.
     pub fn config(&self) -> &WorkerConfig {
-        &self.config
+        &self.inner.config
     }
 
     /// Every loaded plugin.
     pub fn plugins(&self) -> Vec<PluginInfo> {
-        self.registry.plugins().cloned().collect()
+        self.inner.registry.plugins().cloned().collect()
     }
 
     /// Plugin files that were found but not loaded, and why.
     pub fn skipped_plugins(&self) -> &[SkippedPlugin] {
-        &self.registry.skipped
+        &self.inner.registry.skipped
     }
 
     fn context(&self, grants: Grants) -> CallContext {
         CallContext {
             grants,
-            backend: self.backend.clone(),
-            settings: self.settings.clone(),
+            backend: self.inner.backend.clone(),
+            settings: self.inner.settings.clone(),
         }
     }
 
@@ -154,13 +181,13 @@ impl ConnectorHost {
             ));
         };
         match object.get("type") {
-            Some(Value::String(t)) => self.registry.get(t).ok_or_else(|| {
+            Some(Value::String(t)) => self.inner.registry.get(t).ok_or_else(|| {
                 Problem::error(
                     "type",
                     format!(
                         "connector type `{t}` is not handled by any loaded plugin (known: {}); \
                          add its plugin to the plugin folder",
-                        self.registry.known_types()
+                        self.inner.registry.known_types()
                     ),
                 )
             }),
@@ -186,7 +213,7 @@ impl ConnectorHost {
         let context = ValidateContext {
             realm: realm.map(str::to_string),
         };
-        let problems = self.runtime.call(
+        let problems = self.inner.runtime.call(
             &plugin.label,
             &plugin.pre,
             self.context(Grants::none()),
@@ -221,7 +248,7 @@ impl ConnectorHost {
             realm: job.realm.clone(),
             job_id: job.job_id.clone(),
             conn_id: specs::conn_id_of(spec).to_string(),
-            session_name_template: self.config.conn_app_name.clone(),
+            session_name_template: self.inner.config.conn_app_name.clone(),
         }
     }
 
@@ -237,7 +264,7 @@ impl ConnectorHost {
         };
         let json = spec.to_string();
         let context = self.job_context(spec, job);
-        let result = self.runtime.call(
+        let result = self.inner.runtime.call(
             &plugin.label,
             &plugin.pre,
             self.context(Grants::none()),
@@ -263,13 +290,45 @@ impl ConnectorHost {
     /// The grants a `resolve` for `job` gets: SSM under the realm's prefixes, and STS.
     pub fn resolve_grants(&self, job: &Job) -> Grants {
         Grants {
-            ssm_prefixes: self.config.ssm_prefixes_for(&job.realm),
+            ssm_prefixes: self.inner.config.ssm_prefixes_for(&job.realm),
             sts: true,
         }
     }
 
-    /// Resolve a connection for a job, uncached. The plugin may read SSM under
-    /// the realm's prefixes and assume roles through the backend.
+    /// Resolve `conn_id` from the store for `job`, through the cache.
+    pub async fn resolve(&self, conn_id: &str, job: &Job) -> Result<Arc<Resolved>, HostError> {
+        let store = self.inner.store.as_ref().ok_or(HostError::NoStore)?;
+        let spec = store.get(&job.realm, conn_id).await?;
+        self.resolve_spec(spec, job).await
+    }
+
+    /// Resolve a spec for `job`, through the cache: within the TTL (and never
+    /// past the credentials' expiry minus five minutes) the same spec for the
+    /// same job is served from memory, and concurrent resolves share one round.
+    pub async fn resolve_spec(&self, spec: Value, job: &Job) -> Result<Arc<Resolved>, HostError> {
+        let conn_id = specs::conn_id_of(&spec).to_string();
+        let key = CacheKey::new(&spec, &conn_id, job, &self.inner.config.conn_app_name);
+        self.inner
+            .cache
+            .get_or_resolve(key, || {
+                let host = self.clone();
+                let job = job.clone();
+                async move {
+                    // Plugin calls block (capability calls wait on the SDK), so
+                    // they run on the blocking pool, never on a runtime worker.
+                    tokio::task::spawn_blocking(move || host.resolve_uncached(&spec, &job))
+                        .await
+                        .unwrap_or_else(|e| {
+                            Err(HostError::Spec(format!("the resolve task failed: {e}")))
+                        })
+                }
+            })
+            .await
+    }
+
+    /// Resolve a spec for a job, uncached, on the calling thread (which must
+    /// not be an async runtime worker). The plugin may read SSM under the
+    /// realm's prefixes and assume roles through the backend.
     pub fn resolve_uncached(&self, spec: &Value, job: &Job) -> Result<Resolved, HostError> {
         let conn_id = specs::conn_id_of(spec).to_string();
         let plugin = self.plugin_for(spec).map_err(|p| HostError::Invalid {
@@ -278,7 +337,7 @@ impl ConnectorHost {
         })?;
         let json = spec.to_string();
         let context = self.job_context(spec, job);
-        let result = self.runtime.call(
+        let result = self.inner.runtime.call(
             &plugin.label,
             &plugin.pre,
             self.context(self.resolve_grants(job)),

@@ -5,8 +5,16 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use lava_conn::aws::SdkBackend;
+use lava_conn::output;
 use lava_conn::specs::{conn_id_of, read_spec_file};
-use lava_conn::{ConnectorHost, Job, Problem, Severity, WorkerConfig};
+use lava_conn::{
+    ConnectionStore, ConnectorHost, DynamoStore, FolderStore, Job, Problem, Severity, WorkerConfig,
+};
 use serde_json::json;
 
 /// Exit code for invalid specs.
@@ -57,12 +65,41 @@ enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Resolve a connection for a job and print what the job gets. Secrets go
+    /// to stdout only; logs and errors go to stderr and never hold them.
+    Resolve {
+        /// The realm.
+        #[arg(long)]
+        realm: Option<String>,
+        /// The job id (it names the STS session).
+        #[arg(long)]
+        job_id: Option<String>,
+        /// Where specs come from: a folder of JSON/YAML files, or `dynamodb`
+        /// (table `lava.<realm>.connections`). Default: the config's `connections`.
+        #[arg(long, value_name = "DIR|dynamodb")]
+        connections: Option<String>,
+        /// Output: `json`, `env` (export lines), `credential-process` (AWS
+        /// credential_process JSON) or `redshift` (UNLOAD/COPY authorization).
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+        /// The connection to resolve.
+        conn_id: String,
+    },
     /// List the loaded connector plugins: type, version, source, sha256.
     Plugins {
         /// Print machine-readable JSON.
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Output formats of `resolve`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Json,
+    Env,
+    CredentialProcess,
+    Redshift,
 }
 
 fn main() -> ExitCode {
@@ -82,11 +119,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn host(cli: &Cli) -> anyhow::Result<ConnectorHost> {
-    let config = WorkerConfig::load(cli.config.as_deref(), std::env::vars())?;
+fn host(
+    cli: &Cli,
+    config: WorkerConfig,
+    aws: Option<(Arc<SdkBackend>, Arc<dyn ConnectionStore>)>,
+) -> anyhow::Result<ConnectorHost> {
     let mut builder = ConnectorHost::builder().config(config);
     if let Some(dir) = &cli.plugins {
         builder = builder.plugin_dir(dir);
+    }
+    if let Some((backend, store)) = aws {
+        builder = builder.backend(backend).store(store);
     }
     let host = builder.build()?;
     for skipped in host.skipped_plugins() {
@@ -100,30 +143,95 @@ fn host(cli: &Cli) -> anyhow::Result<ConnectorHost> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let host = host(&cli)?;
-    match cli.command {
+    let config = WorkerConfig::load(cli.config.as_deref(), std::env::vars())?;
+    match &cli.command {
         Command::Validate { realm, json, files } => {
-            let realm = realm.or_else(|| host.config().realm.clone());
-            validate(&host, realm.as_deref(), json, &files)
+            let realm = realm.clone().or_else(|| config.realm.clone());
+            let host = host(&cli, config, None)?;
+            validate(&host, realm.as_deref(), *json, files)
         }
         Command::SessionName {
             realm,
             job_id,
             file,
         } => {
-            let realm = realm
-                .or_else(|| host.config().realm.clone())
-                .context("--realm (or LAVA_REALM) is required")?;
-            let job_id = job_id
-                .or_else(|| host.config().job_id.clone())
-                .context("--job-id (or LAVA_JOB_ID) is required")?;
-            session_name(&host, &Job { realm, job_id }, &file)
+            let job = job(realm.clone(), job_id.clone(), &config)?;
+            let host = host(&cli, config, None)?;
+            session_name(&host, &job, file)
+        }
+        Command::Resolve {
+            realm,
+            job_id,
+            connections,
+            format,
+            conn_id,
+        } => {
+            let job = job(realm.clone(), job_id.clone(), &config)?;
+            let connections = connections
+                .clone()
+                .or_else(|| config.connections.clone())
+                .context("--connections DIR|dynamodb (or `connections` in the worker config) is required")?;
+            resolve(&cli, config, &connections, &job, conn_id, *format)
         }
         Command::Plugins { json } => {
-            plugins(&host, json);
+            plugins(&host(&cli, config, None)?, *json);
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn job(
+    realm: Option<String>,
+    job_id: Option<String>,
+    config: &WorkerConfig,
+) -> anyhow::Result<Job> {
+    let realm = realm
+        .or_else(|| config.realm.clone())
+        .context("--realm (or LAVA_REALM) is required")?;
+    let job_id = job_id
+        .or_else(|| config.job_id.clone())
+        .context("--job-id (or LAVA_JOB_ID) is required")?;
+    Ok(Job { realm, job_id })
+}
+
+fn resolve(
+    cli: &Cli,
+    config: WorkerConfig,
+    connections: &str,
+    job: &Job,
+    conn_id: &str,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let backend = SdkBackend::from_env().await;
+        let store: Arc<dyn ConnectionStore> = if connections == "dynamodb" {
+            Arc::new(DynamoStore::from_sdk_config(backend.sdk_config()))
+        } else {
+            Arc::new(FolderStore::open(Path::new(connections))?)
+        };
+        let host = host(cli, config, Some((backend, store)))?;
+        let resolved = host.resolve(conn_id, job).await?;
+        let aws = || {
+            resolved.aws.as_ref().with_context(|| {
+                format!("connection `{conn_id}` yields no AWS credentials for this format")
+            })
+        };
+        let text = match format {
+            Format::Json => format!("{:#}\n", output::json(conn_id, &resolved)),
+            Format::Env => output::env_lines(aws()?),
+            Format::CredentialProcess => format!("{}\n", output::credential_process(aws()?)),
+            Format::Redshift => format!(
+                "{}\n",
+                output::redshift_clause(aws()?).map_err(anyhow::Error::msg)?
+            ),
+        };
+        std::io::stdout().write_all(text.as_bytes())?;
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn has_error(problems: &[Problem]) -> bool {

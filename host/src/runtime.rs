@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{
     Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
-    ResourceLimiter, Store, Trap,
+    ResourceLimiter, Store, Trap, UpdateDeadline,
 };
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -47,6 +47,21 @@ pub(crate) struct CallState {
     pub(crate) settings: Arc<std::collections::BTreeMap<String, String>>,
     pub(crate) plugin: Arc<str>,
     pub(crate) log_lines_left: u32,
+    started: Instant,
+    /// Time spent inside host capability calls, which the deadline does not count.
+    host_time: Duration,
+}
+
+impl CallState {
+    /// Run a host capability call, keeping its time off the plugin's deadline:
+    /// AWS calls have timeouts of their own, and a slow AWS must not be
+    /// reported as a runaway plugin.
+    pub(crate) fn in_host<R>(&mut self, call: impl FnOnce(&Self) -> R) -> R {
+        let started = Instant::now();
+        let result = call(self);
+        self.host_time += started.elapsed();
+        result
+    }
 }
 
 impl WasiView for CallState {
@@ -134,7 +149,7 @@ impl Runtime {
         Plugin::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)
             .map_err(engine_error)?;
         let deadline = config.call_deadline();
-        let deadline_ticks = deadline.as_micros().div_ceil(EPOCH_TICK.as_micros()).max(1) as u64;
+        let deadline_ticks = ticks(deadline);
         Ok(Self {
             engine,
             linker,
@@ -183,11 +198,21 @@ impl Runtime {
             settings: context.settings,
             plugin: plugin.clone(),
             log_lines_left: 256,
+            started: Instant::now(),
+            host_time: Duration::ZERO,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(self.deadline_ticks);
-        store.epoch_deadline_trap();
+        let deadline = self.limits.deadline;
+        store.epoch_deadline_callback(move |store| {
+            let state = store.data();
+            let guest_time = state.started.elapsed().saturating_sub(state.host_time);
+            match deadline.checked_sub(guest_time) {
+                Some(left) if !left.is_zero() => Ok(UpdateDeadline::Continue(ticks(left))),
+                _ => Err(Trap::Interrupt.into()),
+            }
+        });
         store.set_hostcall_fuel(self.limits.max_output_bytes);
         let fail = |failure| PluginError {
             plugin: plugin.to_string(),
@@ -228,6 +253,13 @@ impl Runtime {
             PluginFailure::Trap(message)
         }
     }
+}
+
+/// Whole epoch ticks covering `duration` (at least one).
+fn ticks(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros().div_ceil(EPOCH_TICK.as_micros()))
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 /// Plugin text made safe for one log or error line: no control characters, bounded.

@@ -1,0 +1,297 @@
+//! The production [`AwsBackend`]: the AWS SDK for Rust, with the worker's own
+//! credentials and region from `aws-config`'s default chain.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sts::config::Credentials;
+use aws_sdk_sts::error::ProvideErrorMetadata;
+use aws_sdk_sts::error::SdkError;
+use tokio::runtime::Handle;
+
+use crate::bindings::lava::connector::sts::AssumeRoleRequest;
+use crate::bindings::lava::connector::types::{AwsCredentials, CapabilityError};
+use crate::capabilities::AwsBackend;
+
+/// Attempts per AWS call (standard retry mode).
+const MAX_ATTEMPTS: u32 = 3;
+/// Time to open a connection to an AWS endpoint.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Time for one attempt.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time for a whole call, retries included.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(12);
+
+/// The SDK settings lava-conn uses: the default chain (environment, profile,
+/// web identity, ECS, instance metadata; `AWS_ENDPOINT_URL[_<SERVICE>]`
+/// honoured), standard retries with bounded attempts, and timeouts.
+pub async fn load_sdk_config() -> SdkConfig {
+    configure(aws_config::defaults(BehaviorVersion::latest()))
+        .load()
+        .await
+}
+
+/// Apply lava-conn's retry and timeout policy to a config loader.
+pub fn configure(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
+    loader
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+}
+
+/// SSM and STS through the AWS SDK. Clients are built once and shared; STS
+/// clients are kept per region.
+pub struct SdkBackend {
+    config: SdkConfig,
+    ssm: aws_sdk_ssm::Client,
+    sts_by_region: RwLock<HashMap<String, aws_sdk_sts::Client>>,
+    runtime: Handle,
+}
+
+impl std::fmt::Debug for SdkBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SdkBackend")
+            .field("region", &self.config.region())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SdkBackend {
+    /// A backend over `config`, running SDK futures on `runtime`.
+    ///
+    /// Capability calls block the plugin's thread on `runtime`, so plugin calls
+    /// must run outside it (the async API uses `spawn_blocking`).
+    pub fn new(config: SdkConfig, runtime: Handle) -> Arc<Self> {
+        Arc::new(Self {
+            ssm: aws_sdk_ssm::Client::new(&config),
+            sts_by_region: RwLock::new(HashMap::new()),
+            config,
+            runtime,
+        })
+    }
+
+    /// A backend from the environment ([`load_sdk_config`]) on the current runtime.
+    pub async fn from_env() -> Arc<Self> {
+        Self::new(load_sdk_config().await, Handle::current())
+    }
+
+    /// The SDK settings, for other clients (for example a DynamoDB connection store).
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.config
+    }
+
+    fn sts_client(&self, region: Option<&str>) -> aws_sdk_sts::Client {
+        let region = region
+            .map(str::to_string)
+            .or_else(|| self.region())
+            .unwrap_or_default();
+        if let Some(client) = self
+            .sts_by_region
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&region)
+        {
+            return client.clone();
+        }
+        let mut conf = aws_sdk_sts::config::Builder::from(&self.config);
+        if !region.is_empty() {
+            conf = conf.region(Region::new(region.clone()));
+        }
+        let client = aws_sdk_sts::Client::from_conf(conf.build());
+        self.sts_by_region
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(region, client.clone());
+        client
+    }
+}
+
+impl AwsBackend for SdkBackend {
+    fn region(&self) -> Option<String> {
+        self.config.region().map(|r| r.to_string())
+    }
+
+    fn get_parameter(&self, name: &str, with_decryption: bool) -> Result<String, CapabilityError> {
+        let request = self
+            .ssm
+            .get_parameter()
+            .name(name)
+            .with_decryption(with_decryption)
+            .send();
+        let output = self.runtime.block_on(request).map_err(capability_error)?;
+        output.parameter.and_then(|p| p.value).ok_or_else(|| {
+            CapabilityError::NotFound(format!("SSM parameter `{name}` has no value"))
+        })
+    }
+
+    fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
+        let client = match &request.source {
+            None => self.sts_client(request.region.as_deref()),
+            // Static source keys (an Airflow login/password): a client of their own.
+            Some(source) => {
+                let keys = Credentials::new(
+                    source.access_key_id.clone(),
+                    source.secret_access_key.clone(),
+                    source.session_token.clone(),
+                    None,
+                    "lava-conn-connection",
+                );
+                let mut conf =
+                    aws_sdk_sts::config::Builder::from(&self.config).credentials_provider(keys);
+                if let Some(region) = request.region.clone().or_else(|| source.region.clone()) {
+                    conf = conf.region(Region::new(region));
+                }
+                if let Some(endpoint) = &source.endpoint_url {
+                    conf = conf.endpoint_url(endpoint);
+                }
+                aws_sdk_sts::Client::from_conf(conf.build())
+            }
+        };
+        let tags = request
+            .tags
+            .iter()
+            .map(|t| {
+                aws_sdk_sts::types::Tag::builder()
+                    .key(&t.key)
+                    .value(&t.value)
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| CapabilityError::InvalidInput(format!("session tag: {e}")))?;
+        let policy_arns = request
+            .policy_arns
+            .iter()
+            .map(|arn| {
+                aws_sdk_sts::types::PolicyDescriptorType::builder()
+                    .arn(arn)
+                    .build()
+            })
+            .collect::<Vec<_>>();
+        let duration = i32::try_from(request.duration_seconds)
+            .map_err(|_| CapabilityError::InvalidInput("duration is out of range".into()))?;
+        let call = client
+            .assume_role()
+            .role_arn(&request.role_arn)
+            .role_session_name(&request.session_name)
+            .duration_seconds(duration)
+            .set_external_id(request.external_id.clone())
+            .set_policy(request.policy.clone())
+            .set_policy_arns((!policy_arns.is_empty()).then_some(policy_arns))
+            .set_tags((!tags.is_empty()).then_some(tags))
+            .send();
+        let output = self.runtime.block_on(call).map_err(capability_error)?;
+        let credentials = output
+            .credentials
+            .ok_or_else(|| CapabilityError::Other("STS returned no credentials".into()))?;
+        Ok(AwsCredentials {
+            access_key_id: credentials.access_key_id,
+            secret_access_key: credentials.secret_access_key,
+            session_token: Some(credentials.session_token),
+            expiration: u64::try_from(credentials.expiration.secs()).ok(),
+            region: request
+                .region
+                .or_else(|| client.config().region().map(|r| r.to_string())),
+            endpoint_url: request.source.and_then(|s| s.endpoint_url),
+        })
+    }
+}
+
+/// Word an SDK failure as a typed capability error. The plugin adds what was
+/// being done; this says why it failed. AWS error messages name resources,
+/// never secret values.
+fn capability_error<E, R>(error: SdkError<E, R>) -> CapabilityError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    let code = error.code().unwrap_or_default().to_string();
+    let message = error.message().unwrap_or_default().to_string();
+    let text = |default: &str| {
+        let detail = if message.is_empty() {
+            default.to_string()
+        } else {
+            message.clone()
+        };
+        if code.is_empty() {
+            detail
+        } else {
+            format!("{code}: {detail}")
+        }
+    };
+    match &error {
+        SdkError::TimeoutError(_) => {
+            return CapabilityError::Unavailable("no answer from AWS in time".into());
+        }
+        SdkError::DispatchFailure(failure) if failure.is_io() || failure.is_timeout() => {
+            return CapabilityError::Unavailable(format!(
+                "cannot reach AWS: {}",
+                error_chain(&error)
+            ));
+        }
+        SdkError::DispatchFailure(_) => {
+            return CapabilityError::Unavailable(format!(
+                "the request could not be sent: {}",
+                error_chain(&error)
+            ));
+        }
+        _ => {}
+    }
+    match code.as_str() {
+        "ParameterNotFound"
+        | "ParameterVersionNotFound"
+        | "NoSuchEntity"
+        | "ResourceNotFoundException" => CapabilityError::NotFound(text("not found")),
+        "AccessDenied"
+        | "AccessDeniedException"
+        | "UnrecognizedClientException"
+        | "InvalidClientTokenId"
+        | "SignatureDoesNotMatch"
+        | "InvalidSignatureException"
+        | "KMS.AccessDeniedException" => CapabilityError::AccessDenied(text("access denied")),
+        "Throttling"
+        | "ThrottlingException"
+        | "TooManyRequestsException"
+        | "RequestLimitExceeded"
+        | "ThrottledException" => CapabilityError::Throttled(text("throttled")),
+        "MalformedPolicyDocument"
+        | "MalformedPolicyDocumentException"
+        | "PackedPolicyTooLarge"
+        | "PackedPolicyTooLargeException"
+        | "ValidationError"
+        | "ValidationException"
+        | "InvalidParameter"
+        | "InvalidParameterValue"
+        | "InvalidKeyId" => CapabilityError::InvalidInput(text("invalid input")),
+        "RegionDisabledException" | "RegionDisabled" => {
+            CapabilityError::RegionDisabled(text("region disabled"))
+        }
+        "ExpiredToken" | "ExpiredTokenException" => {
+            CapabilityError::ExpiredToken(text("expired token"))
+        }
+        _ => CapabilityError::Other(text(&error_chain(&error))),
+    }
+}
+
+/// An error and its sources, each message once: the SDK's own `Display` says
+/// only "dispatch failure", the reason is further down.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut messages: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let message = e.to_string();
+        if !messages.iter().any(|m| m.contains(&message)) {
+            messages.push(message);
+        }
+        next = e.source();
+    }
+    messages.join(": ")
+}

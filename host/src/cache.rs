@@ -1,0 +1,314 @@
+//! The resolved-credentials cache: keyed by everything that changes the result,
+//! bounded in size and age, single-flight, failures never cached.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
+
+use crate::error::HostError;
+use crate::types::{Job, Resolved};
+
+/// Cached credentials are dropped this long before they expire, so a job never
+/// gets credentials about to stop working (aws-vault's and botocore's margin).
+pub const EXPIRY_SAFETY_WINDOW: Duration = Duration::from_secs(5 * 60);
+
+/// Everything that changes what a resolve returns. lava keys by conn id alone,
+/// which hands one job's session (named after that job) to another, and keeps
+/// serving credentials after the spec changed.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct CacheKey {
+    realm: String,
+    conn_id: String,
+    spec_digest: [u8; 32],
+    job_id: String,
+    session_name_template: String,
+}
+
+impl CacheKey {
+    pub fn new(spec: &serde_json::Value, conn_id: &str, job: &Job, template: &str) -> Self {
+        Self {
+            realm: job.realm.clone(),
+            conn_id: conn_id.to_string(),
+            spec_digest: Sha256::digest(spec.to_string().as_bytes()).into(),
+            job_id: job.job_id.clone(),
+            session_name_template: template.to_string(),
+        }
+    }
+}
+
+type Shared = Result<Arc<Resolved>, Arc<HostError>>;
+
+struct Entry {
+    value: Arc<Resolved>,
+    valid_until: Instant,
+    last_used: u64,
+}
+
+#[derive(Default)]
+struct State {
+    entries: HashMap<CacheKey, Entry>,
+    in_flight: HashMap<CacheKey, Arc<OnceCell<Shared>>>,
+    clock: u64,
+}
+
+/// A bounded LRU of resolved connections with single-flight resolution.
+pub(crate) struct CredentialCache {
+    ttl: Duration,
+    capacity: usize,
+    state: Mutex<State>,
+}
+
+impl CredentialCache {
+    pub fn new(ttl: Duration, capacity: usize) -> Self {
+        Self {
+            ttl,
+            capacity,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic elsewhere never leaves the map half-updated: recover it.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A fresh cached value, marked as just used.
+    fn hit(state: &mut State, key: &CacheKey, now: Instant) -> Option<Arc<Resolved>> {
+        state.clock += 1;
+        let clock = state.clock;
+        match state.entries.get_mut(key) {
+            Some(entry) if entry.valid_until > now => {
+                entry.last_used = clock;
+                Some(entry.value.clone())
+            }
+            Some(_) => {
+                state.entries.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// The cached value for `key`, or the result of `resolve`, run once however
+    /// many callers ask for the same key at the same time.
+    pub async fn get_or_resolve<F, Fut>(
+        &self,
+        key: CacheKey,
+        resolve: F,
+    ) -> Result<Arc<Resolved>, HostError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Resolved, HostError>>,
+    {
+        let cell = {
+            let mut state = self.lock();
+            if let Some(value) = Self::hit(&mut state, &key, Instant::now()) {
+                return Ok(value);
+            }
+            state.in_flight.entry(key.clone()).or_default().clone()
+        };
+        let mut ran_here = false;
+        let shared = cell
+            .get_or_init(|| {
+                ran_here = true;
+                async { resolve().await.map(Arc::new).map_err(Arc::new) }
+            })
+            .await
+            .clone();
+        if ran_here {
+            let mut state = self.lock();
+            // Only the round that ran removes its cell: a later round may have started.
+            if state
+                .in_flight
+                .get(&key)
+                .is_some_and(|c| Arc::ptr_eq(c, &cell))
+            {
+                state.in_flight.remove(&key);
+            }
+            if let Ok(value) = &shared {
+                self.insert(&mut state, key, value.clone());
+            }
+        }
+        drop(cell);
+        shared.map_err(|error| Arc::try_unwrap(error).unwrap_or_else(HostError::Shared))
+    }
+
+    fn insert(&self, state: &mut State, key: CacheKey, value: Arc<Resolved>) {
+        let now = Instant::now();
+        let mut valid_until = now + self.ttl;
+        if let Some(expiration) = value.expiration {
+            let left = expiration
+                .duration_since(SystemTime::now())
+                .unwrap_or_default();
+            let usable = left.saturating_sub(EXPIRY_SAFETY_WINDOW);
+            valid_until = valid_until.min(now + usable);
+        }
+        if valid_until <= now || self.capacity == 0 {
+            return;
+        }
+        if !state.entries.contains_key(&key) && state.entries.len() >= self.capacity {
+            let oldest = state
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                state.entries.remove(&oldest);
+            }
+        }
+        state.clock += 1;
+        let last_used = state.clock;
+        state.entries.insert(
+            key,
+            Entry {
+                value,
+                valid_until,
+                last_used,
+            },
+        );
+    }
+
+    /// How many entries are cached.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    fn resolved(expires_in: Option<Duration>) -> Resolved {
+        Resolved {
+            values: vec![],
+            expiration: expires_in.map(|d| SystemTime::now() + d),
+            aws: None,
+            launcher: None,
+        }
+    }
+
+    fn key(conn: &str, job: &str) -> CacheKey {
+        let job = Job {
+            realm: "prod".into(),
+            job_id: job.into(),
+        };
+        CacheKey::new(&serde_json::json!({"conn_id": conn}), conn, &job, "t")
+    }
+
+    #[tokio::test]
+    async fn hits_within_the_ttl_and_keys_by_job_and_spec() {
+        let cache = CredentialCache::new(Duration::from_secs(60), 10);
+        let calls = AtomicUsize::new(0);
+        let resolve = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok(resolved(None))
+        };
+        cache.get_or_resolve(key("a", "j1"), resolve).await.unwrap();
+        cache.get_or_resolve(key("a", "j1"), resolve).await.unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        cache.get_or_resolve(key("a", "j2"), resolve).await.unwrap();
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            2,
+            "another job is another key"
+        );
+        let job = Job {
+            realm: "prod".into(),
+            job_id: "j1".into(),
+        };
+        let changed = CacheKey::new(
+            &serde_json::json!({"conn_id": "a", "duration": "1h"}),
+            "a",
+            &job,
+            "t",
+        );
+        cache.get_or_resolve(changed, resolve).await.unwrap();
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            3,
+            "a changed spec is another key"
+        );
+    }
+
+    #[tokio::test]
+    async fn never_serves_past_expiry_minus_the_window() {
+        let cache = CredentialCache::new(Duration::from_secs(600), 10);
+        let calls = AtomicUsize::new(0);
+        let resolve = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok(resolved(Some(Duration::from_secs(4 * 60))))
+        };
+        cache.get_or_resolve(key("a", "j"), resolve).await.unwrap();
+        cache.get_or_resolve(key("a", "j"), resolve).await.unwrap();
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            2,
+            "credentials inside the safety window are not cached"
+        );
+        assert_eq!(cache.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn evicts_the_least_recently_used() {
+        let cache = CredentialCache::new(Duration::from_secs(60), 2);
+        let calls = AtomicUsize::new(0);
+        let resolve = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok(resolved(None))
+        };
+        cache.get_or_resolve(key("a", "j"), resolve).await.unwrap();
+        cache.get_or_resolve(key("b", "j"), resolve).await.unwrap();
+        cache.get_or_resolve(key("a", "j"), resolve).await.unwrap(); // a is now the most recent
+        cache.get_or_resolve(key("c", "j"), resolve).await.unwrap(); // evicts b
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        cache.get_or_resolve(key("a", "j"), resolve).await.unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 3, "a stayed");
+        cache.get_or_resolve(key("b", "j"), resolve).await.unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 4, "b was evicted");
+        assert_eq!(cache.len(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_misses_resolve_once_and_failures_are_not_cached() {
+        let cache = Arc::new(CredentialCache::new(Duration::from_secs(60), 10));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..100 {
+            let (cache, calls) = (cache.clone(), calls.clone());
+            tasks.push(tokio::spawn(async move {
+                cache
+                    .get_or_resolve(key("a", "j"), || async move {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Err::<Resolved, _>(HostError::Spec("boom".into()))
+                    })
+                    .await
+            }));
+        }
+        for task in tasks {
+            let error = task.await.unwrap().unwrap_err();
+            assert!(error.to_string().contains("boom"));
+        }
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "one round for 100 concurrent callers"
+        );
+        let error = cache
+            .get_or_resolve(key("a", "j"), || async {
+                Err(HostError::Spec("again".into()))
+            })
+            .await;
+        assert!(
+            error.unwrap_err().to_string().contains("again"),
+            "the failure was not cached"
+        );
+    }
+}

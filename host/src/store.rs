@@ -1,0 +1,251 @@
+//! Where connection specs come from: a folder of files, or lava's DynamoDB table.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{Map, Number, Value};
+
+use crate::specs::{SpecFileError, conn_id_of, read_spec_file};
+
+/// A boxed future, so that stores can be used as trait objects.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A connection store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No spec with this conn id.
+    #[error("connection `{conn_id}` is not in {store}")]
+    NotFound { conn_id: String, store: String },
+    /// Two files hold the same conn id.
+    #[error("connection `{conn_id}` is defined twice: in {} and in {}", first.display(), second.display())]
+    Duplicate {
+        conn_id: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    /// A spec file is unreadable or invalid.
+    #[error(transparent)]
+    File(#[from] SpecFileError),
+    /// The store could not be read.
+    #[error("cannot read {store}: {message}")]
+    Unavailable { store: String, message: String },
+}
+
+/// Where specs come from. One small method; implement it for any other source.
+pub trait ConnectionStore: Send + Sync {
+    /// The spec of `conn_id` in `realm`.
+    fn get<'a>(
+        &'a self,
+        realm: &'a str,
+        conn_id: &'a str,
+    ) -> BoxFuture<'a, Result<Value, StoreError>>;
+}
+
+/// Specs from a folder of JSON/YAML files (one spec or a list per file), read once.
+#[derive(Debug)]
+pub struct FolderStore {
+    folder: PathBuf,
+    specs: BTreeMap<String, (PathBuf, Value)>,
+}
+
+impl FolderStore {
+    /// Read every `*.json`, `*.yaml` and `*.yml` in `folder`. Duplicate conn ids
+    /// are an error naming both files.
+    pub fn open(folder: &Path) -> Result<Self, StoreError> {
+        let unavailable = |e: std::io::Error| StoreError::Unavailable {
+            store: format!("connection folder {}", folder.display()),
+            message: e.to_string(),
+        };
+        let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
+            .map_err(unavailable)?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_file()
+                    && p.extension()
+                        .is_some_and(|e| e == "json" || e == "yaml" || e == "yml")
+            })
+            .collect();
+        files.sort();
+        let mut specs: BTreeMap<String, (PathBuf, Value)> = BTreeMap::new();
+        for file in files {
+            for spec in read_spec_file(&file)? {
+                let conn_id = conn_id_of(&spec).to_string();
+                if let Some((first, _)) = specs.get(&conn_id) {
+                    return Err(StoreError::Duplicate {
+                        conn_id,
+                        first: first.clone(),
+                        second: file,
+                    });
+                }
+                specs.insert(conn_id, (file.clone(), spec));
+            }
+        }
+        Ok(Self {
+            folder: folder.to_path_buf(),
+            specs,
+        })
+    }
+
+    /// The conn ids in the folder.
+    pub fn conn_ids(&self) -> impl Iterator<Item = &str> {
+        self.specs.keys().map(String::as_str)
+    }
+}
+
+impl ConnectionStore for FolderStore {
+    fn get<'a>(
+        &'a self,
+        _realm: &'a str,
+        conn_id: &'a str,
+    ) -> BoxFuture<'a, Result<Value, StoreError>> {
+        let found = self
+            .specs
+            .get(conn_id)
+            .map(|(_, spec)| spec.clone())
+            .ok_or_else(|| StoreError::NotFound {
+                conn_id: conn_id.to_string(),
+                store: format!("connection folder {}", self.folder.display()),
+            });
+        Box::pin(std::future::ready(found))
+    }
+}
+
+/// lava's own store: DynamoDB table `lava.<realm>.connections`, keyed by `conn_id`.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: aws_sdk_dynamodb::Client,
+}
+
+impl DynamoStore {
+    /// A store reading through `client`.
+    pub fn new(client: aws_sdk_dynamodb::Client) -> Self {
+        Self { client }
+    }
+
+    /// A store reading with these SDK settings (region, credentials, endpoint).
+    pub fn from_sdk_config(config: &aws_config::SdkConfig) -> Self {
+        Self::new(aws_sdk_dynamodb::Client::new(config))
+    }
+
+    /// The table holding `realm`'s connections.
+    pub fn table_name(realm: &str) -> String {
+        format!("lava.{realm}.connections")
+    }
+}
+
+impl ConnectionStore for DynamoStore {
+    fn get<'a>(
+        &'a self,
+        realm: &'a str,
+        conn_id: &'a str,
+    ) -> BoxFuture<'a, Result<Value, StoreError>> {
+        Box::pin(async move {
+            let table = Self::table_name(realm);
+            let store = format!("DynamoDB table {table}");
+            let output = self
+                .client
+                .get_item()
+                .table_name(&table)
+                .key("conn_id", AttributeValue::S(conn_id.to_string()))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| StoreError::Unavailable {
+                    store: store.clone(),
+                    message: aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
+                })?;
+            let item = output.item.ok_or_else(|| StoreError::NotFound {
+                conn_id: conn_id.to_string(),
+                store,
+            })?;
+            Ok(Value::Object(
+                item.into_iter()
+                    .map(|(k, v)| (k, attribute_to_json(v)))
+                    .collect(),
+            ))
+        })
+    }
+}
+
+/// DynamoDB's typed attributes as the JSON a spec file would hold.
+fn attribute_to_json(value: AttributeValue) -> Value {
+    let number = |n: String| {
+        n.parse::<i64>()
+            .map(Number::from)
+            .ok()
+            .or_else(|| n.parse::<f64>().ok().and_then(Number::from_f64))
+            .map_or(Value::String(n), Value::Number)
+    };
+    match value {
+        AttributeValue::S(s) => Value::String(s),
+        AttributeValue::N(n) => number(n),
+        AttributeValue::Bool(b) => Value::Bool(b),
+        AttributeValue::Null(_) => Value::Null,
+        AttributeValue::L(items) => {
+            Value::Array(items.into_iter().map(attribute_to_json).collect())
+        }
+        AttributeValue::M(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, attribute_to_json(v)))
+                .collect::<Map<_, _>>(),
+        ),
+        AttributeValue::Ss(items) => Value::Array(items.into_iter().map(Value::String).collect()),
+        AttributeValue::Ns(items) => Value::Array(items.into_iter().map(number).collect()),
+        // Binary attributes have no place in a connection spec.
+        _ => Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_conn_ids_name_both_files() {
+        let dir = std::env::temp_dir().join(format!("lava-conn-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.json"), r#"{"conn_id": "x", "type": "aws"}"#).unwrap();
+        std::fs::write(
+            dir.join("b.yaml"),
+            "- conn_id: y\n  type: aws\n- conn_id: x\n  type: aws\n",
+        )
+        .unwrap();
+        let error = FolderStore::open(&dir).unwrap_err().to_string();
+        assert!(
+            error.contains("a.json") && error.contains("b.yaml") && error.contains("`x`"),
+            "{error}"
+        );
+        std::fs::remove_file(dir.join("a.json")).unwrap();
+        let store = FolderStore::open(&dir).unwrap();
+        assert_eq!(store.conn_ids().collect::<Vec<_>>(), vec!["x", "y"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn dynamodb_attributes_become_json() {
+        let item = AttributeValue::M(
+            [
+                ("conn_id".to_string(), AttributeValue::S("c".into())),
+                ("enabled".to_string(), AttributeValue::Bool(true)),
+                ("duration".to_string(), AttributeValue::N("3600".into())),
+                (
+                    "policy_arns".to_string(),
+                    AttributeValue::L(vec![AttributeValue::S("arn".into())]),
+                ),
+                (
+                    "tags".to_string(),
+                    AttributeValue::M([("k".to_string(), AttributeValue::S("v".into()))].into()),
+                ),
+            ]
+            .into(),
+        );
+        assert_eq!(
+            attribute_to_json(item),
+            serde_json::json!({"conn_id": "c", "enabled": true, "duration": 3600, "policy_arns": ["arn"], "tags": {"k": "v"}})
+        );
+    }
+}

@@ -1,0 +1,222 @@
+//! `lava-conn resolve` as a process against a real moto server, in every
+//! output format, and as the AWS CLI's `credential_process`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use lava_test_moto::{Moto, venv_program};
+use serde_json::{Value, json};
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/cli-loader";
+
+struct Fixture {
+    moto: Moto,
+    connections: tempfile::TempDir,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let moto = Moto::start(&json!({
+            "kms_aliases": ["alias/lava-prod-sys"],
+            "parameters": [{"name": "/lava/prod/aws/keys", "value": "AKIDCLI0001,cli'secret", "key": "alias/lava-prod-sys"}],
+            "roles": ["cli-loader"],
+            "tables": [{"name": "lava.prod.connections", "items": [
+                {"conn_id": "dyn", "type": "aws", "enabled": true, "role_arn": ROLE}
+            ]}],
+        }));
+        let connections = tempfile::tempdir().unwrap();
+        std::fs::write(
+            connections.path().join("conns.json"),
+            json!([
+                {"conn_id": "role", "type": "aws", "enabled": true, "role_arn": ROLE, "region": "eu-west-1"},
+                {"conn_id": "keys", "type": "aws", "enabled": true, "access_keys": "/lava/prod/aws/keys"},
+            ])
+            .to_string(),
+        )
+        .unwrap();
+        Fixture { moto, connections }
+    })
+}
+
+fn lava_conn(args: &[&str]) -> Output {
+    let f = fixture();
+    Command::new(env!("CARGO_BIN_EXE_lava-conn"))
+        .args([
+            "resolve",
+            "--realm",
+            "prod",
+            "--job-id",
+            "cli-job",
+            "--connections",
+        ])
+        .arg(f.connections.path())
+        .args(args)
+        .envs(f.moto.env())
+        .env(
+            "LAVA_CONN_COMPILE_CACHE",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache"),
+        )
+        .output()
+        .expect("lava-conn runs")
+}
+
+fn ok_stdout(out: &Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+#[test]
+fn json_format() {
+    let out = ok_stdout(&lava_conn(&["role"]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["conn_id"], "role");
+    assert_eq!(v["region"], "eu-west-1");
+    assert!(
+        v["access_key_id"].as_str().unwrap().starts_with("ASIA"),
+        "{v}"
+    );
+    assert!(v["session_token"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(v["expiration"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
+fn env_format_is_shell_quoted() {
+    let out = ok_stdout(&lava_conn(&["keys", "--format", "env"]));
+    assert!(
+        out.contains("export AWS_ACCESS_KEY_ID='AKIDCLI0001'\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("export AWS_SECRET_ACCESS_KEY='cli'\\''secret'\n"),
+        "{out}"
+    );
+    assert!(out.contains("export AWS_REGION='us-east-1'\n"), "{out}");
+    assert!(
+        !out.contains("AWS_SESSION_TOKEN"),
+        "static keys have no token: {out}"
+    );
+    // The shell reads back exactly the secret.
+    let echoed = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{out}\nprintf %s \"$AWS_SECRET_ACCESS_KEY\""))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&echoed.stdout), "cli'secret");
+
+    let out = ok_stdout(&lava_conn(&["role", "--format", "env"]));
+    for name in [
+        "AWS_SESSION_TOKEN",
+        "AWS_DEFAULT_REGION",
+        "AWS_CREDENTIAL_EXPIRATION",
+    ] {
+        assert!(out.contains(&format!("export {name}=")), "{name}: {out}");
+    }
+}
+
+#[test]
+fn redshift_format_refuses_quotes() {
+    let out = ok_stdout(&lava_conn(&["role", "--format", "redshift"]));
+    assert!(
+        out.starts_with("ACCESS_KEY_ID 'ASIA")
+            && out.contains("' SECRET_ACCESS_KEY '")
+            && out.contains("' SESSION_TOKEN '"),
+        "{out}"
+    );
+    let refused = lava_conn(&["keys", "--format", "redshift"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(refused.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("contains a quote") && !stderr.contains("cli'secret"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn dynamodb_store() {
+    let f = fixture();
+    let out = Command::new(env!("CARGO_BIN_EXE_lava-conn"))
+        .args([
+            "resolve",
+            "--realm",
+            "prod",
+            "--job-id",
+            "j",
+            "--connections",
+            "dynamodb",
+            "dyn",
+            "--format",
+            "credential-process",
+        ])
+        .envs(f.moto.env())
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_str(&ok_stdout(&out)).unwrap();
+    assert_eq!(v["Version"], 1);
+}
+
+#[test]
+fn the_aws_cli_uses_it_as_credential_process() {
+    let f = fixture();
+    let config = f.connections.path().join("aws-config");
+    let command = format!(
+        "{} resolve --realm prod --job-id cli-job --connections {} role --format credential-process",
+        env!("CARGO_BIN_EXE_lava-conn"),
+        f.connections.path().display()
+    );
+    std::fs::write(
+        &config,
+        format!("[profile lava]\ncredential_process = {command}\nregion = eu-west-1\n"),
+    )
+    .unwrap();
+    let out = Command::new(venv_program("aws"))
+        .args([
+            "sts",
+            "get-caller-identity",
+            "--profile",
+            "lava",
+            "--output",
+            "json",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", f.connections.path())
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_ENDPOINT_URL", &f.moto.endpoint)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        // lava-conn runs with the worker's own credentials; the CLI ignores them
+        // for an explicit --profile, so the identity proves credential_process was used.
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {stdout} stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let identity: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        identity["Arn"],
+        "arn:aws:sts::123456789012:assumed-role/cli-loader/lv-prod-cli-job"
+    );
+}
+
+#[test]
+fn errors_go_to_stderr_only() {
+    let out = lava_conn(&["missing-conn", "--format", "credential-process"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("`missing-conn` is not in connection folder")
+    );
+}
