@@ -120,6 +120,13 @@ pub enum HostError {
         "no connection store is configured: give the host a folder of specs or the DynamoDB store"
     )]
     NoStore,
+    /// A job's connection could not be prepared.
+    #[error("connection {label}={conn_id}: {source}")]
+    Connection {
+        label: String,
+        conn_id: String,
+        source: Box<HostError>,
+    },
     /// The same failure, shared by every concurrent resolve of one connection.
     #[error(transparent)]
     Shared(std::sync::Arc<HostError>),

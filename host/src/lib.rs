@@ -25,8 +25,10 @@ mod cache;
 pub mod capabilities;
 pub mod config;
 pub mod error;
+pub mod job;
 pub mod output;
 mod plugin;
+mod provider;
 mod runtime;
 pub mod specs;
 pub mod store;
@@ -45,8 +47,10 @@ pub use crate::config::WorkerConfig;
 pub use crate::error::{
     ConfigError, HostError, LoadError, PluginError, PluginFailure, SkippedPlugin,
 };
+pub use crate::job::JobEnvironment;
 use crate::plugin::{LoadedPlugin, Registry};
 pub use crate::plugin::{PluginInfo, PluginSource};
+pub use crate::provider::ConnectionCredentials;
 use crate::runtime::{CallContext, Runtime};
 pub use crate::store::{ConnectionStore, DynamoStore, FolderStore, StoreError};
 pub use crate::types::{Job, Problem, Resolved, Severity};
@@ -324,6 +328,51 @@ impl ConnectorHost {
                 }
             })
             .await
+    }
+
+    /// Resolve every connection of a job (`label → conn id`, labels `\w+`) and
+    /// materialise them in `workdir`: a private folder per connection with its
+    /// launcher, and the environment that points at them. The returned guard
+    /// removes the folders when dropped. Fails, naming the connection, if any
+    /// connection cannot be resolved; nothing is left behind then.
+    pub async fn prepare_job(
+        &self,
+        job: &Job,
+        connections: &BTreeMap<String, String>,
+        workdir: &std::path::Path,
+    ) -> Result<JobEnvironment, HostError> {
+        for label in connections.keys() {
+            job::check_label(label)?;
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for (label, conn_id) in connections {
+            let (host, job, label, conn_id) =
+                (self.clone(), job.clone(), label.clone(), conn_id.clone());
+            tasks.spawn(async move {
+                let result = host.resolve(&conn_id, &job).await;
+                (label, conn_id, result)
+            });
+        }
+        let mut resolved = Vec::with_capacity(connections.len());
+        while let Some(joined) = tasks.join_next().await {
+            let (label, conn_id, result) =
+                joined.map_err(|e| HostError::Spec(format!("a resolve task failed: {e}")))?;
+            match result {
+                Ok(r) => resolved.push((label, conn_id, r)),
+                Err(error) => {
+                    return Err(HostError::Connection {
+                        label,
+                        conn_id,
+                        source: Box::new(error),
+                    });
+                }
+            }
+        }
+        let map = resolved
+            .iter()
+            .map(|(label, conn_id, r)| (label.clone(), (conn_id.clone(), r.as_ref())))
+            .collect();
+        job::materialise(job, workdir, &map)
     }
 
     /// Resolve a spec for a job, uncached, on the calling thread (which must

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use std::collections::BTreeMap;
 use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -21,6 +23,8 @@ use serde_json::json;
 const EXIT_INVALID: u8 = 1;
 /// Exit code for usage, I/O and plugin failures (clap uses 2 for usage errors too).
 const EXIT_FAILURE: u8 = 2;
+/// Exit code of `exec` when lava-conn itself fails (as `env` and `nohup` do).
+const EXIT_EXEC_FAILURE: u8 = 125;
 
 /// A WebAssembly-sandboxed connector host for lava connections.
 #[derive(Parser)]
@@ -84,6 +88,32 @@ enum Command {
         format: Format,
         /// The connection to resolve.
         conn_id: String,
+    },
+    /// Run COMMAND with connections, as lava's exe jobs do: for each
+    /// `--conn LABEL=CONN_ID`, `LAVA_CONN_<LABEL>` is the path of a stand-in
+    /// for the connector's CLI (for aws, `$LAVA_CONN_AWS1 s3 ls`) and
+    /// `LAVA_CONNID_<LABEL>` the conn id; `LAVA_REALM` and `LAVA_JOB_ID` are set.
+    /// Exits with COMMAND's status (128+N if killed by signal N), 125 when
+    /// lava-conn itself fails, 126/127 when COMMAND cannot be run / is not found.
+    Exec {
+        /// The realm.
+        #[arg(long)]
+        realm: Option<String>,
+        /// The job id.
+        #[arg(long)]
+        job_id: Option<String>,
+        /// Where specs come from: a folder of JSON/YAML files, or `dynamodb`.
+        #[arg(long, value_name = "DIR|dynamodb")]
+        connections: Option<String>,
+        /// Folder for the connections' private folders (default: a new temporary folder).
+        #[arg(long, value_name = "DIR")]
+        workdir: Option<PathBuf>,
+        /// A connection for the command, as LABEL=CONN_ID (LABEL: letters, digits, `_`).
+        #[arg(long = "conn", value_name = "LABEL=CONN_ID", required = true)]
+        conns: Vec<String>,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
     },
     /// List the loaded connector plugins: type, version, source, sha256.
     Plugins {
@@ -173,6 +203,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .context("--connections DIR|dynamodb (or `connections` in the worker config) is required")?;
             resolve(&cli, config, &connections, &job, conn_id, *format)
         }
+        Command::Exec {
+            realm,
+            job_id,
+            connections,
+            workdir,
+            conns,
+            command,
+        } => {
+            let job = job(realm.clone(), job_id.clone(), &config)?;
+            let connections = connections
+                .clone()
+                .or_else(|| config.connections.clone())
+                .context("--connections DIR|dynamodb (or `connections` in the worker config) is required")?;
+            let labels = parse_conns(conns)?;
+            match exec(
+                &cli,
+                config,
+                &connections,
+                &job,
+                &labels,
+                workdir.as_deref(),
+                command,
+            ) {
+                Ok(code) => Ok(code),
+                Err(error) => {
+                    eprintln!("lava-conn: {error:#}");
+                    Ok(ExitCode::from(EXIT_EXEC_FAILURE))
+                }
+            }
+        }
         Command::Plugins { json } => {
             plugins(&host(&cli, config, None)?, *json);
             Ok(ExitCode::SUCCESS)
@@ -194,6 +254,21 @@ fn job(
     Ok(Job { realm, job_id })
 }
 
+/// A host with the worker's AWS credentials and the given connection store.
+async fn aws_host(
+    cli: &Cli,
+    config: WorkerConfig,
+    connections: &str,
+) -> anyhow::Result<ConnectorHost> {
+    let backend = SdkBackend::from_env().await;
+    let store: Arc<dyn ConnectionStore> = if connections == "dynamodb" {
+        Arc::new(DynamoStore::from_sdk_config(backend.sdk_config()))
+    } else {
+        Arc::new(FolderStore::open(Path::new(connections))?)
+    };
+    host(cli, config, Some((backend, store)))
+}
+
 fn resolve(
     cli: &Cli,
     config: WorkerConfig,
@@ -207,13 +282,7 @@ fn resolve(
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let backend = SdkBackend::from_env().await;
-        let store: Arc<dyn ConnectionStore> = if connections == "dynamodb" {
-            Arc::new(DynamoStore::from_sdk_config(backend.sdk_config()))
-        } else {
-            Arc::new(FolderStore::open(Path::new(connections))?)
-        };
-        let host = host(cli, config, Some((backend, store)))?;
+        let host = aws_host(cli, config, connections).await?;
         let resolved = host.resolve(conn_id, job).await?;
         let aws = || {
             resolved.aws.as_ref().with_context(|| {
@@ -232,6 +301,103 @@ fn resolve(
         std::io::stdout().write_all(text.as_bytes())?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `LABEL=CONN_ID` pairs; a label given twice is an error.
+fn parse_conns(conns: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut map = BTreeMap::new();
+    for pair in conns {
+        let (label, conn_id) = pair
+            .split_once('=')
+            .with_context(|| format!("--conn `{pair}` must be LABEL=CONN_ID"))?;
+        lava_conn::job::check_label(label)?;
+        anyhow::ensure!(!conn_id.is_empty(), "--conn `{pair}` has an empty conn id");
+        if map.insert(label.to_string(), conn_id.to_string()).is_some() {
+            anyhow::bail!("--conn label `{label}` is given twice");
+        }
+    }
+    Ok(map)
+}
+
+/// Run the command with its connections; the private folders are removed
+/// whatever happens (the guard is dropped on every path out of here).
+fn exec(
+    cli: &Cli,
+    config: WorkerConfig,
+    connections: &str,
+    job: &Job,
+    labels: &BTreeMap<String, String>,
+    workdir: Option<&Path>,
+    command: &[String],
+) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let host = aws_host(cli, config, connections).await?;
+        let scratch = match workdir {
+            Some(_) => None,
+            None => Some(
+                tempfile::Builder::new()
+                    .prefix("lava-conn.")
+                    .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                    .tempdir()?,
+            ),
+        };
+        let workdir = workdir
+            .or(scratch.as_ref().map(|d| d.path()))
+            .expect("one of the two");
+        let env = host.prepare_job(job, labels, workdir).await?;
+        let mut child = match tokio::process::Command::new(&command[0])
+            .args(&command[1..])
+            .envs(env.vars.clone())
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(e) => {
+                eprintln!("lava-conn: cannot run `{}`: {e}", command[0]);
+                let code = if e.kind() == std::io::ErrorKind::NotFound {
+                    127
+                } else {
+                    126
+                };
+                return Ok(ExitCode::from(code));
+            }
+        };
+        let status = wait_forwarding_signals(&mut child).await?;
+        env.cleanup()
+            .context("cannot remove the connections' private folders")?;
+        let code = status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+        Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+    })
+}
+
+/// Wait for the child, passing on SIGINT, SIGTERM and SIGHUP: the command
+/// decides how to stop, and lava-conn stays to clean up after it.
+async fn wait_forwarding_signals(
+    child: &mut tokio::process::Child,
+) -> anyhow::Result<std::process::ExitStatus> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    let pid = child.id().context("the command has no process id")?;
+    loop {
+        let forwarded = tokio::select! {
+            status = child.wait() => return Ok(status?),
+            _ = interrupt.recv() => libc::SIGINT,
+            _ = terminate.recv() => libc::SIGTERM,
+            _ = hangup.recv() => libc::SIGHUP,
+        };
+        // SAFETY: kill(2) has no memory-safety preconditions; `pid` is our
+        // child, which has not been reaped while we hold it here.
+        unsafe {
+            libc::kill(libc::pid_t::try_from(pid).unwrap_or(0), forwarded);
+        }
+    }
 }
 
 fn has_error(problems: &[Problem]) -> bool {

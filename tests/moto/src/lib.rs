@@ -45,6 +45,8 @@ pub struct Request {
     pub params: Vec<(String, String)>,
     /// The decoded body.
     pub body: String,
+    /// The access key id the request was signed with (SigV4 `Credential=`).
+    pub signed_by: Option<String>,
 }
 
 impl Request {
@@ -119,6 +121,11 @@ impl Moto {
         }
     }
 
+    /// The raw recording file (one JSON object per request).
+    pub fn recording_path(&self) -> &Path {
+        &self.recording
+    }
+
     /// Every request moto has served so far (seeding included).
     pub fn requests(&self) -> Vec<Request> {
         let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
@@ -146,11 +153,18 @@ impl Moto {
                 } else {
                     Vec::new()
                 };
+                let signed_by = headers["Authorization"]
+                    .as_str()
+                    .and_then(|a| a.split("Credential=").nth(1))
+                    .and_then(|c| c.split('/').next())
+                    .map(str::to_string);
+                let url = entry["url"].as_str().unwrap_or_default().to_string();
                 Request {
-                    url: entry["url"].as_str().unwrap_or_default().to_string(),
+                    url,
                     target: target.to_string(),
                     params,
                     body,
+                    signed_by,
                 }
             })
             .collect()

@@ -1,0 +1,171 @@
+//! `./dev bench`: the sandbox's cost against native logic, the cache, and a
+//! resolve against a real moto server. Figures are medians; ratios are
+//! against a baseline measured in the same run.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use lava_conn::aws::{SdkBackend, configure};
+use lava_conn::{ConnectorHost, Job, WorkerConfig};
+use lava_conn_tests::test_config;
+use lava_test_moto::Moto;
+use serde_json::json;
+
+/// Median time of one `op`, over `rounds` rounds of `per_round` calls.
+fn median(rounds: usize, per_round: usize, mut op: impl FnMut()) -> Duration {
+    for _ in 0..per_round {
+        op();
+    }
+    let mut samples: Vec<Duration> = (0..rounds)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..per_round {
+                op();
+            }
+            start.elapsed() / per_round as u32
+        })
+        .collect();
+    samples.sort();
+    samples[rounds / 2]
+}
+
+fn micros(d: Duration) -> String {
+    format!("{:.2} µs", d.as_secs_f64() * 1e6)
+}
+
+fn main() {
+    let spec = json!({
+        "conn_id": "bench", "type": "aws", "enabled": true,
+        "role_arn": "arn:aws:iam::123456789012:role/bench", "duration": "2h",
+        "tags": {"team": "data"}, "policy_arns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+    });
+    let json_text = spec.to_string();
+    let settings = lava_guest_aws::spec::Settings {
+        realm: Some("prod".into()),
+        ..Default::default()
+    };
+    let native = median(21, 2_000, || {
+        black_box(lava_guest_aws::validate(black_box(&json_text), &settings));
+    });
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let moto = Moto::start(&json!({"roles": ["bench"]}));
+    let sdk = runtime.block_on(configure(moto.sdk_loader()).load());
+    let host_for = |config: WorkerConfig| {
+        ConnectorHost::builder()
+            .config(config)
+            .backend(SdkBackend::new(sdk.clone(), runtime.handle().clone()))
+            .build()
+            .unwrap()
+    };
+    let host = host_for(test_config());
+    let sandboxed = median(21, 500, || {
+        black_box(host.validate(black_box(&spec), Some("prod")).unwrap());
+    });
+
+    let job = Job {
+        realm: "prod".into(),
+        job_id: "bench".into(),
+    };
+    runtime
+        .block_on(host.resolve_spec(spec.clone(), &job))
+        .unwrap();
+    let hit = runtime.block_on(async {
+        let mut samples = Vec::new();
+        for _ in 0..21 {
+            let start = Instant::now();
+            for _ in 0..10_000 {
+                black_box(host.resolve_spec(spec.clone(), &job).await.unwrap());
+            }
+            samples.push(start.elapsed() / 10_000);
+        }
+        samples.sort();
+        samples[10]
+    });
+
+    // Uncached: a zero TTL caches nothing, so every resolve is a full round.
+    let uncached_host = host_for(WorkerConfig {
+        aws_access_key_cache_ttl: "0s".into(),
+        ..test_config()
+    });
+    let uncached = median(51, 1, || {
+        runtime
+            .block_on(uncached_host.resolve_spec(spec.clone(), &job))
+            .unwrap();
+    });
+    // The same AssumeRole straight through the SDK: the part that is not the host's.
+    let sts = aws_sdk_sts::Client::new(&sdk);
+    let sdk_only = median(51, 1, || {
+        runtime
+            .block_on(
+                sts.assume_role()
+                    .role_arn("arn:aws:iam::123456789012:role/bench")
+                    .role_session_name("lv-prod-bench")
+                    .duration_seconds(7200)
+                    .send(),
+            )
+            .unwrap();
+    });
+    let overhead = uncached.saturating_sub(sdk_only);
+
+    let concurrent_host = host_for(test_config());
+    let moto_calls_before = moto
+        .assume_role_requests("arn:aws:iam::123456789012:role/bench")
+        .len();
+    let started = Instant::now();
+    runtime.block_on(async {
+        let tasks: Vec<_> = (0..1000)
+            .map(|i| {
+                let (host, spec) = (concurrent_host.clone(), spec.clone());
+                let job = Job {
+                    realm: "prod".into(),
+                    job_id: format!("c{}", i % 10),
+                };
+                tokio::spawn(async move { host.resolve_spec(spec, &job).await.map(|_| ()) })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+    });
+    let wall = started.elapsed();
+    let sts_calls = moto
+        .assume_role_requests("arn:aws:iam::123456789012:role/bench")
+        .len()
+        - moto_calls_before;
+
+    println!("| measure | figure | ratio |");
+    println!("|---|---|---|");
+    println!("| validate, native logic | {} | 1.0× |", micros(native));
+    println!(
+        "| validate, fresh pooled instance per call | {} | {:.1}× native |",
+        micros(sandboxed),
+        sandboxed.as_secs_f64() / native.as_secs_f64()
+    );
+    println!(
+        "| resolve, cache hit | {:.0} ns | — |",
+        hit.as_secs_f64() * 1e9
+    );
+    println!(
+        "| resolve, uncached, against moto (median of 51) | {} | 1.0× |",
+        micros(uncached)
+    );
+    println!(
+        "| the same AssumeRole, SDK only | {} | {:.2}× of uncached |",
+        micros(sdk_only),
+        sdk_only.as_secs_f64() / uncached.as_secs_f64()
+    );
+    println!(
+        "| host overhead of an uncached resolve | {} | {:.1} % |",
+        micros(overhead),
+        100.0 * overhead.as_secs_f64() / uncached.as_secs_f64()
+    );
+    println!(
+        "| 1000 concurrent resolves over 10 jobs | {:.1} ms wall, {sts_calls} STS calls | — |",
+        wall.as_secs_f64() * 1e3
+    );
+}
