@@ -2,6 +2,6 @@
 //! crate, which embeds it: `lava-conn` works with no plugin folder.
 
 fn main() {
-    let component = lava_wasm_build::build_guest("lava-guest-aws", &["guest-aws", "rules", "wit"]);
+    let component = lava_wasm_build::build_guest("lava-guest-aws", &["guest-aws", "guest-kit", "rules", "wit"]);
     println!("cargo:rustc-env=LAVA_AWS_COMPONENT={}", component.display());
 }

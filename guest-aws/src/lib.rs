@@ -9,8 +9,9 @@ use lava_rules::session;
 #[cfg(target_family = "wasm")]
 mod component;
 
-use resolve::{Capabilities, Credentials};
-use spec::{Problem, Settings, Severity};
+use lava_rules::aws::{Capabilities, Credentials};
+use lava_rules::problem::{Problem, Severity};
+use spec::Settings;
 
 /// What a job is, as far as the connector cares.
 #[derive(Clone, Debug)]
@@ -27,28 +28,13 @@ pub fn validate(json: &str, settings: &Settings) -> Vec<Problem> {
 }
 
 /// The role-session name for the spec in this job, or what prevents one.
-pub fn session_name(
-    json: &str,
-    job: &Job<'_>,
-    settings: &Settings,
-) -> Result<String, Vec<Problem>> {
+pub fn session_name(json: &str, job: &Job<'_>, settings: &Settings) -> Result<String, Vec<Problem>> {
     let checked = spec::check(json, settings);
     if checked.spec.is_none() {
         return Err(errors_only(checked.problems));
     }
-    session::session_name(
-        job.session_name_template,
-        job.realm,
-        job.job_id,
-        job.conn_id,
-    )
-    .map_err(|message| {
-        vec![Problem {
-            field: "CONN_APP_NAME".into(),
-            message,
-            severity: Severity::Error,
-        }]
-    })
+    session::session_name(job.session_name_template, job.realm, job.job_id, job.conn_id)
+        .map_err(|message| vec![Problem { field: "CONN_APP_NAME".into(), message, severity: Severity::Error }])
 }
 
 /// Resolve the spec for the job through the host's capabilities. Also returns
@@ -64,32 +50,18 @@ pub fn resolve(
     let Some(spec) = checked.spec else {
         let problems: Vec<String> = errors_only(checked.problems)
             .into_iter()
-            .map(|p| {
-                if p.field.is_empty() {
-                    p.message
-                } else {
-                    format!("{}: {}", p.field, p.message)
-                }
-            })
+            .map(|p| if p.field.is_empty() { p.message } else { format!("{}: {}", p.field, p.message) })
             .collect();
         return Err(format!("the spec is invalid: {}", problems.join("; ")));
     };
-    let name = session::session_name(
-        job.session_name_template,
-        job.realm,
-        job.job_id,
-        job.conn_id,
-    )
-    .map_err(|message| format!("CONN_APP_NAME: {message}"))?;
+    let name = session::session_name(job.session_name_template, job.realm, job.job_id, job.conn_id)
+        .map_err(|message| format!("CONN_APP_NAME: {message}"))?;
     let credentials = resolve::resolve(&spec, &name, caps)?;
     Ok((credentials, checked.problems))
 }
 
 fn errors_only(problems: Vec<Problem>) -> Vec<Problem> {
-    problems
-        .into_iter()
-        .filter(|p| p.severity == Severity::Error)
-        .collect()
+    problems.into_iter().filter(|p| p.severity == Severity::Error).collect()
 }
 
 #[cfg(test)]
@@ -97,7 +69,7 @@ mod tests {
     use std::cell::RefCell;
 
     use super::*;
-    use resolve::AssumeRole;
+    use lava_rules::aws::{AssumeRole, aws_config_file};
 
     /// Capabilities that answer from fixed values and record the AssumeRole calls.
     #[derive(Default)]
@@ -114,7 +86,11 @@ mod tests {
                 .map(|(_, v)| v.to_string())
                 .ok_or_else(|| format!("not found: {name}"))
         }
-        fn assume_role(&self, request: &AssumeRole) -> Result<Credentials, String> {
+        fn worker_credentials(&self) -> Result<Credentials, String> {
+            Err("not granted".into())
+        }
+        fn assume_role(&self, request: &AssumeRole, source: Option<&Credentials>) -> Result<Credentials, String> {
+            assert!(source.is_none(), "lava's aws connector assumes roles with the worker's credentials");
             self.assumed.borrow_mut().push(request.clone());
             Ok(Credentials {
                 access_key_id: "ASIATEST".into(),
@@ -127,27 +103,18 @@ mod tests {
         }
     }
 
-    const JOB: Job<'static> = Job {
-        realm: "prod",
-        job_id: "nightly",
-        conn_id: "aws1",
-        session_name_template: session::DEFAULT_TEMPLATE,
-    };
+    const JOB: Job<'static> =
+        Job { realm: "prod", job_id: "nightly", conn_id: "aws1", session_name_template: session::DEFAULT_TEMPLATE };
 
     fn settings() -> Settings {
-        Settings {
-            realm: Some("prod".into()),
-            ..Settings::default()
-        }
+        Settings { realm: Some("prod".into()), ..Settings::default() }
     }
 
     #[test]
     fn static_keys_split_at_the_first_comma() {
-        let caps = Fake {
-            parameters: vec![("/lava/prod/keys", "AKIDEXAMPLE,se,cret")],
-            ..Fake::default()
-        };
-        let spec = r#"{"conn_id":"aws1","type":"aws","enabled":true,"access_keys":"/lava/prod/keys","region":"eu-west-1"}"#;
+        let caps = Fake { parameters: vec![("/lava/prod/keys", "AKIDEXAMPLE,se,cret")], ..Fake::default() };
+        let spec =
+            r#"{"conn_id":"aws1","type":"aws","enabled":true,"access_keys":"/lava/prod/keys","region":"eu-west-1"}"#;
         let (c, _) = resolve(spec, &JOB, &settings(), &caps).unwrap();
         assert_eq!(c.access_key_id, "AKIDEXAMPLE");
         assert_eq!(c.secret_access_key, "se,cret");
@@ -159,12 +126,8 @@ mod tests {
     #[test]
     fn malformed_keys_name_the_parameter_not_the_value() {
         for value in ["nocommahere", ",xyzzyq", "AKIDQQ,", "AK IDQQ,plughq"] {
-            let caps = Fake {
-                parameters: vec![("/lava/prod/keys", value)],
-                ..Fake::default()
-            };
-            let spec =
-                r#"{"conn_id":"aws1","type":"aws","enabled":true,"access_keys":"/lava/prod/keys"}"#;
+            let caps = Fake { parameters: vec![("/lava/prod/keys", value)], ..Fake::default() };
+            let spec = r#"{"conn_id":"aws1","type":"aws","enabled":true,"access_keys":"/lava/prod/keys"}"#;
             let err = resolve(spec, &JOB, &settings(), &caps).unwrap_err();
             assert!(err.contains("/lava/prod/keys"), "{err}");
             for part in value.split(',').filter(|p| p.len() > 2) {
@@ -175,10 +138,7 @@ mod tests {
 
     #[test]
     fn roles_are_assumed_with_every_spec_field() {
-        let caps = Fake {
-            parameters: vec![("/lava/prod/ext", "ext-id-123")],
-            ..Fake::default()
-        };
+        let caps = Fake { parameters: vec![("/lava/prod/ext", "ext-id-123")], ..Fake::default() };
         let spec = r#"{"conn_id":"aws1","type":"aws","enabled":true,
             "role_arn":"arn:aws:iam::123456789012:role/r","duration":"1.5h","external_id":"/lava/prod/ext",
             "policy_arns":"arn:aws:iam::aws:policy/ReadOnlyAccess",
@@ -197,7 +157,8 @@ mod tests {
                 external_id: Some("ext-id-123".into()),
                 policy_arns: vec!["arn:aws:iam::aws:policy/ReadOnlyAccess".into()],
                 policy: Some(
-                    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#.into()
+                    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#
+                        .into()
                 ),
                 tags: vec![("team".into(), "data".into()), ("env".into(), "prod".into())],
                 region: Some("ap-southeast-2".into()),
@@ -210,17 +171,9 @@ mod tests {
         let caps = Fake::default();
         let spec = r#"{"conn_id":"aws1","type":"aws","enabled":true,"role_arn":"arn:aws:iam::123456789012:role/r"}"#;
         resolve(spec, &JOB, &settings(), &caps).unwrap();
-        let worker = Settings {
-            default_duration: Some("45m".into()),
-            ..settings()
-        };
+        let worker = Settings { default_duration: Some("45m".into()), ..settings() };
         resolve(spec, &JOB, &worker, &caps).unwrap();
-        let durations: Vec<u32> = caps
-            .assumed
-            .borrow()
-            .iter()
-            .map(|a| a.duration_seconds)
-            .collect();
+        let durations: Vec<u32> = caps.assumed.borrow().iter().map(|a| a.duration_seconds).collect();
         assert_eq!(durations, vec![10_800, 2_700]);
     }
 
@@ -233,16 +186,10 @@ mod tests {
 
     #[test]
     fn a_bad_external_id_value_is_refused() {
-        let caps = Fake {
-            parameters: vec![("/lava/prod/ext", "x")],
-            ..Fake::default()
-        };
+        let caps = Fake { parameters: vec![("/lava/prod/ext", "x")], ..Fake::default() };
         let spec = r#"{"conn_id":"aws1","type":"aws","enabled":true,"role_arn":"arn:aws:iam::123456789012:role/r","external_id":"/lava/prod/ext"}"#;
         let err = resolve(spec, &JOB, &settings(), &caps).unwrap_err();
-        assert!(
-            err.contains("external_id") && err.contains("2 to 1224"),
-            "{err}"
-        );
+        assert!(err.contains("external_id") && err.contains("2 to 1224"), "{err}");
         assert!(caps.assumed.borrow().is_empty());
     }
 
@@ -257,7 +204,7 @@ mod tests {
             endpoint_url: None,
         };
         assert_eq!(
-            resolve::aws_config_file(&c),
+            aws_config_file(&c),
             "[profile lava]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\n\
              region = us-east-1\ns3 =\n    signature_version = s3v4\n"
         );

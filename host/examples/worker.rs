@@ -32,10 +32,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Rust code: an SdkConfig whose credentials refresh through the host's cache.
     let sdk = host.sdk_config(&conn_id, &job).await?;
-    let who = aws_sdk_sts::Client::new(&sdk)
-        .get_caller_identity()
-        .send()
-        .await?;
+    let who = aws_sdk_sts::Client::new(&sdk).get_caller_identity().send().await?;
     println!("Rust code runs as {}", who.arn().unwrap_or_default());
 
     // A job: its environment points at the stand-in in a private folder.

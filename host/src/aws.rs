@@ -30,22 +30,18 @@ const OPERATION_TIMEOUT: Duration = Duration::from_secs(12);
 /// web identity, ECS, instance metadata; `AWS_ENDPOINT_URL[_<SERVICE>]`
 /// honoured), standard retries with bounded attempts, and timeouts.
 pub async fn load_sdk_config() -> SdkConfig {
-    configure(aws_config::defaults(BehaviorVersion::latest()))
-        .load()
-        .await
+    configure(aws_config::defaults(BehaviorVersion::latest())).load().await
 }
 
 /// Apply lava-conn's retry and timeout policy to a config loader.
 pub fn configure(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
-    loader
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                .operation_timeout(OPERATION_TIMEOUT)
-                .build(),
-        )
+    loader.retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)).timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(OPERATION_TIMEOUT)
+            .build(),
+    )
 }
 
 /// SSM and STS through the AWS SDK. Clients are built once and shared; STS
@@ -59,9 +55,7 @@ pub struct SdkBackend {
 
 impl std::fmt::Debug for SdkBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SdkBackend")
-            .field("region", &self.config.region())
-            .finish_non_exhaustive()
+        f.debug_struct("SdkBackend").field("region", &self.config.region()).finish_non_exhaustive()
     }
 }
 
@@ -90,16 +84,8 @@ impl SdkBackend {
     }
 
     fn sts_client(&self, region: Option<&str>) -> aws_sdk_sts::Client {
-        let region = region
-            .map(str::to_string)
-            .or_else(|| self.region())
-            .unwrap_or_default();
-        if let Some(client) = self
-            .sts_by_region
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&region)
-        {
+        let region = region.map(str::to_string).or_else(|| self.region()).unwrap_or_default();
+        if let Some(client) = self.sts_by_region.read().unwrap_or_else(|e| e.into_inner()).get(&region) {
             return client.clone();
         }
         let mut conf = aws_sdk_sts::config::Builder::from(&self.config);
@@ -107,10 +93,7 @@ impl SdkBackend {
             conf = conf.region(Region::new(region.clone()));
         }
         let client = aws_sdk_sts::Client::from_conf(conf.build());
-        self.sts_by_region
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(region, client.clone());
+        self.sts_by_region.write().unwrap_or_else(|e| e.into_inner()).insert(region, client.clone());
         client
     }
 }
@@ -121,15 +104,34 @@ impl AwsBackend for SdkBackend {
     }
 
     fn get_parameter(&self, name: &str, with_decryption: bool) -> Result<String, CapabilityError> {
-        let request = self
-            .ssm
-            .get_parameter()
-            .name(name)
-            .with_decryption(with_decryption)
-            .send();
+        let request = self.ssm.get_parameter().name(name).with_decryption(with_decryption).send();
         let output = self.runtime.block_on(request).map_err(capability_error)?;
-        output.parameter.and_then(|p| p.value).ok_or_else(|| {
-            CapabilityError::NotFound(format!("SSM parameter `{name}` has no value"))
+        output
+            .parameter
+            .and_then(|p| p.value)
+            .ok_or_else(|| CapabilityError::NotFound(format!("SSM parameter `{name}` has no value")))
+    }
+
+    fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
+        use aws_credential_types::provider::ProvideCredentials;
+        let provider = self
+            .config
+            .credentials_provider()
+            .ok_or_else(|| CapabilityError::NotFound("the worker has no AWS credentials provider".into()))?;
+        let credentials = self
+            .runtime
+            .block_on(provider.provide_credentials())
+            .map_err(|e| CapabilityError::Unavailable(format!("the worker's credentials: {}", error_chain(&e))))?;
+        Ok(AwsCredentials {
+            access_key_id: credentials.access_key_id().to_string(),
+            secret_access_key: credentials.secret_access_key().to_string(),
+            session_token: credentials.session_token().map(str::to_string),
+            expiration: credentials
+                .expiry()
+                .and_then(|e| e.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs()),
+            region: self.region(),
+            endpoint_url: None,
         })
     }
 
@@ -145,8 +147,7 @@ impl AwsBackend for SdkBackend {
                     None,
                     "lava-conn-connection",
                 );
-                let mut conf =
-                    aws_sdk_sts::config::Builder::from(&self.config).credentials_provider(keys);
+                let mut conf = aws_sdk_sts::config::Builder::from(&self.config).credentials_provider(keys);
                 if let Some(region) = request.region.clone().or_else(|| source.region.clone()) {
                     conf = conf.region(Region::new(region));
                 }
@@ -159,22 +160,13 @@ impl AwsBackend for SdkBackend {
         let tags = request
             .tags
             .iter()
-            .map(|t| {
-                aws_sdk_sts::types::Tag::builder()
-                    .key(&t.key)
-                    .value(&t.value)
-                    .build()
-            })
+            .map(|t| aws_sdk_sts::types::Tag::builder().key(&t.key).value(&t.value).build())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| CapabilityError::InvalidInput(format!("session tag: {e}")))?;
         let policy_arns = request
             .policy_arns
             .iter()
-            .map(|arn| {
-                aws_sdk_sts::types::PolicyDescriptorType::builder()
-                    .arn(arn)
-                    .build()
-            })
+            .map(|arn| aws_sdk_sts::types::PolicyDescriptorType::builder().arn(arn).build())
             .collect::<Vec<_>>();
         let duration = i32::try_from(request.duration_seconds)
             .map_err(|_| CapabilityError::InvalidInput("duration is out of range".into()))?;
@@ -189,17 +181,14 @@ impl AwsBackend for SdkBackend {
             .set_tags((!tags.is_empty()).then_some(tags))
             .send();
         let output = self.runtime.block_on(call).map_err(capability_error)?;
-        let credentials = output
-            .credentials
-            .ok_or_else(|| CapabilityError::Other("STS returned no credentials".into()))?;
+        let credentials =
+            output.credentials.ok_or_else(|| CapabilityError::Other("STS returned no credentials".into()))?;
         Ok(AwsCredentials {
             access_key_id: credentials.access_key_id,
             secret_access_key: credentials.secret_access_key,
             session_token: Some(credentials.session_token),
             expiration: u64::try_from(credentials.expiration.secs()).ok(),
-            region: request
-                .region
-                .or_else(|| client.config().region().map(|r| r.to_string())),
+            region: request.region.or_else(|| client.config().region().map(|r| r.to_string())),
             endpoint_url: request.source.and_then(|s| s.endpoint_url),
         })
     }
@@ -216,40 +205,25 @@ where
     let code = error.code().unwrap_or_default().to_string();
     let message = error.message().unwrap_or_default().to_string();
     let text = |default: &str| {
-        let detail = if message.is_empty() {
-            default.to_string()
-        } else {
-            message.clone()
-        };
-        if code.is_empty() {
-            detail
-        } else {
-            format!("{code}: {detail}")
-        }
+        let detail = if message.is_empty() { default.to_string() } else { message.clone() };
+        if code.is_empty() { detail } else { format!("{code}: {detail}") }
     };
     match &error {
         SdkError::TimeoutError(_) => {
             return CapabilityError::Unavailable("no answer from AWS in time".into());
         }
         SdkError::DispatchFailure(failure) if failure.is_io() || failure.is_timeout() => {
-            return CapabilityError::Unavailable(format!(
-                "cannot reach AWS: {}",
-                error_chain(&error)
-            ));
+            return CapabilityError::Unavailable(format!("cannot reach AWS: {}", error_chain(&error)));
         }
         SdkError::DispatchFailure(_) => {
-            return CapabilityError::Unavailable(format!(
-                "the request could not be sent: {}",
-                error_chain(&error)
-            ));
+            return CapabilityError::Unavailable(format!("the request could not be sent: {}", error_chain(&error)));
         }
         _ => {}
     }
     match code.as_str() {
-        "ParameterNotFound"
-        | "ParameterVersionNotFound"
-        | "NoSuchEntity"
-        | "ResourceNotFoundException" => CapabilityError::NotFound(text("not found")),
+        "ParameterNotFound" | "ParameterVersionNotFound" | "NoSuchEntity" | "ResourceNotFoundException" => {
+            CapabilityError::NotFound(text("not found"))
+        }
         "AccessDenied"
         | "AccessDeniedException"
         | "UnrecognizedClientException"
@@ -271,12 +245,8 @@ where
         | "InvalidParameter"
         | "InvalidParameterValue"
         | "InvalidKeyId" => CapabilityError::InvalidInput(text("invalid input")),
-        "RegionDisabledException" | "RegionDisabled" => {
-            CapabilityError::RegionDisabled(text("region disabled"))
-        }
-        "ExpiredToken" | "ExpiredTokenException" => {
-            CapabilityError::ExpiredToken(text("expired token"))
-        }
+        "RegionDisabledException" | "RegionDisabled" => CapabilityError::RegionDisabled(text("region disabled")),
+        "ExpiredToken" | "ExpiredTokenException" => CapabilityError::ExpiredToken(text("expired token")),
         _ => CapabilityError::Other(text(&error_chain(&error))),
     }
 }

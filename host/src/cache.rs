@@ -64,11 +64,7 @@ pub(crate) struct CredentialCache {
 
 impl CredentialCache {
     pub fn new(ttl: Duration, capacity: usize) -> Self {
-        Self {
-            ttl,
-            capacity,
-            state: Mutex::new(State::default()),
-        }
+        Self { ttl, capacity, state: Mutex::new(State::default()) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -95,11 +91,7 @@ impl CredentialCache {
 
     /// The cached value for `key`, or the result of `resolve`, run once however
     /// many callers ask for the same key at the same time.
-    pub async fn get_or_resolve<F, Fut>(
-        &self,
-        key: CacheKey,
-        resolve: F,
-    ) -> Result<Arc<Resolved>, HostError>
+    pub async fn get_or_resolve<F, Fut>(&self, key: CacheKey, resolve: F) -> Result<Arc<Resolved>, HostError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Resolved, HostError>>,
@@ -122,11 +114,7 @@ impl CredentialCache {
         if ran_here {
             let mut state = self.lock();
             // Only the round that ran removes its cell: a later round may have started.
-            if state
-                .in_flight
-                .get(&key)
-                .is_some_and(|c| Arc::ptr_eq(c, &cell))
-            {
+            if state.in_flight.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
                 state.in_flight.remove(&key);
             }
             if let Ok(value) = &shared {
@@ -141,9 +129,7 @@ impl CredentialCache {
         let now = Instant::now();
         let mut valid_until = now + self.ttl;
         if let Some(expiration) = value.expiration {
-            let left = expiration
-                .duration_since(SystemTime::now())
-                .unwrap_or_default();
+            let left = expiration.duration_since(SystemTime::now()).unwrap_or_default();
             let usable = left.saturating_sub(EXPIRY_SAFETY_WINDOW);
             valid_until = valid_until.min(now + usable);
         }
@@ -151,25 +137,14 @@ impl CredentialCache {
             return;
         }
         if !state.entries.contains_key(&key) && state.entries.len() >= self.capacity {
-            let oldest = state
-                .entries
-                .iter()
-                .min_by_key(|(_, e)| e.last_used)
-                .map(|(k, _)| k.clone());
+            let oldest = state.entries.iter().min_by_key(|(_, e)| e.last_used).map(|(k, _)| k.clone());
             if let Some(oldest) = oldest {
                 state.entries.remove(&oldest);
             }
         }
         state.clock += 1;
         let last_used = state.clock;
-        state.entries.insert(
-            key,
-            Entry {
-                value,
-                valid_until,
-                last_used,
-            },
-        );
+        state.entries.insert(key, Entry { value, valid_until, last_used });
     }
 
     /// How many entries are cached.
@@ -186,19 +161,11 @@ mod tests {
     use super::*;
 
     fn resolved(expires_in: Option<Duration>) -> Resolved {
-        Resolved {
-            values: vec![],
-            expiration: expires_in.map(|d| SystemTime::now() + d),
-            aws: None,
-            launcher: None,
-        }
+        Resolved { values: vec![], expiration: expires_in.map(|d| SystemTime::now() + d), aws: None, launcher: None }
     }
 
     fn key(conn: &str, job: &str) -> CacheKey {
-        let job = Job {
-            realm: "prod".into(),
-            job_id: job.into(),
-        };
+        let job = Job { realm: "prod".into(), job_id: job.into() };
         CacheKey::new(&serde_json::json!({"conn_id": conn}), conn, &job, "t")
     }
 
@@ -214,27 +181,11 @@ mod tests {
         cache.get_or_resolve(key("a", "j1"), resolve).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         cache.get_or_resolve(key("a", "j2"), resolve).await.unwrap();
-        assert_eq!(
-            calls.load(Ordering::SeqCst),
-            2,
-            "another job is another key"
-        );
-        let job = Job {
-            realm: "prod".into(),
-            job_id: "j1".into(),
-        };
-        let changed = CacheKey::new(
-            &serde_json::json!({"conn_id": "a", "duration": "1h"}),
-            "a",
-            &job,
-            "t",
-        );
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "another job is another key");
+        let job = Job { realm: "prod".into(), job_id: "j1".into() };
+        let changed = CacheKey::new(&serde_json::json!({"conn_id": "a", "duration": "1h"}), "a", &job, "t");
         cache.get_or_resolve(changed, resolve).await.unwrap();
-        assert_eq!(
-            calls.load(Ordering::SeqCst),
-            3,
-            "a changed spec is another key"
-        );
+        assert_eq!(calls.load(Ordering::SeqCst), 3, "a changed spec is another key");
     }
 
     #[tokio::test]
@@ -247,11 +198,7 @@ mod tests {
         };
         cache.get_or_resolve(key("a", "j"), resolve).await.unwrap();
         cache.get_or_resolve(key("a", "j"), resolve).await.unwrap();
-        assert_eq!(
-            calls.load(Ordering::SeqCst),
-            2,
-            "credentials inside the safety window are not cached"
-        );
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "credentials inside the safety window are not cached");
         assert_eq!(cache.len(), 0);
     }
 
@@ -296,19 +243,8 @@ mod tests {
             let error = task.await.unwrap().unwrap_err();
             assert!(error.to_string().contains("boom"));
         }
-        assert_eq!(
-            calls.load(Ordering::SeqCst),
-            1,
-            "one round for 100 concurrent callers"
-        );
-        let error = cache
-            .get_or_resolve(key("a", "j"), || async {
-                Err(HostError::Spec("again".into()))
-            })
-            .await;
-        assert!(
-            error.unwrap_err().to_string().contains("again"),
-            "the failure was not cached"
-        );
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "one round for 100 concurrent callers");
+        let error = cache.get_or_resolve(key("a", "j"), || async { Err(HostError::Spec("again".into())) }).await;
+        assert!(error.unwrap_err().to_string().contains("again"), "the failure was not cached");
     }
 }

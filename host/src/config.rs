@@ -27,6 +27,9 @@ pub struct WorkerConfig {
     pub connections: Option<String>,
     /// Connector types a dropped-in plugin may take over from a built-in one.
     pub replace_builtin: Vec<String>,
+    /// Connector types that may hand the worker's own AWS credentials to a job
+    /// (an empty Airflow connection means "the default chain"). None by default.
+    pub worker_credentials: Vec<String>,
     /// SSM name prefixes a plugin may read during `resolve`; `{realm}` is replaced by the realm.
     pub ssm_prefixes: Vec<String>,
     /// Default session length for assumed roles (lava's `AWS_CONN_DURATION`).
@@ -61,6 +64,7 @@ impl Default for WorkerConfig {
             plugins: None,
             connections: None,
             replace_builtin: Vec::new(),
+            worker_credentials: Vec::new(),
             ssm_prefixes: vec![format!("/lava/{REALM_PLACEHOLDER}/")],
             aws_conn_duration: "3h".into(),
             aws_access_key_cache_ttl: "10m".into(),
@@ -84,6 +88,7 @@ const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("LAVA_CONN_CONNECTIONS", "connections"),
     ("LAVA_CONN_SSM_PREFIXES", "ssm_prefixes"),
     ("LAVA_CONN_REPLACE_BUILTIN", "replace_builtin"),
+    ("LAVA_CONN_WORKER_CREDENTIALS", "worker_credentials"),
     ("LAVA_CONN_CALL_DEADLINE_MS", "call_deadline_ms"),
     ("LAVA_CONN_MEMORY_LIMIT_MIB", "memory_limit_mib"),
     ("LAVA_CONN_COMPILE_CACHE", "compile_cache"),
@@ -92,32 +97,21 @@ const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("AWS_ACCESS_KEY_CACHE_TTL", "AWS_ACCESS_KEY_CACHE_TTL"),
     ("LAVA_AWS_ACCESS_KEY_CACHE_TTL", "AWS_ACCESS_KEY_CACHE_TTL"),
     ("AWS_ACCESS_KEY_CACHE_SIZE", "AWS_ACCESS_KEY_CACHE_SIZE"),
-    (
-        "LAVA_AWS_ACCESS_KEY_CACHE_SIZE",
-        "AWS_ACCESS_KEY_CACHE_SIZE",
-    ),
+    ("LAVA_AWS_ACCESS_KEY_CACHE_SIZE", "AWS_ACCESS_KEY_CACHE_SIZE"),
     ("CONN_APP_NAME", "CONN_APP_NAME"),
     ("LAVA_CONN_APP_NAME", "CONN_APP_NAME"),
 ];
 
 impl WorkerConfig {
     /// Load `file` (when given) and apply the environment overrides of `env`.
-    pub fn load(
-        file: Option<&Path>,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Self, ConfigError> {
+    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
         let mut table = match file {
             None => toml::Table::new(),
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
                 text.parse::<toml::Table>()
-                    .map_err(|e| ConfigError::Invalid {
-                        origin: path.display().to_string(),
-                        message: e.to_string(),
-                    })?
+                    .map_err(|e| ConfigError::Invalid { origin: path.display().to_string(), message: e.to_string() })?
             }
         };
         let env: BTreeMap<String, String> = env.into_iter().collect();
@@ -126,7 +120,7 @@ impl WorkerConfig {
                 continue;
             };
             let value = match *key {
-                "ssm_prefixes" | "replace_builtin" => toml::Value::Array(
+                "ssm_prefixes" | "replace_builtin" | "worker_credentials" => toml::Value::Array(
                     value
                         .split(',')
                         .map(str::trim)
@@ -135,43 +129,30 @@ impl WorkerConfig {
                         .collect(),
                 ),
                 "call_deadline_ms" | "memory_limit_mib" | "AWS_ACCESS_KEY_CACHE_SIZE" => {
-                    toml::Value::Integer(value.trim().parse().map_err(|_| {
-                        ConfigError::Invalid {
-                            origin: format!("environment variable {variable}"),
-                            message: format!("`{value}` is not a whole number"),
-                        }
+                    toml::Value::Integer(value.trim().parse().map_err(|_| ConfigError::Invalid {
+                        origin: format!("environment variable {variable}"),
+                        message: format!("`{value}` is not a whole number"),
                     })?)
                 }
                 _ => toml::Value::String(value.clone()),
             };
             table.insert(key.to_string(), value);
         }
-        let origin = file.map_or_else(
-            || "the environment".to_string(),
-            |p| p.display().to_string(),
-        );
-        let config: WorkerConfig =
-            table
-                .try_into()
-                .map_err(|e: toml::de::Error| ConfigError::Invalid {
-                    origin: origin.clone(),
-                    message: e.to_string(),
-                })?;
+        let origin = file.map_or_else(|| "the environment".to_string(), |p| p.display().to_string());
+        let config: WorkerConfig = table
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid { origin: origin.clone(), message: e.to_string() })?;
         config.check(&origin)?;
         Ok(config)
     }
 
     fn check(&self, origin: &str) -> Result<(), ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid {
-            origin: origin.to_string(),
-            message,
-        };
+        let invalid = |message: String| ConfigError::Invalid { origin: origin.to_string(), message };
         for (key, value) in [
             ("AWS_CONN_DURATION", &self.aws_conn_duration),
             ("AWS_ACCESS_KEY_CACHE_TTL", &self.aws_access_key_cache_ttl),
         ] {
-            lava_rules::duration::parse_duration(value)
-                .map_err(|e| invalid(format!("{key}: {e}")))?;
+            lava_rules::duration::parse_duration(value).map_err(|e| invalid(format!("{key}: {e}")))?;
         }
         if self.call_deadline_ms == 0 {
             return Err(invalid("call_deadline_ms must be at least 1".into()));
@@ -180,9 +161,7 @@ impl WorkerConfig {
             return Err(invalid("memory_limit_mib must be 1 to 4096".into()));
         }
         if self.max_concurrent_instances == 0 {
-            return Err(invalid(
-                "max_concurrent_instances must be at least 1".into(),
-            ));
+            return Err(invalid("max_concurrent_instances must be at least 1".into()));
         }
         for prefix in &self.ssm_prefixes {
             if !prefix.starts_with('/') || !prefix.ends_with('/') {
@@ -201,8 +180,7 @@ impl WorkerConfig {
 
     /// The cache lifetime, already checked by [`WorkerConfig::load`].
     pub fn cache_ttl(&self) -> Duration {
-        let seconds =
-            lava_rules::duration::parse_duration(&self.aws_access_key_cache_ttl).unwrap_or(600.0);
+        let seconds = lava_rules::duration::parse_duration(&self.aws_access_key_cache_ttl).unwrap_or(600.0);
         Duration::from_secs_f64(seconds.max(0.0))
     }
 
@@ -210,30 +188,16 @@ impl WorkerConfig {
     /// (empty, or holding `/`) grants nothing.
     pub fn ssm_prefixes_for(&self, realm: &str) -> Vec<String> {
         if realm.is_empty() || realm.contains('/') {
-            return self
-                .ssm_prefixes
-                .iter()
-                .filter(|p| !p.contains(REALM_PLACEHOLDER))
-                .cloned()
-                .collect();
+            return self.ssm_prefixes.iter().filter(|p| !p.contains(REALM_PLACEHOLDER)).cloned().collect();
         }
-        self.ssm_prefixes
-            .iter()
-            .map(|p| p.replace(REALM_PLACEHOLDER, realm))
-            .collect()
+        self.ssm_prefixes.iter().map(|p| p.replace(REALM_PLACEHOLDER, realm)).collect()
     }
 
     /// The settings plugins may read through the `config` capability.
     pub fn plugin_settings(&self) -> BTreeMap<String, String> {
         BTreeMap::from([
-            (
-                "AWS_CONN_DURATION".to_string(),
-                self.aws_conn_duration.clone(),
-            ),
-            (
-                "AWS_ACCESS_KEY_CACHE_TTL".to_string(),
-                self.aws_access_key_cache_ttl.clone(),
-            ),
+            ("AWS_CONN_DURATION".to_string(), self.aws_conn_duration.clone()),
+            ("AWS_ACCESS_KEY_CACHE_TTL".to_string(), self.aws_access_key_cache_ttl.clone()),
             ("CONN_APP_NAME".to_string(), self.conn_app_name.clone()),
         ])
     }
@@ -244,10 +208,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -266,28 +227,19 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("worker.toml");
         std::fs::write(&file, "AWS_CONN_DURATON = \"1h\"\n").unwrap();
-        let err = WorkerConfig::load(Some(&file), env(&[]))
-            .unwrap_err()
-            .to_string();
+        let err = WorkerConfig::load(Some(&file), env(&[])).unwrap_err().to_string();
         assert!(err.contains("AWS_CONN_DURATON"), "{err}");
         std::fs::write(&file, "AWS_CONN_DURATION = \"1h\"\nrealm = \"dev\"\n").unwrap();
         let c = WorkerConfig::load(Some(&file), env(&[("LAVA_REALM", "prod")])).unwrap();
-        assert_eq!(
-            (c.aws_conn_duration.as_str(), c.realm.as_deref()),
-            ("1h", Some("prod"))
-        );
+        assert_eq!((c.aws_conn_duration.as_str(), c.realm.as_deref()), ("1h", Some("prod")));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn bad_values_name_the_key() {
-        let err = WorkerConfig::load(None, env(&[("AWS_CONN_DURATION", "3 hours")]))
-            .unwrap_err()
-            .to_string();
+        let err = WorkerConfig::load(None, env(&[("AWS_CONN_DURATION", "3 hours")])).unwrap_err().to_string();
         assert!(err.contains("AWS_CONN_DURATION"), "{err}");
-        let err = WorkerConfig::load(None, env(&[("AWS_ACCESS_KEY_CACHE_SIZE", "x")]))
-            .unwrap_err()
-            .to_string();
+        let err = WorkerConfig::load(None, env(&[("AWS_ACCESS_KEY_CACHE_SIZE", "x")])).unwrap_err().to_string();
         assert!(err.contains("AWS_ACCESS_KEY_CACHE_SIZE"), "{err}");
     }
 

@@ -8,10 +8,7 @@ use std::time::Duration;
 pub enum ConfigError {
     /// The config file could not be read.
     #[error("cannot read config file {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     /// A value is wrong; `origin` says where it came from.
     #[error("invalid worker configuration in {origin}: {message}")]
     Invalid { origin: String, message: String },
@@ -52,20 +49,10 @@ pub struct PluginError {
 pub enum LoadError {
     /// The plugin folder could not be read.
     #[error("cannot read plugin folder {}: {source}", path.display())]
-    Folder {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Folder { path: PathBuf, source: std::io::Error },
     /// Two plugins claim the same connector type.
-    #[error(
-        "connector type `{connector_type}` is claimed by both {first} and {second}; remove one{hint}"
-    )]
-    Conflict {
-        connector_type: String,
-        first: String,
-        second: String,
-        hint: String,
-    },
+    #[error("connector type `{connector_type}` is claimed by both {first} and {second}; remove one{hint}")]
+    Conflict { connector_type: String, first: String, second: String, hint: String },
     /// The wasmtime engine could not be set up.
     #[error("cannot set up the WebAssembly engine: {0}")]
     Engine(String),
@@ -99,10 +86,7 @@ pub enum HostError {
     #[error(
         "connector type `{connector_type}` is not handled by any loaded plugin (known: {known}); add its plugin to the plugin folder"
     )]
-    UnknownType {
-        connector_type: String,
-        known: String,
-    },
+    UnknownType { connector_type: String, known: String },
     /// The spec cannot be dispatched to a plugin at all.
     #[error("{0}")]
     Spec(String),
@@ -116,17 +100,11 @@ pub enum HostError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     /// The host was built without a connection store.
-    #[error(
-        "no connection store is configured: give the host a folder of specs or the DynamoDB store"
-    )]
+    #[error("no connection store is configured: give the host a folder of specs or the DynamoDB store")]
     NoStore,
     /// A job's connection could not be prepared.
     #[error("connection {label}={conn_id}: {source}")]
-    Connection {
-        label: String,
-        conn_id: String,
-        source: Box<HostError>,
-    },
+    Connection { label: String, conn_id: String, source: Box<HostError> },
     /// The same failure, shared by every concurrent resolve of one connection.
     #[error(transparent)]
     Shared(std::sync::Arc<HostError>),

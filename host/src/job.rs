@@ -63,17 +63,13 @@ pub fn materialise(
 ) -> Result<JobEnvironment, HostError> {
     let io_error = |what: &str, e: std::io::Error| HostError::Spec(format!("{what}: {e}"));
     let mut env = JobEnvironment {
-        vars: vec![
-            ("LAVA_REALM".into(), job.realm.clone()),
-            ("LAVA_JOB_ID".into(), job.job_id.clone()),
-        ],
+        vars: vec![("LAVA_REALM".into(), job.realm.clone()), ("LAVA_JOB_ID".into(), job.job_id.clone())],
         folders: Vec::new(),
     };
     for (label, (conn_id, resolved)) in connections {
         check_label(label)?;
         let upper = label.to_uppercase();
-        env.vars
-            .push((format!("LAVA_CONNID_{upper}"), conn_id.clone()));
+        env.vars.push((format!("LAVA_CONNID_{upper}"), conn_id.clone()));
         let Some(launcher) = &resolved.launcher else {
             continue;
         };
@@ -82,20 +78,10 @@ pub fn materialise(
             .prefix(&format!("conn.{label}."))
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(workdir)
-            .map_err(|e| {
-                io_error(
-                    &format!("cannot create a private folder in {}", workdir.display()),
-                    e,
-                )
-            })?;
-        let script = write_launcher(folder.path(), conn_id, launcher).map_err(|e| {
-            io_error(
-                &format!("cannot write the launcher of connection `{conn_id}`"),
-                e,
-            )
-        })?;
-        env.vars
-            .push((format!("LAVA_CONN_{upper}"), script.display().to_string()));
+            .map_err(|e| io_error(&format!("cannot create a private folder in {}", workdir.display()), e))?;
+        let script = write_launcher(folder.path(), conn_id, launcher)
+            .map_err(|e| io_error(&format!("cannot write the launcher of connection `{conn_id}`"), e))?;
+        env.vars.push((format!("LAVA_CONN_{upper}"), script.display().to_string()));
         env.folders.push(folder);
     }
     Ok(env)
@@ -104,11 +90,7 @@ pub fn materialise(
 /// Write the launcher's files and its script into `folder`; return the script's path.
 fn write_launcher(folder: &Path, conn_id: &str, launcher: &Launcher) -> std::io::Result<PathBuf> {
     for file in &launcher.files {
-        write_private(
-            &folder.join(&file.name),
-            file.contents.expose_secret(),
-            file.mode,
-        )?;
+        write_private(&folder.join(&file.name), file.contents.expose_secret(), file.mode)?;
     }
     let program_name = Path::new(&launcher.program)
         .file_name()
@@ -145,11 +127,7 @@ fn write_launcher(folder: &Path, conn_id: &str, launcher: &Launcher) -> std::io:
 /// Create `path` with owner-only permissions from the start (never briefly
 /// world-readable), and write `contents`.
 fn write_private(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode & 0o700)
-        .open(path)?;
+    let mut file = OpenOptions::new().write(true).create_new(true).mode(mode & 0o700).open(path)?;
     file.write_all(contents)?;
     file.sync_all()
 }

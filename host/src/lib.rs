@@ -44,9 +44,7 @@ use crate::bindings::lava::connector::types::{JobContext, ValidateContext};
 use crate::cache::{CacheKey, CredentialCache};
 pub use crate::capabilities::{AwsBackend, Grants, NoAws};
 pub use crate::config::WorkerConfig;
-pub use crate::error::{
-    ConfigError, HostError, LoadError, PluginError, PluginFailure, SkippedPlugin,
-};
+pub use crate::error::{ConfigError, HostError, LoadError, PluginError, PluginFailure, SkippedPlugin};
 pub use crate::job::JobEnvironment;
 use crate::plugin::{LoadedPlugin, Registry};
 pub use crate::plugin::{PluginInfo, PluginSource};
@@ -102,30 +100,11 @@ impl HostBuilder {
         let settings = Arc::new(config.plugin_settings());
         let runtime = Runtime::new(&config)?;
         let plugin_dir = self.plugin_dir.or_else(|| config.plugins.clone());
-        let context = || CallContext {
-            grants: Grants::none(),
-            backend: backend.clone(),
-            settings: settings.clone(),
-        };
-        let registry = Registry::load(
-            &runtime,
-            &context,
-            plugin_dir.as_deref(),
-            &config.replace_builtin,
-        )?;
+        let context = || CallContext { grants: Grants::none(), backend: backend.clone(), settings: settings.clone() };
+        let registry = Registry::load(&runtime, &context, plugin_dir.as_deref(), &config.replace_builtin)?;
         let cache = CredentialCache::new(config.cache_ttl(), config.aws_access_key_cache_size);
-        let inner = HostInner {
-            runtime,
-            registry,
-            config,
-            backend,
-            settings,
-            store: self.store,
-            cache,
-        };
-        Ok(ConnectorHost {
-            inner: Arc::new(inner),
-        })
+        let inner = HostInner { runtime, registry, config, backend, settings, store: self.store, cache };
+        Ok(ConnectorHost { inner: Arc::new(inner) })
     }
 }
 
@@ -169,20 +148,13 @@ impl ConnectorHost {
     }
 
     fn context(&self, grants: Grants) -> CallContext {
-        CallContext {
-            grants,
-            backend: self.inner.backend.clone(),
-            settings: self.inner.settings.clone(),
-        }
+        CallContext { grants, backend: self.inner.backend.clone(), settings: self.inner.settings.clone() }
     }
 
     /// The plugin for the spec's `type`, or a problem saying why there is none.
     fn plugin_for(&self, spec: &Value) -> Result<&Arc<LoadedPlugin>, Problem> {
         let Some(object) = spec.as_object() else {
-            return Err(Problem::error(
-                "",
-                "a connection spec must be a map of fields",
-            ));
+            return Err(Problem::error("", "a connection spec must be a map of fields"));
         };
         match object.get("type") {
             Some(Value::String(t)) => self.inner.registry.get(t).ok_or_else(|| {
@@ -195,14 +167,8 @@ impl ConnectorHost {
                     ),
                 )
             }),
-            Some(_) => Err(Problem::error(
-                "type",
-                "must be a string naming the connector type, such as `aws`",
-            )),
-            None => Err(Problem::error(
-                "type",
-                "is required: it names the connector type, such as `aws`",
-            )),
+            Some(_) => Err(Problem::error("type", "must be a string naming the connector type, such as `aws`")),
+            None => Err(Problem::error("type", "is required: it names the connector type, such as `aws`")),
         }
     }
 
@@ -214,18 +180,11 @@ impl ConnectorHost {
             Err(problem) => return Ok(vec![problem]),
         };
         let json = spec.to_string();
-        let context = ValidateContext {
-            realm: realm.map(str::to_string),
-        };
-        let problems = self.inner.runtime.call(
-            &plugin.label,
-            &plugin.pre,
-            self.context(Grants::none()),
-            |p, store| {
-                p.lava_connector_connector()
-                    .call_validate(store, &json, &context)
-            },
-        )?;
+        let context = ValidateContext { realm: realm.map(str::to_string) };
+        let problems =
+            self.inner.runtime.call(&plugin.label, &plugin.pre, self.context(Grants::none()), |p, store| {
+                p.lava_connector_connector().call_validate(store, &json, &context)
+            })?;
         Ok(self.check_problems(plugin, problems)?)
     }
 
@@ -238,10 +197,7 @@ impl ConnectorHost {
         if problems.len() > MAX_PROBLEMS {
             return Err(PluginError {
                 plugin: plugin.label.to_string(),
-                failure: PluginFailure::InvalidResult(format!(
-                    "{} problems (at most {MAX_PROBLEMS})",
-                    problems.len()
-                )),
+                failure: PluginFailure::InvalidResult(format!("{} problems (at most {MAX_PROBLEMS})", problems.len())),
             });
         }
         Ok(problems.into_iter().map(Problem::from_plugin).collect())
@@ -257,26 +213,17 @@ impl ConnectorHost {
     }
 
     /// The STS role-session name for the spec in this job, or the problems that prevent one.
-    pub fn session_name(
-        &self,
-        spec: &Value,
-        job: &Job,
-    ) -> Result<Result<String, Vec<Problem>>, HostError> {
+    pub fn session_name(&self, spec: &Value, job: &Job) -> Result<Result<String, Vec<Problem>>, HostError> {
         let plugin = match self.plugin_for(spec) {
             Ok(plugin) => plugin,
             Err(problem) => return Ok(Err(vec![problem])),
         };
         let json = spec.to_string();
         let context = self.job_context(spec, job);
-        let result = self.inner.runtime.call(
-            &plugin.label,
-            &plugin.pre,
-            self.context(Grants::none()),
-            |p, store| {
-                p.lava_connector_connector()
-                    .call_session_name(store, &json, &context)
-            },
-        )?;
+        let result =
+            self.inner.runtime.call(&plugin.label, &plugin.pre, self.context(Grants::none()), |p, store| {
+                p.lava_connector_connector().call_session_name(store, &json, &context)
+            })?;
         match result {
             Ok(name) if lava_rules::session::is_valid_session_name(&name) => Ok(Ok(name)),
             Ok(name) => Err(PluginError {
@@ -291,11 +238,15 @@ impl ConnectorHost {
         }
     }
 
-    /// The grants a `resolve` for `job` gets: SSM under the realm's prefixes, and STS.
-    pub fn resolve_grants(&self, job: &Job) -> Grants {
+    /// The grants a `resolve` of a `connector_type` spec for `job` gets: SSM
+    /// under the realm's prefixes, STS, and the worker's own credentials only
+    /// for the types the configuration lists in `worker_credentials`.
+    pub fn resolve_grants(&self, job: &Job, connector_type: &str) -> Grants {
+        let config = &self.inner.config;
         Grants {
-            ssm_prefixes: self.inner.config.ssm_prefixes_for(&job.realm),
+            ssm_prefixes: config.ssm_prefixes_for(&job.realm),
             sts: true,
+            worker_credentials: config.worker_credentials.iter().any(|t| t.eq_ignore_ascii_case(connector_type)),
         }
     }
 
@@ -322,9 +273,7 @@ impl ConnectorHost {
                     // they run on the blocking pool, never on a runtime worker.
                     tokio::task::spawn_blocking(move || host.resolve_uncached(&spec, &job))
                         .await
-                        .unwrap_or_else(|e| {
-                            Err(HostError::Spec(format!("the resolve task failed: {e}")))
-                        })
+                        .unwrap_or_else(|e| Err(HostError::Spec(format!("the resolve task failed: {e}"))))
                 }
             })
             .await
@@ -346,8 +295,7 @@ impl ConnectorHost {
         }
         let mut tasks = tokio::task::JoinSet::new();
         for (label, conn_id) in connections {
-            let (host, job, label, conn_id) =
-                (self.clone(), job.clone(), label.clone(), conn_id.clone());
+            let (host, job, label, conn_id) = (self.clone(), job.clone(), label.clone(), conn_id.clone());
             tasks.spawn(async move {
                 let result = host.resolve(&conn_id, &job).await;
                 (label, conn_id, result)
@@ -360,18 +308,11 @@ impl ConnectorHost {
             match result {
                 Ok(r) => resolved.push((label, conn_id, r)),
                 Err(error) => {
-                    return Err(HostError::Connection {
-                        label,
-                        conn_id,
-                        source: Box::new(error),
-                    });
+                    return Err(HostError::Connection { label, conn_id, source: Box::new(error) });
                 }
             }
         }
-        let map = resolved
-            .iter()
-            .map(|(label, conn_id, r)| (label.clone(), (conn_id.clone(), r.as_ref())))
-            .collect();
+        let map = resolved.iter().map(|(label, conn_id, r)| (label.clone(), (conn_id.clone(), r.as_ref()))).collect();
         job::materialise(job, workdir, &map)
     }
 
@@ -389,24 +330,14 @@ impl ConnectorHost {
         let result = self.inner.runtime.call(
             &plugin.label,
             &plugin.pre,
-            self.context(self.resolve_grants(job)),
-            |p, store| {
-                p.lava_connector_connector()
-                    .call_resolve(store, &json, &context)
-            },
+            self.context(self.resolve_grants(job, spec.get("type").and_then(Value::as_str).unwrap_or_default())),
+            |p, store| p.lava_connector_connector().call_resolve(store, &json, &context),
         )?;
         match result {
             Ok(resolved) => Resolved::from_plugin(resolved).map_err(|message| {
-                PluginError {
-                    plugin: plugin.label.to_string(),
-                    failure: PluginFailure::InvalidResult(message),
-                }
-                .into()
+                PluginError { plugin: plugin.label.to_string(), failure: PluginFailure::InvalidResult(message) }.into()
             }),
-            Err(message) => Err(HostError::Resolve {
-                conn_id,
-                message: runtime::printable(message.as_bytes()),
-            }),
+            Err(message) => Err(HostError::Resolve { conn_id, message: runtime::printable(message.as_bytes()) }),
         }
     }
 }

@@ -14,9 +14,7 @@ use std::sync::Arc;
 use lava_conn::aws::SdkBackend;
 use lava_conn::output;
 use lava_conn::specs::{conn_id_of, read_spec_file};
-use lava_conn::{
-    ConnectionStore, ConnectorHost, DynamoStore, FolderStore, Job, Problem, Severity, WorkerConfig,
-};
+use lava_conn::{ConnectionStore, ConnectorHost, DynamoStore, FolderStore, Job, Problem, Severity, WorkerConfig};
 use serde_json::json;
 
 /// Exit code for invalid specs.
@@ -134,9 +132,7 @@ enum Format {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -163,11 +159,7 @@ fn host(
     }
     let host = builder.build()?;
     for skipped in host.skipped_plugins() {
-        eprintln!(
-            "lava-conn: skipped plugin {}: {}",
-            skipped.path.display(),
-            skipped.reason
-        );
+        eprintln!("lava-conn: skipped plugin {}: {}", skipped.path.display(), skipped.reason);
     }
     Ok(host)
 }
@@ -180,22 +172,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let host = host(&cli, config, None)?;
             validate(&host, realm.as_deref(), *json, files)
         }
-        Command::SessionName {
-            realm,
-            job_id,
-            file,
-        } => {
+        Command::SessionName { realm, job_id, file } => {
             let job = job(realm.clone(), job_id.clone(), &config)?;
             let host = host(&cli, config, None)?;
             session_name(&host, &job, file)
         }
-        Command::Resolve {
-            realm,
-            job_id,
-            connections,
-            format,
-            conn_id,
-        } => {
+        Command::Resolve { realm, job_id, connections, format, conn_id } => {
             let job = job(realm.clone(), job_id.clone(), &config)?;
             let connections = connections
                 .clone()
@@ -203,29 +185,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .context("--connections DIR|dynamodb (or `connections` in the worker config) is required")?;
             resolve(&cli, config, &connections, &job, conn_id, *format)
         }
-        Command::Exec {
-            realm,
-            job_id,
-            connections,
-            workdir,
-            conns,
-            command,
-        } => {
+        Command::Exec { realm, job_id, connections, workdir, conns, command } => {
             let job = job(realm.clone(), job_id.clone(), &config)?;
             let connections = connections
                 .clone()
                 .or_else(|| config.connections.clone())
                 .context("--connections DIR|dynamodb (or `connections` in the worker config) is required")?;
             let labels = parse_conns(conns)?;
-            match exec(
-                &cli,
-                config,
-                &connections,
-                &job,
-                &labels,
-                workdir.as_deref(),
-                command,
-            ) {
+            match exec(&cli, config, &connections, &job, &labels, workdir.as_deref(), command) {
                 Ok(code) => Ok(code),
                 Err(error) => {
                     eprintln!("lava-conn: {error:#}");
@@ -240,26 +207,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn job(
-    realm: Option<String>,
-    job_id: Option<String>,
-    config: &WorkerConfig,
-) -> anyhow::Result<Job> {
-    let realm = realm
-        .or_else(|| config.realm.clone())
-        .context("--realm (or LAVA_REALM) is required")?;
-    let job_id = job_id
-        .or_else(|| config.job_id.clone())
-        .context("--job-id (or LAVA_JOB_ID) is required")?;
+fn job(realm: Option<String>, job_id: Option<String>, config: &WorkerConfig) -> anyhow::Result<Job> {
+    let realm = realm.or_else(|| config.realm.clone()).context("--realm (or LAVA_REALM) is required")?;
+    let job_id = job_id.or_else(|| config.job_id.clone()).context("--job-id (or LAVA_JOB_ID) is required")?;
     Ok(Job { realm, job_id })
 }
 
 /// A host with the worker's AWS credentials and the given connection store.
-async fn aws_host(
-    cli: &Cli,
-    config: WorkerConfig,
-    connections: &str,
-) -> anyhow::Result<ConnectorHost> {
+async fn aws_host(cli: &Cli, config: WorkerConfig, connections: &str) -> anyhow::Result<ConnectorHost> {
     let backend = SdkBackend::from_env().await;
     let store: Arc<dyn ConnectionStore> = if connections == "dynamodb" {
         Arc::new(DynamoStore::from_sdk_config(backend.sdk_config()))
@@ -277,26 +232,21 @@ fn resolve(
     conn_id: &str,
     format: Format,
 ) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {
         let host = aws_host(cli, config, connections).await?;
         let resolved = host.resolve(conn_id, job).await?;
         let aws = || {
-            resolved.aws.as_ref().with_context(|| {
-                format!("connection `{conn_id}` yields no AWS credentials for this format")
-            })
+            resolved
+                .aws
+                .as_ref()
+                .with_context(|| format!("connection `{conn_id}` yields no AWS credentials for this format"))
         };
         let text = match format {
             Format::Json => format!("{:#}\n", output::json(conn_id, &resolved)),
             Format::Env => output::env_lines(aws()?),
             Format::CredentialProcess => format!("{}\n", output::credential_process(aws()?)),
-            Format::Redshift => format!(
-                "{}\n",
-                output::redshift_clause(aws()?).map_err(anyhow::Error::msg)?
-            ),
+            Format::Redshift => format!("{}\n", output::redshift_clause(aws()?).map_err(anyhow::Error::msg)?),
         };
         std::io::stdout().write_all(text.as_bytes())?;
         Ok(ExitCode::SUCCESS)
@@ -307,9 +257,8 @@ fn resolve(
 fn parse_conns(conns: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     let mut map = BTreeMap::new();
     for pair in conns {
-        let (label, conn_id) = pair
-            .split_once('=')
-            .with_context(|| format!("--conn `{pair}` must be LABEL=CONN_ID"))?;
+        let (label, conn_id) =
+            pair.split_once('=').with_context(|| format!("--conn `{pair}` must be LABEL=CONN_ID"))?;
         lava_conn::job::check_label(label)?;
         anyhow::ensure!(!conn_id.is_empty(), "--conn `{pair}` has an empty conn id");
         if map.insert(label.to_string(), conn_id.to_string()).is_some() {
@@ -330,10 +279,7 @@ fn exec(
     workdir: Option<&Path>,
     command: &[String],
 ) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {
         let host = aws_host(cli, config, connections).await?;
         let scratch = match workdir {
@@ -345,41 +291,27 @@ fn exec(
                     .tempdir()?,
             ),
         };
-        let workdir = workdir
-            .or(scratch.as_ref().map(|d| d.path()))
-            .expect("one of the two");
+        let workdir = workdir.or(scratch.as_ref().map(|d| d.path())).expect("one of the two");
         let env = host.prepare_job(job, labels, workdir).await?;
-        let mut child = match tokio::process::Command::new(&command[0])
-            .args(&command[1..])
-            .envs(env.vars.clone())
-            .spawn()
-        {
-            Ok(child) => child,
-            Err(e) => {
-                eprintln!("lava-conn: cannot run `{}`: {e}", command[0]);
-                let code = if e.kind() == std::io::ErrorKind::NotFound {
-                    127
-                } else {
-                    126
-                };
-                return Ok(ExitCode::from(code));
-            }
-        };
+        let mut child =
+            match tokio::process::Command::new(&command[0]).args(&command[1..]).envs(env.vars.clone()).spawn() {
+                Ok(child) => child,
+                Err(e) => {
+                    eprintln!("lava-conn: cannot run `{}`: {e}", command[0]);
+                    let code = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
+                    return Ok(ExitCode::from(code));
+                }
+            };
         let status = wait_forwarding_signals(&mut child).await?;
-        env.cleanup()
-            .context("cannot remove the connections' private folders")?;
-        let code = status
-            .code()
-            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+        env.cleanup().context("cannot remove the connections' private folders")?;
+        let code = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
         Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
     })
 }
 
 /// Wait for the child, passing on SIGINT, SIGTERM and SIGHUP: the command
 /// decides how to stop, and lava-conn stays to clean up after it.
-async fn wait_forwarding_signals(
-    child: &mut tokio::process::Child,
-) -> anyhow::Result<std::process::ExitStatus> {
+async fn wait_forwarding_signals(child: &mut tokio::process::Child) -> anyhow::Result<std::process::ExitStatus> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
@@ -416,12 +348,7 @@ fn problem_line(conn_id: &str, p: &Problem) -> String {
     }
 }
 
-fn validate(
-    host: &ConnectorHost,
-    realm: Option<&str>,
-    json: bool,
-    files: &[PathBuf],
-) -> anyhow::Result<ExitCode> {
+fn validate(host: &ConnectorHost, realm: Option<&str>, json: bool, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let mut specs = Vec::new();
     for file in files {
         for spec in read_spec_file(file)? {
@@ -438,9 +365,7 @@ fn validate(
             invalid += 1;
         }
         if json {
-            report.push(
-                json!({ "file": file, "conn_id": conn_id, "valid": valid, "problems": problems }),
-            );
+            report.push(json!({ "file": file, "conn_id": conn_id, "valid": valid, "problems": problems }));
         } else {
             for p in &problems {
                 println!("{}", problem_line(conn_id, p));
@@ -453,24 +378,12 @@ fn validate(
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!(
-            "{} spec(s) checked: {} valid, {invalid} invalid",
-            specs.len(),
-            specs.len() - invalid
-        );
+        println!("{} spec(s) checked: {} valid, {invalid} invalid", specs.len(), specs.len() - invalid);
     }
-    Ok(if invalid == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_INVALID)
-    })
+    Ok(if invalid == 0 { ExitCode::SUCCESS } else { ExitCode::from(EXIT_INVALID) })
 }
 
-fn session_name(
-    host: &ConnectorHost,
-    job: &Job,
-    file: &std::path::Path,
-) -> anyhow::Result<ExitCode> {
+fn session_name(host: &ConnectorHost, job: &Job, file: &std::path::Path) -> anyhow::Result<ExitCode> {
     let specs = read_spec_file(file)?;
     let several = specs.len() > 1;
     let mut code = ExitCode::SUCCESS;
@@ -501,10 +414,7 @@ fn plugins(host: &ConnectorHost, json: bool) {
                 })
             })
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).unwrap_or_default()
-        );
+        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
         return;
     }
     println!("{:<16} {:<10} {:<40} SHA256", "TYPE", "VERSION", "SOURCE");

@@ -11,9 +11,7 @@ use crate::types::{AwsCredentials, Resolved};
 
 /// RFC 3339 in UTC, as AWS tools expect (`2026-01-02T03:04:05Z`).
 pub fn rfc3339(time: SystemTime) -> String {
-    DateTime::from(time)
-        .fmt(DateTimeFormat::DateTime)
-        .unwrap_or_default()
+    DateTime::from(time).fmt(DateTimeFormat::DateTime).unwrap_or_default()
 }
 
 /// Single-quote `text` for a POSIX shell.
@@ -28,28 +26,16 @@ pub fn json(conn_id: &str, resolved: &Resolved) -> Value {
     if let Some(aws) = &resolved.aws {
         out.insert("region".into(), aws.region.clone().into());
         out.insert("access_key_id".into(), aws.access_key_id.clone().into());
-        out.insert(
-            "secret_access_key".into(),
-            aws.secret_access_key.expose_secret().into(),
-        );
-        out.insert(
-            "session_token".into(),
-            aws.session_token
-                .as_ref()
-                .map(|t| t.expose_secret().to_string())
-                .into(),
-        );
+        out.insert("secret_access_key".into(), aws.secret_access_key.expose_secret().into());
+        out.insert("session_token".into(), aws.session_token.as_ref().map(|t| t.expose_secret().to_string()).into());
         if let Some(url) = &aws.endpoint_url {
             out.insert("endpoint_url".into(), url.clone().into());
         }
     }
     out.insert("expiration".into(), resolved.expiration.map(rfc3339).into());
     if !resolved.values.is_empty() {
-        let values: Map<String, Value> = resolved
-            .values
-            .iter()
-            .map(|v| (v.name.clone(), v.value.expose_secret().into()))
-            .collect();
+        let values: Map<String, Value> =
+            resolved.values.iter().map(|v| (v.name.clone(), v.value.expose_secret().into())).collect();
         out.insert("values".into(), Value::Object(values));
     }
     Value::Object(out)
@@ -59,10 +45,7 @@ pub fn json(conn_id: &str, resolved: &Resolved) -> Value {
 pub fn env_lines(aws: &AwsCredentials) -> String {
     let mut vars = vec![
         ("AWS_ACCESS_KEY_ID", aws.access_key_id.clone()),
-        (
-            "AWS_SECRET_ACCESS_KEY",
-            aws.secret_access_key.expose_secret().to_string(),
-        ),
+        ("AWS_SECRET_ACCESS_KEY", aws.secret_access_key.expose_secret().to_string()),
     ];
     if let Some(token) = &aws.session_token {
         vars.push(("AWS_SESSION_TOKEN", token.expose_secret().to_string()));
@@ -77,9 +60,7 @@ pub fn env_lines(aws: &AwsCredentials) -> String {
     if let Some(url) = &aws.endpoint_url {
         vars.push(("AWS_ENDPOINT_URL", url.clone()));
     }
-    vars.into_iter()
-        .map(|(name, value)| format!("export {name}={}\n", shell_quote(&value)))
-        .collect()
+    vars.into_iter().map(|(name, value)| format!("export {name}={}\n", shell_quote(&value))).collect()
 }
 
 /// The AWS `credential_process` output, Version 1.
@@ -108,18 +89,10 @@ pub fn redshift_clause(aws: &AwsCredentials) -> Result<String, String> {
         ("secret access key", Some(secret)),
         ("session token", token),
     ];
-    if let Some((what, _)) = parts
-        .iter()
-        .find(|(_, v)| v.is_some_and(|v| v.contains('\'')))
-    {
-        return Err(format!(
-            "the {what} contains a quote; refusing to build a Redshift authorization clause"
-        ));
+    if let Some((what, _)) = parts.iter().find(|(_, v)| v.is_some_and(|v| v.contains('\''))) {
+        return Err(format!("the {what} contains a quote; refusing to build a Redshift authorization clause"));
     }
-    let mut clause = format!(
-        "ACCESS_KEY_ID '{}' SECRET_ACCESS_KEY '{secret}'",
-        aws.access_key_id
-    );
+    let mut clause = format!("ACCESS_KEY_ID '{}' SECRET_ACCESS_KEY '{secret}'", aws.access_key_id);
     if let Some(token) = token {
         clause.push_str(&format!(" SESSION_TOKEN '{token}'"));
     }
@@ -157,19 +130,12 @@ mod tests {
             process,
             json!({"Version": 1, "AccessKeyId": "AKID", "SecretAccessKey": "se'cret", "SessionToken": "tok", "Expiration": "2026-01-01T00:00:00Z"})
         );
-        assert!(
-            redshift_clause(&c)
-                .unwrap_err()
-                .contains("secret access key")
-        );
+        assert!(redshift_clause(&c).unwrap_err().contains("secret access key"));
         assert!(!redshift_clause(&c).unwrap_err().contains("se'cret"));
         assert_eq!(
             redshift_clause(&creds("s", Some("t"))).unwrap(),
             "ACCESS_KEY_ID 'AKID' SECRET_ACCESS_KEY 's' SESSION_TOKEN 't'"
         );
-        assert_eq!(
-            redshift_clause(&creds("s", None)).unwrap(),
-            "ACCESS_KEY_ID 'AKID' SECRET_ACCESS_KEY 's'"
-        );
+        assert_eq!(redshift_clause(&creds("s", None)).unwrap(), "ACCESS_KEY_ID 'AKID' SECRET_ACCESS_KEY 's'");
     }
 }

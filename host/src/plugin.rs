@@ -8,7 +8,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::bindings::PluginPre;
-use crate::bindings::exports::lava::connector::connector::Descriptor;
+use crate::bindings::lava::connector::types::Descriptor;
 use crate::error::{LoadError, SkippedPlugin};
 use crate::runtime::{CallContext, CallState, Runtime};
 
@@ -72,26 +72,16 @@ impl Registry {
         folder: Option<&Path>,
         replaceable: &[String],
     ) -> Result<Self, LoadError> {
-        let mut registry = Registry {
-            by_type: BTreeMap::new(),
-            plugins: Vec::new(),
-            skipped: Vec::new(),
-        };
+        let mut registry = Registry { by_type: BTreeMap::new(), plugins: Vec::new(), skipped: Vec::new() };
         let builtin = PluginSource::BuiltIn("aws");
-        let aws = load_one(runtime, context, builtin.clone(), BUILTIN_AWS).map_err(|message| {
-            LoadError::BuiltIn {
-                name: builtin.to_string(),
-                message,
-            }
-        })?;
+        let aws = load_one(runtime, context, builtin.clone(), BUILTIN_AWS)
+            .map_err(|message| LoadError::BuiltIn { name: builtin.to_string(), message })?;
         registry.add(aws, replaceable)?;
         if let Some(folder) = folder {
             for path in wasm_files(folder)? {
                 let loaded = std::fs::read(&path)
                     .map_err(|e| format!("cannot be read: {e}"))
-                    .and_then(|bytes| {
-                        load_one(runtime, context, PluginSource::File(path.clone()), &bytes)
-                    });
+                    .and_then(|bytes| load_one(runtime, context, PluginSource::File(path.clone()), &bytes));
                 match loaded {
                     Ok(plugin) => registry.add(plugin, replaceable)?,
                     Err(reason) => {
@@ -109,9 +99,7 @@ impl Registry {
         for connector_type in &plugin.info.types {
             if let Some(existing) = self.by_type.get(connector_type) {
                 let may_replace = matches!(existing.info.source, PluginSource::BuiltIn(_))
-                    && replaceable
-                        .iter()
-                        .any(|t| t.eq_ignore_ascii_case(connector_type));
+                    && replaceable.iter().any(|t| t.eq_ignore_ascii_case(connector_type));
                 if !may_replace {
                     let hint = if matches!(existing.info.source, PluginSource::BuiltIn(_)) {
                         format!(
@@ -131,8 +119,7 @@ impl Registry {
             }
             self.by_type.insert(connector_type.clone(), plugin.clone());
         }
-        self.plugins
-            .retain(|p| self.by_type.values().any(|q| Arc::ptr_eq(p, q)));
+        self.plugins.retain(|p| self.by_type.values().any(|q| Arc::ptr_eq(p, q)));
         self.plugins.push(plugin);
         Ok(())
     }
@@ -154,10 +141,8 @@ impl Registry {
 }
 
 fn wasm_files(folder: &Path) -> Result<Vec<PathBuf>, LoadError> {
-    let entries = std::fs::read_dir(folder).map_err(|source| LoadError::Folder {
-        path: folder.to_path_buf(),
-        source,
-    })?;
+    let entries =
+        std::fs::read_dir(folder).map_err(|source| LoadError::Folder { path: folder.to_path_buf(), source })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -178,15 +163,9 @@ fn load_one(
     let pre = runtime.prepare(bytes)?;
     let label: Arc<str> = source.to_string().into();
     let descriptor = runtime
-        .call(&label, &pre, context(), |plugin, store| {
-            plugin.lava_connector_connector().call_describe(store)
-        })
+        .call(&label, &pre, context(), |plugin, store| plugin.lava_connector_connector().call_describe(store))
         .map_err(|e| format!("describe failed: {}", e.failure))?;
-    let Descriptor {
-        types,
-        version,
-        fields,
-    } = descriptor;
+    let Descriptor { types, version, fields } = descriptor;
     if types.is_empty() {
         return Err("claims no connector type".into());
     }
@@ -194,8 +173,7 @@ fn load_one(
     for t in types {
         let valid = !t.is_empty()
             && t.len() <= 64
-            && t.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            && t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if !valid {
             return Err(format!(
                 "claims connector type `{}`; types are 1 to 64 characters of letters, digits, `-`, `_` and `.`",
@@ -210,10 +188,7 @@ fn load_one(
         version: crate::runtime::printable(version.as_bytes()),
         source,
         sha256,
-        fields: fields
-            .into_iter()
-            .map(|f| (f.name, f.type_name, f.required, f.description))
-            .collect(),
+        fields: fields.into_iter().map(|f| (f.name, f.type_name, f.required, f.description)).collect(),
     };
     Ok(LoadedPlugin { info, label, pre })
 }

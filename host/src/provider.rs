@@ -37,12 +37,7 @@ impl std::fmt::Debug for ConnectionCredentials {
 impl ConnectionCredentials {
     /// A provider for `conn_id` in `job`.
     pub fn new(host: ConnectorHost, conn_id: impl Into<String>, job: Job) -> Self {
-        Self {
-            host,
-            conn_id: conn_id.into(),
-            job,
-            refresh_margin: EXPIRY_SAFETY_WINDOW,
-        }
+        Self { host, conn_id: conn_id.into(), job, refresh_margin: EXPIRY_SAFETY_WINDOW }
     }
 
     /// Ask for new credentials this long before the session ends (default five minutes).
@@ -68,16 +63,11 @@ impl ConnectionCredentials {
 
 fn to_sdk_credentials(resolved: &Resolved, refresh_margin: Duration) -> Option<Credentials> {
     let aws = resolved.aws.as_ref()?;
-    let refresh_at = aws.expiration.map(|e| {
-        e.checked_sub(refresh_margin)
-            .unwrap_or(SystemTime::UNIX_EPOCH)
-    });
+    let refresh_at = aws.expiration.map(|e| e.checked_sub(refresh_margin).unwrap_or(SystemTime::UNIX_EPOCH));
     Some(Credentials::new(
         aws.access_key_id.clone(),
         aws.secret_access_key.expose_secret().to_string(),
-        aws.session_token
-            .as_ref()
-            .map(|t| t.expose_secret().to_string()),
+        aws.session_token.as_ref().map(|t| t.expose_secret().to_string()),
         refresh_at,
         "lava-conn",
     ))
@@ -97,12 +87,7 @@ impl ConnectorHost {
     /// `job`, refreshed through the host's cache before they expire; region and
     /// endpoint come from the connection.
     pub async fn sdk_config(&self, conn_id: &str, job: &Job) -> Result<SdkConfig, HostError> {
-        self.sdk_config_with(
-            conn_id,
-            job,
-            aws_config::defaults(BehaviorVersion::latest()),
-        )
-        .await
+        self.sdk_config_with(conn_id, job, aws_config::defaults(BehaviorVersion::latest())).await
     }
 
     /// [`ConnectorHost::sdk_config`] from a loader of your own (HTTP client,
@@ -120,11 +105,7 @@ impl ConnectorHost {
             conn_id: conn_id.to_string(),
             message: "the connector yields no AWS credentials".into(),
         })?;
-        let mut loader = loader.credentials_provider(ConnectionCredentials::new(
-            self.clone(),
-            conn_id,
-            job.clone(),
-        ));
+        let mut loader = loader.credentials_provider(ConnectionCredentials::new(self.clone(), conn_id, job.clone()));
         if let Some(region) = &aws.region {
             loader = loader.region(Region::new(region.clone()));
         }

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{
-    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
-    ResourceLimiter, Store, Trap, UpdateDeadline,
+    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    Trap, UpdateDeadline,
 };
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -66,10 +66,7 @@ impl CallState {
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -80,12 +77,7 @@ struct MemoryLimiter {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > self.cap {
             self.hit = true;
             return Ok(false);
@@ -93,12 +85,7 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 }
@@ -146,8 +133,7 @@ impl Runtime {
         // Rust's std for wasm32-wasip2 imports WASI even when it uses none of it:
         // link it with nothing granted (no files, env, args, sockets, stdio).
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_error)?;
-        Plugin::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)
-            .map_err(engine_error)?;
+        Plugin::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state).map_err(engine_error)?;
         let deadline = config.call_deadline();
         let deadline_ticks = ticks(deadline);
         Ok(Self {
@@ -165,14 +151,13 @@ impl Runtime {
 
     /// Compile (or load from the on-disk cache) a component and link it.
     pub fn prepare(&self, bytes: &[u8]) -> Result<PluginPre<CallState>, String> {
-        let component = Component::new(&self.engine, bytes)
-            .map_err(|e| format!("not a WebAssembly component: {e:#}"))?;
+        let component =
+            Component::new(&self.engine, bytes).map_err(|e| format!("not a WebAssembly component: {e:#}"))?;
         let pre = self
             .linker
             .instantiate_pre(&component)
             .map_err(|e| format!("needs something the host does not provide: {e:#}"))?;
-        PluginPre::new(pre)
-            .map_err(|e| format!("does not export the lava:connector/connector interface: {e:#}"))
+        PluginPre::new(pre).map_err(|e| format!("does not export the lava:connector/connector interface: {e:#}"))
     }
 
     /// Run `body` in a fresh instance of `pre`, within the call bounds.
@@ -188,10 +173,7 @@ impl Runtime {
         let state = CallState {
             wasi,
             table: ResourceTable::new(),
-            limiter: MemoryLimiter {
-                cap: self.limits.memory_bytes,
-                hit: false,
-            },
+            limiter: MemoryLimiter { cap: self.limits.memory_bytes, hit: false },
             stderr,
             grants: context.grants,
             backend: context.backend,
@@ -214,10 +196,7 @@ impl Runtime {
             }
         });
         store.set_hostcall_fuel(self.limits.max_output_bytes);
-        let fail = |failure| PluginError {
-            plugin: plugin.to_string(),
-            failure,
-        };
+        let fail = |failure| PluginError { plugin: plugin.to_string(), failure };
         let instance = match pre.instantiate(&mut store) {
             Ok(instance) => instance,
             Err(e) => return Err(fail(self.classify(&store, e, true))),
@@ -225,12 +204,7 @@ impl Runtime {
         body(&instance, &mut store).map_err(|e| fail(self.classify(&store, e, false)))
     }
 
-    fn classify(
-        &self,
-        store: &Store<CallState>,
-        error: wasmtime::Error,
-        instantiating: bool,
-    ) -> PluginFailure {
+    fn classify(&self, store: &Store<CallState>, error: wasmtime::Error, instantiating: bool) -> PluginFailure {
         if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
             return PluginFailure::Deadline(self.limits.deadline);
         }
@@ -242,11 +216,7 @@ impl Runtime {
             Some(trap) => trap.to_string(),
             None => format!("{error:#}"),
         };
-        let message = if stderr.is_empty() {
-            detail
-        } else {
-            format!("{detail}; plugin said: {stderr}")
-        };
+        let message = if stderr.is_empty() { detail } else { format!("{detail}; plugin said: {stderr}") };
         if instantiating && error.downcast_ref::<Trap>().is_none() {
             PluginFailure::Instantiate(message)
         } else {
@@ -257,9 +227,7 @@ impl Runtime {
 
 /// Whole epoch ticks covering `duration` (at least one).
 fn ticks(duration: Duration) -> u64 {
-    u64::try_from(duration.as_micros().div_ceil(EPOCH_TICK.as_micros()))
-        .unwrap_or(u64::MAX)
-        .max(1)
+    u64::try_from(duration.as_micros().div_ceil(EPOCH_TICK.as_micros())).unwrap_or(u64::MAX).max(1)
 }
 
 /// Plugin text made safe for one log or error line: no control characters, bounded.

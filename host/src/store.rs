@@ -21,11 +21,7 @@ pub enum StoreError {
     NotFound { conn_id: String, store: String },
     /// Two files hold the same conn id.
     #[error("connection `{conn_id}` is defined twice: in {} and in {}", first.display(), second.display())]
-    Duplicate {
-        conn_id: String,
-        first: PathBuf,
-        second: PathBuf,
-    },
+    Duplicate { conn_id: String, first: PathBuf, second: PathBuf },
     /// A spec file is unreadable or invalid.
     #[error(transparent)]
     File(#[from] SpecFileError),
@@ -37,11 +33,7 @@ pub enum StoreError {
 /// Where specs come from. One small method; implement it for any other source.
 pub trait ConnectionStore: Send + Sync {
     /// The spec of `conn_id` in `realm`.
-    fn get<'a>(
-        &'a self,
-        realm: &'a str,
-        conn_id: &'a str,
-    ) -> BoxFuture<'a, Result<Value, StoreError>>;
+    fn get<'a>(&'a self, realm: &'a str, conn_id: &'a str) -> BoxFuture<'a, Result<Value, StoreError>>;
 }
 
 /// Specs from a folder of JSON/YAML files (one spec or a list per file), read once.
@@ -63,11 +55,7 @@ impl FolderStore {
             .map_err(unavailable)?
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| {
-                p.is_file()
-                    && p.extension()
-                        .is_some_and(|e| e == "json" || e == "yaml" || e == "yml")
-            })
+            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "json" || e == "yaml" || e == "yml"))
             .collect();
         files.sort();
         let mut specs: BTreeMap<String, (PathBuf, Value)> = BTreeMap::new();
@@ -75,19 +63,12 @@ impl FolderStore {
             for spec in read_spec_file(&file)? {
                 let conn_id = conn_id_of(&spec).to_string();
                 if let Some((first, _)) = specs.get(&conn_id) {
-                    return Err(StoreError::Duplicate {
-                        conn_id,
-                        first: first.clone(),
-                        second: file,
-                    });
+                    return Err(StoreError::Duplicate { conn_id, first: first.clone(), second: file });
                 }
                 specs.insert(conn_id, (file.clone(), spec));
             }
         }
-        Ok(Self {
-            folder: folder.to_path_buf(),
-            specs,
-        })
+        Ok(Self { folder: folder.to_path_buf(), specs })
     }
 
     /// The conn ids in the folder.
@@ -97,19 +78,11 @@ impl FolderStore {
 }
 
 impl ConnectionStore for FolderStore {
-    fn get<'a>(
-        &'a self,
-        _realm: &'a str,
-        conn_id: &'a str,
-    ) -> BoxFuture<'a, Result<Value, StoreError>> {
-        let found = self
-            .specs
-            .get(conn_id)
-            .map(|(_, spec)| spec.clone())
-            .ok_or_else(|| StoreError::NotFound {
-                conn_id: conn_id.to_string(),
-                store: format!("connection folder {}", self.folder.display()),
-            });
+    fn get<'a>(&'a self, _realm: &'a str, conn_id: &'a str) -> BoxFuture<'a, Result<Value, StoreError>> {
+        let found = self.specs.get(conn_id).map(|(_, spec)| spec.clone()).ok_or_else(|| StoreError::NotFound {
+            conn_id: conn_id.to_string(),
+            store: format!("connection folder {}", self.folder.display()),
+        });
         Box::pin(std::future::ready(found))
     }
 }
@@ -138,11 +111,7 @@ impl DynamoStore {
 }
 
 impl ConnectionStore for DynamoStore {
-    fn get<'a>(
-        &'a self,
-        realm: &'a str,
-        conn_id: &'a str,
-    ) -> BoxFuture<'a, Result<Value, StoreError>> {
+    fn get<'a>(&'a self, realm: &'a str, conn_id: &'a str) -> BoxFuture<'a, Result<Value, StoreError>> {
         Box::pin(async move {
             let table = Self::table_name(realm);
             let store = format!("DynamoDB table {table}");
@@ -158,15 +127,8 @@ impl ConnectionStore for DynamoStore {
                     store: store.clone(),
                     message: aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
                 })?;
-            let item = output.item.ok_or_else(|| StoreError::NotFound {
-                conn_id: conn_id.to_string(),
-                store,
-            })?;
-            Ok(Value::Object(
-                item.into_iter()
-                    .map(|(k, v)| (k, attribute_to_json(v)))
-                    .collect(),
-            ))
+            let item = output.item.ok_or_else(|| StoreError::NotFound { conn_id: conn_id.to_string(), store })?;
+            Ok(Value::Object(item.into_iter().map(|(k, v)| (k, attribute_to_json(v))).collect()))
         })
     }
 }
@@ -185,14 +147,10 @@ fn attribute_to_json(value: AttributeValue) -> Value {
         AttributeValue::N(n) => number(n),
         AttributeValue::Bool(b) => Value::Bool(b),
         AttributeValue::Null(_) => Value::Null,
-        AttributeValue::L(items) => {
-            Value::Array(items.into_iter().map(attribute_to_json).collect())
+        AttributeValue::L(items) => Value::Array(items.into_iter().map(attribute_to_json).collect()),
+        AttributeValue::M(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (k, attribute_to_json(v))).collect::<Map<_, _>>())
         }
-        AttributeValue::M(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k, attribute_to_json(v)))
-                .collect::<Map<_, _>>(),
-        ),
         AttributeValue::Ss(items) => Value::Array(items.into_iter().map(Value::String).collect()),
         AttributeValue::Ns(items) => Value::Array(items.into_iter().map(number).collect()),
         // Binary attributes have no place in a connection spec.
@@ -209,16 +167,9 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("lava-conn-store-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("a.json"), r#"{"conn_id": "x", "type": "aws"}"#).unwrap();
-        std::fs::write(
-            dir.join("b.yaml"),
-            "- conn_id: y\n  type: aws\n- conn_id: x\n  type: aws\n",
-        )
-        .unwrap();
+        std::fs::write(dir.join("b.yaml"), "- conn_id: y\n  type: aws\n- conn_id: x\n  type: aws\n").unwrap();
         let error = FolderStore::open(&dir).unwrap_err().to_string();
-        assert!(
-            error.contains("a.json") && error.contains("b.yaml") && error.contains("`x`"),
-            "{error}"
-        );
+        assert!(error.contains("a.json") && error.contains("b.yaml") && error.contains("`x`"), "{error}");
         std::fs::remove_file(dir.join("a.json")).unwrap();
         let store = FolderStore::open(&dir).unwrap();
         assert_eq!(store.conn_ids().collect::<Vec<_>>(), vec!["x", "y"]);
@@ -232,14 +183,8 @@ mod tests {
                 ("conn_id".to_string(), AttributeValue::S("c".into())),
                 ("enabled".to_string(), AttributeValue::Bool(true)),
                 ("duration".to_string(), AttributeValue::N("3600".into())),
-                (
-                    "policy_arns".to_string(),
-                    AttributeValue::L(vec![AttributeValue::S("arn".into())]),
-                ),
-                (
-                    "tags".to_string(),
-                    AttributeValue::M([("k".to_string(), AttributeValue::S("v".into()))].into()),
-                ),
+                ("policy_arns".to_string(), AttributeValue::L(vec![AttributeValue::S("arn".into())])),
+                ("tags".to_string(), AttributeValue::M([("k".to_string(), AttributeValue::S("v".into()))].into())),
             ]
             .into(),
         );

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use secrecy::{SecretBox, SecretString};
 
-use crate::bindings::exports::lava::connector::connector as wit;
+use crate::bindings::lava::connector::types as wit;
 use crate::bindings::lava::connector::types as wit_types;
 use crate::runtime::printable;
 
@@ -34,11 +34,7 @@ pub struct Problem {
 impl Problem {
     /// An error found by the host itself (before any plugin ran).
     pub fn error(field: &str, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-            severity: Severity::Error,
-        }
+        Self { field: field.into(), message: message.into(), severity: Severity::Error }
     }
 
     pub(crate) fn from_plugin(p: wit_types::Problem) -> Self {
@@ -145,9 +141,7 @@ fn epoch_seconds(seconds: u64) -> SystemTime {
 /// Whether `name` is a portable environment variable name.
 fn is_env_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
@@ -161,18 +155,17 @@ fn check_line(what: &str, text: &str) -> Result<(), String> {
 
 impl AwsCredentials {
     pub(crate) fn from_plugin(c: wit_types::AwsCredentials) -> Result<Self, String> {
-        let id_ok = (1..=128).contains(&c.access_key_id.len())
-            && c.access_key_id.chars().all(|c| c.is_ascii_alphanumeric());
+        let id_ok =
+            (1..=128).contains(&c.access_key_id.len()) && c.access_key_id.chars().all(|c| c.is_ascii_alphanumeric());
         if !id_ok {
             return Err("AWS access key id is not 1 to 128 letters and digits".into());
         }
         if c.secret_access_key.is_empty() {
             return Err("AWS secret access key is empty".into());
         }
-        for (what, text) in [
-            ("secret access key", Some(&c.secret_access_key)),
-            ("session token", c.session_token.as_ref()),
-        ] {
+        for (what, text) in
+            [("secret access key", Some(&c.secret_access_key)), ("session token", c.session_token.as_ref())]
+        {
             if let Some(text) = text {
                 check_line(what, text)?;
             }
@@ -212,10 +205,7 @@ impl Launcher {
                 && f.name != ".."
                 && !f.name.contains(['/', '\0', '\n', '\r']);
             if !valid {
-                return Err(format!(
-                    "launcher file name `{}` is not a plain file name",
-                    printable(f.name.as_bytes())
-                ));
+                return Err(format!("launcher file name `{}` is not a plain file name", printable(f.name.as_bytes())));
             }
             if !names.insert(f.name.clone()) {
                 return Err(format!("launcher file `{}` appears twice", f.name));
@@ -230,10 +220,7 @@ impl Launcher {
         let mut env = Vec::with_capacity(l.env.len());
         for var in l.env {
             if !is_env_name(&var.name) {
-                return Err(format!(
-                    "launcher variable name `{}` is not valid",
-                    printable(var.name.as_bytes())
-                ));
+                return Err(format!("launcher variable name `{}` is not valid", printable(var.name.as_bytes())));
             }
             let value = match var.value {
                 wit::EnvValue::Literal(text) => {
@@ -254,18 +241,9 @@ impl Launcher {
             env.push((var.name, value));
         }
         if let Some(bad) = l.unset_env.iter().find(|n| !is_env_name(n)) {
-            return Err(format!(
-                "launcher unsets `{}`, which is not a variable name",
-                printable(bad.as_bytes())
-            ));
+            return Err(format!("launcher unsets `{}`, which is not a variable name", printable(bad.as_bytes())));
         }
-        Ok(Self {
-            program: l.program,
-            args: l.args,
-            env,
-            unset_env: l.unset_env,
-            files,
-        })
+        Ok(Self { program: l.program, args: l.args, env, unset_env: l.unset_env, files })
     }
 }
 
@@ -274,16 +252,9 @@ impl Resolved {
         let mut values = Vec::with_capacity(r.values.len());
         for v in r.values {
             if !is_env_name(&v.name) {
-                return Err(format!(
-                    "value name `{}` is not a variable-style name",
-                    printable(v.name.as_bytes())
-                ));
+                return Err(format!("value name `{}` is not a variable-style name", printable(v.name.as_bytes())));
             }
-            values.push(NamedValue {
-                name: v.name,
-                value: v.value.into(),
-                secret: v.secret,
-            });
+            values.push(NamedValue { name: v.name, value: v.value.into(), secret: v.secret });
         }
         Ok(Self {
             values,

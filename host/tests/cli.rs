@@ -10,10 +10,7 @@ fn examples() -> PathBuf {
 fn lava_conn(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lava-conn"))
         .args(args)
-        .env(
-            "LAVA_CONN_COMPILE_CACHE",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache"),
-        )
+        .env("LAVA_CONN_COMPILE_CACHE", Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache"))
         .env_remove("LAVA_CONN_PLUGINS")
         .env_remove("LAVA_REALM")
         .env_remove("LAVA_JOB_ID")
@@ -33,24 +30,12 @@ fn validate_exit_codes() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert!(stdout(&out).contains("warehouse-loader: ok"));
 
-    let out = lava_conn(&[
-        "validate",
-        "--realm",
-        "prod",
-        good.to_str().unwrap(),
-        bad.to_str().unwrap(),
-    ]);
+    let out = lava_conn(&["validate", "--realm", "prod", good.to_str().unwrap(), bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
-    assert!(
-        text.contains("broken: regoin: error: is not a field"),
-        "{text}"
-    );
+    assert!(text.contains("broken: regoin: error: is not a field"), "{text}");
     assert!(text.contains("broken: enabled: error:"), "{text}");
-    assert!(
-        text.contains("3 spec(s) checked: 2 valid, 1 invalid"),
-        "{text}"
-    );
+    assert!(text.contains("3 spec(s) checked: 2 valid, 1 invalid"), "{text}");
 
     let out = lava_conn(&["validate", "/nonexistent/spec.json"]);
     assert_eq!(out.status.code(), Some(2));
@@ -68,44 +53,20 @@ fn validate_json_is_machine_readable() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(report[0]["conn_id"], "broken");
     assert_eq!(report[0]["valid"], false);
-    let fields: Vec<&str> = report[0]["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["field"].as_str().unwrap())
-        .collect();
-    assert!(
-        fields.contains(&"role_arn") && fields.contains(&"duration"),
-        "{fields:?}"
-    );
+    let fields: Vec<&str> =
+        report[0]["problems"].as_array().unwrap().iter().map(|p| p["field"].as_str().unwrap()).collect();
+    assert!(fields.contains(&"role_arn") && fields.contains(&"duration"), "{fields:?}");
 }
 
 #[test]
 fn session_names_for_a_file() {
     let good = examples().join("connections.yaml");
-    let out = lava_conn(&[
-        "session-name",
-        "--realm",
-        "prod",
-        "--job-id",
-        "nightly/ÉTL",
-        good.to_str().unwrap(),
-    ]);
+    let out = lava_conn(&["session-name", "--realm", "prod", "--job-id", "nightly/ÉTL", good.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(
-        stdout(&out),
-        "warehouse-loader\tlv-prod-nightly.ETL\nlegacy-keys\tlv-prod-nightly.ETL\n"
-    );
+    assert_eq!(stdout(&out), "warehouse-loader\tlv-prod-nightly.ETL\nlegacy-keys\tlv-prod-nightly.ETL\n");
 
     let bad = examples().join("bad-connection.json");
-    let out = lava_conn(&[
-        "session-name",
-        "--realm",
-        "prod",
-        "--job-id",
-        "j",
-        bad.to_str().unwrap(),
-    ]);
+    let out = lava_conn(&["session-name", "--realm", "prod", "--job-id", "j", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("broken: role_arn"));
 
@@ -126,12 +87,7 @@ fn plugins_lists_the_builtin() {
 
 #[test]
 fn every_command_has_help() {
-    for command in [
-        &["--help"][..],
-        &["validate", "--help"],
-        &["session-name", "--help"],
-        &["plugins", "--help"],
-    ] {
+    for command in [&["--help"][..], &["validate", "--help"], &["session-name", "--help"], &["plugins", "--help"]] {
         let out = lava_conn(command);
         assert_eq!(out.status.code(), Some(0), "{command:?}");
         assert!(stdout(&out).contains("Usage:"), "{command:?}");

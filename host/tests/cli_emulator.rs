@@ -43,32 +43,17 @@ fn fixture() -> &'static Fixture {
 fn lava_conn(args: &[&str]) -> Output {
     let f = fixture();
     Command::new(env!("CARGO_BIN_EXE_lava-conn"))
-        .args([
-            "resolve",
-            "--realm",
-            "prod",
-            "--job-id",
-            "cli-job",
-            "--connections",
-        ])
+        .args(["resolve", "--realm", "prod", "--job-id", "cli-job", "--connections"])
         .arg(f.connections.path())
         .args(args)
         .envs(f.moto.env())
-        .env(
-            "LAVA_CONN_COMPILE_CACHE",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache"),
-        )
+        .env("LAVA_CONN_COMPILE_CACHE", Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache"))
         .output()
         .expect("lava-conn runs")
 }
 
 fn ok_stdout(out: &Output) -> String {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout.clone()).unwrap()
 }
 
@@ -78,10 +63,7 @@ fn json_format() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["conn_id"], "role");
     assert_eq!(v["region"], "eu-west-1");
-    assert!(
-        v["access_key_id"].as_str().unwrap().starts_with("ASIA"),
-        "{v}"
-    );
+    assert!(v["access_key_id"].as_str().unwrap().starts_with("ASIA"), "{v}");
     assert!(v["session_token"].as_str().is_some_and(|t| !t.is_empty()));
     assert!(v["expiration"].as_str().unwrap().ends_with('Z'));
 }
@@ -89,33 +71,17 @@ fn json_format() {
 #[test]
 fn env_format_is_shell_quoted() {
     let out = ok_stdout(&lava_conn(&["keys", "--format", "env"]));
-    assert!(
-        out.contains("export AWS_ACCESS_KEY_ID='AKIDCLI0001'\n"),
-        "{out}"
-    );
-    assert!(
-        out.contains("export AWS_SECRET_ACCESS_KEY='cli'\\''secret'\n"),
-        "{out}"
-    );
+    assert!(out.contains("export AWS_ACCESS_KEY_ID='AKIDCLI0001'\n"), "{out}");
+    assert!(out.contains("export AWS_SECRET_ACCESS_KEY='cli'\\''secret'\n"), "{out}");
     assert!(out.contains("export AWS_REGION='us-east-1'\n"), "{out}");
-    assert!(
-        !out.contains("AWS_SESSION_TOKEN"),
-        "static keys have no token: {out}"
-    );
+    assert!(!out.contains("AWS_SESSION_TOKEN"), "static keys have no token: {out}");
     // The shell reads back exactly the secret.
-    let echoed = Command::new("sh")
-        .arg("-c")
-        .arg(format!("{out}\nprintf %s \"$AWS_SECRET_ACCESS_KEY\""))
-        .output()
-        .unwrap();
+    let echoed =
+        Command::new("sh").arg("-c").arg(format!("{out}\nprintf %s \"$AWS_SECRET_ACCESS_KEY\"")).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&echoed.stdout), "cli'secret");
 
     let out = ok_stdout(&lava_conn(&["role", "--format", "env"]));
-    for name in [
-        "AWS_SESSION_TOKEN",
-        "AWS_DEFAULT_REGION",
-        "AWS_CREDENTIAL_EXPIRATION",
-    ] {
+    for name in ["AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_CREDENTIAL_EXPIRATION"] {
         assert!(out.contains(&format!("export {name}=")), "{name}: {out}");
     }
 }
@@ -133,10 +99,7 @@ fn redshift_format_refuses_quotes() {
     assert_eq!(refused.status.code(), Some(2));
     assert!(refused.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        stderr.contains("contains a quote") && !stderr.contains("cli'secret"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("contains a quote") && !stderr.contains("cli'secret"), "{stderr}");
 }
 
 #[test]
@@ -171,20 +134,9 @@ fn the_aws_cli_uses_it_as_credential_process() {
         env!("CARGO_BIN_EXE_lava-conn"),
         f.connections.path().display()
     );
-    std::fs::write(
-        &config,
-        format!("[profile lava]\ncredential_process = {command}\nregion = eu-west-1\n"),
-    )
-    .unwrap();
+    std::fs::write(&config, format!("[profile lava]\ncredential_process = {command}\nregion = eu-west-1\n")).unwrap();
     let out = Command::new(venv_program("aws"))
-        .args([
-            "sts",
-            "get-caller-identity",
-            "--profile",
-            "lava",
-            "--output",
-            "json",
-        ])
+        .args(["sts", "get-caller-identity", "--profile", "lava", "--output", "json"])
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", f.connections.path())
@@ -198,17 +150,9 @@ fn the_aws_cli_uses_it_as_credential_process() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout: {stdout} stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "stdout: {stdout} stderr: {}", String::from_utf8_lossy(&out.stderr));
     let identity: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(
-        identity["Arn"],
-        "arn:aws:sts::123456789012:assumed-role/cli-loader/lv-prod-cli-job"
-    );
+    assert_eq!(identity["Arn"], "arn:aws:sts::123456789012:assumed-role/cli-loader/lv-prod-cli-job");
 }
 
 #[test]
@@ -216,7 +160,5 @@ fn errors_go_to_stderr_only() {
     let out = lava_conn(&["missing-conn", "--format", "credential-process"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("`missing-conn` is not in connection folder")
-    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`missing-conn` is not in connection folder"));
 }

@@ -40,21 +40,10 @@ fn fixture() -> &'static Fixture {
 /// the venv's `aws` on PATH, and `workdir` for the private folders.
 fn exec_command(workdir: &Path, conns: &[&str], script: &str) -> Command {
     let f = fixture();
-    let path = format!(
-        "{}:{}",
-        venv().join("bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = format!("{}:{}", venv().join("bin").display(), std::env::var("PATH").unwrap_or_default());
     let mut command = Command::new(env!("CARGO_BIN_EXE_lava-conn"));
     command
-        .args([
-            "exec",
-            "--realm",
-            "prod",
-            "--job-id",
-            "exec-job",
-            "--connections",
-        ])
+        .args(["exec", "--realm", "prod", "--job-id", "exec-job", "--connections"])
         .arg(f.connections.path())
         .arg("--workdir")
         .arg(workdir);
@@ -68,17 +57,12 @@ fn exec_command(workdir: &Path, conns: &[&str], script: &str) -> Command {
         .env("AWS_PROFILE", "stale-profile")
         .env("PATH", path)
         .env("HOME", workdir)
-        .env(
-            "LAVA_CONN_COMPILE_CACHE",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache"),
-        );
+        .env("LAVA_CONN_COMPILE_CACHE", Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache"));
     command
 }
 
 fn run(workdir: &Path, conns: &[&str], script: &str) -> Output {
-    exec_command(workdir, conns, script)
-        .output()
-        .expect("lava-conn runs")
+    exec_command(workdir, conns, script).output().expect("lava-conn runs")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -89,12 +73,7 @@ fn private_folders(workdir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(workdir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("conn.")
-        })
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("conn."))
         .collect()
 }
 
@@ -109,23 +88,12 @@ fn the_stand_in_runs_the_aws_cli_as_the_connection() {
            $LAVA_CONN_KEYS configure get aws_access_key_id"#,
     );
     let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout: {stdout}\nstderr: {}",
-        text(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "stdout: {stdout}\nstderr: {}", text(&out.stderr));
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(
-        lines[0],
-        "arn:aws:sts::123456789012:assumed-role/exec-role/lv-prod-exec-job"
-    );
+    assert_eq!(lines[0], "arn:aws:sts::123456789012:assumed-role/exec-role/lv-prod-exec-job");
     assert_eq!(lines[1], "id=role keys=keys realm=prod job=exec-job");
     assert_eq!(lines[2], "AKIDEXEC0001");
-    assert!(
-        private_folders(workdir.path()).is_empty(),
-        "the private folders are removed"
-    );
+    assert!(private_folders(workdir.path()).is_empty(), "the private folders are removed");
 }
 
 #[test]
@@ -137,78 +105,40 @@ fn folders_and_files_are_private_while_the_command_runs() {
         r#"dir=$(dirname "$LAVA_CONN_AWS1"); stat -c '%a %n' "$dir" "$LAVA_CONN_AWS1" "$dir/.aws_config" "$dir/.aws_credentials""#,
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let modes: Vec<String> = text(&out.stdout)
-        .lines()
-        .map(|l| l.split_whitespace().next().unwrap().to_string())
-        .collect();
-    assert_eq!(
-        modes,
-        vec!["700", "700", "600", "600"],
-        "{}",
-        text(&out.stdout)
-    );
-    assert!(
-        text(&out.stdout).contains("/conn.aws1."),
-        "{}",
-        text(&out.stdout)
-    );
+    let modes: Vec<String> =
+        text(&out.stdout).lines().map(|l| l.split_whitespace().next().unwrap().to_string()).collect();
+    assert_eq!(modes, vec!["700", "700", "600", "600"], "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("/conn.aws1."), "{}", text(&out.stdout));
     assert!(private_folders(workdir.path()).is_empty());
 }
 
 #[test]
 fn exit_codes_pass_through() {
     let workdir = tempfile::tempdir().unwrap();
-    assert_eq!(
-        run(workdir.path(), &["aws1=role"], "exit 7").status.code(),
-        Some(7)
-    );
-    assert_eq!(
-        run(workdir.path(), &["aws1=role"], "kill -KILL $$")
-            .status
-            .code(),
-        Some(128 + 9)
-    );
-    assert!(
-        private_folders(workdir.path()).is_empty(),
-        "removed after a signal too"
-    );
+    assert_eq!(run(workdir.path(), &["aws1=role"], "exit 7").status.code(), Some(7));
+    assert_eq!(run(workdir.path(), &["aws1=role"], "kill -KILL $$").status.code(), Some(128 + 9));
+    assert!(private_folders(workdir.path()).is_empty(), "removed after a signal too");
 }
 
 #[test]
 fn signals_are_forwarded_and_folders_removed() {
     let workdir = tempfile::tempdir().unwrap();
     let marker = workdir.path().join("started");
-    let script = format!(
-        "trap 'echo got-term; exit 3' TERM; touch {}; while true; do sleep 0.1; done",
-        marker.display()
-    );
-    let child = exec_command(workdir.path(), &["aws1=role"], &script)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let script =
+        format!("trap 'echo got-term; exit 3' TERM; touch {}; while true; do sleep 0.1; done", marker.display());
+    let child = exec_command(workdir.path(), &["aws1=role"], &script).stdout(Stdio::piped()).spawn().unwrap();
     let started = Instant::now();
     while !marker.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the command never started"
-        );
+        assert!(started.elapsed() < Duration::from_secs(30), "the command never started");
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(
-        private_folders(workdir.path()).len(),
-        1,
-        "the folder exists while the command runs"
-    );
+    assert_eq!(private_folders(workdir.path()).len(), 1, "the folder exists while the command runs");
     // SAFETY: kill(2) on our own child process.
     unsafe {
         libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
     }
     let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        text(&out.stdout).trim(),
-        "got-term",
-        "the command got the signal"
-    );
+    assert_eq!(text(&out.stdout).trim(), "got-term", "the command got the signal");
     assert_eq!(out.status.code(), Some(3), "and its exit code came back");
     assert!(private_folders(workdir.path()).is_empty());
 }
@@ -217,17 +147,10 @@ fn signals_are_forwarded_and_folders_removed() {
 fn an_unresolvable_connection_stops_the_start() {
     let workdir = tempfile::tempdir().unwrap();
     let marker = workdir.path().join("ran");
-    let out = run(
-        workdir.path(),
-        &["aws1=role", "bad=missing"],
-        &format!("touch {}", marker.display()),
-    );
+    let out = run(workdir.path(), &["aws1=role", "bad=missing"], &format!("touch {}", marker.display()));
     assert_eq!(out.status.code(), Some(125));
     let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains("bad=missing") && stderr.contains("`missing` is not in"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("bad=missing") && stderr.contains("`missing` is not in"), "{stderr}");
     assert!(!marker.exists(), "the command did not run");
     assert!(private_folders(workdir.path()).is_empty());
 
@@ -254,38 +177,20 @@ fn a_missing_command_is_127() {
 #[test]
 fn the_embedding_example_runs() {
     let f = fixture();
-    let example = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/worker");
-    assert!(
-        example.exists(),
-        "{} is built by cargo test",
-        example.display()
-    );
+    let example = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("examples/worker");
+    assert!(example.exists(), "{} is built by cargo test", example.display());
     let out = Command::new(example)
         .arg(f.connections.path())
         .arg("role")
         .envs(f.moto.env())
-        .env(
-            "LAVA_CONN_COMPILE_CACHE",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache"),
-        )
+        .env("LAVA_CONN_COMPILE_CACHE", Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache"))
         .output()
         .unwrap();
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert!(
-        stdout.contains(
-            "Rust code runs as arn:aws:sts::123456789012:assumed-role/exec-role/lv-prod-example"
-        ),
+        stdout.contains("Rust code runs as arn:aws:sts::123456789012:assumed-role/exec-role/lv-prod-example"),
         "{stdout}"
     );
-    assert!(
-        stdout.contains("job sees LAVA_CONN_AWS1=/") && stdout.contains("for role"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("job sees LAVA_CONN_AWS1=/") && stdout.contains("for role"), "{stdout}");
 }

@@ -11,20 +11,13 @@ const STATIC_SECRET: &str = "StaticSecretKeyValue0123456789";
 const EXTERNAL_ID: &str = "ExternalIdValue-4711-abcdef";
 
 fn lava_conn(moto: &Moto, args: &[&str]) -> Output {
-    let path = format!(
-        "{}:{}",
-        venv().join("bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = format!("{}:{}", venv().join("bin").display(), std::env::var("PATH").unwrap_or_default());
     Command::new(env!("CARGO_BIN_EXE_lava-conn"))
         .args(args)
         .envs(moto.env())
         .env("RUST_LOG", "trace")
         .env("PATH", path)
-        .env(
-            "LAVA_CONN_COMPILE_CACHE",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache"),
-        )
+        .env("LAVA_CONN_COMPILE_CACHE", Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache"))
         .output()
         .expect("lava-conn runs")
 }
@@ -35,11 +28,7 @@ fn text(bytes: &[u8]) -> String {
 
 fn assert_clean(what: &str, haystack: &str, secrets: &[String]) {
     for secret in secrets {
-        assert!(
-            !haystack.contains(secret.as_str()),
-            "{what} contains the secret {}…",
-            &secret[..4]
-        );
+        assert!(!haystack.contains(secret.as_str()), "{what} contains the secret {}…", &secret[..4]);
     }
 }
 
@@ -111,10 +100,7 @@ fn the_whole_flow_at_trace_level_leaks_nothing() {
         config_value(&role_config, "aws_secret_access_key"),
         config_value(&role_config, "aws_session_token"),
     ];
-    assert_eq!(
-        config_value(&keys_config, "aws_secret_access_key"),
-        STATIC_SECRET
-    );
+    assert_eq!(config_value(&keys_config, "aws_secret_access_key"), STATIC_SECRET);
     assert!(text(&exec.stderr).contains("TRACE"), "trace logging was on");
     assert_clean("exec stderr (logs)", &text(&exec.stderr), &secrets);
     assert_clean("exec stdout", &text(&exec.stdout), &secrets);
@@ -126,50 +112,15 @@ fn the_whole_flow_at_trace_level_leaks_nothing() {
     for format in ["json", "env", "credential-process", "redshift"] {
         let out = lava_conn(
             &moto,
-            &[
-                "resolve",
-                "--realm",
-                "prod",
-                "--job-id",
-                "j",
-                "--connections",
-                conns,
-                "keys",
-                "--format",
-                format,
-            ],
+            &["resolve", "--realm", "prod", "--job-id", "j", "--connections", conns, "keys", "--format", format],
         );
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{format}: {}",
-            text(&out.stderr)
-        );
-        assert!(
-            text(&out.stdout).contains(STATIC_SECRET),
-            "{format} prints the secret"
-        );
-        assert_clean(
-            &format!("resolve --format {format} stderr"),
-            &text(&out.stderr),
-            &secrets,
-        );
+        assert_eq!(out.status.code(), Some(0), "{format}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).contains(STATIC_SECRET), "{format} prints the secret");
+        assert_clean(&format!("resolve --format {format} stderr"), &text(&out.stderr), &secrets);
     }
 
     // A malformed keys value (here the external ID) is an error that does not show it.
-    let out = lava_conn(
-        &moto,
-        &[
-            "resolve",
-            "--realm",
-            "prod",
-            "--job-id",
-            "j",
-            "--connections",
-            conns,
-            "broken",
-        ],
-    );
+    let out = lava_conn(&moto, &["resolve", "--realm", "prod", "--job-id", "j", "--connections", conns, "broken"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
     assert_clean("an error message", &text(&out.stderr), &secrets);
@@ -179,14 +130,7 @@ fn the_whole_flow_at_trace_level_leaks_nothing() {
     let spec_file = spec_file.to_str().unwrap();
     for args in [
         &["validate", "--realm", "prod", spec_file][..],
-        &[
-            "session-name",
-            "--realm",
-            "prod",
-            "--job-id",
-            "j",
-            spec_file,
-        ],
+        &["session-name", "--realm", "prod", "--job-id", "j", spec_file],
         &["plugins"],
         &["--help"],
         &["exec", "--help"],

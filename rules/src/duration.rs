@@ -99,8 +99,8 @@ mod tests {
     #[test]
     fn rejects_what_lava_rejects() {
         for bad in [
-            "", " ", "h", "3H", "3 hours", "3hh", "1h30m", "inf", "nan", "infinity", "1e", "e5",
-            ".", "+", "0x10", "3h x", "1,5h",
+            "", " ", "h", "3H", "3 hours", "3hh", "1h30m", "inf", "nan", "infinity", "1e", "e5", ".", "+", "0x10",
+            "3h x", "1,5h",
         ] {
             let err = parse_duration(bad).expect_err(bad);
             assert!(err.contains("not a duration"), "{bad}: {err}");

@@ -17,22 +17,14 @@ pub const MAX_LEN: usize = 64;
 /// Matches lava wherever lava's name is valid. lava can produce an empty or
 /// one-character name (an id made only of punctuation, for example), which STS
 /// rejects; we return [`FALLBACK_NAME`] instead.
-pub fn session_name(
-    template: &str,
-    realm: &str,
-    job_id: &str,
-    conn_id: &str,
-) -> Result<String, String> {
+pub fn session_name(template: &str, realm: &str, job_id: &str, conn_id: &str) -> Result<String, String> {
     if template.is_empty() || realm.is_empty() || job_id.is_empty() || conn_id.is_empty() {
         return Ok(FALLBACK_NAME.to_string());
     }
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     let rendered = env
-        .render_str(
-            template,
-            minijinja::context! { realm => realm, job_id => job_id, conn_id => conn_id },
-        )
+        .render_str(template, minijinja::context! { realm => realm, job_id => job_id, conn_id => conn_id })
         .map_err(|e| {
             format!(
                 "template `{template}` cannot be rendered: {e}; \
@@ -40,22 +32,14 @@ pub fn session_name(
             )
         })?;
     let name = cleanse(&rendered);
-    Ok(if name.len() < 2 {
-        FALLBACK_NAME.to_string()
-    } else {
-        name
-    })
+    Ok(if name.len() < 2 { FALLBACK_NAME.to_string() } else { name })
 }
 
 /// lava's cleansing: drop quotes and backslashes, fold to ASCII (NFKD, drop the
 /// rest), turn each run of other characters into one `.`, drop leading
 /// characters that are not `[A-Za-z0-9_]`, cut to 64 characters.
 pub fn cleanse(text: &str) -> String {
-    let ascii = text
-        .chars()
-        .filter(|c| !matches!(c, '\'' | '"' | '\\'))
-        .nfkd()
-        .filter(char::is_ascii);
+    let ascii = text.chars().filter(|c| !matches!(c, '\'' | '"' | '\\')).nfkd().filter(char::is_ascii);
     let mut out = String::with_capacity(text.len().min(4 * MAX_LEN));
     let mut in_run = false;
     for c in ascii {
@@ -67,9 +51,7 @@ pub fn cleanse(text: &str) -> String {
             in_run = true;
         }
     }
-    let start = out
-        .find(|c: char| c.is_ascii_alphanumeric() || c == '_')
-        .unwrap_or(out.len());
+    let start = out.find(|c: char| c.is_ascii_alphanumeric() || c == '_').unwrap_or(out.len());
     // Everything left is ASCII, so byte and character counts agree.
     out[start..].chars().take(MAX_LEN).collect()
 }
@@ -82,9 +64,7 @@ fn is_session_char(c: char) -> bool {
 /// Whether `name` is one STS accepts: 2 to 64 characters of `[\w+=,.@-]`.
 pub fn is_valid_session_name(name: &str) -> bool {
     (2..=MAX_LEN).contains(&name.len())
-        && name.chars().all(|c| {
-            c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '=' | ',' | '.' | '@' | '-')
-        })
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '=' | ',' | '.' | '@' | '-'))
 }
 
 #[cfg(test)]
@@ -131,18 +111,9 @@ mod tests {
 
     #[test]
     fn too_short_results_fall_back() {
-        assert_eq!(
-            session_name("{{ job_id }}", "prod", "!!!", "c").unwrap(),
-            FALLBACK_NAME
-        );
-        assert_eq!(
-            session_name("{{ job_id }}", "prod", "é", "c").unwrap(),
-            FALLBACK_NAME
-        );
-        assert_eq!(
-            session_name("{{ job_id }}", "prod", "ab", "c").unwrap(),
-            "ab"
-        );
+        assert_eq!(session_name("{{ job_id }}", "prod", "!!!", "c").unwrap(), FALLBACK_NAME);
+        assert_eq!(session_name("{{ job_id }}", "prod", "é", "c").unwrap(), FALLBACK_NAME);
+        assert_eq!(session_name("{{ job_id }}", "prod", "ab", "c").unwrap(), "ab");
     }
 
     #[test]
@@ -150,10 +121,7 @@ mod tests {
         assert_eq!(name("", "job"), "lava");
         assert_eq!(name("prod", ""), "lava");
         assert_eq!(session_name("", "prod", "job", "c").unwrap(), "lava");
-        assert_eq!(
-            session_name(DEFAULT_TEMPLATE, "prod", "job", "").unwrap(),
-            "lava"
-        );
+        assert_eq!(session_name(DEFAULT_TEMPLATE, "prod", "job", "").unwrap(), "lava");
     }
 
     #[test]
@@ -178,18 +146,7 @@ mod tests {
 
     #[test]
     fn every_result_is_valid() {
-        for job in [
-            "",
-            "a",
-            "é",
-            "データ",
-            "🚀",
-            "''",
-            "\\\\",
-            "....",
-            "x".repeat(200).as_str(),
-            "ok",
-        ] {
+        for job in ["", "a", "é", "データ", "🚀", "''", "\\\\", "....", "x".repeat(200).as_str(), "ok"] {
             let n = name("r", job);
             assert!(is_valid_session_name(&n), "{job:?} -> {n:?}");
         }

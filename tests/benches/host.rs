@@ -40,19 +40,12 @@ fn main() {
         "tags": {"team": "data"}, "policy_arns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
     });
     let json_text = spec.to_string();
-    let settings = lava_guest_aws::spec::Settings {
-        realm: Some("prod".into()),
-        ..Default::default()
-    };
+    let settings = lava_guest_aws::spec::Settings { realm: Some("prod".into()), ..Default::default() };
     let native = median(21, 2_000, || {
         black_box(lava_guest_aws::validate(black_box(&json_text), &settings));
     });
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let moto = Moto::start(&json!({"roles": ["bench"]}));
     let sdk = runtime.block_on(configure(moto.sdk_loader()).load());
     let host_for = |config: WorkerConfig| {
@@ -67,13 +60,8 @@ fn main() {
         black_box(host.validate(black_box(&spec), Some("prod")).unwrap());
     });
 
-    let job = Job {
-        realm: "prod".into(),
-        job_id: "bench".into(),
-    };
-    runtime
-        .block_on(host.resolve_spec(spec.clone(), &job))
-        .unwrap();
+    let job = Job { realm: "prod".into(), job_id: "bench".into() };
+    runtime.block_on(host.resolve_spec(spec.clone(), &job)).unwrap();
     let hit = runtime.block_on(async {
         let mut samples = Vec::new();
         for _ in 0..21 {
@@ -88,14 +76,9 @@ fn main() {
     });
 
     // Uncached: a zero TTL caches nothing, so every resolve is a full round.
-    let uncached_host = host_for(WorkerConfig {
-        aws_access_key_cache_ttl: "0s".into(),
-        ..test_config()
-    });
+    let uncached_host = host_for(WorkerConfig { aws_access_key_cache_ttl: "0s".into(), ..test_config() });
     let uncached = median(51, 1, || {
-        runtime
-            .block_on(uncached_host.resolve_spec(spec.clone(), &job))
-            .unwrap();
+        runtime.block_on(uncached_host.resolve_spec(spec.clone(), &job)).unwrap();
     });
     // The same AssumeRole straight through the SDK: the part that is not the host's.
     let sts = aws_sdk_sts::Client::new(&sdk);
@@ -113,18 +96,13 @@ fn main() {
     let overhead = uncached.saturating_sub(sdk_only);
 
     let concurrent_host = host_for(test_config());
-    let moto_calls_before = moto
-        .assume_role_requests("arn:aws:iam::123456789012:role/bench")
-        .len();
+    let moto_calls_before = moto.assume_role_requests("arn:aws:iam::123456789012:role/bench").len();
     let started = Instant::now();
     runtime.block_on(async {
         let tasks: Vec<_> = (0..1000)
             .map(|i| {
                 let (host, spec) = (concurrent_host.clone(), spec.clone());
-                let job = Job {
-                    realm: "prod".into(),
-                    job_id: format!("c{}", i % 10),
-                };
+                let job = Job { realm: "prod".into(), job_id: format!("c{}", i % 10) };
                 tokio::spawn(async move { host.resolve_spec(spec, &job).await.map(|_| ()) })
             })
             .collect();
@@ -133,10 +111,7 @@ fn main() {
         }
     });
     let wall = started.elapsed();
-    let sts_calls = moto
-        .assume_role_requests("arn:aws:iam::123456789012:role/bench")
-        .len()
-        - moto_calls_before;
+    let sts_calls = moto.assume_role_requests("arn:aws:iam::123456789012:role/bench").len() - moto_calls_before;
 
     println!("| measure | figure | ratio |");
     println!("|---|---|---|");
@@ -146,14 +121,8 @@ fn main() {
         micros(sandboxed),
         sandboxed.as_secs_f64() / native.as_secs_f64()
     );
-    println!(
-        "| resolve, cache hit | {:.0} ns | — |",
-        hit.as_secs_f64() * 1e9
-    );
-    println!(
-        "| resolve, uncached, against moto (median of 51) | {} | 1.0× |",
-        micros(uncached)
-    );
+    println!("| resolve, cache hit | {:.0} ns | — |", hit.as_secs_f64() * 1e9);
+    println!("| resolve, uncached, against moto (median of 51) | {} | 1.0× |", micros(uncached));
     println!(
         "| the same AssumeRole, SDK only | {} | {:.2}× of uncached |",
         micros(sdk_only),

@@ -15,9 +15,7 @@ pub const AWS_COMPONENT: &str = env!("LAVA_TEST_AWS_COMPONENT");
 /// A worker config for tests: defaults, a compile cache inside `target/`.
 pub fn test_config() -> WorkerConfig {
     WorkerConfig {
-        compile_cache: Some(
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache"),
-        ),
+        compile_cache: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache")),
         ..WorkerConfig::default()
     }
 }
@@ -67,23 +65,19 @@ impl AwsBackend for RecordingBackend {
             .ok_or_else(|| CapabilityError::NotFound(format!("parameter {name}")))
     }
 
+    fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
+        self.calls.lock().unwrap().push("worker-credentials".into());
+        Err(CapabilityError::Unavailable("the recording backend has no worker credentials".into()))
+    }
+
     fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
-        self.calls
-            .lock()
-            .unwrap()
-            .push(format!("sts:{}", request.role_arn));
-        Err(CapabilityError::AccessDenied(
-            "the recording backend assumes nothing".into(),
-        ))
+        self.calls.lock().unwrap().push(format!("sts:{}", request.role_arn));
+        Err(CapabilityError::AccessDenied("the recording backend assumes nothing".into()))
     }
 }
 
 /// A host with the built-ins plus the components in `dir`, sending AWS calls to `backend`.
-pub fn host_with(
-    config: WorkerConfig,
-    dir: Option<&Path>,
-    backend: Arc<RecordingBackend>,
-) -> ConnectorHost {
+pub fn host_with(config: WorkerConfig, dir: Option<&Path>, backend: Arc<RecordingBackend>) -> ConnectorHost {
     let mut builder = ConnectorHost::builder().config(config).backend(backend);
     if let Some(dir) = dir {
         builder = builder.plugin_dir(dir);

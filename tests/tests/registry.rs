@@ -3,89 +3,45 @@
 use std::sync::Arc;
 
 use lava_conn::{ConnectorHost, HostError, LoadError, PluginSource, WorkerConfig};
-use lava_conn_tests::{
-    AWS_COMPONENT, HOSTILE_COMPONENT, RecordingBackend, plugin_dir, test_config, write_file,
-};
+use lava_conn_tests::{AWS_COMPONENT, HOSTILE_COMPONENT, RecordingBackend, plugin_dir, test_config, write_file};
 
 /// The digest `lava-conn plugins` must show, computed independently with `sha256sum`.
 fn sha256_hex(path: &str) -> String {
-    let out = std::process::Command::new("sha256sum")
-        .arg(path)
-        .output()
-        .expect("sha256sum runs");
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
+    let out = std::process::Command::new("sha256sum").arg(path).output().expect("sha256sum runs");
+    String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_string()
 }
 
 fn build(config: WorkerConfig, dir: &std::path::Path) -> Result<ConnectorHost, HostError> {
-    ConnectorHost::builder()
-        .config(config)
-        .plugin_dir(dir)
-        .backend(Arc::new(RecordingBackend::default()))
-        .build()
+    ConnectorHost::builder().config(config).plugin_dir(dir).backend(Arc::new(RecordingBackend::default())).build()
 }
 
 #[test]
 fn the_builtin_aws_needs_no_folder() {
-    let host = ConnectorHost::builder()
-        .config(test_config())
-        .build()
-        .unwrap();
+    let host = ConnectorHost::builder().config(test_config()).build().unwrap();
     let plugins = host.plugins();
     assert_eq!(plugins.len(), 1);
     assert_eq!(plugins[0].types, vec!["aws".to_string()]);
     assert_eq!(plugins[0].source, PluginSource::BuiltIn("aws"));
-    assert_eq!(
-        plugins[0].sha256,
-        sha256_hex(AWS_COMPONENT),
-        "the built-in is the same build as the file"
-    );
-    assert!(
-        plugins[0]
-            .fields
-            .iter()
-            .any(|(name, _, required, _)| name == "conn_id" && *required)
-    );
+    assert_eq!(plugins[0].sha256, sha256_hex(AWS_COMPONENT), "the built-in is the same build as the file");
+    assert!(plugins[0].fields.iter().any(|(name, _, required, _)| name == "conn_id" && *required));
 }
 
 #[test]
 fn folder_plugins_are_listed_with_their_digest() {
     let dir = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
     let host = build(test_config(), dir.path()).unwrap();
-    let hostile = host
-        .plugins()
-        .into_iter()
-        .find(|p| p.types == ["hostile"])
-        .expect("listed");
-    assert_eq!(
-        hostile.source,
-        PluginSource::File(dir.path().join("hostile.wasm"))
-    );
+    let hostile = host.plugins().into_iter().find(|p| p.types == ["hostile"]).expect("listed");
+    assert_eq!(hostile.source, PluginSource::File(dir.path().join("hostile.wasm")));
     assert_eq!(hostile.sha256, sha256_hex(HOSTILE_COMPONENT));
     assert_eq!(hostile.version, "0.0.1");
 }
 
 #[test]
 fn without_the_file_the_type_is_unknown() {
-    let host = ConnectorHost::builder()
-        .config(test_config())
-        .build()
-        .unwrap();
-    let problems = host
-        .validate(
-            &serde_json::json!({"conn_id": "h", "type": "hostile"}),
-            None,
-        )
-        .unwrap();
+    let host = ConnectorHost::builder().config(test_config()).build().unwrap();
+    let problems = host.validate(&serde_json::json!({"conn_id": "h", "type": "hostile"}), None).unwrap();
     assert_eq!(problems[0].field, "type");
-    assert!(
-        problems[0].message.contains("`hostile` is not handled"),
-        "{problems:?}"
-    );
+    assert!(problems[0].message.contains("`hostile` is not handled"), "{problems:?}");
     assert!(problems[0].message.contains("known: aws"), "{problems:?}");
 }
 
@@ -96,17 +52,9 @@ fn broken_files_are_reported_and_skipped() {
     write_file(dir.path(), "empty.wasm", b"");
     write_file(dir.path(), "notes.txt", b"ignored: not a .wasm file");
     let host = build(test_config(), dir.path()).unwrap();
-    let skipped: Vec<_> = host
-        .skipped_plugins()
-        .iter()
-        .map(|s| s.path.file_name().unwrap().to_owned())
-        .collect();
+    let skipped: Vec<_> = host.skipped_plugins().iter().map(|s| s.path.file_name().unwrap().to_owned()).collect();
     assert_eq!(skipped, vec!["empty.wasm", "garbage.wasm"]);
-    assert!(
-        host.skipped_plugins()
-            .iter()
-            .all(|s| s.reason.contains("not a WebAssembly component"))
-    );
+    assert!(host.skipped_plugins().iter().all(|s| s.reason.contains("not a WebAssembly component")));
     assert_eq!(host.plugins().len(), 2, "the good plugins still load");
 }
 
@@ -115,14 +63,8 @@ fn two_files_claiming_one_type_name_both() {
     let dir = plugin_dir(&[("a.wasm", HOSTILE_COMPONENT), ("b.wasm", HOSTILE_COMPONENT)]);
     let error = build(test_config(), dir.path()).err().expect("a conflict");
     let message = error.to_string();
-    assert!(
-        matches!(error, HostError::Load(LoadError::Conflict { .. })),
-        "{message}"
-    );
-    assert!(
-        message.contains("a.wasm") && message.contains("b.wasm"),
-        "{message}"
-    );
+    assert!(matches!(error, HostError::Load(LoadError::Conflict { .. })), "{message}");
+    assert!(message.contains("a.wasm") && message.contains("b.wasm"), "{message}");
     assert!(message.contains("`hostile`"), "{message}");
 }
 
@@ -131,35 +73,18 @@ fn a_file_may_replace_the_builtin_only_when_configured() {
     let dir = plugin_dir(&[("my-aws.wasm", AWS_COMPONENT)]);
     let error = build(test_config(), dir.path()).err().expect("a conflict");
     let message = error.to_string();
-    assert!(
-        message.contains("built-in `aws`") && message.contains("my-aws.wasm"),
-        "{message}"
-    );
-    assert!(
-        message.contains("replace_builtin"),
-        "the message says how to allow it: {message}"
-    );
+    assert!(message.contains("built-in `aws`") && message.contains("my-aws.wasm"), "{message}");
+    assert!(message.contains("replace_builtin"), "the message says how to allow it: {message}");
 
-    let config = WorkerConfig {
-        replace_builtin: vec!["aws".into()],
-        ..test_config()
-    };
+    let config = WorkerConfig { replace_builtin: vec!["aws".into()], ..test_config() };
     let host = build(config, dir.path()).unwrap();
     let plugins = host.plugins();
     assert_eq!(plugins.len(), 1, "{plugins:?}");
-    assert_eq!(
-        plugins[0].source,
-        PluginSource::File(dir.path().join("my-aws.wasm"))
-    );
+    assert_eq!(plugins[0].source, PluginSource::File(dir.path().join("my-aws.wasm")));
 }
 
 #[test]
 fn a_missing_folder_is_an_error_naming_it() {
-    let error = build(test_config(), std::path::Path::new("/nonexistent/plugins"))
-        .err()
-        .expect("an error");
-    assert!(
-        error.to_string().contains("/nonexistent/plugins"),
-        "{error}"
-    );
+    let error = build(test_config(), std::path::Path::new("/nonexistent/plugins")).err().expect("an error");
+    assert!(error.to_string().contains("/nonexistent/plugins"), "{error}");
 }

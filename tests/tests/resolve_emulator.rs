@@ -51,10 +51,7 @@ async fn host() -> ConnectorHost {
 }
 
 fn job(id: &str) -> Job {
-    Job {
-        realm: "prod".into(),
-        job_id: id.into(),
-    }
+    Job { realm: "prod".into(), job_id: id.into() }
 }
 
 fn role_spec(conn_id: &str, role_name: &str) -> Value {
@@ -64,27 +61,15 @@ fn role_spec(conn_id: &str, role_name: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn static_keys_from_a_secure_string() {
     let spec = json!({"conn_id": "keys", "type": "aws", "enabled": true, "access_keys": "/lava/prod/aws/keys"});
-    let resolved = host()
-        .await
-        .resolve_spec(spec, &job("static"))
-        .await
-        .unwrap();
+    let resolved = host().await.resolve_spec(spec, &job("static")).await.unwrap();
     let aws = resolved.aws.as_ref().unwrap();
     assert_eq!(aws.access_key_id, "AKIDSTATIC0001");
     assert_eq!(aws.secret_access_key.expose_secret(), "static/secret+value");
     assert!(aws.session_token.is_none());
-    assert_eq!(
-        aws.region.as_deref(),
-        Some("us-east-1"),
-        "the worker's region"
-    );
+    assert_eq!(aws.region.as_deref(), Some("us-east-1"), "the worker's region");
     let get = moto().get_parameter_requests("/lava/prod/aws/keys");
     assert!(!get.is_empty());
-    assert!(
-        get[0].body.contains("\"WithDecryption\":true"),
-        "{}",
-        get[0].body
-    );
+    assert!(get[0].body.contains("\"WithDecryption\":true"), "{}", get[0].body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,19 +85,12 @@ async fn assumed_role_with_every_option_reaches_sts() {
         "region": "ap-southeast-2",
     });
     let before = SystemTime::now();
-    let resolved = host()
-        .await
-        .resolve_spec(spec, &job("nightly/ÉTL"))
-        .await
-        .unwrap();
+    let resolved = host().await.resolve_spec(spec, &job("nightly/ÉTL")).await.unwrap();
     let aws = resolved.aws.as_ref().unwrap();
     assert!(aws.session_token.is_some());
     assert_eq!(aws.region.as_deref(), Some("ap-southeast-2"));
     let lifetime = aws.expiration.unwrap().duration_since(before).unwrap();
-    assert!(
-        (5_300..=5_500).contains(&lifetime.as_secs()),
-        "{lifetime:?}"
-    );
+    assert!((5_300..=5_500).contains(&lifetime.as_secs()), "{lifetime:?}");
 
     let calls = moto().assume_role_requests(&role("loader"));
     assert_eq!(calls.len(), 1);
@@ -120,25 +98,14 @@ async fn assumed_role_with_every_option_reaches_sts() {
     assert_eq!(p["RoleSessionName"], "lv-prod-nightly.ETL");
     assert_eq!(p["DurationSeconds"], "5400");
     assert_eq!(p["ExternalId"], "ext-id-4711");
-    assert_eq!(
-        p["PolicyArns.member.1.arn"],
-        "arn:aws:iam::aws:policy/ReadOnlyAccess"
-    );
-    assert_eq!(
-        p["PolicyArns.member.2.arn"],
-        format!("arn:aws:iam::{ACCOUNT}:policy/extra")
-    );
+    assert_eq!(p["PolicyArns.member.1.arn"], "arn:aws:iam::aws:policy/ReadOnlyAccess");
+    assert_eq!(p["PolicyArns.member.2.arn"], format!("arn:aws:iam::{ACCOUNT}:policy/extra"));
     assert_eq!(
         p["Policy"],
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#
     );
     let tags: Vec<(&str, &str)> = (1..=2)
-        .map(|i| {
-            (
-                p[&format!("Tags.member.{i}.Key")].as_str(),
-                p[&format!("Tags.member.{i}.Value")].as_str(),
-            )
-        })
+        .map(|i| (p[&format!("Tags.member.{i}.Key")].as_str(), p[&format!("Tags.member.{i}.Value")].as_str()))
         .collect();
     assert_eq!(tags, vec![("team", "data"), ("cost-centre", "4711")]);
 
@@ -148,19 +115,14 @@ async fn assumed_role_with_every_option_reaches_sts() {
             .credentials_provider(aws_sdk_sts::config::Credentials::new(
                 aws.access_key_id.clone(),
                 aws.secret_access_key.expose_secret().to_string(),
-                aws.session_token
-                    .as_ref()
-                    .map(|t| t.expose_secret().to_string()),
+                aws.session_token.as_ref().map(|t| t.expose_secret().to_string()),
                 None,
                 "resolved",
             ))
             .build(),
     );
     let identity = sts.get_caller_identity().send().await.unwrap();
-    assert_eq!(
-        identity.arn().unwrap(),
-        format!("arn:aws:sts::{ACCOUNT}:assumed-role/loader/lv-prod-nightly.ETL")
-    );
+    assert_eq!(identity.arn().unwrap(), format!("arn:aws:sts::{ACCOUNT}:assumed-role/loader/lv-prod-nightly.ETL"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,17 +131,9 @@ async fn the_cache_keys_by_spec_and_job() {
     let spec = role_spec("cached", "cached");
     host.resolve_spec(spec.clone(), &job("a")).await.unwrap();
     host.resolve_spec(spec.clone(), &job("a")).await.unwrap();
-    assert_eq!(
-        moto().assume_role_requests(&role("cached")).len(),
-        1,
-        "a hit within the TTL makes no call"
-    );
+    assert_eq!(moto().assume_role_requests(&role("cached")).len(), 1, "a hit within the TTL makes no call");
     host.resolve_spec(spec.clone(), &job("b")).await.unwrap();
-    assert_eq!(
-        moto().assume_role_requests(&role("cached")).len(),
-        2,
-        "another job gets its own session"
-    );
+    assert_eq!(moto().assume_role_requests(&role("cached")).len(), 2, "another job gets its own session");
     let mut changed = spec;
     changed["duration"] = json!("2h");
     host.resolve_spec(changed, &job("a")).await.unwrap();
@@ -190,10 +144,7 @@ async fn the_cache_keys_by_spec_and_job() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_expire_with_the_ttl() {
-    let config = WorkerConfig {
-        aws_access_key_cache_ttl: "1s".into(),
-        ..test_config()
-    };
+    let config = WorkerConfig { aws_access_key_cache_ttl: "1s".into(), ..test_config() };
     let host = host_with(config).await;
     let spec = role_spec("ttl", "ttl");
     host.resolve_spec(spec.clone(), &job("a")).await.unwrap();
@@ -201,11 +152,7 @@ async fn entries_expire_with_the_ttl() {
     assert_eq!(moto().assume_role_requests(&role("ttl")).len(), 1);
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     host.resolve_spec(spec, &job("a")).await.unwrap();
-    assert_eq!(
-        moto().assume_role_requests(&role("ttl")).len(),
-        2,
-        "an expired entry is resolved again"
-    );
+    assert_eq!(moto().assume_role_requests(&role("ttl")).len(), 2, "an expired entry is resolved again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,147 +167,68 @@ async fn concurrent_resolves_make_one_call() {
         .collect();
     let mut keys = Vec::new();
     for task in tasks {
-        keys.push(
-            task.await
-                .unwrap()
-                .unwrap()
-                .aws
-                .as_ref()
-                .unwrap()
-                .access_key_id
-                .clone(),
-        );
+        keys.push(task.await.unwrap().unwrap().aws.as_ref().unwrap().access_key_id.clone());
     }
-    assert_eq!(
-        moto().assume_role_requests(&role("single-flight")).len(),
-        1,
-        "100 concurrent resolves, one AssumeRole"
-    );
-    assert!(
-        keys.windows(2).all(|w| w[0] == w[1]),
-        "every caller got the same credentials"
-    );
+    assert_eq!(moto().assume_role_requests(&role("single-flight")).len(), 1, "100 concurrent resolves, one AssumeRole");
+    assert!(keys.windows(2).all(|w| w[0] == w[1]), "every caller got the same credentials");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_name_the_cause_and_never_the_secret() {
     let host = host().await;
     let spec = json!({"conn_id": "missing", "type": "aws", "enabled": true, "access_keys": "/lava/prod/aws/missing"});
-    let error = host
-        .resolve_spec(spec, &job("e"))
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(
-        error.contains("/lava/prod/aws/missing") && error.contains("not found"),
-        "{error}"
-    );
+    let error = host.resolve_spec(spec, &job("e")).await.unwrap_err().to_string();
+    assert!(error.contains("/lava/prod/aws/missing") && error.contains("not found"), "{error}");
 
     let spec = json!({"conn_id": "bad", "type": "aws", "enabled": true, "access_keys": "/lava/prod/aws/bad-keys"});
-    let error = host
-        .resolve_spec(spec, &job("e"))
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(
-        error.contains("/lava/prod/aws/bad-keys")
-            && error.contains("access_key_id,secret_access_key"),
-        "{error}"
-    );
-    assert!(
-        !error.contains("nocommainthisvalue"),
-        "the value leaked: {error}"
-    );
+    let error = host.resolve_spec(spec, &job("e")).await.unwrap_err().to_string();
+    assert!(error.contains("/lava/prod/aws/bad-keys") && error.contains("access_key_id,secret_access_key"), "{error}");
+    assert!(!error.contains("nocommainthisvalue"), "the value leaked: {error}");
 
     let mut spec = role_spec("off", "loader");
     spec["enabled"] = json!(false);
-    let error = host
-        .resolve_spec(spec, &job("e"))
-        .await
-        .unwrap_err()
-        .to_string();
+    let error = host.resolve_spec(spec, &job("e")).await.unwrap_err().to_string();
     assert!(error.contains("`off` is not enabled"), "{error}");
 
     let mut spec = role_spec("invalid", "loader");
     spec["duration"] = json!("1 hour");
-    let error = host
-        .resolve_spec(spec, &job("e"))
-        .await
-        .unwrap_err()
-        .to_string();
+    let error = host.resolve_spec(spec, &job("e")).await.unwrap_err().to_string();
     assert!(error.contains("duration"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ssm_outside_the_grant_is_refused_before_any_request() {
-    let config = WorkerConfig {
-        ssm_prefixes: vec!["/lava/{realm}/granted/".into()],
-        ..test_config()
-    };
+    let config = WorkerConfig { ssm_prefixes: vec!["/lava/{realm}/granted/".into()], ..test_config() };
     let narrow = host_with(config).await;
     let spec = json!({"conn_id": "grant", "type": "aws", "enabled": true, "access_keys": "/lava/prod/aws/keys"});
     let sent_before = moto().get_parameter_requests("/lava/prod/aws/keys").len();
-    let error = narrow
-        .resolve_spec(spec, &job("g"))
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(
-        error.contains("not granted") && error.contains("/lava/prod/granted/"),
-        "{error}"
-    );
-    assert_eq!(
-        moto().get_parameter_requests("/lava/prod/aws/keys").len(),
-        sent_before,
-        "nothing was sent"
-    );
+    let error = narrow.resolve_spec(spec, &job("g")).await.unwrap_err().to_string();
+    assert!(error.contains("not granted") && error.contains("/lava/prod/granted/"), "{error}");
+    assert_eq!(moto().get_parameter_requests("/lava/prod/aws/keys").len(), sent_before, "nothing was sent");
 
     // An external ID outside the realm is refused by the default grants too.
     let mut spec = role_spec("grant-ext", "grant");
     spec["external_id"] = json!("/shared/aws/ext-id");
-    let error = host()
-        .await
-        .resolve_spec(spec, &job("g"))
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(
-        error.contains("external_id") && error.contains("not granted"),
-        "{error}"
-    );
-    assert!(
-        moto()
-            .get_parameter_requests("/shared/aws/ext-id")
-            .is_empty()
-    );
+    let error = host().await.resolve_spec(spec, &job("g")).await.unwrap_err().to_string();
+    assert!(error.contains("external_id") && error.contains("not granted"), "{error}");
+    assert!(moto().get_parameter_requests("/shared/aws/ext-id").is_empty());
     assert!(moto().assume_role_requests(&role("grant")).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_endpoint_fails_clearly_in_bounded_time() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let sdk = configure(moto().sdk_loader().endpoint_url(format!("http://{closed}")))
-        .load()
-        .await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let sdk = configure(moto().sdk_loader().endpoint_url(format!("http://{closed}"))).load().await;
     let host = ConnectorHost::builder()
         .config(test_config())
         .backend(SdkBackend::new(sdk, tokio::runtime::Handle::current()))
         .build()
         .unwrap();
     let started = Instant::now();
-    let error = host
-        .resolve_spec(role_spec("down", "loader"), &job("d"))
-        .await
-        .unwrap_err();
+    let error = host.resolve_spec(role_spec("down", "loader"), &job("d")).await.unwrap_err();
     let elapsed = started.elapsed();
     let message = error.to_string();
-    assert!(
-        message.contains("cannot reach AWS") || message.contains("no answer"),
-        "{message}"
-    );
+    assert!(message.contains("cannot reach AWS") || message.contains("no answer"), "{message}");
     assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
 }
 
@@ -380,10 +248,7 @@ async fn connections_come_from_dynamodb_and_folders() {
     assert_eq!(calls[0].param("DurationSeconds"), Some("3600"));
     let error = host.resolve("nope", &job("dynamo")).await.unwrap_err();
     assert!(matches!(error, HostError::Store(_)), "{error}");
-    assert!(
-        error.to_string().contains("lava.prod.connections"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("lava.prod.connections"), "{error}");
 
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -393,16 +258,10 @@ async fn connections_come_from_dynamodb_and_folders() {
     .unwrap();
     let host = ConnectorHost::builder()
         .config(test_config())
-        .backend(SdkBackend::new(
-            configure(moto().sdk_loader()).load().await,
-            tokio::runtime::Handle::current(),
-        ))
+        .backend(SdkBackend::new(configure(moto().sdk_loader()).load().await, tokio::runtime::Handle::current()))
         .store(Arc::new(FolderStore::open(dir.path()).unwrap()))
         .build()
         .unwrap();
     let resolved = host.resolve("folder-keys", &job("folder")).await.unwrap();
-    assert_eq!(
-        resolved.aws.as_ref().unwrap().access_key_id,
-        "AKIDSTATIC0001"
-    );
+    assert_eq!(resolved.aws.as_ref().unwrap().access_key_id, "AKIDSTATIC0001");
 }

@@ -22,17 +22,9 @@ fn fixture() -> &'static Fixture {
             parameters: vec![("/lava/prod/granted".into(), "granted-value".into())],
             ..RecordingBackend::default()
         });
-        let config = WorkerConfig {
-            call_deadline_ms: 300,
-            memory_limit_mib: 32,
-            ..test_config()
-        };
+        let config = WorkerConfig { call_deadline_ms: 300, memory_limit_mib: 32, ..test_config() };
         let host = host_with(config, Some(plugins.path()), backend.clone());
-        Fixture {
-            host,
-            backend,
-            _plugins: plugins,
-        }
+        Fixture { host, backend, _plugins: plugins }
     })
 }
 
@@ -41,10 +33,7 @@ fn hostile(mode: &str) -> Value {
 }
 
 fn job() -> Job {
-    Job {
-        realm: "prod".into(),
-        job_id: "j1".into(),
-    }
+    Job { realm: "prod".into(), job_id: "j1".into() }
 }
 
 /// The host still serves: the aws built-in and the hostile plugin both answer.
@@ -69,16 +58,10 @@ fn an_endless_loop_is_stopped_by_the_deadline() {
     let elapsed = started.elapsed();
     let message = error.to_string();
     let (plugin, failure) = plugin_failure(error);
-    assert!(
-        matches!(failure, PluginFailure::Deadline(d) if d == Duration::from_millis(300)),
-        "{failure:?}"
-    );
+    assert!(matches!(failure, PluginFailure::Deadline(d) if d == Duration::from_millis(300)), "{failure:?}");
     assert!(plugin.contains("hostile.wasm"), "{plugin}");
     assert!(message.contains("deadline"), "{message}");
-    assert!(
-        elapsed >= Duration::from_millis(300),
-        "stopped too early: {elapsed:?}"
-    );
+    assert!(elapsed >= Duration::from_millis(300), "stopped too early: {elapsed:?}");
     assert_host_serves();
 }
 
@@ -87,20 +70,14 @@ fn endless_allocation_hits_the_memory_cap() {
     let error = fixture().host.validate(&hostile("oom"), None).unwrap_err();
     let message = error.to_string();
     let (_, failure) = plugin_failure(error);
-    assert!(
-        matches!(failure, PluginFailure::MemoryLimit(32)),
-        "{failure:?}"
-    );
+    assert!(matches!(failure, PluginFailure::MemoryLimit(32)), "{failure:?}");
     assert!(message.contains("32 MiB"), "{message}");
     assert_host_serves();
 }
 
 #[test]
 fn a_panic_is_reported_with_its_message() {
-    let error = fixture()
-        .host
-        .validate(&hostile("panic"), None)
-        .unwrap_err();
+    let error = fixture().host.validate(&hostile("panic"), None).unwrap_err();
     let (plugin, failure) = plugin_failure(error);
     assert!(plugin.contains("hostile.wasm"));
     match failure {
@@ -113,100 +90,55 @@ fn a_panic_is_reported_with_its_message() {
 #[test]
 fn ssm_outside_the_grant_is_refused_before_any_request() {
     let calls_before = fixture().backend.calls();
-    let error = fixture()
-        .host
-        .resolve_uncached(&hostile("ssm:/lava/other/secret"), &job())
-        .unwrap_err();
+    let error = fixture().host.resolve_uncached(&hostile("ssm:/lava/other/secret"), &job()).unwrap_err();
     let message = error.to_string();
     assert!(message.contains("NotGranted"), "{message}");
-    assert!(
-        message.contains("/lava/prod/"),
-        "the refusal names the granted prefix: {message}"
-    );
-    assert_eq!(
-        fixture().backend.calls(),
-        calls_before,
-        "a refused call must not reach the backend"
-    );
+    assert!(message.contains("/lava/prod/"), "the refusal names the granted prefix: {message}");
+    assert_eq!(fixture().backend.calls(), calls_before, "a refused call must not reach the backend");
     assert_host_serves();
 }
 
 #[test]
 fn ssm_inside_the_grant_reaches_the_backend() {
-    let resolved = fixture()
-        .host
-        .resolve_uncached(&hostile("ssm:/lava/prod/granted"), &job())
-        .unwrap();
+    let resolved = fixture().host.resolve_uncached(&hostile("ssm:/lava/prod/granted"), &job()).unwrap();
     assert_eq!(resolved.values.len(), 1);
-    assert!(
-        fixture()
-            .backend
-            .calls()
-            .contains(&"ssm:/lava/prod/granted".to_string())
-    );
+    assert!(fixture().backend.calls().contains(&"ssm:/lava/prod/granted".to_string()));
 }
 
 #[test]
 fn validation_gets_no_aws_at_all() {
     let calls_before = fixture().backend.calls();
-    let problems = fixture()
-        .host
-        .validate(&hostile("ssm:/lava/prod/granted"), Some("prod"))
-        .unwrap();
+    let problems = fixture().host.validate(&hostile("ssm:/lava/prod/granted"), Some("prod")).unwrap();
     assert!(problems[0].message.contains("NotGranted"), "{problems:?}");
-    let problems = fixture()
-        .host
-        .validate(&hostile("sts"), Some("prod"))
-        .unwrap();
+    let problems = fixture().host.validate(&hostile("sts"), Some("prod")).unwrap();
     assert!(problems[0].message.contains("NotGranted"), "{problems:?}");
     assert_eq!(fixture().backend.calls(), calls_before);
 }
 
 #[test]
 fn nonsense_results_are_rejected() {
-    let error = fixture()
-        .host
-        .session_name(&hostile("bad-session-name"), &job())
-        .unwrap_err();
+    let error = fixture().host.session_name(&hostile("bad-session-name"), &job()).unwrap_err();
     let (_, failure) = plugin_failure(error);
-    assert!(
-        matches!(failure, PluginFailure::InvalidResult(_)),
-        "{failure:?}"
-    );
+    assert!(matches!(failure, PluginFailure::InvalidResult(_)), "{failure:?}");
 
-    let error = fixture()
-        .host
-        .resolve_uncached(&hostile("bad-launcher"), &job())
-        .unwrap_err();
+    let error = fixture().host.resolve_uncached(&hostile("bad-launcher"), &job()).unwrap_err();
     let (_, failure) = plugin_failure(error);
-    assert!(
-        matches!(&failure, PluginFailure::InvalidResult(m) if m.contains("plain file name")),
-        "{failure:?}"
-    );
+    assert!(matches!(&failure, PluginFailure::InvalidResult(m) if m.contains("plain file name")), "{failure:?}");
     assert_host_serves();
 }
 
 #[test]
 fn a_flood_of_output_is_bounded() {
-    let error = fixture()
-        .host
-        .resolve_uncached(&hostile("flood"), &job())
-        .unwrap_err();
+    let error = fixture().host.resolve_uncached(&hostile("flood"), &job()).unwrap_err();
     let (_, failure) = plugin_failure(error);
     // wasmtime's hostcall fuel (set to max_plugin_output_bytes) stops the copy.
-    assert!(
-        matches!(&failure, PluginFailure::Trap(m) if m.contains("too much data")),
-        "{failure:?}"
-    );
+    assert!(matches!(&failure, PluginFailure::Trap(m) if m.contains("too much data")), "{failure:?}");
     assert_host_serves();
 }
 
 #[test]
 fn a_log_flood_is_cut_off() {
-    let resolved = fixture()
-        .host
-        .resolve_uncached(&hostile("log"), &job())
-        .unwrap();
+    let resolved = fixture().host.resolve_uncached(&hostile("log"), &job()).unwrap();
     assert_eq!(resolved.values.len(), 1);
 }
 
@@ -224,10 +156,7 @@ fn wasi_grants_nothing() {
     };
     assert_eq!(value("env"), "env=[] args=[]");
     let file = value("file");
-    assert!(
-        file.starts_with("connection `file` cannot be resolved: file:"),
-        "{file}"
-    );
+    assert!(file.starts_with("connection `file` cannot be resolved: file:"), "{file}");
     assert!(!file.contains("root:"), "{file}");
     assert_eq!(value("stdout"), "printed");
 }

@@ -16,13 +16,8 @@ fn spec(conn_id: &str) -> Value {
 }
 
 fn name_in(host: &ConnectorHost, realm: &str, job_id: &str, conn_id: &str) -> String {
-    let job = Job {
-        realm: realm.into(),
-        job_id: job_id.into(),
-    };
-    host.session_name(&spec(conn_id), &job)
-        .expect("the plugin runs")
-        .expect("the spec is valid")
+    let job = Job { realm: realm.into(), job_id: job_id.into() };
+    host.session_name(&spec(conn_id), &job).expect("the plugin runs").expect("the spec is valid")
 }
 
 fn name(realm: &str, job_id: &str) -> String {
@@ -30,14 +25,9 @@ fn name(realm: &str, job_id: &str) -> String {
 }
 
 fn assert_valid(name: &str) {
+    assert!((2..=64).contains(&name.len()), "{name:?} has {} characters", name.len());
     assert!(
-        (2..=64).contains(&name.len()),
-        "{name:?} has {} characters",
-        name.len()
-    );
-    assert!(
-        name.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)),
+        name.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)),
         "{name:?} has characters STS rejects"
     );
 }
@@ -80,10 +70,7 @@ fn empty_realm_or_job_gives_lava() {
 
 #[test]
 fn punctuation_only_ids_stay_valid() {
-    let config = WorkerConfig {
-        conn_app_name: "{{ job_id }}".into(),
-        ..test_config()
-    };
+    let config = WorkerConfig { conn_app_name: "{{ job_id }}".into(), ..test_config() };
     let host = host_with(config, None, Arc::new(RecordingBackend::default()));
     for job in ["!!!", "...", "'\"\\", "🚀", "x", "é", "データ"] {
         let got = name_in(&host, "prod", job, "aws1");
@@ -94,39 +81,24 @@ fn punctuation_only_ids_stay_valid() {
 
 #[test]
 fn templates_come_from_config() {
-    let config = WorkerConfig {
-        conn_app_name: "{{ conn_id }}@{{ realm }}".into(),
-        ..test_config()
-    };
+    let config = WorkerConfig { conn_app_name: "{{ conn_id }}@{{ realm }}".into(), ..test_config() };
     let host = host_with(config, None, Arc::new(RecordingBackend::default()));
     assert_eq!(name_in(&host, "prod", "j", "my conn"), "my.conn@prod");
 }
 
 #[test]
 fn a_bad_template_is_a_problem_naming_the_setting() {
-    let config = WorkerConfig {
-        conn_app_name: "{{ unknown_variable }}".into(),
-        ..test_config()
-    };
+    let config = WorkerConfig { conn_app_name: "{{ unknown_variable }}".into(), ..test_config() };
     let host = host_with(config, None, Arc::new(RecordingBackend::default()));
-    let job = Job {
-        realm: "prod".into(),
-        job_id: "j".into(),
-    };
+    let job = Job { realm: "prod".into(), job_id: "j".into() };
     let problems = host.session_name(&spec("aws1"), &job).unwrap().unwrap_err();
     assert_eq!(problems[0].field, "CONN_APP_NAME", "{problems:?}");
 }
 
 #[test]
 fn an_invalid_spec_gives_its_problems() {
-    let job = Job {
-        realm: "prod".into(),
-        job_id: "j".into(),
-    };
+    let job = Job { realm: "prod".into(), job_id: "j".into() };
     let bad = json!({"conn_id": "c", "type": "aws", "enabled": true, "role_arn": "nope"});
     let problems = host().session_name(&bad, &job).unwrap().unwrap_err();
-    assert!(
-        problems.iter().any(|p| p.field == "role_arn"),
-        "{problems:?}"
-    );
+    assert!(problems.iter().any(|p| p.field == "role_arn"), "{problems:?}");
 }

@@ -19,14 +19,10 @@ pub const GUEST_PROFILE: &str = "guest";
 /// root) whose changes must rebuild it. Panics with a message that says what
 /// to do when the build cannot run; a build script has no better channel.
 pub fn build_guest(package: &str, watch: &[&str]) -> PathBuf {
-    let manifest_dir =
-        PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run from a build script"));
+    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run from a build script"));
     let workspace = workspace_root(&manifest_dir);
     for folder in watch.iter().chain(["Cargo.lock", "Cargo.toml"].iter()) {
-        println!(
-            "cargo:rerun-if-changed={}",
-            workspace.join(folder).display()
-        );
+        println!("cargo:rerun-if-changed={}", workspace.join(folder).display());
     }
     ensure_target_installed();
     let target_dir = workspace.join("target").join("guests");
@@ -34,16 +30,7 @@ pub fn build_guest(package: &str, watch: &[&str]) -> PathBuf {
     let mut command = Command::new(cargo);
     command
         .current_dir(&workspace)
-        .args([
-            "build",
-            "--quiet",
-            "--package",
-            package,
-            "--target",
-            GUEST_TARGET,
-            "--profile",
-            GUEST_PROFILE,
-        ])
+        .args(["build", "--quiet", "--package", package, "--target", GUEST_TARGET, "--profile", GUEST_PROFILE])
         .arg("--target-dir")
         .arg(&target_dir);
     // What the outer cargo set up for the host build must not leak into the
@@ -61,32 +48,19 @@ pub fn build_guest(package: &str, watch: &[&str]) -> PathBuf {
     ] {
         command.env_remove(variable);
     }
-    let status = command
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run cargo to build the `{package}` component: {e}"));
-    assert!(
-        status.success(),
-        "building the `{package}` component for {GUEST_TARGET} failed (see the errors above)"
-    );
-    let artifact = target_dir
-        .join(GUEST_TARGET)
-        .join(GUEST_PROFILE)
-        .join(format!("{}.wasm", package.replace('-', "_")));
-    assert!(
-        artifact.is_file(),
-        "the `{package}` build produced no {}",
-        artifact.display()
-    );
+    let status =
+        command.status().unwrap_or_else(|e| panic!("cannot run cargo to build the `{package}` component: {e}"));
+    assert!(status.success(), "building the `{package}` component for {GUEST_TARGET} failed (see the errors above)");
+    let artifact =
+        target_dir.join(GUEST_TARGET).join(GUEST_PROFILE).join(format!("{}.wasm", package.replace('-', "_")));
+    assert!(artifact.is_file(), "the `{package}` build produced no {}", artifact.display());
     artifact
 }
 
 fn workspace_root(manifest_dir: &Path) -> PathBuf {
     manifest_dir
         .ancestors()
-        .find(|dir| {
-            std::fs::read_to_string(dir.join("Cargo.toml"))
-                .is_ok_and(|text| text.contains("[workspace]"))
-        })
+        .find(|dir| std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|text| text.contains("[workspace]")))
         .expect("the package is inside the lava-conn workspace")
         .to_path_buf()
 }

@@ -2,7 +2,8 @@
 //!
 //! It handles type `hostile`. The spec's `conn_id` chooses the misbehaviour:
 //! `loop`, `oom`, `panic`, `ssm:<name>` (read that SSM parameter), `sts`,
-//! `bad-session-name`, `bad-launcher`, `flood` (return a huge result),
+//! `worker` (ask for the worker's credentials), `bad-session-name`,
+//! `bad-launcher`, `flood` (return a huge result),
 //! `env` / `file` / `stdout` (try what WASI would allow if anything were granted);
 //! anything else behaves well.
 
@@ -10,11 +11,11 @@
 
 wit_bindgen::generate!({ world: "plugin", path: "../../wit" });
 
-use exports::lava::connector::connector::{
-    Descriptor, EnvValue, EnvVar, Guest, JobContext, Launcher, LauncherFile, Resolved,
+use exports::lava::connector::connector::Guest;
+use lava::connector::types::{
+    Descriptor, EnvValue, EnvVar, JobContext, Launcher, LauncherFile, NamedValue, Problem, Resolved, Severity,
     ValidateContext,
 };
-use lava::connector::types::{Problem, Severity};
 use lava::connector::{log, ssm, sts};
 
 struct Hostile;
@@ -22,10 +23,7 @@ export!(Hostile);
 
 /// The misbehaviour named in the spec: the text after `"conn_id":"`.
 fn mode(spec: &str) -> String {
-    let start = spec
-        .find("\"conn_id\":\"")
-        .map(|i| i + 11)
-        .unwrap_or(spec.len());
+    let start = spec.find("\"conn_id\":\"").map(|i| i + 11).unwrap_or(spec.len());
     spec[start..].split('"').next().unwrap_or("").to_string()
 }
 
@@ -56,10 +54,9 @@ fn misbehave(mode: &str) -> Result<String, String> {
                 region: None,
                 source: None,
             };
-            sts::assume_role(&request)
-                .map(|c| c.access_key_id)
-                .map_err(|e| format!("{e:?}"))
+            sts::assume_role(&request).map(|c| c.access_key_id).map_err(|e| format!("{e:?}"))
         }
+        "worker" => lava::connector::worker_credentials::get().map(|c| c.access_key_id).map_err(|e| format!("{e:?}")),
         "env" => Ok(format!(
             "env={:?} args={:?}",
             std::env::vars().collect::<Vec<_>>(),
@@ -76,30 +73,20 @@ fn misbehave(mode: &str) -> Result<String, String> {
             }
             Ok("logged".into())
         }
-        m if m.starts_with("ssm:") => {
-            ssm::get_parameter(&m[4..], true).map_err(|e| format!("{e:?}"))
-        }
+        m if m.starts_with("ssm:") => ssm::get_parameter(&m[4..], true).map_err(|e| format!("{e:?}")),
         _ => Ok("fine".into()),
     }
 }
 
 impl Guest for Hostile {
     fn describe() -> Descriptor {
-        Descriptor {
-            types: vec!["hostile".into()],
-            version: "0.0.1".into(),
-            fields: vec![],
-        }
+        Descriptor { types: vec!["hostile".into()], version: "0.0.1".into(), fields: vec![] }
     }
 
     fn validate(spec: String, _context: ValidateContext) -> Vec<Problem> {
         match misbehave(&mode(&spec)) {
             Ok(_) => vec![],
-            Err(message) => vec![Problem {
-                field: "conn_id".into(),
-                message,
-                severity: Severity::Error,
-            }],
+            Err(message) => vec![Problem { field: "conn_id".into(), message, severity: Severity::Error }],
         }
     }
 
@@ -108,13 +95,7 @@ impl Guest for Hostile {
             "bad-session-name" => Ok("no spaces allowed here".into()),
             m => misbehave(m)
                 .map(|_| "hostile-session".into())
-                .map_err(|message| {
-                    vec![Problem {
-                        field: "conn_id".into(),
-                        message,
-                        severity: Severity::Error,
-                    }]
-                }),
+                .map_err(|message| vec![Problem { field: "conn_id".into(), message, severity: Severity::Error }]),
         }
     }
 
@@ -124,16 +105,9 @@ impl Guest for Hostile {
             "bad-launcher" => Some(Launcher {
                 program: "sh".into(),
                 args: vec![],
-                env: vec![EnvVar {
-                    name: "X".into(),
-                    value: EnvValue::FilePath("../../etc/passwd".into()),
-                }],
+                env: vec![EnvVar { name: "X".into(), value: EnvValue::FilePath("../../etc/passwd".into()) }],
                 unset_env: vec![],
-                files: vec![LauncherFile {
-                    name: "../escape".into(),
-                    contents: vec![],
-                    mode: 0o777,
-                }],
+                files: vec![LauncherFile { name: "../escape".into(), contents: vec![], mode: 0o777 }],
             }),
             "flood" => Some(Launcher {
                 program: "sh".into(),
@@ -145,22 +119,13 @@ impl Guest for Hostile {
             m => {
                 let value = misbehave(m)?;
                 return Ok(Resolved {
-                    values: vec![exports::lava::connector::connector::NamedValue {
-                        name: "RESULT".into(),
-                        value,
-                        secret: false,
-                    }],
+                    values: vec![NamedValue { name: "RESULT".into(), value, secret: false }],
                     expiration: None,
                     aws: None,
                     launcher: None,
                 });
             }
         };
-        Ok(Resolved {
-            values: vec![],
-            expiration: None,
-            aws: None,
-            launcher,
-        })
+        Ok(Resolved { values: vec![], expiration: None, aws: None, launcher })
     }
 }

@@ -52,10 +52,7 @@ pub struct Request {
 impl Request {
     /// The first form parameter called `name`.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// The form parameters as a map.
@@ -104,14 +101,11 @@ impl Moto {
             let _ = tx.send(line);
         });
         let line = rx.recv_timeout(START_TIMEOUT).unwrap_or_default();
-        let port = line
-            .strip_prefix("ready ")
-            .map(str::trim)
-            .unwrap_or_else(|| {
-                let _ = child.kill();
-                let log = std::fs::read_to_string(dir.path().join("moto.log")).unwrap_or_default();
-                panic!("moto did not start (said {line:?}); its log:\n{log}")
-            });
+        let port = line.strip_prefix("ready ").map(str::trim).unwrap_or_else(|| {
+            let _ = child.kill();
+            let log = std::fs::read_to_string(dir.path().join("moto.log")).unwrap_or_default();
+            panic!("moto did not start (said {line:?}); its log:\n{log}")
+        });
         Moto {
             endpoint: format!("http://127.0.0.1:{port}"),
             child: Mutex::new(child),
@@ -134,22 +128,15 @@ impl Moto {
             .map(|entry| {
                 let raw = entry["body"].as_str().unwrap_or_default();
                 let body = if entry["body_encoded"].as_bool() == Some(true) {
-                    let bytes = base64::engine::general_purpose::STANDARD
-                        .decode(raw)
-                        .unwrap_or_default();
+                    let bytes = base64::engine::general_purpose::STANDARD.decode(raw).unwrap_or_default();
                     String::from_utf8_lossy(&bytes).into_owned()
                 } else {
                     raw.to_string()
                 };
                 let headers = &entry["headers"];
-                let target = headers["X-Amz-Target"]
-                    .as_str()
-                    .or(headers["x-amz-target"].as_str())
-                    .unwrap_or_default();
+                let target = headers["X-Amz-Target"].as_str().or(headers["x-amz-target"].as_str()).unwrap_or_default();
                 let params = if target.is_empty() {
-                    form_urlencoded::parse(body.as_bytes())
-                        .into_owned()
-                        .collect()
+                    form_urlencoded::parse(body.as_bytes()).into_owned().collect()
                 } else {
                     Vec::new()
                 };
@@ -159,13 +146,7 @@ impl Moto {
                     .and_then(|c| c.split('/').next())
                     .map(str::to_string);
                 let url = entry["url"].as_str().unwrap_or_default().to_string();
-                Request {
-                    url,
-                    target: target.to_string(),
-                    params,
-                    body,
-                    signed_by,
-                }
+                Request { url, target: target.to_string(), params, body, signed_by }
             })
             .collect()
     }
@@ -174,9 +155,7 @@ impl Moto {
     pub fn assume_role_requests(&self, role_arn: &str) -> Vec<Request> {
         self.requests()
             .into_iter()
-            .filter(|r| {
-                r.param("Action") == Some("AssumeRole") && r.param("RoleArn") == Some(role_arn)
-            })
+            .filter(|r| r.param("Action") == Some("AssumeRole") && r.param("RoleArn") == Some(role_arn))
             .collect()
     }
 
@@ -196,9 +175,7 @@ impl Moto {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(&self.endpoint)
             .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_credential_types::Credentials::new(
-                "testing", "testing", None, None, "moto",
-            ))
+            .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "moto"))
     }
 
     /// Environment for a child process (the CLI, the AWS CLI) to use this server.

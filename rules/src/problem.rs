@@ -1,0 +1,56 @@
+//! Problems found in a connection spec, as the connectors report them.
+
+/// How serious a problem is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One thing wrong with a spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub field: String,
+    pub message: String,
+    pub severity: Severity,
+}
+
+impl Problem {
+    /// An error on `field`.
+    pub fn error(field: &str, message: impl Into<String>) -> Self {
+        Self { field: field.to_string(), message: message.into(), severity: Severity::Error }
+    }
+
+    /// A warning on `field`.
+    pub fn warning(field: &str, message: impl Into<String>) -> Self {
+        Self { field: field.to_string(), message: message.into(), severity: Severity::Warning }
+    }
+}
+
+/// Whether any problem is an error.
+pub fn has_error(problems: &[Problem]) -> bool {
+    problems.iter().any(|p| p.severity == Severity::Error)
+}
+
+/// The errors of `problems` as one line: `field: message; field: message`.
+pub fn error_summary(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .map(|p| if p.field.is_empty() { p.message.clone() } else { format!("{}: {}", p.field, p.message) })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A JSON type name for messages.
+pub fn kind(value: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    }
+}
