@@ -1,9 +1,13 @@
-//! Builds the components the tests load: the hostile test plugin, and the aws
-//! connector as a plain file (the host embeds its own copy of the same build).
+//! Builds the components the tests load: the hostile test plugin, the
+//! drop-in airflow-aws plugin, and the aws connector as a plain file (the host
+//! embeds its own copy of the same build).
 
 fn main() {
     let hostile = lava_wasm_build::build_guest("lava-test-hostile", &["tests/hostile", "wit"]);
     println!("cargo:rustc-env=LAVA_TEST_HOSTILE_COMPONENT={}", hostile.display());
     let aws = lava_wasm_build::build_guest("lava-guest-aws", &["guest-aws", "guest-kit", "rules", "wit"]);
     println!("cargo:rustc-env=LAVA_TEST_AWS_COMPONENT={}", aws.display());
+    let airflow =
+        lava_wasm_build::build_guest("lava-guest-airflow-aws", &["guest-airflow-aws", "guest-kit", "rules", "wit"]);
+    println!("cargo:rustc-env=LAVA_TEST_AIRFLOW_AWS_COMPONENT={}", airflow.display());
 }

@@ -1,0 +1,52 @@
+//! The WIT glue: the shared kit's bindings around the plain-Rust logic.
+
+use lava_guest_kit::exports::lava::connector::connector::Guest;
+use lava_guest_kit::lava::connector::types::{Descriptor, FieldInfo, JobContext, Problem, Resolved, ValidateContext};
+use lava_guest_kit::{HostCapabilities, log_warnings, problems_to_wit, resolved_aws, setting};
+use lava_rules::problem::has_error;
+
+struct AirflowAwsConnector;
+
+lava_guest_kit::export_connector!(AirflowAwsConnector);
+
+impl Guest for AirflowAwsConnector {
+    fn describe() -> Descriptor {
+        Descriptor {
+            types: vec![crate::CONNECTOR_TYPE.to_string()],
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            fields: crate::FIELDS
+                .iter()
+                .map(|(name, type_name, required, description)| FieldInfo {
+                    name: name.to_string(),
+                    type_name: type_name.to_string(),
+                    required: *required,
+                    description: description.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    fn validate(spec: String, _context: ValidateContext) -> Vec<Problem> {
+        problems_to_wit(crate::check(&spec).1)
+    }
+
+    fn session_name(spec: String, _context: JobContext) -> Result<String, Vec<Problem>> {
+        let (connection, problems) = crate::check(&spec);
+        match connection {
+            Some(connection) if !has_error(&problems) => Ok(crate::session_name(&connection.conn_id)),
+            _ => Err(problems_to_wit(
+                problems.into_iter().filter(|p| p.severity == lava_rules::problem::Severity::Error).collect(),
+            )),
+        }
+    }
+
+    fn resolve(spec: String, context: JobContext) -> Result<Resolved, String> {
+        let (mut credentials, warnings) = crate::resolve(&spec, &HostCapabilities)?;
+        log_warnings(&context, &warnings);
+        if credentials.region.is_none() {
+            credentials.region = setting("AWS_REGION");
+        }
+        let stand_in = lava_rules::aws::aws_stand_in(&credentials);
+        Ok(resolved_aws(credentials, stand_in))
+    }
+}

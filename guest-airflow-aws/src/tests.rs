@@ -1,0 +1,189 @@
+use std::cell::RefCell;
+
+use lava_rules::problem::Severity;
+use serde_json::json;
+
+use super::*;
+
+/// Capabilities that record what the connector asked for.
+#[derive(Default)]
+struct Fake {
+    worker_granted: bool,
+    assumed: RefCell<Vec<(AssumeRole, Option<Credentials>)>>,
+}
+
+impl Capabilities for Fake {
+    fn get_parameter(&self, _: &str) -> Result<String, String> {
+        Err("this connector reads no SSM parameter".into())
+    }
+    fn assume_role(&self, request: &AssumeRole, source: Option<&Credentials>) -> Result<Credentials, String> {
+        self.assumed.borrow_mut().push((request.clone(), source.cloned()));
+        Ok(Credentials {
+            access_key_id: "ASIAROLE".into(),
+            secret_access_key: "rolesecret".into(),
+            session_token: Some("token".into()),
+            expiration: Some(1_900_000_000),
+            region: None,
+            endpoint_url: None,
+        })
+    }
+    fn worker_credentials(&self) -> Result<Credentials, String> {
+        if !self.worker_granted {
+            return Err("not granted".into());
+        }
+        Ok(Credentials {
+            access_key_id: "AKIAWORKER".into(),
+            secret_access_key: "workersecret".into(),
+            session_token: None,
+            expiration: None,
+            region: Some("us-east-1".into()),
+            endpoint_url: None,
+        })
+    }
+}
+
+fn spec(fields: Value) -> String {
+    let mut spec = json!({"type": "airflow-aws"});
+    for (k, v) in fields.as_object().unwrap() {
+        spec[k] = v.clone();
+    }
+    spec.to_string()
+}
+
+fn errors(json: &str) -> Vec<Problem> {
+    check(json).1.into_iter().filter(|p| p.severity == Severity::Error).collect()
+}
+
+#[test]
+fn static_keys_with_region_and_endpoint() {
+    let json = spec(json!({"conn_id": "s3_logs", "login": "AKIDLOGIN", "password": "pass/word",
+        "extra": {"region_name": "eu-west-1", "endpoint_url": "http://localhost:4566", "aws_session_token": "tok"}}));
+    let (c, problems) = resolve(&json, &Fake::default()).unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!((c.access_key_id.as_str(), c.secret_access_key.as_str()), ("AKIDLOGIN", "pass/word"));
+    assert_eq!(c.session_token.as_deref(), Some("tok"));
+    assert_eq!(c.region.as_deref(), Some("eu-west-1"));
+    assert_eq!(c.endpoint_url.as_deref(), Some("http://localhost:4566"));
+}
+
+#[test]
+fn roles_from_role_arn_or_account_and_role_name() {
+    let fake = Fake::default();
+    let json = spec(json!({"login": "AKID", "password": "SECRET", "extra":
+        {"role_arn": "arn:aws:iam::123456789012:role/a", "external_id": "ext-1", "region_name": "ap-southeast-2",
+         "assume_role_kwargs": {"DurationSeconds": 1800, "Tags": [{"Key": "team", "Value": "data"}],
+            "PolicyArns": [{"arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}], "Policy": "{\"Version\":\"2012-10-17\"}"}}}));
+    let (c, _) = resolve(&json, &fake).unwrap();
+    assert_eq!(c.access_key_id, "ASIAROLE");
+    assert_eq!(c.region.as_deref(), Some("ap-southeast-2"));
+    let (request, source) = fake.assumed.borrow()[0].clone();
+    assert_eq!(request.role_arn, "arn:aws:iam::123456789012:role/a");
+    assert_eq!(request.session_name, "Airflow_aws_default");
+    assert_eq!(request.duration_seconds, 1_800);
+    assert_eq!(request.external_id.as_deref(), Some("ext-1"));
+    assert_eq!(request.tags, vec![("team".to_string(), "data".to_string())]);
+    assert_eq!(request.policy_arns, vec!["arn:aws:iam::aws:policy/ReadOnlyAccess".to_string()]);
+    assert_eq!(request.policy.as_deref(), Some("{\"Version\":\"2012-10-17\"}"));
+    assert_eq!(source.unwrap().access_key_id, "AKID", "login/password are the source keys");
+
+    let fake = Fake::default();
+    let json =
+        spec(json!({"conn_id": "x", "extra": "{\"aws_account_id\": \"123456789012\", \"aws_iam_role\": \"loader\"}"}));
+    resolve(&json, &fake).unwrap();
+    let (request, source) = fake.assumed.borrow()[0].clone();
+    assert_eq!(request.role_arn, "arn:aws:iam::123456789012:role/loader");
+    assert_eq!(request.duration_seconds, 3_600);
+    assert!(source.is_none(), "without login the worker's credentials assume the role");
+}
+
+#[test]
+fn uri_form() {
+    let json = spec(json!({"conn_id": "from_uri",
+        "uri": "aws://AKID%2B1:se%2Fcret@/?region_name=eu-west-1&role_arn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fr"}));
+    let fake = Fake::default();
+    let (c, _) = resolve(&json, &fake).unwrap();
+    assert_eq!(c.region.as_deref(), Some("eu-west-1"));
+    let (request, source) = fake.assumed.borrow()[0].clone();
+    assert_eq!(request.role_arn, "arn:aws:iam::123456789012:role/r");
+    let source = source.unwrap();
+    assert_eq!((source.access_key_id.as_str(), source.secret_access_key.as_str()), ("AKID+1", "se/cret"));
+}
+
+#[test]
+fn empty_connections_need_the_grant() {
+    let json = spec(json!({}));
+    let err = resolve(&json, &Fake::default()).unwrap_err();
+    assert!(err.contains("worker's own credentials") && err.contains("refused"), "{err}");
+    let (c, _) = resolve(&json, &Fake { worker_granted: true, ..Fake::default() }).unwrap();
+    assert_eq!(c.access_key_id, "AKIAWORKER");
+}
+
+#[test]
+fn session_names_are_cleansed_like_airflow() {
+    assert_eq!(session_name("aws_default"), "Airflow_aws_default");
+    assert_eq!(session_name("my conn/é!"), "Airflow_myconn");
+    assert_eq!(session_name(&"x".repeat(100)).len(), 64);
+}
+
+#[test]
+fn each_rule_names_its_field() {
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({"login": "AKID"}), "password"),
+        (json!({"password": "SECRET"}), "login"),
+        (json!({"uri": "aws://a:b@/", "login": "x"}), "login"),
+        (json!({"uri": "postgres://h"}), "uri"),
+        (json!({"extra": "not json"}), "extra"),
+        (json!({"extra": 5}), "extra"),
+        (json!({"extra": {"aws_account_id": "123456789012"}}), "extra.aws_iam_role"),
+        (json!({"extra": {"aws_iam_role": "r"}}), "extra.aws_account_id"),
+        (json!({"extra": {"aws_account_id": "12", "aws_iam_role": "r"}}), "extra.aws_account_id"),
+        (json!({"extra": {"role_arn": "nope"}}), "extra.role_arn"),
+        (json!({"extra": {"region_name": "mars"}}), "extra.region_name"),
+        (json!({"extra": {"endpoint_url": "localhost"}}), "extra.endpoint_url"),
+        (json!({"extra": {"role_arn": "arn:aws:iam::123456789012:role/r", "external_id": "x"}}), "extra.external_id"),
+        (
+            json!({"extra": {"role_arn": "arn:aws:iam::123456789012:role/r", "assume_role_method": "assume_role_with_saml"}}),
+            "extra.assume_role_method",
+        ),
+        (
+            json!({"extra": {"role_arn": "arn:aws:iam::123456789012:role/r", "assume_role_kwargs": {"DurationSeconds": 60}}}),
+            "extra.assume_role_kwargs.DurationSeconds",
+        ),
+        (
+            json!({"extra": {"role_arn": "arn:aws:iam::123456789012:role/r", "assume_role_kwargs": {"Tags": [{"Key": "a*", "Value": "v"}]}}}),
+            "extra.assume_role_kwargs.Tags",
+        ),
+        (
+            json!({"extra": {"role_arn": "arn:aws:iam::123456789012:role/r", "assume_role_kwargs": {"PolicyArns": [{"arn": "x"}]}}}),
+            "extra.assume_role_kwargs.PolicyArns",
+        ),
+        (
+            json!({"extra": {"role_arn": "arn:aws:iam::123456789012:role/r", "assume_role_kwargs": {"Policy": "x".repeat(3000)}}}),
+            "extra.assume_role_kwargs.Policy",
+        ),
+        (
+            json!({"extra": {"role_arn": "arn:aws:iam::123456789012:role/r", "assume_role_kwargs": {"SerialNumber": "mfa"}}}),
+            "extra.assume_role_kwargs.SerialNumber",
+        ),
+        (
+            json!({"extra": {"role_arn": "arn:aws:iam::123456789012:role/r", "assume_role_kwargs": {"RoleSessionName": "x"}}}),
+            "extra.assume_role_kwargs.RoleSessionName",
+        ),
+        (json!({"conn_id": ""}), "conn_id"),
+        (json!({"enabled": "yes"}), "enabled"),
+        (json!({"schema": "x"}), "schema"),
+    ];
+    for (fields, field) in cases {
+        let json = spec(fields.clone());
+        let errors = errors(&json);
+        assert!(errors.iter().any(|p| p.field == field), "{fields}: expected `{field}`, got {errors:?}");
+    }
+}
+
+#[test]
+fn unknown_extra_keys_are_warnings() {
+    let (connection, problems) = check(&spec(json!({"extra": {"config_kwargs": {"retries": 3}}})));
+    assert!(connection.is_some());
+    assert_eq!(problems.len(), 1);
+    assert_eq!((problems[0].field.as_str(), problems[0].severity), ("extra.config_kwargs", Severity::Warning));
+}
