@@ -21,6 +21,10 @@ plugins:
 bench:
     ./dev bench
 
+# Fuzz every target for SECONDS each.
+fuzz seconds="300":
+    ./dev fuzz {{seconds}}
+
 # Validate the example connections and print their session names.
 example:
     ./dev example

@@ -5,6 +5,8 @@
 fn main() {
     let hostile = lava_wasm_build::build_guest("lava-test-hostile", &["tests/hostile", "wit"]);
     println!("cargo:rustc-env=LAVA_TEST_HOSTILE_COMPONENT={}", hostile.display());
+    let backdoor = lava_wasm_build::build_guest("lava-test-hostile-import", &["tests/hostile-import", "wit"]);
+    println!("cargo:rustc-env=LAVA_TEST_BACKDOOR_COMPONENT={}", backdoor.display());
     let aws = lava_wasm_build::build_guest("lava-guest-aws", &["guest-aws", "guest-kit", "rules", "wit"]);
     println!("cargo:rustc-env=LAVA_TEST_AWS_COMPONENT={}", aws.display());
     let airflow =

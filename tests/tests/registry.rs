@@ -88,3 +88,13 @@ fn a_missing_folder_is_an_error_naming_it() {
     let error = build(test_config(), std::path::Path::new("/nonexistent/plugins")).err().expect("an error");
     assert!(error.to_string().contains("/nonexistent/plugins"), "{error}");
 }
+
+#[test]
+fn an_unknown_import_is_refused_at_load_naming_it() {
+    let dir = plugin_dir(&[("backdoor.wasm", lava_conn_tests::BACKDOOR_COMPONENT)]);
+    let host = build(test_config(), dir.path()).unwrap();
+    let skipped = host.skipped_plugins();
+    assert_eq!(skipped.len(), 1);
+    assert!(skipped[0].reason.contains("evil:plugin/backdoor"), "{}", skipped[0].reason);
+    assert_eq!(host.plugins().len(), 1, "only the built-in");
+}

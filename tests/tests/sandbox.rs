@@ -160,3 +160,60 @@ fn wasi_grants_nothing() {
     assert!(!file.contains("root:"), "{file}");
     assert_eq!(value("stdout"), "printed");
 }
+
+#[test]
+fn deep_recursion_exhausts_the_stack_not_the_host() {
+    let error = fixture().host.validate(&hostile("recurse"), None).unwrap_err();
+    let (_, failure) = plugin_failure(error);
+    assert!(matches!(&failure, PluginFailure::Trap(m) if m.contains("call stack exhausted")), "{failure:?}");
+    assert_host_serves();
+    // Big frames live on Rust's shadow stack in linear memory, placed first:
+    // it runs off address 0 and traps, touching nothing of the host's.
+    let error = fixture().host.validate(&hostile("recurse-big"), None).unwrap_err();
+    let (_, failure) = plugin_failure(error);
+    assert!(matches!(&failure, PluginFailure::Trap(m) if m.contains("out of bounds memory access")), "{failure:?}");
+    assert_host_serves();
+}
+
+#[test]
+fn a_huge_return_value_cannot_be_built() {
+    let error = fixture().host.resolve_uncached(&hostile("huge"), &job()).unwrap_err();
+    let (_, failure) = plugin_failure(error);
+    assert!(matches!(failure, PluginFailure::MemoryLimit(32)), "{failure:?}");
+    assert_host_serves();
+}
+
+#[test]
+fn clocks_and_randomness_work_sockets_do_not() {
+    let value = |mode: &str| match fixture().host.resolve_uncached(&hostile(mode), &job()) {
+        Ok(r) => {
+            use secrecy::ExposeSecret;
+            r.values[0].value.expose_secret().to_string()
+        }
+        Err(e) => e.to_string(),
+    };
+    assert_eq!(value("clock"), "clock=true random=ok");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let net = value(&format!("net:{addr}"));
+    assert!(net.contains("net:"), "{net}");
+    assert!(listener.accept().is_err(), "the plugin reached a socket");
+    let dns = value("dns");
+    assert!(dns.contains("dns:"), "{dns}");
+}
+
+#[test]
+fn a_stuck_plugin_does_not_stall_other_calls() {
+    let stuck = std::thread::spawn(|| fixture().host.validate(&hostile("loop"), None));
+    std::thread::sleep(Duration::from_millis(50));
+    let aws = json!({"conn_id": "ok", "type": "aws", "enabled": true, "role_arn": "arn:aws:iam::123456789012:role/r"});
+    let started = Instant::now();
+    for _ in 0..20 {
+        assert_eq!(fixture().host.validate(&aws, Some("prod")).unwrap(), vec![]);
+    }
+    let side_by_side = started.elapsed();
+    assert!(!stuck.is_finished(), "20 good calls finished while the stuck one still ran ({side_by_side:?})");
+    let error = stuck.join().unwrap().unwrap_err();
+    assert!(matches!(plugin_failure(error).1, PluginFailure::Deadline(_)));
+}

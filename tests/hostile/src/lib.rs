@@ -4,6 +4,8 @@
 //! `loop`, `oom`, `panic`, `ssm:<name>` (read that SSM parameter), `sts`,
 //! `worker` (ask for the worker's credentials), `bad-session-name`,
 //! `bad-launcher`, `flood` (return a huge result),
+//! `recurse` (stack exhaustion), `huge` (a 300 MiB string), `clock` (time and
+//! randomness, which WASI does give), `net:<addr>` and `dns` (sockets),
 //! `env` / `file` / `stdout` (try what WASI would allow if anything were granted);
 //! anything else behaves well.
 
@@ -42,6 +44,27 @@ fn misbehave(mode: &str) -> Result<String, String> {
             }
         }
         "panic" => panic!("hostile plugin panics on purpose"),
+        "recurse" => Ok(format!("{}", recurse(std::hint::black_box(1)))),
+        "recurse-big" => Ok(format!("{}", recurse_big_frames(std::hint::black_box(1)))),
+        "huge" => {
+            // Hundreds of MiB: more than the memory cap lets it build.
+            let huge = "x".repeat(300 << 20);
+            Ok(huge)
+        }
+        "clock" => {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_err(|e| e.to_string())?;
+            let mut seeds = std::collections::hash_map::RandomState::new();
+            let _ = &mut seeds;
+            Ok(format!("clock={} random=ok", now.as_secs() > 0))
+        }
+        m if m.starts_with("net:") => match std::net::TcpStream::connect(&m[4..]) {
+            Ok(_) => Ok("connected".into()),
+            Err(e) => Err(format!("net: {e}")),
+        },
+        "dns" => match std::net::ToSocketAddrs::to_socket_addrs(&("localhost", 80)) {
+            Ok(addrs) => Ok(format!("resolved {}", addrs.count())),
+            Err(e) => Err(format!("dns: {e}")),
+        },
         "sts" => {
             let request = sts::AssumeRoleRequest {
                 role_arn: "arn:aws:iam::123456789012:role/x".into(),
@@ -76,6 +99,25 @@ fn misbehave(mode: &str) -> Result<String, String> {
         m if m.starts_with("ssm:") => ssm::get_parameter(&m[4..], true).map_err(|e| format!("{e:?}")),
         _ => Ok("fine".into()),
     }
+}
+
+/// Recursion the optimiser cannot turn into a loop, with frames on the wasm
+/// stack only: exhausts wasmtime's call stack limit.
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    if std::hint::black_box(depth) == 0 {
+        return 0;
+    }
+    recurse(std::hint::black_box(depth + 1)).wrapping_add(depth)
+}
+
+/// Recursion with big frames, which Rust keeps on its shadow stack in linear
+/// memory: runs off the bottom of memory.
+#[inline(never)]
+fn recurse_big_frames(depth: u64) -> u64 {
+    let frame = [depth; 64];
+    std::hint::black_box(&frame);
+    recurse_big_frames(std::hint::black_box(depth + 1)) + frame[depth as usize % 64]
 }
 
 impl Guest for Hostile {

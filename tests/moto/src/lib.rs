@@ -2,6 +2,8 @@
 //! stopped when the test process exits, with a recording of every request it
 //! served, so tests assert exactly what the host sent.
 
+pub mod faults;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

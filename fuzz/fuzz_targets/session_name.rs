@@ -1,0 +1,21 @@
+//! Session names: whatever the template and ids, the result is 2–64
+//! characters STS accepts, or a template error.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use lava_rules::session::{DEFAULT_TEMPLATE, is_valid_session_name, session_name};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let mut parts = text.splitn(3, '\u{0}');
+    let (realm, job, template) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next());
+    let name = session_name(DEFAULT_TEMPLATE, realm, job, "conn").expect("the default template renders");
+    assert!(is_valid_session_name(&name), "{name:?}");
+    if let Some(template) = template {
+        if let Ok(name) = session_name(template, realm, job, "conn") {
+            assert!(is_valid_session_name(&name), "{name:?}");
+        }
+    }
+    let airflow = lava_guest_airflow_aws::session_name(text);
+    assert!(airflow.len() <= 64 && airflow.starts_with("Airflow"));
+});
