@@ -1,8 +1,8 @@
 //! The WIT glue: the shared kit's bindings around the plain-Rust logic.
 
 use lava_guest_kit::exports::lava::connector::connector::Guest;
-use lava_guest_kit::lava::connector::types::{Descriptor, FieldInfo, JobContext, Problem, Resolved, ValidateContext};
-use lava_guest_kit::{HostCapabilities, log_warnings, problems_to_wit, resolved_aws, setting};
+use lava_guest_kit::lava::connector::types::{Descriptor, JobContext, Problem, Resolved, ValidateContext};
+use lava_guest_kit::{HostCapabilities, descriptor, log_warnings, problems_to_wit, resolved_aws, setting};
 use lava_rules::problem::has_error;
 
 struct AirflowAwsConnector;
@@ -11,19 +11,7 @@ lava_guest_kit::export_connector!(AirflowAwsConnector);
 
 impl Guest for AirflowAwsConnector {
     fn describe() -> Descriptor {
-        Descriptor {
-            types: vec![crate::CONNECTOR_TYPE.to_string()],
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            fields: crate::FIELDS
-                .iter()
-                .map(|(name, type_name, required, description)| FieldInfo {
-                    name: name.to_string(),
-                    type_name: type_name.to_string(),
-                    required: *required,
-                    description: description.to_string(),
-                })
-                .collect(),
-        }
+        descriptor(crate::CONNECTOR_TYPE, env!("CARGO_PKG_VERSION"), crate::FIELDS)
     }
 
     fn validate(spec: String, _context: ValidateContext) -> Vec<Problem> {

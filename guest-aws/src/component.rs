@@ -1,8 +1,8 @@
 //! The WIT glue: the shared kit's bindings around the plain-Rust logic.
 
 use lava_guest_kit::exports::lava::connector::connector::Guest;
-use lava_guest_kit::lava::connector::types::{Descriptor, FieldInfo, JobContext, Problem, Resolved, ValidateContext};
-use lava_guest_kit::{HostCapabilities, log_warnings, problems_to_wit, resolved_aws, setting};
+use lava_guest_kit::lava::connector::types::{Descriptor, JobContext, Problem, Resolved, ValidateContext};
+use lava_guest_kit::{HostCapabilities, descriptor, log_warnings, problems_to_wit, resolved_aws, setting};
 
 use crate::spec::{self, Settings};
 
@@ -29,19 +29,7 @@ fn job(context: &JobContext) -> crate::Job<'_> {
 
 impl Guest for AwsConnector {
     fn describe() -> Descriptor {
-        Descriptor {
-            types: vec![spec::CONNECTOR_TYPE.to_string()],
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            fields: spec::FIELDS
-                .iter()
-                .map(|(name, type_name, required, description)| FieldInfo {
-                    name: name.to_string(),
-                    type_name: type_name.to_string(),
-                    required: *required,
-                    description: description.to_string(),
-                })
-                .collect(),
-        }
+        descriptor(spec::CONNECTOR_TYPE, env!("CARGO_PKG_VERSION"), spec::FIELDS)
     }
 
     fn validate(spec: String, context: ValidateContext) -> Vec<Problem> {

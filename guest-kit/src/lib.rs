@@ -12,11 +12,30 @@ wit_bindgen::generate!({
 });
 
 use lava::connector::types::{
-    AwsCredentials, CapabilityError, EnvValue, EnvVar, JobContext, Launcher, LauncherFile, Problem, Resolved, Severity,
+    AwsCredentials, CapabilityError, Descriptor, EnvValue, EnvVar, FieldInfo, JobContext, Launcher, LauncherFile,
+    Problem, Resolved, Severity,
 };
 use lava::connector::{config, log, ssm, sts, worker_credentials};
 use lava_rules::aws::{AssumeRole, Capabilities, Credentials, StandIn};
 use lava_rules::problem;
+
+/// What `describe` returns, from a connector's field table
+/// (name, type, required, description).
+pub fn descriptor(connector_type: &str, version: &str, fields: &[(&str, &str, bool, &str)]) -> Descriptor {
+    Descriptor {
+        types: vec![connector_type.to_string()],
+        version: version.to_string(),
+        fields: fields
+            .iter()
+            .map(|(name, type_name, required, description)| FieldInfo {
+                name: name.to_string(),
+                type_name: type_name.to_string(),
+                required: *required,
+                description: description.to_string(),
+            })
+            .collect(),
+    }
+}
 
 /// The contract's problems from the rule crate's.
 pub fn problems_to_wit(problems: Vec<problem::Problem>) -> Vec<Problem> {

@@ -57,12 +57,8 @@ enum Command {
     },
     /// Print the STS role-session name for the spec(s) in FILE.
     SessionName {
-        /// The realm.
-        #[arg(long)]
-        realm: Option<String>,
-        /// The job id.
-        #[arg(long)]
-        job_id: Option<String>,
+        #[command(flatten)]
+        job: JobArgs,
         /// Spec file, JSON or YAML. With several specs, prints `conn_id<TAB>name` lines.
         #[arg(value_name = "FILE")]
         file: PathBuf,
@@ -70,16 +66,10 @@ enum Command {
     /// Resolve a connection for a job and print what the job gets. Secrets go
     /// to stdout only; logs and errors go to stderr and never hold them.
     Resolve {
-        /// The realm.
-        #[arg(long)]
-        realm: Option<String>,
-        /// The job id (it names the STS session).
-        #[arg(long)]
-        job_id: Option<String>,
-        /// Where specs come from: a folder of JSON/YAML files, or `dynamodb`
-        /// (table `lava.<realm>.connections`). Default: the config's `connections`.
-        #[arg(long, value_name = "DIR|dynamodb")]
-        connections: Option<String>,
+        #[command(flatten)]
+        job: JobArgs,
+        #[command(flatten)]
+        store: StoreArgs,
         /// Output: `json`, `env` (export lines), `credential-process` (AWS
         /// credential_process JSON) or `redshift` (UNLOAD/COPY authorization).
         #[arg(long, value_enum, default_value_t = Format::Json)]
@@ -94,15 +84,10 @@ enum Command {
     /// Exits with COMMAND's status (128+N if killed by signal N), 125 when
     /// lava-conn itself fails, 126/127 when COMMAND cannot be run / is not found.
     Exec {
-        /// The realm.
-        #[arg(long)]
-        realm: Option<String>,
-        /// The job id.
-        #[arg(long)]
-        job_id: Option<String>,
-        /// Where specs come from: a folder of JSON/YAML files, or `dynamodb`.
-        #[arg(long, value_name = "DIR|dynamodb")]
-        connections: Option<String>,
+        #[command(flatten)]
+        job: JobArgs,
+        #[command(flatten)]
+        store: StoreArgs,
         /// Folder for the connections' private folders (default: a new temporary folder).
         #[arg(long, value_name = "DIR")]
         workdir: Option<PathBuf>,
@@ -119,6 +104,45 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The job a command works for; defaults from the worker config (`LAVA_REALM`, `LAVA_JOB_ID`).
+#[derive(clap::Args)]
+struct JobArgs {
+    /// The realm.
+    #[arg(long)]
+    realm: Option<String>,
+    /// The job id (it names the STS session).
+    #[arg(long)]
+    job_id: Option<String>,
+}
+
+impl JobArgs {
+    fn job(&self, config: &WorkerConfig) -> anyhow::Result<Job> {
+        let realm =
+            self.realm.clone().or_else(|| config.realm.clone()).context("--realm (or LAVA_REALM) is required")?;
+        let job_id =
+            self.job_id.clone().or_else(|| config.job_id.clone()).context("--job-id (or LAVA_JOB_ID) is required")?;
+        Ok(Job { realm, job_id })
+    }
+}
+
+/// Where connection specs come from.
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// A folder of JSON/YAML spec files, or `dynamodb` (table
+    /// `lava.<realm>.connections`). Default: the config's `connections`.
+    #[arg(long, value_name = "DIR|dynamodb")]
+    connections: Option<String>,
+}
+
+impl StoreArgs {
+    fn connections(&self, config: &WorkerConfig) -> anyhow::Result<String> {
+        self.connections
+            .clone()
+            .or_else(|| config.connections.clone())
+            .context("--connections DIR|dynamodb (or `connections` in the worker config) is required")
+    }
 }
 
 /// Output formats of `resolve`.
@@ -172,25 +196,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let host = host(&cli, config, None)?;
             validate(&host, realm.as_deref(), *json, files)
         }
-        Command::SessionName { realm, job_id, file } => {
-            let job = job(realm.clone(), job_id.clone(), &config)?;
+        Command::SessionName { job, file } => {
+            let job = job.job(&config)?;
             let host = host(&cli, config, None)?;
             session_name(&host, &job, file)
         }
-        Command::Resolve { realm, job_id, connections, format, conn_id } => {
-            let job = job(realm.clone(), job_id.clone(), &config)?;
-            let connections = connections
-                .clone()
-                .or_else(|| config.connections.clone())
-                .context("--connections DIR|dynamodb (or `connections` in the worker config) is required")?;
+        Command::Resolve { job, store, format, conn_id } => {
+            let job = job.job(&config)?;
+            let connections = store.connections(&config)?;
             resolve(&cli, config, &connections, &job, conn_id, *format)
         }
-        Command::Exec { realm, job_id, connections, workdir, conns, command } => {
-            let job = job(realm.clone(), job_id.clone(), &config)?;
-            let connections = connections
-                .clone()
-                .or_else(|| config.connections.clone())
-                .context("--connections DIR|dynamodb (or `connections` in the worker config) is required")?;
+        Command::Exec { job, store, workdir, conns, command } => {
+            let job = job.job(&config)?;
+            let connections = store.connections(&config)?;
             let labels = parse_conns(conns)?;
             match exec(&cli, config, &connections, &job, &labels, workdir.as_deref(), command) {
                 Ok(code) => Ok(code),
@@ -205,12 +223,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-fn job(realm: Option<String>, job_id: Option<String>, config: &WorkerConfig) -> anyhow::Result<Job> {
-    let realm = realm.or_else(|| config.realm.clone()).context("--realm (or LAVA_REALM) is required")?;
-    let job_id = job_id.or_else(|| config.job_id.clone()).context("--job-id (or LAVA_JOB_ID) is required")?;
-    Ok(Job { realm, job_id })
 }
 
 /// A host with the worker's AWS credentials and the given connection store.
