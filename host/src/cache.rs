@@ -20,23 +20,34 @@ pub const EXPIRY_SAFETY_WINDOW: Duration = Duration::from_secs(5 * 60);
 /// which hands one job's session (named after that job) to another, and keeps
 /// serving credentials after the spec changed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct CacheKey {
-    realm: String,
-    conn_id: String,
-    spec_digest: [u8; 32],
-    job_id: String,
-    session_name_template: String,
-}
+pub(crate) struct CacheKey([u8; 32]);
 
 impl CacheKey {
+    /// One SHA-256 over every input, each length-prefixed so that no two
+    /// different inputs run together into the same bytes. Hashing the spec as
+    /// it serialises needs no copy of it, and a fixed-size key makes a cache
+    /// hit allocation-free.
     pub fn new(spec: &serde_json::Value, conn_id: &str, job: &Job, template: &str) -> Self {
-        Self {
-            realm: job.realm.clone(),
-            conn_id: conn_id.to_string(),
-            spec_digest: Sha256::digest(spec.to_string().as_bytes()).into(),
-            job_id: job.job_id.clone(),
-            session_name_template: template.to_string(),
+        let mut hasher = Sha256::new();
+        for part in [job.realm.as_str(), conn_id, job.job_id.as_str(), template] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
         }
+        serde_json::to_writer(HashWriter(&mut hasher), spec).expect("a JSON value always serialises");
+        Self(hasher.finalize().into())
+    }
+}
+
+/// Feeds serialised JSON straight into the digest.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -186,6 +197,15 @@ mod tests {
         let changed = CacheKey::new(&serde_json::json!({"conn_id": "a", "duration": "1h"}), "a", &job, "t");
         cache.get_or_resolve(changed, resolve).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 3, "a changed spec is another key");
+    }
+
+    #[test]
+    fn keys_do_not_run_inputs_together() {
+        let spec = serde_json::json!({});
+        let job = |realm: &str, id: &str| Job { realm: realm.into(), job_id: id.into() };
+        assert_ne!(CacheKey::new(&spec, "c", &job("ab", "j"), "t"), CacheKey::new(&spec, "bc", &job("a", "j"), "t"));
+        assert_ne!(CacheKey::new(&spec, "c", &job("r", "j"), "t"), CacheKey::new(&spec, "c", &job("r", "j"), "u"));
+        assert_eq!(CacheKey::new(&spec, "c", &job("r", "j"), "t"), CacheKey::new(&spec, "c", &job("r", "j"), "t"));
     }
 
     #[tokio::test]
