@@ -52,6 +52,9 @@ pub struct WorkerConfig {
     pub max_plugin_output_bytes: usize,
     /// How many plugin instances may be live at once (pooling allocator slots).
     pub max_concurrent_instances: u32,
+    /// Pre-allocate instance slots (fast, reserves virtual memory for
+    /// `max_concurrent_instances` memories) rather than allocating per call.
+    pub pooling_allocator: bool,
     /// Where compiled components are cached; default `$XDG_CACHE_HOME/lava-conn` or `~/.cache/lava-conn`.
     pub compile_cache: Option<PathBuf>,
 }
@@ -74,6 +77,7 @@ impl Default for WorkerConfig {
             memory_limit_mib: 64,
             max_plugin_output_bytes: 1 << 20,
             max_concurrent_instances: 64,
+            pooling_allocator: true,
             compile_cache: None,
         }
     }

@@ -132,7 +132,11 @@ impl Runtime {
             .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
             .table_keep_resident(KEEP_RESIDENT_BYTES / 8)
             .pagemap_scan(wasmtime::Enabled::Auto);
-        wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        wasm.allocation_strategy(if config.pooling_allocator {
+            InstanceAllocationStrategy::Pooling(pool)
+        } else {
+            InstanceAllocationStrategy::OnDemand
+        });
         let mut cache = CacheConfig::new();
         cache.with_directory(compile_cache_dir(config));
         wasm.cache(Some(Cache::new(cache).map_err(engine_error)?));

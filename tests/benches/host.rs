@@ -60,6 +60,23 @@ fn main() {
         black_box(host.validate(black_box(&spec), Some("prod")).unwrap());
     });
 
+    // The floor of the sandbox: a fresh instance and a near-empty call
+    // (`describe` of the tiny hostile test plugin), pooled and on demand.
+    let floor_plugins = lava_conn_tests::plugin_dir(&[("hostile.wasm", lava_conn_tests::HOSTILE_COMPONENT)]);
+    let floor = |pooling_allocator: bool| {
+        let host = ConnectorHost::builder()
+            .config(WorkerConfig { pooling_allocator, ..test_config() })
+            .plugin_dir(floor_plugins.path())
+            .build()
+            .unwrap();
+        let spec = json!({"type": "hostile", "conn_id": "fine"});
+        median(21, 1_000, || {
+            black_box(host.validate(black_box(&spec), None).unwrap());
+        })
+    };
+    let floor_pooled = floor(true);
+    let floor_on_demand = floor(false);
+
     let job = Job { realm: "prod".into(), job_id: "bench".into() };
     runtime.block_on(host.resolve_spec(spec.clone(), &job)).unwrap();
     let hit = runtime.block_on(async {
@@ -120,6 +137,12 @@ fn main() {
         "| validate, fresh pooled instance per call | {} | {:.1}× native |",
         micros(sandboxed),
         sandboxed.as_secs_f64() / native.as_secs_f64()
+    );
+    println!("| fresh instance + near-empty call, pooling | {} | 1.0× |", micros(floor_pooled));
+    println!(
+        "| fresh instance + near-empty call, on-demand | {} | {:.1}× pooling |",
+        micros(floor_on_demand),
+        floor_on_demand.as_secs_f64() / floor_pooled.as_secs_f64()
     );
     println!("| resolve, cache hit | {:.0} ns | — |", hit.as_secs_f64() * 1e9);
     println!("| resolve, uncached, against moto (median of 51) | {} | 1.0× |", micros(uncached));
