@@ -46,7 +46,10 @@ fn main() {
     });
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let moto = Moto::start(&json!({"roles": ["bench"]}));
+    let moto = Moto::start(&json!({
+        "roles": ["bench"],
+        "tables": [{"name": "lava.prod.connections", "items": [spec.clone()]}],
+    }));
     let sdk = runtime.block_on(configure(moto.sdk_loader()).load());
     let host_for = |config: WorkerConfig| {
         ConnectorHost::builder()
@@ -130,6 +133,8 @@ fn main() {
     let wall = started.elapsed();
     let sts_calls = moto.assume_role_requests("arn:aws:iam::123456789012:role/bench").len() - moto_calls_before;
 
+    let processes = whole_process(&moto);
+
     println!("| measure | figure | ratio |");
     println!("|---|---|---|");
     println!("| validate, native logic | {} | 1.0× |", micros(native));
@@ -156,8 +161,82 @@ fn main() {
         micros(overhead),
         100.0 * overhead.as_secs_f64() / uncached.as_secs_f64()
     );
+    for row in processes {
+        println!("{row}");
+    }
     println!(
         "| 1000 concurrent resolves over 10 jobs | {:.1} ms wall, {sts_calls} STS calls | — |",
         wall.as_secs_f64() * 1e3
     );
+}
+
+/// Median wall time of running `command` `runs` times (after one warm-up run).
+fn process_median(runs: usize, mut command: impl FnMut() -> std::process::Command) -> Duration {
+    let mut samples: Vec<Duration> = (0..=runs)
+        .map(|_| {
+            let started = Instant::now();
+            let out = command().output().expect("the command runs");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            started.elapsed()
+        })
+        .skip(1)
+        .collect();
+    samples.sort();
+    samples[runs / 2]
+}
+
+/// Whole processes: `lava-conn` (warm and cold compile cache) against lava
+/// 8.3.0 resolving the same DynamoDB connection against the same moto.
+/// `./dev bench` provides the release binary and lava's venv.
+fn whole_process(moto: &Moto) -> Vec<String> {
+    let (Some(binary), Some(lava_python)) = (std::env::var_os("LAVA_CONN_BIN"), std::env::var_os("LAVA_PYTHON")) else {
+        return vec!["| whole-process rows | skipped: run through `./dev bench` | — |".into()];
+    };
+    let caches = tempfile::tempdir().unwrap();
+    let warm_cache = caches.path().join("warm");
+    let lava_conn = |cache: &std::path::Path, args: &[&str]| {
+        let mut command = std::process::Command::new(&binary);
+        command.args(args).envs(moto.env()).env("LAVA_CONN_COMPILE_CACHE", cache);
+        command
+    };
+    let resolve = ["resolve", "--realm", "prod", "--job-id", "bench", "--connections", "dynamodb", "bench"];
+    let warm = process_median(21, || lava_conn(&warm_cache, &resolve));
+    let mut cold_runs = 0;
+    let cold = process_median(5, || {
+        cold_runs += 1;
+        lava_conn(&caches.path().join(format!("cold-{cold_runs}")), &resolve)
+    });
+    let spec_file = caches.path().join("spec.json");
+    let spec = json!({"conn_id": "v", "type": "aws", "enabled": true, "role_arn": "arn:aws:iam::123456789012:role/v"});
+    std::fs::write(&spec_file, spec.to_string()).unwrap();
+    let validate = process_median(21, || lava_conn(&warm_cache, &["validate", spec_file.to_str().unwrap()]));
+    let lava = process_median(7, || {
+        let mut command = std::process::Command::new(&lava_python);
+        command
+            .args([
+                "-c",
+                "from lava.connection import get_aws_session\n\
+                 get_aws_session('bench', 'prod').get_credentials().get_frozen_credentials()",
+            ])
+            .envs(moto.env());
+        command
+    });
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    vec![
+        format!("| lava 8.3.0 `get_aws_session`, whole process (median of 7) | {:.1} ms | 1.0× |", ms(lava)),
+        format!(
+            "| `lava-conn resolve`, whole process, warm compile cache (median of 21) | {:.1} ms | {:.1}× faster than lava |",
+            ms(warm),
+            lava.as_secs_f64() / warm.as_secs_f64()
+        ),
+        format!(
+            "| `lava-conn resolve`, whole process, cold compile cache (median of 5) | {:.1} ms | {:.1}× faster than lava |",
+            ms(cold),
+            lava.as_secs_f64() / cold.as_secs_f64()
+        ),
+        format!(
+            "| `lava-conn validate` of one spec, whole process, warm cache (median of 21) | {:.1} ms | — |",
+            ms(validate)
+        ),
+    ]
 }
