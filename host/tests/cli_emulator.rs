@@ -5,38 +5,28 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use lava_test_moto::{Moto, venv_program};
+use lava_test_moto::{Fixture, venv_program};
 use serde_json::{Value, json};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/cli-loader";
 
-struct Fixture {
-    moto: Moto,
-    connections: tempfile::TempDir,
-}
-
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let moto = Moto::start(&json!({
+        Fixture::start(
+            &json!({
             "kms_aliases": ["alias/lava-prod-sys"],
             "parameters": [{"name": "/lava/prod/aws/keys", "value": "AKIDCLI0001,cli'secret", "key": "alias/lava-prod-sys"}],
             "roles": ["cli-loader"],
             "tables": [{"name": "lava.prod.connections", "items": [
                 {"conn_id": "dyn", "type": "aws", "enabled": true, "role_arn": ROLE}
             ]}],
-        }));
-        let connections = tempfile::tempdir().unwrap();
-        std::fs::write(
-            connections.path().join("conns.json"),
-            json!([
+        }),
+            &json!([
                 {"conn_id": "role", "type": "aws", "enabled": true, "role_arn": ROLE, "region": "eu-west-1"},
                 {"conn_id": "keys", "type": "aws", "enabled": true, "access_keys": "/lava/prod/aws/keys"},
-            ])
-            .to_string(),
+            ]),
         )
-        .unwrap();
-        Fixture { moto, connections }
     })
 }
 

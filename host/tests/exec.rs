@@ -5,34 +5,25 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use lava_test_moto::{Moto, venv};
+use lava_test_moto::{Fixture, venv};
 use serde_json::json;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/exec-role";
 
-struct Fixture {
-    moto: Moto,
-    connections: tempfile::TempDir,
-}
-
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let moto = Moto::start(&json!({
-            "kms_aliases": ["alias/lava-prod-sys"],
-            "parameters": [{"name": "/lava/prod/aws/keys", "value": "AKIDEXEC0001,execsecretvalue", "key": "alias/lava-prod-sys"}],
-            "roles": ["exec-role"],
-        }));
-        let connections = tempfile::tempdir().unwrap();
-        std::fs::write(
-            connections.path().join("conns.yaml"),
-            format!(
-                "- {{conn_id: role, type: aws, enabled: true, role_arn: '{ROLE}'}}\n\
-                 - {{conn_id: keys, type: aws, enabled: true, access_keys: /lava/prod/aws/keys}}\n"
-            ),
+        Fixture::start(
+            &json!({
+                "kms_aliases": ["alias/lava-prod-sys"],
+                "parameters": [{"name": "/lava/prod/aws/keys", "value": "AKIDEXEC0001,execsecretvalue", "key": "alias/lava-prod-sys"}],
+                "roles": ["exec-role"],
+            }),
+            &json!([
+                {"conn_id": "role", "type": "aws", "enabled": true, "role_arn": ROLE},
+                {"conn_id": "keys", "type": "aws", "enabled": true, "access_keys": "/lava/prod/aws/keys"},
+            ]),
         )
-        .unwrap();
-        Fixture { moto, connections }
     })
 }
 

@@ -7,7 +7,7 @@ use aws_config::identity::IdentityCache;
 use lava_conn::aws::{SdkBackend, configure};
 use lava_conn::{ConnectionCredentials, ConnectorHost, FolderStore, Job, WorkerConfig};
 use lava_conn_tests::test_config;
-use lava_test_moto::Moto;
+use lava_test_moto::{Fixture, Moto};
 use serde_json::json;
 
 /// The refresh test reads the order of moto's requests: the tests here take turns.
@@ -16,26 +16,16 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 const ROLE: &str = "arn:aws:iam::123456789012:role/embedded";
 const SHORT_ROLE: &str = "arn:aws:iam::123456789012:role/short-lived";
 
-struct Fixture {
-    moto: Moto,
-    connections: tempfile::TempDir,
-}
-
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let moto = Moto::start(&json!({"roles": ["embedded", "short-lived"]}));
-        let connections = tempfile::tempdir().unwrap();
-        std::fs::write(
-            connections.path().join("c.json"),
-            json!([
+        Fixture::start(
+            &json!({"roles": ["embedded", "short-lived"]}),
+            &json!([
                 {"conn_id": "warehouse", "type": "aws", "enabled": true, "role_arn": ROLE, "region": "eu-west-1"},
                 {"conn_id": "short", "type": "aws", "enabled": true, "role_arn": SHORT_ROLE, "duration": "15m"},
-            ])
-            .to_string(),
+            ]),
         )
-        .unwrap();
-        Fixture { moto, connections }
     })
 }
 

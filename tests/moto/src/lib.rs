@@ -36,6 +36,25 @@ pub fn venv_program(name: &str) -> PathBuf {
     path
 }
 
+/// A seeded moto server and a folder holding one file of connection specs:
+/// what most emulator test binaries share across their tests.
+pub struct Fixture {
+    /// The server.
+    pub moto: Moto,
+    /// The connection folder (`--connections`).
+    pub connections: tempfile::TempDir,
+}
+
+impl Fixture {
+    /// Start moto with `seed` and write `specs` (a list) to the connection folder.
+    pub fn start(seed: &Value, specs: &Value) -> Fixture {
+        let moto = Moto::start(seed);
+        let connections = tempfile::tempdir().expect("a temporary folder");
+        std::fs::write(connections.path().join("connections.json"), specs.to_string()).expect("write the specs");
+        Fixture { moto, connections }
+    }
+}
+
 /// One request moto served.
 #[derive(Debug, Clone)]
 pub struct Request {
