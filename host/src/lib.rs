@@ -195,10 +195,7 @@ impl ConnectorHost {
     ) -> Result<Vec<Problem>, PluginError> {
         const MAX_PROBLEMS: usize = 1_000;
         if problems.len() > MAX_PROBLEMS {
-            return Err(PluginError {
-                plugin: plugin.label.to_string(),
-                failure: PluginFailure::InvalidResult(format!("{} problems (at most {MAX_PROBLEMS})", problems.len())),
-            });
+            return Err(plugin.invalid_result(format!("{} problems (at most {MAX_PROBLEMS})", problems.len())));
         }
         Ok(problems.into_iter().map(Problem::from_plugin).collect())
     }
@@ -226,14 +223,12 @@ impl ConnectorHost {
             })?;
         match result {
             Ok(name) if lava_rules::session::is_valid_session_name(&name) => Ok(Ok(name)),
-            Ok(name) => Err(PluginError {
-                plugin: plugin.label.to_string(),
-                failure: PluginFailure::InvalidResult(format!(
+            Ok(name) => Err(plugin
+                .invalid_result(format!(
                     "session name `{}` is not 2 to 64 characters of [\\w+=,.@-]",
                     runtime::printable(name.as_bytes())
-                )),
-            }
-            .into()),
+                ))
+                .into()),
             Err(problems) => Ok(Err(self.check_problems(plugin, problems)?)),
         }
     }
@@ -334,9 +329,7 @@ impl ConnectorHost {
             |p, store| p.lava_connector_connector().call_resolve(store, &json, &context),
         )?;
         match result {
-            Ok(resolved) => Resolved::from_plugin(resolved).map_err(|message| {
-                PluginError { plugin: plugin.label.to_string(), failure: PluginFailure::InvalidResult(message) }.into()
-            }),
+            Ok(resolved) => Resolved::from_plugin(resolved).map_err(|message| plugin.invalid_result(message).into()),
             Err(message) => Err(HostError::Resolve { conn_id, message: runtime::printable(message.as_bytes()) }),
         }
     }

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::bindings::PluginPre;
 use crate::bindings::lava::connector::types::Descriptor;
-use crate::error::{LoadError, SkippedPlugin};
+use crate::error::{LoadError, PluginError, PluginFailure, SkippedPlugin};
 use crate::runtime::{CallContext, CallState, Runtime};
 
 /// The aws connector, compiled by the build script and embedded in the binary.
@@ -54,6 +54,13 @@ pub(crate) struct LoadedPlugin {
     /// The plugin's name in errors and logs.
     pub label: Arc<str>,
     pub pre: PluginPre<CallState>,
+}
+
+impl LoadedPlugin {
+    /// The error for a result this plugin returned that the contract forbids.
+    pub fn invalid_result(&self, message: String) -> PluginError {
+        PluginError { plugin: self.label.to_string(), failure: PluginFailure::InvalidResult(message) }
+    }
 }
 
 /// All loaded plugins, by connector type.
