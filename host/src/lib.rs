@@ -23,6 +23,7 @@ pub mod aws;
 mod bindings;
 mod cache;
 pub mod capabilities;
+mod compiled;
 pub mod config;
 pub mod error;
 pub mod job;

@@ -15,6 +15,9 @@ use crate::runtime::{CallContext, CallState, Runtime};
 /// The aws connector, compiled by the build script and embedded in the binary.
 const BUILTIN_AWS: &[u8] = include_bytes!(env!("LAVA_AWS_COMPONENT"));
 
+/// SHA-256 of [`BUILTIN_AWS`], hex, computed by the build script.
+const BUILTIN_AWS_SHA256: &str = env!("LAVA_AWS_COMPONENT_SHA256");
+
 /// Where a plugin came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PluginSource {
@@ -81,14 +84,15 @@ impl Registry {
     ) -> Result<Self, LoadError> {
         let mut registry = Registry { by_type: BTreeMap::new(), plugins: Vec::new(), skipped: Vec::new() };
         let builtin = PluginSource::BuiltIn("aws");
-        let aws = load_one(runtime, context, builtin.clone(), BUILTIN_AWS)
+        let aws = load_one(runtime, context, builtin.clone(), BUILTIN_AWS, BUILTIN_AWS_SHA256.into())
             .map_err(|message| LoadError::BuiltIn { name: builtin.to_string(), message })?;
         registry.add(aws, replaceable)?;
         if let Some(folder) = folder {
             for path in wasm_files(folder)? {
-                let loaded = std::fs::read(&path)
-                    .map_err(|e| format!("cannot be read: {e}"))
-                    .and_then(|bytes| load_one(runtime, context, PluginSource::File(path.clone()), &bytes));
+                let loaded = std::fs::read(&path).map_err(|e| format!("cannot be read: {e}")).and_then(|bytes| {
+                    let sha256 = format!("{:x}", Sha256::digest(&bytes));
+                    load_one(runtime, context, PluginSource::File(path.clone()), &bytes, sha256)
+                });
                 match loaded {
                     Ok(plugin) => registry.add(plugin, replaceable)?,
                     Err(reason) => {
@@ -165,9 +169,9 @@ fn load_one(
     context: &dyn Fn() -> CallContext,
     source: PluginSource,
     bytes: &[u8],
+    sha256: String,
 ) -> Result<LoadedPlugin, String> {
-    let sha256 = format!("{:x}", Sha256::digest(bytes));
-    let pre = runtime.prepare(bytes)?;
+    let pre = runtime.prepare(bytes, &sha256)?;
     let label: Arc<str> = source.to_string().into();
     let descriptor = runtime
         .call(&label, &pre, context(), |plugin, store| plugin.lava_connector_connector().call_describe(store))

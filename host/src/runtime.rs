@@ -4,16 +4,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{
-    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
-    Trap, UpdateDeadline,
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap, UpdateDeadline,
 };
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::bindings::{Plugin, PluginPre};
 use crate::capabilities::{AwsBackend, Grants};
+use crate::compiled::CompiledStore;
 use crate::config::WorkerConfig;
 use crate::error::{LoadError, PluginError, PluginFailure};
 
@@ -104,6 +104,7 @@ pub(crate) struct CallContext {
 /// The engine, the linker with the host capabilities, and the call bounds.
 pub(crate) struct Runtime {
     engine: Engine,
+    compiled: CompiledStore,
     linker: Linker<CallState>,
     pub(crate) limits: CallLimits,
     deadline_ticks: u64,
@@ -126,6 +127,10 @@ impl Runtime {
             .total_memories(slots.saturating_mul(2))
             .total_tables(slots.saturating_mul(8))
             .max_memory_size(memory_bytes)
+            // Calls are synchronous and run on the caller's stack: no fiber
+            // stacks. The default (1000 stacks, each with a guard page set
+            // up by its own mprotect) cost every process ~10 ms to start.
+            .total_stacks(0)
             // Reusing a slot is the hot path: reset what a call touched with
             // memset (only the pages it touched, where the kernel can say
             // which) instead of madvise, so the next call takes no page faults.
@@ -137,10 +142,8 @@ impl Runtime {
         } else {
             InstanceAllocationStrategy::OnDemand
         });
-        let mut cache = CacheConfig::new();
-        cache.with_directory(compile_cache_dir(config));
-        wasm.cache(Some(Cache::new(cache).map_err(engine_error)?));
         let engine = Engine::new(&wasm).map_err(engine_error)?;
+        let compiled = CompiledStore::open(&compile_cache_dir(config), &engine);
         start_epoch_ticker(&engine);
 
         let mut linker = Linker::new(&engine);
@@ -152,6 +155,7 @@ impl Runtime {
         let deadline_ticks = ticks(deadline);
         Ok(Self {
             engine,
+            compiled,
             linker,
             limits: CallLimits {
                 deadline,
@@ -163,10 +167,13 @@ impl Runtime {
         })
     }
 
-    /// Compile (or load from the on-disk cache) a component and link it.
-    pub fn prepare(&self, bytes: &[u8]) -> Result<PluginPre<CallState>, String> {
-        let component =
-            Component::new(&self.engine, bytes).map_err(|e| format!("not a WebAssembly component: {e:#}"))?;
+    /// Compile (or map from the compile cache) a component and link it.
+    /// `sha256` is the hex digest of `bytes`.
+    pub fn prepare(&self, bytes: &[u8], sha256: &str) -> Result<PluginPre<CallState>, String> {
+        let component = self
+            .compiled
+            .component(&self.engine, bytes, sha256)
+            .map_err(|e| format!("not a WebAssembly component: {e:#}"))?;
         let pre = self
             .linker
             .instantiate_pre(&component)

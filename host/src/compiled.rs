@@ -1,0 +1,208 @@
+//! Compiled components on disk, mapped into memory when loaded.
+//!
+//! Compiling the 1 MB aws component takes Cranelift about 120 ms, far more
+//! than a CLI call may spend, so compiled code is kept on disk between runs.
+//! wasmtime's own cache (`Config::cache`) was measured first: on every load it
+//! hashes the wasm, decompresses the zstd-compressed artifact, copies the code
+//! into fresh memory and rewrites a usage-stats file, about 5 ms of a 13 ms
+//! `lava-conn validate`. This store keeps wasmtime's own serialized format
+//! (`Engine::precompile_component`) uncompressed and loads it with
+//! `Component::deserialize_file`, which maps the file: the kernel shares the
+//! pages between worker processes and reads only what a call touches.
+//!
+//! Loading compiled code runs it as native code, so the folder is trusted only
+//! when it is this user's and nobody else can write to it; otherwise the store
+//! is not used and components are compiled in memory on every start.
+
+use std::fs::DirBuilder;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// Compiled components kept per engine version; beyond this the least
+/// recently written are removed when a new one is stored.
+const MAX_ARTIFACTS: usize = 32;
+
+/// Where this engine's compiled components live, if anywhere.
+pub(crate) struct CompiledStore {
+    folder: Option<PathBuf>,
+}
+
+impl CompiledStore {
+    /// Use `root` (created owner-only if missing) for `engine`'s artifacts.
+    /// An unusable folder is logged and leaves the store off: a slower start
+    /// is better than no start.
+    pub fn open(root: &Path, engine: &Engine) -> Self {
+        // Artifacts of another wasmtime version or setting cannot be loaded by
+        // this engine; a folder per engine keeps binaries side by side from
+        // evicting each other's. `deserialize_file` checks compatibility
+        // again, so a hash collision only costs a recompile.
+        let mut hasher = DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let folder = root.join(format!("engine-{:016x}", hasher.finish()));
+        match private_folder(root).and_then(|()| private_folder(&folder)) {
+            Ok(()) => Self { folder: Some(folder) },
+            Err(reason) => {
+                tracing::warn!(folder = %root.display(), "compile cache not used, components are compiled at every start: {reason}");
+                Self { folder: None }
+            }
+        }
+    }
+
+    /// The component for `wasm`, whose SHA-256 is `digest`: mapped from the
+    /// store when it is there, compiled (and stored) when not.
+    pub fn component(&self, engine: &Engine, wasm: &[u8], digest: &str) -> wasmtime::Result<Component> {
+        let Some(folder) = &self.folder else {
+            return Component::new(engine, wasm);
+        };
+        let path = folder.join(format!("{digest}.cwasm"));
+        if path.is_file() {
+            // SAFETY: the file was written by `Engine::precompile_component`
+            // into a folder only this user can write to (checked in `open`),
+            // and wasmtime checks it was compiled for this engine.
+            match unsafe { Component::deserialize_file(engine, &path) } {
+                Ok(component) => return Ok(component),
+                Err(e) => tracing::warn!(artifact = %path.display(), "recompiling a stored component: {e:#}"),
+            }
+        }
+        let compiled = engine.precompile_component(wasm)?;
+        if let Err(e) = store(folder, &path, &compiled) {
+            tracing::warn!(artifact = %path.display(), "cannot store a compiled component: {e}");
+        }
+        // SAFETY: `compiled` was produced by this engine just now.
+        unsafe { Component::deserialize(engine, &compiled) }
+    }
+}
+
+/// Create `folder` owner-only if missing; accept it only if it is ours and
+/// not writable by anyone else.
+fn private_folder(folder: &Path) -> Result<(), String> {
+    DirBuilder::new().recursive(true).mode(0o700).create(folder).map_err(|e| format!("cannot create it: {e}"))?;
+    let meta = std::fs::symlink_metadata(folder).map_err(|e| format!("cannot read it: {e}"))?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    if !meta.is_dir() {
+        return Err(format!("{} is not a folder", folder.display()));
+    }
+    if meta.uid() != uid {
+        return Err(format!("{} belongs to user {}, not to this user ({uid})", folder.display(), meta.uid()));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "{} is writable by others (mode {:o}); `chmod go-w` it",
+            folder.display(),
+            meta.mode() & 0o777
+        ));
+    }
+    Ok(())
+}
+
+/// Write atomically (a reader sees the whole file or none) and owner-only.
+fn store(folder: &Path, path: &Path, compiled: &[u8]) -> std::io::Result<()> {
+    let mut file = tempfile::NamedTempFile::new_in(folder)?;
+    file.write_all(compiled)?;
+    file.as_file().sync_data()?;
+    file.persist(path).map_err(|e| e.error)?;
+    evict_oldest(folder);
+    Ok(())
+}
+
+/// Keep at most [`MAX_ARTIFACTS`] in `folder` (plugins that were replaced
+/// leave theirs behind). Best effort: a file another process removed first
+/// is fine.
+fn evict_oldest(folder: &Path) {
+    let Ok(entries) = std::fs::read_dir(folder) else { return };
+    let mut artifacts: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|ext| ext == "cwasm"))
+        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+        .collect();
+    if artifacts.len() <= MAX_ARTIFACTS {
+        return;
+    }
+    artifacts.sort();
+    for (_, path) in &artifacts[..artifacts.len() - MAX_ARTIFACTS] {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs::File;
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+
+    /// The smallest component: the preamble alone (magic, version 0x0d, layer 1).
+    const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\0\x01\0";
+
+    fn artifact(root: &Path, digest: &str) -> PathBuf {
+        let engine_folder = std::fs::read_dir(root).unwrap().next().expect("an engine folder").unwrap().path();
+        engine_folder.join(format!("{digest}.cwasm"))
+    }
+
+    #[test]
+    fn a_miss_stores_owner_only_and_a_hit_maps_without_rewriting() {
+        let engine = Engine::default();
+        let root = tempfile::tempdir().unwrap();
+        let store = CompiledStore::open(&root.path().join("cache"), &engine);
+        store.component(&engine, EMPTY_COMPONENT, "d1").unwrap();
+        let path = artifact(&root.path().join("cache"), "d1");
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o600);
+        assert_eq!(std::fs::metadata(path.parent().unwrap()).unwrap().mode() & 0o777, 0o700);
+
+        let written = meta.modified().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        store.component(&engine, EMPTY_COMPONENT, "d1").unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), written, "a hit must not rewrite");
+    }
+
+    #[test]
+    fn a_damaged_artifact_is_recompiled_and_replaced() {
+        let engine = Engine::default();
+        let root = tempfile::tempdir().unwrap();
+        let store = CompiledStore::open(root.path(), &engine);
+        store.component(&engine, EMPTY_COMPONENT, "d2").unwrap();
+        let path = artifact(root.path(), "d2");
+        let good = std::fs::read(&path).unwrap();
+        std::fs::write(&path, b"not an artifact").unwrap();
+        store.component(&engine, EMPTY_COMPONENT, "d2").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), good);
+    }
+
+    #[test]
+    fn a_folder_others_can_write_is_not_used() {
+        let engine = Engine::default();
+        let root = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let store = CompiledStore::open(root.path(), &engine);
+        assert!(store.folder.is_none());
+        store.component(&engine, EMPTY_COMPONENT, "d3").unwrap();
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0, "nothing is written there");
+    }
+
+    #[test]
+    fn only_the_newest_artifacts_are_kept() {
+        let folder = tempfile::tempdir().unwrap();
+        let start = SystemTime::now() - Duration::from_secs(3600);
+        for i in 0..MAX_ARTIFACTS + 2 {
+            let file = File::create(folder.path().join(format!("{i:02}.cwasm"))).unwrap();
+            file.set_modified(start + Duration::from_secs(i as u64)).unwrap();
+        }
+        std::fs::write(folder.path().join("notes.txt"), "kept").unwrap();
+        evict_oldest(folder.path());
+        let mut left: Vec<String> =
+            std::fs::read_dir(folder.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        left.sort();
+        assert_eq!(left.len(), MAX_ARTIFACTS + 1);
+        assert_eq!(left[0], "02.cwasm", "the two oldest went");
+        assert!(left.contains(&"notes.txt".to_string()));
+    }
+}
