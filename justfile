@@ -17,9 +17,9 @@ lint:
 plugins:
     ./dev plugins
 
-# Run the benchmarks.
-bench:
-    ./dev bench
+# Run the benchmarks and write BENCHMARKS.md (criterion options after, e.g. `just bench --quick`).
+bench *args:
+    ./dev bench -- {{args}}
 
 # Fuzz every target for SECONDS each.
 fuzz seconds="300":

@@ -1,0 +1,469 @@
+//! The benchmarks (`./dev bench`, `just bench`): the sandbox against the same
+//! logic compiled natively, the floor of a sandboxed call, the credential
+//! cache, resolves against a real moto server split into host and SDK time,
+//! whole `lava-conn` processes against lava 8.3.0, concurrency and memory.
+//!
+//! Criterion measures the times. What is not a time (STS calls made, memory)
+//! is measured once and written to `target/criterion/lava-conn-facts.json`;
+//! `host/benches/report.py` turns both into `BENCHMARKS.md`.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, criterion_group};
+use lava_conn::aws::{SdkBackend, configure};
+use lava_conn::contract::{AssumeRoleRequest, AwsCredentials, CapabilityError};
+use lava_conn::{AwsBackend, ConnectorHost, Job, WorkerConfig};
+use lava_conn_tests::{AIRFLOW_AWS_COMPONENT, HOSTILE_COMPONENT, plugin_dir, test_config};
+use lava_test_moto::Moto;
+use serde_json::{Value, json};
+use tokio::runtime::Runtime;
+
+const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/bench";
+
+/// A typical role connection: tags, a managed policy, a duration.
+fn role_spec() -> Value {
+    json!({
+        "conn_id": "bench", "type": "aws", "enabled": true, "role_arn": ROLE_ARN, "duration": "2h",
+        "tags": {"team": "data"}, "policy_arns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+    })
+}
+
+fn job(job_id: &str) -> Job {
+    Job { realm: "prod".into(), job_id: job_id.into() }
+}
+
+/// Everything the benchmarks share: one moto server, one SDK config, one runtime.
+struct Bench {
+    moto: Moto,
+    runtime: Runtime,
+    sdk: aws_config::SdkConfig,
+}
+
+impl Bench {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let moto = Moto::start(&json!({
+            "roles": ["bench"],
+            "tables": [{"name": "lava.prod.connections", "items": [role_spec()]}],
+        }));
+        let sdk = runtime.block_on(configure(moto.sdk_loader()).load());
+        Self { moto, runtime, sdk }
+    }
+
+    /// A host with the SDK backend against moto.
+    fn host(&self, config: WorkerConfig) -> ConnectorHost {
+        host_with(config, SdkBackend::new(self.sdk.clone(), self.runtime.handle().clone()))
+    }
+
+    fn timed_backend(&self) -> Arc<TimedBackend> {
+        Arc::new(TimedBackend {
+            inner: SdkBackend::new(self.sdk.clone(), self.runtime.handle().clone()),
+            nanos: AtomicU64::new(0),
+            assume_role_calls: AtomicU64::new(0),
+        })
+    }
+}
+
+fn host_with(config: WorkerConfig, backend: Arc<dyn AwsBackend>) -> ConnectorHost {
+    ConnectorHost::builder().config(config).backend(backend).build().unwrap()
+}
+
+/// The SDK backend, timed: what an uncached resolve spends in AWS calls, so
+/// that the rest of it is the host's.
+struct TimedBackend {
+    inner: Arc<SdkBackend>,
+    nanos: AtomicU64,
+    assume_role_calls: AtomicU64,
+}
+
+impl TimedBackend {
+    fn timed<R>(&self, call: impl FnOnce() -> R) -> R {
+        let started = Instant::now();
+        let result = call();
+        self.nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        result
+    }
+
+    fn take_time(&self) -> Duration {
+        Duration::from_nanos(self.nanos.swap(0, Ordering::Relaxed))
+    }
+}
+
+impl AwsBackend for TimedBackend {
+    fn region(&self) -> Option<String> {
+        self.inner.region()
+    }
+    fn get_parameter(&self, name: &str, with_decryption: bool) -> Result<String, CapabilityError> {
+        self.timed(|| self.inner.get_parameter(name, with_decryption))
+    }
+    fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
+        self.assume_role_calls.fetch_add(1, Ordering::Relaxed);
+        self.timed(|| self.inner.assume_role(request))
+    }
+    fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
+        self.timed(|| self.inner.worker_credentials())
+    }
+}
+
+/// (1) validate through the sandbox, a fresh pooled instance per call, against
+/// the same guest code compiled natively.
+fn validate(c: &mut Criterion, bench: &Bench) {
+    let spec = role_spec();
+    let text = spec.to_string();
+    let settings = lava_guest_aws::spec::Settings { realm: Some("prod".into()), ..Default::default() };
+    let host = bench.host(test_config());
+    let mut group = c.benchmark_group("validate");
+    group.bench_function("native", |b| b.iter(|| lava_guest_aws::validate(black_box(&text), &settings)));
+    group.bench_function("sandboxed", |b| b.iter(|| host.validate(black_box(&spec), Some("prod")).unwrap()));
+    group.finish();
+}
+
+/// (2) The floor of the sandbox: a fresh instance and a near-empty call
+/// (`validate` of the tiny test plugin), pooling and on-demand allocator.
+fn floor(c: &mut Criterion, bench: &Bench) {
+    let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
+    let spec = json!({"type": "hostile", "conn_id": "fine"});
+    let mut group = c.benchmark_group("floor");
+    for (name, pooling_allocator) in [("pooling", true), ("on-demand", false)] {
+        let host = ConnectorHost::builder()
+            .config(WorkerConfig { pooling_allocator, ..test_config() })
+            .plugin_dir(plugins.path())
+            .backend(bench.timed_backend())
+            .build()
+            .unwrap();
+        group.bench_function(name, |b| b.iter(|| host.validate(black_box(&spec), None).unwrap()));
+    }
+    group.finish();
+}
+
+/// (3) A cache hit; an uncached resolve against moto, and the host's part of
+/// it (its time less the time inside the SDK, measured in the same calls);
+/// the same AssumeRole made with the SDK alone.
+fn resolve(c: &mut Criterion, bench: &Bench) {
+    let spec = role_spec();
+    let job = job("bench");
+    let cached = bench.host(test_config());
+    bench.runtime.block_on(cached.resolve_spec(spec.clone(), &job)).unwrap();
+    let mut group = c.benchmark_group("resolve");
+    group.bench_function("cache-hit", |b| {
+        b.to_async(&bench.runtime).iter(|| async { cached.resolve_spec(black_box(spec.clone()), &job).await.unwrap() })
+    });
+
+    // A zero TTL caches nothing: every resolve is a full round to moto.
+    let backend = bench.timed_backend();
+    let uncached = host_with(WorkerConfig { aws_access_key_cache_ttl: "0s".into(), ..test_config() }, backend.clone());
+    group.sample_size(30).measurement_time(Duration::from_secs(8));
+    let uncached_rounds = |iters: u64| {
+        backend.take_time();
+        let started = Instant::now();
+        for _ in 0..iters {
+            bench.runtime.block_on(uncached.resolve_spec(spec.clone(), &job)).unwrap();
+        }
+        (started.elapsed(), backend.take_time())
+    };
+    group.bench_function("uncached", |b| b.iter_custom(|iters| uncached_rounds(iters).0));
+    group.bench_function("uncached-host-part", |b| {
+        b.iter_custom(|iters| {
+            let (total, in_sdk) = uncached_rounds(iters);
+            total.saturating_sub(in_sdk)
+        })
+    });
+    let sts = aws_sdk_sts::Client::new(&bench.sdk);
+    group.bench_function("sdk-assume-role", |b| {
+        b.iter(|| {
+            bench
+                .runtime
+                .block_on(
+                    sts.assume_role()
+                        .role_arn(ROLE_ARN)
+                        .role_session_name("lv-prod-bench")
+                        .duration_seconds(7200)
+                        .send(),
+                )
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+/// (4) Whole processes against the same moto and DynamoDB connection:
+/// `lava-conn resolve` with a warm and a cold compile cache, `lava-conn
+/// validate`, and lava 8.3.0's `get_aws_session` (skipped without its venv).
+fn processes(c: &mut Criterion, bench: &Bench) {
+    let binary = env!("CARGO_BIN_EXE_lava-conn");
+    let caches = tempfile::tempdir().unwrap();
+    let warm_cache = caches.path().join("warm");
+    let lava_conn = |cache: &Path, args: &[&str]| {
+        let mut command = Command::new(binary);
+        command.args(args).envs(bench.moto.env()).env("LAVA_CONN_COMPILE_CACHE", cache);
+        command
+    };
+    let resolve = ["resolve", "--realm", "prod", "--job-id", "bench", "--connections", "dynamodb", "bench"];
+    let spec_file = caches.path().join("spec.json");
+    std::fs::write(&spec_file, role_spec().to_string()).unwrap();
+    let validate = ["validate", "--realm", "prod", spec_file.to_str().unwrap()];
+    run(&mut lava_conn(&warm_cache, &resolve));
+
+    let mut group = c.benchmark_group("process");
+    group.sample_size(20).measurement_time(Duration::from_secs(6));
+    group.bench_function("lava-conn-resolve-warm", |b| b.iter(|| run(&mut lava_conn(&warm_cache, &resolve))));
+    group.bench_function("lava-conn-validate-warm", |b| b.iter(|| run(&mut lava_conn(&warm_cache, &validate))));
+    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    let mut cold_runs = 0;
+    group.bench_function("lava-conn-resolve-cold", |b| {
+        b.iter_custom(|iters| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iters {
+                cold_runs += 1;
+                let mut command = lava_conn(&caches.path().join(format!("cold-{cold_runs}")), &resolve);
+                let started = Instant::now();
+                run(&mut command);
+                spent += started.elapsed();
+            }
+            spent
+        })
+    });
+    match lava_python() {
+        Some(python) => {
+            group.measurement_time(Duration::from_secs(20));
+            let mut lava = Command::new(python);
+            lava.args([
+                "-c",
+                "from lava.connection import get_aws_session\n\
+                 get_aws_session('bench', 'prod').get_credentials().get_frozen_credentials()",
+            ])
+            .envs(bench.moto.env());
+            run(&mut lava);
+            group.bench_function("lava-8.3.0-get-aws-session", |b| b.iter(|| run(&mut lava)));
+        }
+        None => eprintln!("lava 8.3.0 not found (.venv-lava or LAVA_PYTHON): `./dev bench` installs it"),
+    }
+    group.finish();
+}
+
+/// lava 8.3.0's Python: `LAVA_PYTHON`, or the venv `./dev bench` makes.
+fn lava_python() -> Option<PathBuf> {
+    std::env::var_os("LAVA_PYTHON")
+        .map(PathBuf::from)
+        .or_else(|| Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv-lava/bin/python")))
+        .filter(|p| p.is_file())
+}
+
+/// Run a command to completion; a failure stops the benchmark, with its stderr.
+fn run(command: &mut Command) {
+    let out = command.output().expect("the command runs");
+    assert!(out.status.success(), "{command:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// (5) 1000 concurrent resolves over 10 connections (10 jobs of one spec),
+/// each round in a new host with an empty cache.
+fn concurrency(c: &mut Criterion, bench: &Bench) {
+    let mut group = c.benchmark_group("concurrency");
+    group.sample_size(20).measurement_time(Duration::from_secs(8));
+    group.bench_with_input(BenchmarkId::new("resolves-over-10-connections", 1000), &1000, |b, &n| {
+        b.iter_custom(|iters| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iters {
+                let backend = bench.timed_backend();
+                let host = host_with(test_config(), backend.clone());
+                spent += concurrent_resolves(bench, &host, n);
+                assert_eq!(backend.assume_role_calls.load(Ordering::Relaxed), 10, "one STS call per connection");
+            }
+            spent
+        })
+    });
+    group.finish();
+}
+
+/// Resolve `n` times at once, spread over 10 jobs; the wall time.
+fn concurrent_resolves(bench: &Bench, host: &ConnectorHost, n: usize) -> Duration {
+    let started = Instant::now();
+    bench.runtime.block_on(async {
+        let tasks: Vec<_> = (0..n)
+            .map(|i| {
+                let host = host.clone();
+                tokio::spawn(
+                    async move { host.resolve_spec(role_spec(), &job(&format!("c{}", i % 10))).await.map(drop) },
+                )
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+    });
+    started.elapsed()
+}
+
+/// The figures that are not times, measured once.
+fn facts(bench: &Bench, mut facts: BTreeMap<&'static str, Value>) -> BTreeMap<&'static str, Value> {
+    // (5) STS calls as moto saw them, and the peak memory of the round.
+    let host = bench.host(test_config());
+    let before_calls = bench.moto.assume_role_requests(ROLE_ARN).len();
+    let rss_before = proc_status_kib("VmRSS");
+    reset_peak_rss();
+    concurrent_resolves(bench, &host, 1000);
+    facts.insert("concurrent_sts_calls", json!(bench.moto.assume_role_requests(ROLE_ARN).len() - before_calls));
+    facts.insert("concurrent_rss_before_kib", json!(rss_before));
+    facts.insert("concurrent_peak_rss_kib", json!(proc_status_kib("VmHWM")));
+
+    facts.insert("instance_kib", json!(per_live_instance_kib()));
+    facts
+}
+
+/// (6) A host with the built-in only, and with 10 plugins more: the peak RSS
+/// of `lava-conn plugins`, which loads them all and calls each one. Measured
+/// before the bench process grows: a child's peak as `wait4` reports it is
+/// at least its parent's peak when it was spawned.
+fn process_memory_facts(facts: &mut BTreeMap<&'static str, Value>) {
+    let ten = ten_plugins();
+    let plugins_rss = |extra: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lava-conn"));
+        command.args(extra).arg("plugins");
+        run(&mut command); // warms the compile cache
+        let child = child_peak_rss_kib(&mut command);
+        let own = proc_status_kib("VmHWM");
+        assert!(child > own, "the child's peak ({child} KiB) must not be this process's ({own} KiB)");
+        child
+    };
+    facts.insert("rss_builtin_kib", json!(plugins_rss(&[])));
+    facts.insert("rss_builtin_plus_10_kib", json!(plugins_rss(&["--plugins", ten.path().to_str().unwrap()])));
+    facts.insert("plugin_bytes", json!(std::fs::metadata(AIRFLOW_AWS_COMPONENT).unwrap().len()));
+}
+
+/// Ten distinct plugins: the airflow-aws component with its type renamed
+/// `airflow-aw0` to `airflow-aw9` (same length, so the component stays valid).
+fn ten_plugins() -> tempfile::TempDir {
+    let folder = tempfile::tempdir().unwrap();
+    let original = std::fs::read(AIRFLOW_AWS_COMPONENT).unwrap();
+    for i in 0..10u8 {
+        let renamed = format!("airflow-aw{i}");
+        let mut bytes = original.clone();
+        let mut at = 0;
+        while let Some(found) = bytes[at..].windows(11).position(|w| w == b"airflow-aws") {
+            bytes[at + found..at + found + 11].copy_from_slice(renamed.as_bytes());
+            at += found + 11;
+        }
+        assert!(at > 0, "the type name is in the component");
+        std::fs::write(folder.path().join(format!("{renamed}.wasm")), bytes).unwrap();
+    }
+    let mut check = Command::new(env!("CARGO_BIN_EXE_lava-conn"));
+    let listed = check.args(["--plugins", folder.path().to_str().unwrap(), "plugins", "--json"]).output().unwrap();
+    let listed: Vec<Value> = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed.len(), 11, "the built-in and all ten load: {listed:?}");
+    folder
+}
+
+/// Memory of one live instance, mid-resolve: RSS with 48 resolves held
+/// inside their first capability call, less RSS before, per resolve.
+fn per_live_instance_kib() -> u64 {
+    const LIVE: usize = 48;
+    let gate = Arc::new(Gate::default());
+    let host = ConnectorHost::builder().config(test_config()).backend(gate.clone()).build().unwrap();
+    let spec = json!({"conn_id": "keys", "type": "aws", "enabled": true, "access_keys": "/lava/prod/keys"});
+    let job = job("memory");
+    // One resolve first, so that the code and the host's own start-up memory are in RSS.
+    gate.open();
+    host.resolve_uncached(&spec, &job).unwrap();
+    gate.close();
+    let before = proc_status_kib("VmRSS");
+    std::thread::scope(|scope| {
+        for _ in 0..LIVE {
+            scope.spawn(|| host.resolve_uncached(&spec, &job).unwrap());
+        }
+        gate.wait_for(LIVE);
+        let during = proc_status_kib("VmRSS");
+        gate.open();
+        during.saturating_sub(before) / LIVE as u64
+    })
+}
+
+/// A backend whose SSM reads wait until the gate opens: the instances that
+/// called it stay alive meanwhile.
+#[derive(Default)]
+struct Gate {
+    state: Mutex<(bool, usize)>,
+    changed: Condvar,
+}
+
+impl Gate {
+    fn open(&self) {
+        self.state.lock().unwrap().0 = true;
+        self.changed.notify_all();
+    }
+    fn close(&self) {
+        *self.state.lock().unwrap() = (false, 0);
+    }
+    fn wait_for(&self, waiting: usize) {
+        drop(self.changed.wait_while(self.state.lock().unwrap(), |(_, n)| *n < waiting).unwrap());
+    }
+}
+
+impl AwsBackend for Gate {
+    fn region(&self) -> Option<String> {
+        Some("us-east-1".into())
+    }
+    fn get_parameter(&self, _: &str, _: bool) -> Result<String, CapabilityError> {
+        let mut state = self.state.lock().unwrap();
+        state.1 += 1;
+        self.changed.notify_all();
+        drop(self.changed.wait_while(state, |(open, _)| !*open).unwrap());
+        Ok(format!("AKIAEXAMPLEKEY000000,{}", "s".repeat(40)))
+    }
+    fn assume_role(&self, _: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
+        Err(CapabilityError::Unavailable("not in this benchmark".into()))
+    }
+    fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
+        Err(CapabilityError::Unavailable("not in this benchmark".into()))
+    }
+}
+
+/// A `/proc/self/status` figure in KiB (`VmRSS`, `VmHWM`).
+fn proc_status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+}
+
+/// Make `VmHWM` start again from the current RSS (Linux `clear_refs` 5).
+fn reset_peak_rss() {
+    std::fs::write("/proc/self/clear_refs", "5").expect("reset the peak RSS");
+}
+
+/// Run `command` and return its peak RSS (KiB), from `wait4`.
+#[allow(clippy::zombie_processes, reason = "wait4 reaps the child")]
+fn child_peak_rss_kib(command: &mut Command) -> u64 {
+    let child = command.stdout(std::process::Stdio::null()).spawn().unwrap();
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert!(pid > 0 && status == 0, "the child ran (status {status})");
+    usage.ru_maxrss as u64
+}
+
+fn benches(c: &mut Criterion) {
+    let mut process_memory = BTreeMap::new();
+    process_memory_facts(&mut process_memory);
+    let bench = Bench::start();
+    let facts = facts(&bench, process_memory);
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("lava-conn-facts.json"), serde_json::to_string_pretty(&facts).unwrap()).unwrap();
+    validate(c, &bench);
+    floor(c, &bench);
+    resolve(c, &bench);
+    concurrency(c, &bench);
+    processes(c, &bench);
+}
+
+criterion_group!(host_benches, benches);
+criterion::criterion_main!(host_benches);

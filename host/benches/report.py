@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Write BENCHMARKS.md from the latest `cargo bench --bench host` run.
+
+Reads criterion's estimates (target/criterion/<group>/<bench>/new/estimates.json)
+and the facts the bench measured once (target/criterion/lava-conn-facts.json).
+Nothing in the table is typed by hand: a figure missing from the run is shown
+as missing. Usage: report.py TARGET_DIR > BENCHMARKS.md
+"""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+target = sys.argv[1] if len(sys.argv) > 1 else "target"
+criterion = os.path.join(target, "criterion")
+
+
+def estimate(group, bench):
+    """Median and its 95 % confidence bounds, in seconds, or None."""
+    path = os.path.join(criterion, group, bench, "new", "estimates.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        median = json.load(f)["median"]
+    ci = median["confidence_interval"]
+    return median["point_estimate"] / 1e9, ci["lower_bound"] / 1e9, ci["upper_bound"] / 1e9
+
+
+def duration(seconds):
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}" if unit != "µs" else f"{seconds / scale:.1f} µs"
+    return f"{seconds * 1e9:.0f} ns"
+
+
+with open(os.path.join(criterion, "lava-conn-facts.json")) as f:
+    facts = json.load(f)
+
+rows = []  # (item, measure, figure, ratio, target, met)
+
+
+def timed(item, measure, group, bench, ratio="", goal="", met=""):
+    e = estimate(group, bench)
+    figure = f"{duration(e[0])} ({duration(e[1])} – {duration(e[2])})" if e else "not measured"
+    rows.append((item, measure, figure, ratio, goal, met))
+    return e[0] if e else None
+
+
+def yes(ok):
+    return "yes" if ok else "**no**"
+
+
+native = timed("1", "validate, same guest logic compiled natively", "validate", "native", "1×")
+sandboxed = estimate("validate", "sandboxed")
+timed("1", "validate, sandboxed, fresh pooled instance per call", "validate", "sandboxed",
+      f"{sandboxed[0] / native:.1f}× native" if sandboxed and native else "",
+      "≤ 20 µs", yes(sandboxed and sandboxed[0] <= 20e-6))
+
+pooled_estimate = estimate("floor", "pooling")
+pooled = timed("2", "fresh instance + near-empty call, pooling allocator", "floor", "pooling", "1×",
+               "≤ 12 µs", yes(pooled_estimate and pooled_estimate[0] <= 12e-6))
+on_demand = estimate("floor", "on-demand")
+timed("2", "fresh instance + near-empty call, on-demand allocator", "floor", "on-demand",
+      f"{on_demand[0] / pooled:.1f}× pooling" if on_demand and pooled else "")
+
+hit = estimate("resolve", "cache-hit")
+timed("3", "resolve, cache hit", "resolve", "cache-hit", "", "≤ 1 µs", yes(hit and hit[0] <= 1e-6))
+uncached = timed("3", "resolve, uncached, against moto", "resolve", "uncached", "1×")
+host_part = estimate("resolve", "uncached-host-part")
+share = host_part[0] / uncached if host_part and uncached else None
+timed("3", "… of which the host (the rest is inside the SDK call)", "resolve", "uncached-host-part",
+      f"{100 * share:.1f} % of uncached" if share is not None else "", "≤ 2 %",
+      yes(share is not None and share <= 0.02))
+sdk = estimate("resolve", "sdk-assume-role")
+timed("3", "the same AssumeRole with the SDK alone", "resolve", "sdk-assume-role",
+      f"{sdk[0] / uncached:.2f}× uncached" if sdk and uncached else "")
+
+lava = timed("4", "lava 8.3.0 `get_aws_session`, whole process", "process", "lava-8.3.0-get-aws-session", "1×")
+for bench, measure, goal in (
+    ("lava-conn-resolve-warm", "`lava-conn resolve`, whole process, warm compile cache", "≥ 30× faster"),
+    ("lava-conn-resolve-cold", "`lava-conn resolve`, whole process, cold compile cache", ""),
+):
+    e = estimate("process", bench)
+    speedup = lava / e[0] if e and lava else None
+    timed("4", measure, "process", bench, f"{speedup:.1f}× faster than lava" if speedup else "",
+          goal, yes(speedup and speedup >= 30) if goal else "")
+validate_process = estimate("process", "lava-conn-validate-warm")
+timed("4", "`lava-conn validate` of one spec, whole process, warm compile cache", "process",
+      "lava-conn-validate-warm", "", "≤ 10 ms", yes(validate_process and validate_process[0] <= 10e-3))
+
+concurrent = timed("5", "1000 concurrent resolves over 10 connections, wall", "concurrency",
+                   "resolves-over-10-connections/1000")
+sts_calls = facts["concurrent_sts_calls"]
+rows.append(("5", "… STS calls made (as moto recorded them)", str(sts_calls), "", "exactly 10", yes(sts_calls == 10)))
+if concurrent and uncached:
+    rows.append(("5", "… throughput", f"{1000 / concurrent:,.0f} resolves/s",
+                 f"{concurrent / (10 * uncached):.2f}× the time of 10 serial uncached resolves", "", ""))
+peak = facts["concurrent_peak_rss_kib"]
+before = facts["concurrent_rss_before_kib"]
+rows.append(("5", "… peak RSS of the bench process during the round", f"{peak / 1024:.1f} MiB",
+             f"+{(peak - before) / 1024:.1f} MiB over before", "", ""))
+
+builtin = facts["rss_builtin_kib"]
+plus = facts["rss_builtin_plus_10_kib"]
+rows.append(("6", "peak RSS of `lava-conn plugins`, built-in aws only", f"{builtin / 1024:.1f} MiB", "1×", "", ""))
+rows.append(("6", f"… with 10 more plugins ({facts['plugin_bytes'] / 1024:.0f} KiB components)",
+             f"{plus / 1024:.1f} MiB", f"+{(plus - builtin) / 10 / 1024:.2f} MiB per plugin", "", ""))
+rows.append(("6", "memory per live instance (48 held mid-resolve)", f"{facts['instance_kib']} KiB", "", "", ""))
+
+commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
+rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+with open("/proc/meminfo") as f:
+    mem_gib = int(f.readline().split()[1]) / 1024 / 1024
+cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+
+print("# Benchmarks\n")
+print(f"Generated by `./dev bench` (`host/benches/report.py`) on "
+      f"{datetime.now(timezone.utc):%Y-%m-%d} from commit {commit}.  ")
+print(f"Machine: {os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB, {platform.system()} {platform.release()}, {rustc}.\n")
+print("""Method: `cargo bench --bench host` (criterion, release build). Times are criterion's
+median with its 95 % confidence interval in brackets. Ratios compare rows measured in the
+same run, on the same machine, against the same moto server on loopback (which shares the
+2 cores with the host: emulator time is part of every resolve). The host's part of an
+uncached resolve is the same calls' time less the time spent inside the AWS SDK backend,
+measured around each capability call. Whole processes are `lava-conn` (release) and lava
+8.3.0 (`jinlava` from PyPI, `.venv-lava`) resolving the same DynamoDB connection; a cold
+compile cache is a new empty folder for each run. Memory figures are measured once: peak
+RSS from `/proc/self/status` (reset with `clear_refs`) and from `wait4` for child
+processes; the 10 plugins are the airflow-aws component with its type renamed
+`airflow-aw0`…`airflow-aw9`.
+""")
+print("| # | measure | figure | ratio | target | met |")
+print("|---|---|---|---|---|---|")
+for row in rows:
+    print("| " + " | ".join(row) + " |")
