@@ -21,7 +21,8 @@ pub const GUEST_PROFILE: &str = "guest";
 pub fn build_guest(package: &str, watch: &[&str]) -> PathBuf {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run from a build script"));
     let workspace = workspace_root(&manifest_dir);
-    for folder in watch.iter().chain(["Cargo.lock", "Cargo.toml"].iter()) {
+    // `.cargo/config.toml` holds the guests' link flags (their initial memory).
+    for folder in watch.iter().chain(["Cargo.lock", "Cargo.toml", ".cargo/config.toml"].iter()) {
         println!("cargo:rerun-if-changed={}", workspace.join(folder).display());
     }
     ensure_target_installed();
