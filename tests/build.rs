@@ -1,10 +1,13 @@
 //! Builds the components the tests load: the hostile test plugin, the
+//! empty plugin (the benchmarks' floor), the
 //! drop-in airflow-aws plugin, and the aws connector as a plain file (the host
 //! embeds its own copy of the same build).
 
 fn main() {
     let hostile = lava_wasm_build::build_guest("lava-test-hostile", &["tests/hostile", "wit"]);
     println!("cargo:rustc-env=LAVA_TEST_HOSTILE_COMPONENT={}", hostile.display());
+    let empty = lava_wasm_build::build_guest("lava-test-empty", &["tests/empty", "wit"]);
+    println!("cargo:rustc-env=LAVA_TEST_EMPTY_COMPONENT={}", empty.display());
     let backdoor = lava_wasm_build::build_guest("lava-test-hostile-import", &["tests/hostile-import", "wit"]);
     println!("cargo:rustc-env=LAVA_TEST_BACKDOOR_COMPONENT={}", backdoor.display());
     let aws = lava_wasm_build::build_guest("lava-guest-aws", &["guest-aws", "guest-kit", "rules", "wit"]);

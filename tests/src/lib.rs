@@ -9,6 +9,9 @@ use lava_conn::{AwsBackend, ConnectorHost, WorkerConfig};
 /// The hostile test component, as built by this crate's build script.
 pub const HOSTILE_COMPONENT: &str = env!("LAVA_TEST_HOSTILE_COMPONENT");
 
+/// A connector whose calls do nothing (type `empty`): the sandbox's floor.
+pub const EMPTY_COMPONENT: &str = env!("LAVA_TEST_EMPTY_COMPONENT");
+
 /// A connector that imports a capability no host provides.
 pub const BACKDOOR_COMPONENT: &str = env!("LAVA_TEST_BACKDOOR_COMPONENT");
 

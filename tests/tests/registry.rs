@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use lava_conn::{ConnectorHost, HostError, LoadError, PluginSource, WorkerConfig};
-use lava_conn_tests::{AWS_COMPONENT, HOSTILE_COMPONENT, RecordingBackend, plugin_dir, test_config, write_file};
+use lava_conn_tests::{
+    AWS_COMPONENT, EMPTY_COMPONENT, HOSTILE_COMPONENT, RecordingBackend, plugin_dir, test_config, write_file,
+};
 
 /// The digest `lava-conn plugins` must show, computed independently with `sha256sum`.
 fn sha256_hex(path: &str) -> String {
@@ -34,6 +36,17 @@ fn folder_plugins_are_listed_with_their_digest() {
     assert_eq!(hostile.source, PluginSource::File(dir.path().join("hostile.wasm")));
     assert_eq!(hostile.sha256, sha256_hex(HOSTILE_COMPONENT));
     assert_eq!(hostile.version, "0.0.1");
+}
+
+#[test]
+fn the_empty_plugin_does_nothing_and_says_so() {
+    let dir = plugin_dir(&[("empty.wasm", EMPTY_COMPONENT)]);
+    let host = build(test_config(), dir.path()).unwrap();
+    let spec = serde_json::json!({"type": "empty", "conn_id": "floor"});
+    assert!(host.validate(&spec, None).unwrap().is_empty());
+    let job = lava_conn::Job { realm: "prod".into(), job_id: "j".into() };
+    let error = host.resolve_uncached(&spec, &job).unwrap_err().to_string();
+    assert!(error.contains("the empty plugin resolves nothing"), "{error}");
 }
 
 #[test]
