@@ -1,9 +1,12 @@
 //! Session names: whatever the template and ids, the result is 2–64
-//! characters STS accepts, or a template error.
+//! characters STS accepts, or a template error; and the engine-free
+//! rendering agrees with minijinja wherever it renders.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use lava_rules::session::{DEFAULT_TEMPLATE, is_valid_session_name, session_name};
+use lava_rules::session::{
+    DEFAULT_TEMPLATE, is_valid_session_name, render_plain, render_with_minijinja, session_name,
+};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
@@ -14,6 +17,10 @@ fuzz_target!(|data: &[u8]| {
     if let Some(template) = template {
         if let Ok(name) = session_name(template, realm, job, "conn") {
             assert!(is_valid_session_name(&name), "{name:?}");
+        }
+        // The engine-free path renders exactly what the engine does.
+        if let Some(plain) = render_plain(template, realm, job, "conn") {
+            assert_eq!(Ok(plain), render_with_minijinja(template, realm, job, "conn"), "{template:?}");
         }
     }
     let airflow = lava_guest_airflow_aws::session_name(text);
