@@ -19,7 +19,7 @@ use criterion::{BenchmarkId, Criterion, criterion_group};
 use lava_conn::aws::{SdkBackend, configure};
 use lava_conn::contract::{AssumeRoleRequest, AwsCredentials, CapabilityError};
 use lava_conn::{AwsBackend, ConnectorHost, Job, WorkerConfig};
-use lava_conn_tests::{AIRFLOW_AWS_COMPONENT, HOSTILE_COMPONENT, plugin_dir, test_config};
+use lava_conn_tests::{AIRFLOW_AWS_COMPONENT, EMPTY_COMPONENT, plugin_dir, test_config};
 use lava_test_moto::Moto;
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
@@ -124,11 +124,11 @@ fn validate(c: &mut Criterion, bench: &Bench) {
     group.finish();
 }
 
-/// (2) The floor of the sandbox: a fresh instance and a near-empty call
-/// (`validate` of the tiny test plugin), pooling and on-demand allocator.
+/// (2) The floor of the sandbox: a fresh instance and a call with an empty
+/// body (`validate` of the empty test plugin), pooling and on-demand allocator.
 fn floor(c: &mut Criterion, bench: &Bench) {
-    let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
-    let spec = json!({"type": "hostile", "conn_id": "fine"});
+    let plugins = plugin_dir(&[("empty.wasm", EMPTY_COMPONENT)]);
+    let spec = json!({"type": "empty", "conn_id": "floor"});
     let mut group = c.benchmark_group("floor");
     for (name, pooling_allocator) in [("pooling", true), ("on-demand", false)] {
         let host = ConnectorHost::builder()
@@ -190,6 +190,82 @@ fn resolve(c: &mut Criterion, bench: &Bench) {
         })
     });
     group.finish();
+}
+
+/// The work of a resolve without the network: the guest's logic compiled
+/// natively, and the same resolve through the sandbox with a backend that
+/// answers at once. Their difference is what the host adds to every resolve.
+fn resolve_logic(c: &mut Criterion) {
+    let spec = role_spec();
+    let text = spec.to_string();
+    let settings = lava_guest_aws::spec::Settings { realm: Some("prod".into()), ..Default::default() };
+    let guest_job = lava_guest_aws::Job {
+        realm: "prod",
+        job_id: "bench",
+        conn_id: "bench",
+        session_name_template: lava_rules::session::DEFAULT_TEMPLATE,
+    };
+    let host = host_with(test_config(), Arc::new(InstantBackend));
+    let mut group = c.benchmark_group("resolve-logic");
+    group.bench_function("native", |b| {
+        b.iter(|| {
+            let (credentials, _) =
+                lava_guest_aws::resolve(black_box(&text), &guest_job, &settings, &InstantBackend).unwrap();
+            lava_rules::aws::aws_stand_in(&credentials)
+        })
+    });
+    group.bench_function("sandboxed", |b| b.iter(|| host.resolve_uncached(black_box(&spec), &job("bench")).unwrap()));
+    group.finish();
+}
+
+/// Answers every AWS call at once with fixed credentials.
+struct InstantBackend;
+
+const INSTANT_SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+impl AwsBackend for InstantBackend {
+    fn region(&self) -> Option<String> {
+        Some("us-east-1".into())
+    }
+    fn get_parameter(&self, _: &str, _: bool) -> Result<String, CapabilityError> {
+        Err(CapabilityError::Unavailable("not in this benchmark".into()))
+    }
+    fn assume_role(&self, _: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
+        Ok(AwsCredentials {
+            access_key_id: "ASIAEXAMPLEKEY000000".into(),
+            secret_access_key: INSTANT_SECRET.into(),
+            session_token: Some("token".repeat(60)),
+            expiration: Some(4_000_000_000),
+            region: Some("us-east-1".into()),
+            endpoint_url: None,
+        })
+    }
+    fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
+        Err(CapabilityError::Unavailable("not in this benchmark".into()))
+    }
+}
+
+impl lava_rules::aws::Capabilities for InstantBackend {
+    fn get_parameter(&self, _: &str) -> Result<String, String> {
+        Err("not in this benchmark".into())
+    }
+    fn assume_role(
+        &self,
+        _: &lava_rules::aws::AssumeRole,
+        _: Option<&lava_rules::aws::Credentials>,
+    ) -> Result<lava_rules::aws::Credentials, String> {
+        Ok(lava_rules::aws::Credentials {
+            access_key_id: "ASIAEXAMPLEKEY000000".into(),
+            secret_access_key: INSTANT_SECRET.into(),
+            session_token: Some("token".repeat(60)),
+            expiration: Some(4_000_000_000),
+            region: Some("us-east-1".into()),
+            endpoint_url: None,
+        })
+    }
+    fn worker_credentials(&self) -> Result<lava_rules::aws::Credentials, String> {
+        Err("not in this benchmark".into())
+    }
 }
 
 /// (4) Whole processes against the same moto and DynamoDB connection:
@@ -460,6 +536,7 @@ fn benches(c: &mut Criterion) {
     std::fs::write(folder.join("lava-conn-facts.json"), serde_json::to_string_pretty(&facts).unwrap()).unwrap();
     validate(c, &bench);
     floor(c, &bench);
+    resolve_logic(c);
     resolve(c, &bench);
     concurrency(c, &bench);
     processes(c, &bench);
