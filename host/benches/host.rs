@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, criterion_group};
+use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group};
 use lava_conn::aws::{SdkBackend, configure};
 use lava_conn::contract::{AssumeRoleRequest, AwsCredentials, CapabilityError};
 use lava_conn::{AwsBackend, ConnectorHost, Job, WorkerConfig};
@@ -158,7 +158,8 @@ fn resolve(c: &mut Criterion, bench: &Bench) {
     // A zero TTL caches nothing: every resolve is a full round to moto.
     let backend = bench.timed_backend();
     let uncached = host_with(WorkerConfig { aws_access_key_cache_ttl: "0s".into(), ..test_config() }, backend.clone());
-    group.sample_size(30).measurement_time(Duration::from_secs(8));
+    // Milliseconds per call: the same number of calls in every sample.
+    group.sampling_mode(SamplingMode::Flat).sample_size(30).measurement_time(Duration::from_secs(8));
     let uncached_rounds = |iters: u64| {
         backend.take_time();
         let started = Instant::now();
@@ -287,7 +288,7 @@ fn processes(c: &mut Criterion, bench: &Bench) {
     run(&mut lava_conn(&warm_cache, &resolve));
 
     let mut group = c.benchmark_group("process");
-    group.sample_size(20).measurement_time(Duration::from_secs(6));
+    group.sampling_mode(SamplingMode::Flat).sample_size(20).measurement_time(Duration::from_secs(6));
     group.bench_function("lava-conn-resolve-warm", |b| b.iter(|| run(&mut lava_conn(&warm_cache, &resolve))));
     group.bench_function("lava-conn-validate-warm", |b| b.iter(|| run(&mut lava_conn(&warm_cache, &validate))));
     group.sample_size(10).measurement_time(Duration::from_secs(10));
@@ -341,7 +342,7 @@ fn run(command: &mut Command) {
 /// each round in a new host with an empty cache.
 fn concurrency(c: &mut Criterion, bench: &Bench) {
     let mut group = c.benchmark_group("concurrency");
-    group.sample_size(20).measurement_time(Duration::from_secs(8));
+    group.sampling_mode(SamplingMode::Flat).sample_size(20).measurement_time(Duration::from_secs(8));
     group.bench_with_input(BenchmarkId::new("resolves-over-10-connections", 1000), &1000, |b, &n| {
         b.iter_custom(|iters| {
             let mut spent = Duration::ZERO;
@@ -378,12 +379,19 @@ fn concurrent_resolves(bench: &Bench, host: &ConnectorHost, n: usize) -> Duratio
 
 /// The figures that are not times, measured once.
 fn facts(bench: &Bench, mut facts: BTreeMap<&'static str, Value>) -> BTreeMap<&'static str, Value> {
-    // (5) STS calls as moto saw them, and the peak memory of the round.
+    // (5) STS calls as moto saw them, the host's CPU time and the peak
+    // memory of one round, after a first round (in another host) has warmed
+    // the connections, the thread pool and moto.
+    concurrent_resolves(bench, &bench.host(test_config()), 1000);
     let host = bench.host(test_config());
     let before_calls = bench.moto.assume_role_requests(ROLE_ARN).len();
     let rss_before = proc_status_kib("VmRSS");
     reset_peak_rss();
-    concurrent_resolves(bench, &host, 1000);
+    let cpu_before = own_cpu_time();
+    let wall = concurrent_resolves(bench, &host, 1000);
+    let cpu = own_cpu_time() - cpu_before;
+    facts.insert("concurrent_wall_ms", json!(wall.as_secs_f64() * 1e3));
+    facts.insert("concurrent_host_cpu_ms", json!(cpu.as_secs_f64() * 1e3));
     facts.insert("concurrent_sts_calls", json!(bench.moto.assume_role_requests(ROLE_ARN).len() - before_calls));
     facts.insert("concurrent_rss_before_kib", json!(rss_before));
     facts.insert("concurrent_peak_rss_kib", json!(proc_status_kib("VmHWM")));
@@ -507,6 +515,16 @@ fn proc_status_kib(field: &str) -> u64 {
         .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+}
+
+/// CPU time (user and system) this process has used so far. moto is another
+/// process, so it is not counted.
+fn own_cpu_time() -> Duration {
+    // SAFETY: an all-zero rusage is valid; getrusage fills it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) }, 0);
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
 }
 
 /// Make `VmHWM` start again from the current RSS (Linux `clear_refs` 5).

@@ -98,6 +98,10 @@ rows.append(("5", "… STS calls made (as moto recorded them)", str(sts_calls), 
 if concurrent and uncached:
     rows.append(("5", "… throughput", f"{1000 / concurrent:,.0f} resolves/s",
                  f"{concurrent / (10 * uncached):.2f}× the time of 10 serial uncached resolves", "", ""))
+cpu, wall = facts["concurrent_host_cpu_ms"], facts["concurrent_wall_ms"]
+rows.append(("5", "… CPU the host used in one round (moto excluded)", f"{cpu:.1f} ms in {wall:.1f} ms wall",
+             f"{100 * cpu / (2 * wall):.0f} % of the 2 cores", "limited by the emulator",
+             yes(cpu < 0.5 * 2 * wall)))
 peak = facts["concurrent_peak_rss_kib"]
 before = facts["concurrent_rss_before_kib"]
 rows.append(("5", "… peak RSS of the bench process during the round", f"{peak / 1024:.1f} MiB",
