@@ -126,7 +126,7 @@ fn validate(c: &mut Criterion, bench: &Bench) {
 
 /// (2) The floor of the sandbox: a fresh instance and a call with an empty
 /// body (`validate` of the empty test plugin), pooling and on-demand allocator.
-fn floor(c: &mut Criterion, bench: &Bench) {
+fn floor(c: &mut Criterion) {
     let plugins = plugin_dir(&[("empty.wasm", EMPTY_COMPONENT)]);
     let spec = json!({"type": "empty", "conn_id": "floor"});
     let mut group = c.benchmark_group("floor");
@@ -134,7 +134,6 @@ fn floor(c: &mut Criterion, bench: &Bench) {
         let host = ConnectorHost::builder()
             .config(WorkerConfig { pooling_allocator, ..test_config() })
             .plugin_dir(plugins.path())
-            .backend(bench.timed_backend())
             .build()
             .unwrap();
         group.bench_function(name, |b| b.iter(|| host.validate(black_box(&spec), None).unwrap()));
@@ -553,7 +552,7 @@ fn benches(c: &mut Criterion) {
     std::fs::create_dir_all(&folder).unwrap();
     std::fs::write(folder.join("lava-conn-facts.json"), serde_json::to_string_pretty(&facts).unwrap()).unwrap();
     validate(c, &bench);
-    floor(c, &bench);
+    floor(c);
     resolve_logic(c);
     resolve(c, &bench);
     concurrency(c, &bench);

@@ -4,8 +4,8 @@
 //! than a CLI call may spend, so compiled code is kept on disk between runs.
 //! wasmtime's own cache (`Config::cache`) was measured first: on every load it
 //! hashes the wasm, decompresses the zstd-compressed artifact, copies the code
-//! into fresh memory and rewrites a usage-stats file, about 5 ms of a 13 ms
-//! `lava-conn validate`. This store keeps wasmtime's own serialized format
+//! into fresh memory and rewrites a usage-stats file: about 10 of the 13 ms
+//! that a `lava-conn validate` process took. This store keeps wasmtime's own serialized format
 //! (`Engine::precompile_component`) uncompressed and loads it with
 //! `Component::deserialize_file`, which maps the file: the kernel shares the
 //! pages between worker processes and reads only what a call touches.
