@@ -221,7 +221,18 @@ fn resolve_logic(c: &mut Criterion) {
 /// Answers every AWS call at once with fixed credentials.
 struct InstantBackend;
 
-const INSTANT_SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+/// The credentials it answers with: one set, handed to the native logic as
+/// `lava_rules` credentials and to the host in the contract's shape.
+fn instant_credentials() -> lava_rules::aws::Credentials {
+    lava_rules::aws::Credentials {
+        access_key_id: "ASIAEXAMPLEKEY000000".into(),
+        secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
+        session_token: Some("token".repeat(60)),
+        expiration: Some(4_000_000_000),
+        region: Some("us-east-1".into()),
+        endpoint_url: None,
+    }
+}
 
 impl AwsBackend for InstantBackend {
     fn region(&self) -> Option<String> {
@@ -231,14 +242,15 @@ impl AwsBackend for InstantBackend {
         Err(CapabilityError::Unavailable("not in this benchmark".into()))
     }
     fn assume_role(&self, _: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
-        Ok(AwsCredentials {
-            access_key_id: "ASIAEXAMPLEKEY000000".into(),
-            secret_access_key: INSTANT_SECRET.into(),
-            session_token: Some("token".repeat(60)),
-            expiration: Some(4_000_000_000),
-            region: Some("us-east-1".into()),
-            endpoint_url: None,
-        })
+        let lava_rules::aws::Credentials {
+            access_key_id,
+            secret_access_key,
+            session_token,
+            expiration,
+            region,
+            endpoint_url,
+        } = instant_credentials();
+        Ok(AwsCredentials { access_key_id, secret_access_key, session_token, expiration, region, endpoint_url })
     }
     fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
         Err(CapabilityError::Unavailable("not in this benchmark".into()))
@@ -254,14 +266,7 @@ impl lava_rules::aws::Capabilities for InstantBackend {
         _: &lava_rules::aws::AssumeRole,
         _: Option<&lava_rules::aws::Credentials>,
     ) -> Result<lava_rules::aws::Credentials, String> {
-        Ok(lava_rules::aws::Credentials {
-            access_key_id: "ASIAEXAMPLEKEY000000".into(),
-            secret_access_key: INSTANT_SECRET.into(),
-            session_token: Some("token".repeat(60)),
-            expiration: Some(4_000_000_000),
-            region: Some("us-east-1".into()),
-            endpoint_url: None,
-        })
+        Ok(instant_credentials())
     }
     fn worker_credentials(&self) -> Result<lava_rules::aws::Credentials, String> {
         Err("not in this benchmark".into())
