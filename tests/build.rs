@@ -1,4 +1,5 @@
-//! Builds the components the tests load: the hostile test plugin, the
+//! Builds the components the tests load: the hostile test plugin, a plugin
+//! built against the frozen contract 0.1.0, the
 //! empty plugin (the benchmarks' floor), the
 //! drop-in airflow-aws plugin, and the aws connector as a plain file (the host
 //! embeds its own copy of the same build).
@@ -6,6 +7,8 @@
 fn main() {
     let hostile = lava_wasm_build::build_guest("lava-test-hostile", &["tests/hostile", "wit"]);
     println!("cargo:rustc-env=LAVA_TEST_HOSTILE_COMPONENT={}", hostile.display());
+    let legacy = lava_wasm_build::build_guest("lava-test-legacy-v0-1", &["tests/legacy-v0_1", "wit"]);
+    println!("cargo:rustc-env=LAVA_TEST_LEGACY_V0_1_COMPONENT={}", legacy.display());
     let empty = lava_wasm_build::build_guest("lava-test-empty", &["tests/empty", "wit"]);
     println!("cargo:rustc-env=LAVA_TEST_EMPTY_COMPONENT={}", empty.display());
     let backdoor = lava_wasm_build::build_guest("lava-test-hostile-import", &["tests/hostile-import", "wit"]);

@@ -47,7 +47,6 @@ impl Guest for AwsConnector {
         if credentials.region.is_none() {
             credentials.region = setting("AWS_REGION");
         }
-        let stand_in = lava_rules::aws::aws_stand_in(&credentials);
-        Ok(resolved_aws(credentials, stand_in))
+        Ok(resolved_aws(credentials))
     }
 }

@@ -69,7 +69,7 @@ mod tests {
     use std::cell::RefCell;
 
     use super::*;
-    use lava_rules::aws::{AssumeRole, aws_config_file};
+    use lava_rules::aws::AssumeRole;
 
     /// Capabilities that answer from fixed values and record the AssumeRole calls.
     #[derive(Default)]
@@ -194,7 +194,7 @@ mod tests {
     }
 
     #[test]
-    fn the_config_file_matches_lavas_profile() {
+    fn credentials_never_print_their_secrets() {
         let c = Credentials {
             access_key_id: "AKID".into(),
             secret_access_key: "SECRET".into(),
@@ -203,11 +203,7 @@ mod tests {
             region: Some("us-east-1".into()),
             endpoint_url: None,
         };
-        assert_eq!(
-            aws_config_file(&c),
-            "[profile lava]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\n\
-             region = us-east-1\ns3 =\n    signature_version = s3v4\n"
-        );
+        assert!(format!("{c:?}").contains("AKID"));
         assert!(!format!("{c:?}").contains("SECRET"));
         assert!(!format!("{c:?}").contains("TOKEN"));
     }

@@ -5,18 +5,17 @@
 
 wit_bindgen::generate!({
     world: "plugin",
-    path: "../wit",
+    path: "../wit/v0.2.0",
     pub_export_macro: true,
     export_macro_name: "export_connector",
     default_bindings_module: "lava_guest_kit",
 });
 
 use lava::connector::types::{
-    AwsCredentials, CapabilityError, Descriptor, EnvValue, EnvVar, FieldInfo, JobContext, Launcher, LauncherFile,
-    Problem, Resolved, Severity,
+    AwsCredentials, CapabilityError, Descriptor, FieldInfo, JobContext, LauncherKind, Problem, Resolved, Severity,
 };
 use lava::connector::{config, log, ssm, sts, worker_credentials};
-use lava_rules::aws::{AssumeRole, Capabilities, Credentials, StandIn};
+use lava_rules::aws::{AssumeRole, Capabilities, Credentials};
 use lava_rules::problem;
 
 /// What `describe` returns, from a connector's field table
@@ -64,31 +63,14 @@ pub fn setting(key: &str) -> Option<String> {
     config::get(key)
 }
 
-/// What a job gets from AWS credentials: the credentials and lava's stand-in.
-pub fn resolved_aws(credentials: Credentials, stand_in: StandIn) -> Resolved {
+/// What a job gets from AWS credentials: the credentials, and lava's AWS CLI
+/// stand-in, which the host writes from them.
+pub fn resolved_aws(credentials: Credentials) -> Resolved {
     Resolved {
         values: Vec::new(),
         expiration: credentials.expiration,
-        launcher: Some(launcher(stand_in)),
+        launcher: Some(LauncherKind::AwsCli),
         aws: Some(credentials_to_wit(credentials)),
-    }
-}
-
-fn launcher(stand_in: StandIn) -> Launcher {
-    Launcher {
-        program: stand_in.program.into(),
-        args: stand_in.args,
-        env: stand_in
-            .file_env
-            .into_iter()
-            .map(|(name, file)| EnvVar { name: name.into(), value: EnvValue::FilePath(file.into()) })
-            .collect(),
-        unset_env: stand_in.unset_env,
-        files: stand_in
-            .files
-            .into_iter()
-            .map(|(name, contents, mode)| LauncherFile { name: name.into(), contents, mode })
-            .collect(),
     }
 }
 

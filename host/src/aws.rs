@@ -13,8 +13,8 @@ use aws_sdk_sts::error::ProvideErrorMetadata;
 use aws_sdk_sts::error::SdkError;
 use tokio::runtime::Handle;
 
-use crate::bindings::lava::connector::sts::AssumeRoleRequest;
-use crate::bindings::lava::connector::types::{AwsCredentials, CapabilityError};
+use crate::bindings::latest::lava::connector::sts::AssumeRoleRequest;
+use crate::bindings::latest::lava::connector::types::{AwsCredentials, CapabilityError};
 use crate::capabilities::AwsBackend;
 
 /// Attempts per AWS call (standard retry mode).
@@ -25,6 +25,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time for a whole call, retries included.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(12);
+/// STS clients kept, one per region. AWS has about 35 regions; region names
+/// come from plugins (checked for AWS's shape by the host), so the map is
+/// bounded whatever they send: past the bound a client is built per call.
+const MAX_STS_CLIENTS: usize = 64;
 
 /// The SDK settings lava-conn uses: the default chain (environment, profile,
 /// web identity, ECS, instance metadata; `AWS_ENDPOINT_URL[_<SERVICE>]`
@@ -93,7 +97,10 @@ impl SdkBackend {
             conf = conf.region(Region::new(region.clone()));
         }
         let client = aws_sdk_sts::Client::from_conf(conf.build());
-        self.sts_by_region.write().unwrap_or_else(|e| e.into_inner()).insert(region, client.clone());
+        let mut clients = self.sts_by_region.write().unwrap_or_else(|e| e.into_inner());
+        if clients.len() < MAX_STS_CLIENTS {
+            clients.insert(region, client.clone());
+        }
         client
     }
 }

@@ -1,15 +1,22 @@
 //! The host capabilities a plugin may import, each checked against the grants
-//! of the call in progress before anything is sent anywhere.
+//! of the call in progress before anything is sent anywhere, counted against
+//! the call's budget, and written to the audit trail.
 
-use crate::bindings::lava::connector::types::{AwsCredentials, CapabilityError};
-use crate::bindings::lava::connector::{config, log, ssm, sts, types, worker_credentials};
-use crate::runtime::{CallState, printable};
+use std::time::Instant;
+
+use crate::bindings::latest::lava::connector::types::{AwsCredentials, CapabilityError};
+use crate::bindings::latest::lava::connector::{config, log, ssm, sts, types, worker_credentials};
+use crate::runtime::CallState;
+use crate::text::sanitize;
 
 /// Longest SSM parameter name AWS accepts.
 const MAX_SSM_NAME: usize = 2_048;
 
 /// Longest log message kept; the rest is cut.
 const MAX_LOG_MESSAGE: usize = 2_048;
+
+/// The tracing target of the audit trail: one event per AWS capability call.
+pub const AUDIT_TARGET: &str = "lava_conn::audit";
 
 /// What a plugin may do during one call. Deny by default: [`Grants::none`].
 #[derive(Clone, Debug, Default)]
@@ -18,6 +25,12 @@ pub struct Grants {
     pub ssm_prefixes: Vec<String>,
     /// Whether the plugin may call STS `AssumeRole`.
     pub sts: bool,
+    /// Role ARNs the plugin may assume, as glob patterns (`*`, `?`, `[…]`);
+    /// empty means any role (lava's behaviour).
+    pub sts_roles: Vec<String>,
+    /// Endpoint URLs a plugin may name (STS `source` credentials, resolved
+    /// credentials); anything else is refused.
+    pub endpoints: Vec<String>,
     /// Whether the plugin may have the worker's own credentials for a job.
     pub worker_credentials: bool,
 }
@@ -41,15 +54,88 @@ impl Grants {
             return None;
         }
         Some(if self.ssm_prefixes.is_empty() {
-            format!("SSM read of `{}` refused: no SSM access is granted for this call", printable(name.as_bytes()))
+            format!("SSM read of `{}` refused: no SSM access is granted for this call", sanitize(name))
         } else {
             format!(
                 "SSM read of `{}` refused: only names under {} are granted for this call",
-                printable(name.as_bytes()),
+                sanitize(name),
                 self.ssm_prefixes.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
             )
         })
     }
+
+    /// Why an `AssumeRole` request is refused before it is sent, or `None`.
+    fn sts_refusal(&self, request: &sts::AssumeRoleRequest) -> Option<CapabilityError> {
+        if !self.sts {
+            return Some(CapabilityError::NotGranted(
+                "STS AssumeRole refused: no STS access is granted for this call".into(),
+            ));
+        }
+        let role_allowed = self.sts_roles.is_empty()
+            || self.sts_roles.iter().any(|p| glob::Pattern::new(p).is_ok_and(|p| p.matches(&request.role_arn)));
+        if !role_allowed {
+            return Some(CapabilityError::NotGranted(format!(
+                "STS AssumeRole of `{}` refused: the worker configuration's `allowed_roles` does not match it",
+                sanitize(&request.role_arn)
+            )));
+        }
+        if !lava_rules::session::is_valid_session_name(&request.session_name) {
+            return Some(CapabilityError::InvalidInput(format!(
+                "role-session name `{}` is not 2 to 64 characters of [\\w+=,.@-]",
+                sanitize(&request.session_name)
+            )));
+        }
+        let regions = [request.region.as_deref(), request.source.as_ref().and_then(|s| s.region.as_deref())];
+        if let Some(region) = regions.into_iter().flatten().find(|r| !is_region(r)) {
+            return Some(CapabilityError::InvalidInput(format!(
+                "region `{}` is not an AWS region name (such as `eu-west-1`)",
+                sanitize(region)
+            )));
+        }
+        if let Some(endpoint) = request.source.as_ref().and_then(|s| s.endpoint_url.as_deref()) {
+            if let Some(refusal) = self.endpoint_refusal(endpoint) {
+                return Some(CapabilityError::NotGranted(refusal));
+            }
+        }
+        None
+    }
+
+    /// Why a plugin-named endpoint URL may not be used, or `None` when the
+    /// worker configuration allows it.
+    pub(crate) fn endpoint_refusal(&self, url: &str) -> Option<String> {
+        let wanted = normalise_endpoint(url);
+        if self.endpoints.iter().any(|allowed| normalise_endpoint(allowed) == wanted) {
+            return None;
+        }
+        Some(format!(
+            "endpoint `{}` is not allowed: plugins may only name endpoints listed in the worker \
+             configuration's `allowed_endpoints` (or the worker's own AWS_ENDPOINT_URL)",
+            sanitize(url)
+        ))
+    }
+}
+
+/// An endpoint URL in the form used to compare it: scheme and host are case
+/// insensitive, a trailing `/` means nothing.
+fn normalise_endpoint(url: &str) -> String {
+    url.trim_end_matches('/').to_ascii_lowercase()
+}
+
+/// Whether `region` has the shape of an AWS region name: a partition prefix
+/// of 2–4 letters, one or more words, and a number (`eu-west-1`,
+/// `us-gov-west-1`, `us-isob-east-1`, `eusc-de-east-1`).
+pub fn is_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    let [first, middle @ .., last] = parts.as_slice() else {
+        return false;
+    };
+    region.len() <= 32
+        && (2..=4).contains(&first.len())
+        && first.bytes().all(|b| b.is_ascii_lowercase())
+        && !middle.is_empty()
+        && middle.iter().all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+        && (1..=2).contains(&last.len())
+        && last.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Where capability calls that pass the grant checks go: the real AWS SDK in
@@ -84,58 +170,124 @@ impl AwsBackend for NoAws {
     }
 }
 
+/// Who is calling, for the audit trail. Never holds a value, key or token.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Audit {
+    /// SHA-256 of the plugin's component.
+    pub sha256: std::sync::Arc<str>,
+    pub connector_type: String,
+    pub realm: String,
+    pub job: String,
+    pub conn_id: String,
+}
+
+/// The outcome of a capability call, as the audit trail words it.
+fn outcome<T>(result: &Result<T, CapabilityError>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(CapabilityError::NotGranted(_)) => "not-granted",
+        Err(CapabilityError::NotFound(_)) => "not-found",
+        Err(CapabilityError::AccessDenied(_)) => "access-denied",
+        Err(CapabilityError::Throttled(_)) => "throttled",
+        Err(CapabilityError::InvalidInput(_)) => "invalid-input",
+        Err(CapabilityError::RegionDisabled(_)) => "region-disabled",
+        Err(CapabilityError::ExpiredToken(_)) => "expired-token",
+        Err(CapabilityError::Unavailable(_)) => "unavailable",
+        Err(CapabilityError::Other(_)) => "other",
+    }
+}
+
+impl CallState {
+    /// One AWS capability call: counted against the call's budget and its
+    /// wall-clock limit (either ends the whole plugin call), run with its time
+    /// kept off the plugin's own deadline, and recorded in the audit trail.
+    fn capability<R>(
+        &mut self,
+        capability: &'static str,
+        target: &str,
+        call: impl FnOnce(&Self) -> Result<R, CapabilityError>,
+    ) -> wasmtime::Result<Result<R, CapabilityError>> {
+        self.spend_capability_call()?;
+        let started = Instant::now();
+        let result = self.in_host(call);
+        let a = &self.audit;
+        tracing::info!(
+            target: AUDIT_TARGET,
+            plugin = %self.plugin,
+            sha256 = %a.sha256,
+            connector_type = %a.connector_type,
+            realm = %a.realm,
+            job = %a.job,
+            conn_id = %a.conn_id,
+            capability,
+            target = %sanitize(target),
+            outcome = outcome(&result),
+            duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        );
+        if let Err(CapabilityError::NotGranted(refusal)) = &result {
+            tracing::warn!(plugin = %self.plugin, "{refusal}");
+        }
+        Ok(result)
+    }
+}
+
 impl types::Host for CallState {}
 
 impl ssm::Host for CallState {
-    fn get_parameter(&mut self, name: String, with_decryption: bool) -> Result<String, CapabilityError> {
-        if let Some(refusal) = self.grants.ssm_refusal(&name) {
-            tracing::warn!(plugin = %self.plugin, "{refusal}");
-            return Err(CapabilityError::NotGranted(refusal));
-        }
-        tracing::debug!(plugin = %self.plugin, parameter = %name, "SSM read");
-        self.in_host(|state| state.backend.get_parameter(&name, with_decryption))
+    fn get_parameter(
+        &mut self,
+        name: String,
+        with_decryption: bool,
+    ) -> wasmtime::Result<Result<String, CapabilityError>> {
+        self.capability("ssm.get-parameter", &name, |state| {
+            if let Some(refusal) = state.grants.ssm_refusal(&name) {
+                return Err(CapabilityError::NotGranted(refusal));
+            }
+            state.backend.get_parameter(&name, with_decryption)
+        })
     }
 }
 
 impl sts::Host for CallState {
-    fn assume_role(&mut self, request: sts::AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
-        if !self.grants.sts {
-            let refusal = "STS AssumeRole refused: no STS access is granted for this call".to_string();
-            tracing::warn!(plugin = %self.plugin, "{refusal}");
-            return Err(CapabilityError::NotGranted(refusal));
-        }
-        if !lava_rules::session::is_valid_session_name(&request.session_name) {
-            return Err(CapabilityError::InvalidInput(format!(
-                "role-session name `{}` is not 2 to 64 characters of [\\w+=,.@-]",
-                printable(request.session_name.as_bytes())
-            )));
-        }
-        tracing::debug!(plugin = %self.plugin, role = %request.role_arn, session = %request.session_name, "STS AssumeRole");
-        self.in_host(|state| state.backend.assume_role(request))
+    fn assume_role(
+        &mut self,
+        request: sts::AssumeRoleRequest,
+    ) -> wasmtime::Result<Result<AwsCredentials, CapabilityError>> {
+        let target = match request.source.as_ref().and_then(|s| s.endpoint_url.as_deref()) {
+            Some(endpoint) => format!("{} via {endpoint}", request.role_arn),
+            None => request.role_arn.clone(),
+        };
+        self.capability("sts.assume-role", &target, |state| {
+            if let Some(refusal) = state.grants.sts_refusal(&request) {
+                return Err(refusal);
+            }
+            state.backend.assume_role(request)
+        })
     }
 }
 
 impl worker_credentials::Host for CallState {
-    fn get(&mut self) -> Result<AwsCredentials, CapabilityError> {
-        if !self.grants.worker_credentials {
-            let refusal = "the worker's own credentials are not granted to this connector type; \
-                           list its type in the worker configuration's `worker_credentials` to allow it"
-                .to_string();
-            tracing::warn!(plugin = %self.plugin, "{refusal}");
-            return Err(CapabilityError::NotGranted(refusal));
-        }
-        tracing::info!(plugin = %self.plugin, "handing the worker's own credentials to a job (granted)");
-        self.in_host(|state| state.backend.worker_credentials())
+    fn get(&mut self) -> wasmtime::Result<Result<AwsCredentials, CapabilityError>> {
+        self.capability("worker-credentials.get", "", |state| {
+            if !state.grants.worker_credentials {
+                return Err(CapabilityError::NotGranted(
+                    "the worker's own credentials are not granted to this connector type; \
+                     list its type in the worker configuration's `worker_credentials` to allow it"
+                        .into(),
+                ));
+            }
+            state.backend.worker_credentials()
+        })
     }
 }
 
 impl log::Host for CallState {
-    fn log(&mut self, level: log::Level, message: String) {
+    fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
         if self.log_lines_left == 0 {
-            return;
+            return Ok(());
         }
         self.log_lines_left -= 1;
-        let mut message = printable(message.as_bytes());
+        let mut message = sanitize(&message);
         if message.len() > MAX_LOG_MESSAGE {
             let cut = (0..=MAX_LOG_MESSAGE).rev().find(|&i| message.is_char_boundary(i)).unwrap_or(0);
             message.truncate(cut);
@@ -149,21 +301,36 @@ impl log::Host for CallState {
             log::Level::Warn => tracing::warn!(target: "lava_conn::plugin", plugin, "{message}"),
             log::Level::Error => tracing::error!(target: "lava_conn::plugin", plugin, "{message}"),
         }
+        Ok(())
     }
 }
 
 impl config::Host for CallState {
-    fn get(&mut self, key: String) -> Option<String> {
+    fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
         if key == "AWS_REGION" {
-            return self.backend.region();
+            return Ok(self.backend.region());
         }
-        self.settings.get(&key).cloned()
+        Ok(self.settings.get(&key).cloned())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Grants;
+    use super::*;
+
+    fn request(role_arn: &str) -> sts::AssumeRoleRequest {
+        sts::AssumeRoleRequest {
+            role_arn: role_arn.into(),
+            session_name: "s1".into(),
+            duration_seconds: 900,
+            external_id: None,
+            policy_arns: vec![],
+            policy: None,
+            tags: vec![],
+            region: None,
+            source: None,
+        }
+    }
 
     #[test]
     fn ssm_grants_are_prefix_checks() {
@@ -176,5 +343,48 @@ mod tests {
         assert!(grants.ssm_refusal(&format!("/lava/prod/{}", "x".repeat(3000))).is_some());
         let refusal = Grants::none().ssm_refusal("/lava/prod/keys").unwrap();
         assert!(refusal.contains("no SSM access"), "{refusal}");
+    }
+
+    #[test]
+    fn allowed_roles_narrow_which_arns_may_be_assumed() {
+        let any = Grants { sts: true, ..Grants::none() };
+        assert!(any.sts_refusal(&request("arn:aws:iam::123456789012:role/anything")).is_none());
+        let narrow = Grants { sts: true, sts_roles: vec!["arn:aws:iam::123456789012:role/lava-*".into()], ..any };
+        assert!(narrow.sts_refusal(&request("arn:aws:iam::123456789012:role/lava-loader")).is_none());
+        let refused = narrow.sts_refusal(&request("arn:aws:iam::999999999999:role/lava-loader"));
+        assert!(matches!(&refused, Some(CapabilityError::NotGranted(m)) if m.contains("allowed_roles")), "{refused:?}");
+    }
+
+    #[test]
+    fn endpoints_must_be_listed() {
+        let grants = Grants { endpoints: vec!["http://127.0.0.1:5000/".into()], ..Grants::none() };
+        assert!(grants.endpoint_refusal("http://127.0.0.1:5000").is_none());
+        assert!(grants.endpoint_refusal("HTTP://127.0.0.1:5000/").is_none());
+        let refusal = grants.endpoint_refusal("http://127.0.0.1:5001").unwrap();
+        assert!(refusal.contains("allowed_endpoints"), "{refusal}");
+        assert!(Grants::none().endpoint_refusal("https://sts.amazonaws.com").is_some());
+    }
+
+    #[test]
+    fn region_names_have_aws_shape() {
+        for good in ["us-east-1", "eu-west-1", "us-gov-west-1", "us-isob-east-1", "ap-southeast-4", "eusc-de-east-1"] {
+            assert!(is_region(good), "{good}");
+        }
+        for bad in [
+            "",
+            "us",
+            "us-east",
+            "US-EAST-1",
+            "us-east-1\n",
+            "us-east-1 ",
+            "us--1",
+            "-us-east-1",
+            "us-east-123",
+            "us-east-1\ncredential_process = sh",
+            "localhost",
+            "us-east-1.evil.com",
+        ] {
+            assert!(!is_region(bad), "{bad:?}");
+        }
     }
 }

@@ -8,6 +8,9 @@ use serde::Deserialize;
 
 use crate::error::ConfigError;
 
+/// Longest `AWS_ACCESS_KEY_CACHE_TTL`: 30 days.
+const MAX_CACHE_TTL_SECONDS: f64 = 30.0 * 86_400.0;
+
 /// The realm placeholder in `ssm_prefixes`.
 pub const REALM_PLACEHOLDER: &str = "{realm}";
 
@@ -44,8 +47,28 @@ pub struct WorkerConfig {
     /// Role-session name template (lava's `CONN_APP_NAME`).
     #[serde(rename = "CONN_APP_NAME")]
     pub conn_app_name: String,
-    /// Wall-clock limit on one plugin call, in milliseconds.
+    /// Limit on a plugin's own running time in one call (WASI sleeps
+    /// included, host AWS calls not), in milliseconds.
     pub call_deadline_ms: u64,
+    /// Wall-clock limit on one plugin call, everything included (host AWS
+    /// calls too), in milliseconds.
+    pub call_wall_limit_ms: u64,
+    /// AWS capability calls (SSM, STS, worker credentials) one plugin call may make.
+    pub max_capability_calls: u32,
+    /// Largest plugin file loaded from the plugin folder, in MiB; bigger files are skipped unread.
+    pub max_plugin_file_mib: u32,
+    /// Endpoint URLs plugins may name (STS `source` credentials, resolved
+    /// credentials for the job). Empty by default: a plugin cannot steer any
+    /// AWS traffic. The worker's own `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_STS`
+    /// and `AWS_ENDPOINT_URL_SSM` are always allowed.
+    pub allowed_endpoints: Vec<String>,
+    /// Role ARNs plugins may assume, as glob patterns (`*`, `?`, `[…]`).
+    /// Empty (the default) allows any role, as lava does.
+    pub allowed_roles: Vec<String>,
+    /// Pass the worker's own AWS credential variables (keys, token, profile,
+    /// container and web-identity settings) on to jobs run by `exec` and
+    /// `prepare_job`. Off by default: a job gets its connections, not the worker.
+    pub pass_worker_credentials: bool,
     /// Linear-memory limit of one plugin instance, in MiB.
     pub memory_limit_mib: u32,
     /// Most bytes a plugin may hand the host in one call (results, capability arguments).
@@ -74,6 +97,15 @@ impl Default for WorkerConfig {
             aws_access_key_cache_size: 20,
             conn_app_name: "lv-{{ realm }}-{{ job_id }}".into(),
             call_deadline_ms: 1_000,
+            // Two AWS calls of at most 12 s each (the SDK's operation timeout)
+            // is the most a built-in connector makes; twice that, with room.
+            call_wall_limit_ms: 60_000,
+            // The built-in connectors make at most three (SSM, then STS).
+            max_capability_calls: 32,
+            max_plugin_file_mib: 64,
+            allowed_endpoints: Vec::new(),
+            allowed_roles: Vec::new(),
+            pass_worker_credentials: false,
             memory_limit_mib: 64,
             max_plugin_output_bytes: 1 << 20,
             max_concurrent_instances: 64,
@@ -94,6 +126,11 @@ const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("LAVA_CONN_REPLACE_BUILTIN", "replace_builtin"),
     ("LAVA_CONN_WORKER_CREDENTIALS", "worker_credentials"),
     ("LAVA_CONN_CALL_DEADLINE_MS", "call_deadline_ms"),
+    ("LAVA_CONN_CALL_WALL_LIMIT_MS", "call_wall_limit_ms"),
+    ("LAVA_CONN_MAX_CAPABILITY_CALLS", "max_capability_calls"),
+    ("LAVA_CONN_MAX_PLUGIN_FILE_MIB", "max_plugin_file_mib"),
+    ("LAVA_CONN_ALLOWED_ENDPOINTS", "allowed_endpoints"),
+    ("LAVA_CONN_ALLOWED_ROLES", "allowed_roles"),
     ("LAVA_CONN_MEMORY_LIMIT_MIB", "memory_limit_mib"),
     ("LAVA_CONN_COMPILE_CACHE", "compile_cache"),
     ("AWS_CONN_DURATION", "AWS_CONN_DURATION"),
@@ -124,15 +161,22 @@ impl WorkerConfig {
                 continue;
             };
             let value = match *key {
-                "ssm_prefixes" | "replace_builtin" | "worker_credentials" => toml::Value::Array(
-                    value
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(|s| toml::Value::String(s.to_string()))
-                        .collect(),
-                ),
-                "call_deadline_ms" | "memory_limit_mib" | "AWS_ACCESS_KEY_CACHE_SIZE" => {
+                "ssm_prefixes" | "replace_builtin" | "worker_credentials" | "allowed_endpoints" | "allowed_roles" => {
+                    toml::Value::Array(
+                        value
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|s| !s.is_empty())
+                            .map(|s| toml::Value::String(s.to_string()))
+                            .collect(),
+                    )
+                }
+                "call_deadline_ms"
+                | "call_wall_limit_ms"
+                | "max_capability_calls"
+                | "max_plugin_file_mib"
+                | "memory_limit_mib"
+                | "AWS_ACCESS_KEY_CACHE_SIZE" => {
                     toml::Value::Integer(value.trim().parse().map_err(|_| ConfigError::Invalid {
                         origin: format!("environment variable {variable}"),
                         message: format!("`{value}` is not a whole number"),
@@ -150,22 +194,33 @@ impl WorkerConfig {
         Ok(config)
     }
 
-    fn check(&self, origin: &str) -> Result<(), ConfigError> {
+    /// Every value within the bounds the host can honour: nothing here may
+    /// later overflow a time or size computation.
+    pub(crate) fn check(&self, origin: &str) -> Result<(), ConfigError> {
         let invalid = |message: String| ConfigError::Invalid { origin: origin.to_string(), message };
-        for (key, value) in [
-            ("AWS_CONN_DURATION", &self.aws_conn_duration),
-            ("AWS_ACCESS_KEY_CACHE_TTL", &self.aws_access_key_cache_ttl),
+        for (key, value, max_seconds) in [
+            ("AWS_CONN_DURATION", &self.aws_conn_duration, f64::from(lava_rules::sts::MAX_DURATION_SECONDS)),
+            ("AWS_ACCESS_KEY_CACHE_TTL", &self.aws_access_key_cache_ttl, MAX_CACHE_TTL_SECONDS),
         ] {
-            lava_rules::duration::parse_duration(value).map_err(|e| invalid(format!("{key}: {e}")))?;
+            let seconds = lava_rules::duration::parse_duration(value).map_err(|e| invalid(format!("{key}: {e}")))?;
+            if !(0.0..=max_seconds).contains(&seconds) {
+                return Err(invalid(format!("{key}: `{value}` must be between 0 and {max_seconds} seconds")));
+            }
         }
-        if self.call_deadline_ms == 0 {
-            return Err(invalid("call_deadline_ms must be at least 1".into()));
-        }
-        if !(1..=4096).contains(&self.memory_limit_mib) {
-            return Err(invalid("memory_limit_mib must be 1 to 4096".into()));
-        }
-        if self.max_concurrent_instances == 0 {
-            return Err(invalid("max_concurrent_instances must be at least 1".into()));
+        let ranges: [(&str, u64, std::ops::RangeInclusive<u64>); 8] = [
+            ("call_deadline_ms", self.call_deadline_ms, 1..=600_000),
+            ("call_wall_limit_ms", self.call_wall_limit_ms, 1..=3_600_000),
+            ("max_capability_calls", u64::from(self.max_capability_calls), 1..=100_000),
+            ("max_plugin_file_mib", u64::from(self.max_plugin_file_mib), 1..=4096),
+            ("memory_limit_mib", u64::from(self.memory_limit_mib), 1..=4096),
+            ("max_concurrent_instances", u64::from(self.max_concurrent_instances), 1..=10_000),
+            ("max_plugin_output_bytes", self.max_plugin_output_bytes as u64, 1..=(1 << 30)),
+            ("AWS_ACCESS_KEY_CACHE_SIZE", self.aws_access_key_cache_size as u64, 0..=1_000_000),
+        ];
+        for (key, value, range) in ranges {
+            if !range.contains(&value) {
+                return Err(invalid(format!("{key} must be {} to {}, not {value}", range.start(), range.end())));
+            }
         }
         for prefix in &self.ssm_prefixes {
             if !prefix.starts_with('/') || !prefix.ends_with('/') {
@@ -174,10 +229,36 @@ impl WorkerConfig {
                 )));
             }
         }
+        for endpoint in &self.allowed_endpoints {
+            let scheme_ok = endpoint.starts_with("https://") || endpoint.starts_with("http://");
+            if !scheme_ok || endpoint.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(invalid(format!(
+                    "allowed_endpoints: `{endpoint}` must be an http:// or https:// URL (for example `https://sts.eu-west-1.amazonaws.com`)"
+                )));
+            }
+        }
+        for pattern in &self.allowed_roles {
+            glob::Pattern::new(pattern)
+                .map_err(|e| invalid(format!("allowed_roles: `{pattern}` is not a glob pattern: {e}")))?;
+        }
         Ok(())
     }
 
-    /// The per-call wall-clock limit.
+    /// The per-call wall-clock limit, everything included.
+    pub fn call_wall_limit(&self) -> Duration {
+        Duration::from_millis(self.call_wall_limit_ms)
+    }
+
+    /// The endpoints plugins may name: `allowed_endpoints` and the worker's
+    /// own endpoint variables in `env`.
+    pub fn endpoints_allowed(&self, env: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
+        let own = env.into_iter().filter(|(k, v)| {
+            matches!(k.as_str(), "AWS_ENDPOINT_URL" | "AWS_ENDPOINT_URL_STS" | "AWS_ENDPOINT_URL_SSM") && !v.is_empty()
+        });
+        self.allowed_endpoints.iter().cloned().chain(own.map(|(_, v)| v)).collect()
+    }
+
+    /// The limit on a plugin's own running time per call.
     pub fn call_deadline(&self) -> Duration {
         Duration::from_millis(self.call_deadline_ms)
     }
@@ -185,7 +266,7 @@ impl WorkerConfig {
     /// The cache lifetime, already checked by [`WorkerConfig::load`].
     pub fn cache_ttl(&self) -> Duration {
         let seconds = lava_rules::duration::parse_duration(&self.aws_access_key_cache_ttl).unwrap_or(600.0);
-        Duration::from_secs_f64(seconds.max(0.0))
+        Duration::from_secs_f64(seconds.clamp(0.0, MAX_CACHE_TTL_SECONDS))
     }
 
     /// The SSM prefixes granted for `realm`. A realm that would widen a prefix
@@ -245,6 +326,40 @@ mod tests {
         assert!(err.contains("AWS_CONN_DURATION"), "{err}");
         let err = WorkerConfig::load(None, env(&[("AWS_ACCESS_KEY_CACHE_SIZE", "x")])).unwrap_err().to_string();
         assert!(err.contains("AWS_ACCESS_KEY_CACHE_SIZE"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_settings_are_refused_before_they_can_overflow() {
+        for (variable, value, key) in [
+            ("AWS_ACCESS_KEY_CACHE_TTL", "1e20", "AWS_ACCESS_KEY_CACHE_TTL"),
+            ("AWS_ACCESS_KEY_CACHE_TTL", "-5m", "AWS_ACCESS_KEY_CACHE_TTL"),
+            ("AWS_CONN_DURATION", "1e300", "AWS_CONN_DURATION"),
+            ("AWS_CONN_DURATION", "13h", "AWS_CONN_DURATION"),
+            ("LAVA_CONN_CALL_DEADLINE_MS", "0", "call_deadline_ms"),
+            ("LAVA_CONN_CALL_DEADLINE_MS", "9999999999999", "call_deadline_ms"),
+            ("LAVA_CONN_CALL_WALL_LIMIT_MS", "999999999999", "call_wall_limit_ms"),
+            ("LAVA_CONN_MAX_CAPABILITY_CALLS", "0", "max_capability_calls"),
+            ("LAVA_CONN_MAX_PLUGIN_FILE_MIB", "0", "max_plugin_file_mib"),
+            ("LAVA_CONN_MEMORY_LIMIT_MIB", "5000", "memory_limit_mib"),
+            ("LAVA_CONN_ALLOWED_ENDPOINTS", "ftp://x", "allowed_endpoints"),
+            ("LAVA_CONN_ALLOWED_ROLES", "arn:[", "allowed_roles"),
+        ] {
+            let err = WorkerConfig::load(None, env(&[(variable, value)])).unwrap_err().to_string();
+            assert!(err.contains(key), "{variable}={value}: {err}");
+        }
+        let c = WorkerConfig::load(None, env(&[("AWS_ACCESS_KEY_CACHE_TTL", "30d")])).unwrap();
+        assert_eq!(c.cache_ttl(), Duration::from_secs(30 * 86_400));
+    }
+
+    #[test]
+    fn the_workers_own_endpoints_are_allowed_besides_the_configured_ones() {
+        let c = WorkerConfig { allowed_endpoints: vec!["https://a.example".into()], ..WorkerConfig::default() };
+        let allowed = c.endpoints_allowed(env(&[
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+            ("AWS_ENDPOINT_URL_S3", "http://s3.example"),
+            ("AWS_ENDPOINT_URL_STS", ""),
+        ]));
+        assert_eq!(allowed, vec!["https://a.example".to_string(), "http://127.0.0.1:5000".to_string()]);
     }
 
     #[test]

@@ -18,8 +18,14 @@ pub enum ConfigError {
 #[derive(Debug, thiserror::Error)]
 pub enum PluginFailure {
     /// The call ran past its epoch deadline.
-    #[error("ran past its deadline of {} ms and was stopped", .0.as_millis())]
+    #[error("ran past its deadline of {} ms (setting call_deadline_ms) and was stopped", .0.as_millis())]
     Deadline(Duration),
+    /// The call, host time and WASI sleeps included, ran past its wall-clock limit.
+    #[error("ran past its wall-clock limit of {} ms (host calls and sleeps included; setting call_wall_limit_ms) and was stopped", .0.as_millis())]
+    WallClock(Duration),
+    /// The call made more AWS capability calls than its budget allows.
+    #[error("made more than {0} capability calls in one call (setting max_capability_calls) and was stopped")]
+    CapabilityBudget(u32),
     /// The instance tried to grow its memory past the cap.
     #[error("tried to use more than its memory limit of {0} MiB and was stopped")]
     MemoryLimit(u32),
@@ -50,9 +56,6 @@ pub enum LoadError {
     /// The plugin folder could not be read.
     #[error("cannot read plugin folder {}: {source}", path.display())]
     Folder { path: PathBuf, source: std::io::Error },
-    /// Two plugins claim the same connector type.
-    #[error("connector type `{connector_type}` is claimed by both {first} and {second}; remove one{hint}")]
-    Conflict { connector_type: String, first: String, second: String, hint: String },
     /// The wasmtime engine could not be set up.
     #[error("cannot set up the WebAssembly engine: {0}")]
     Engine(String),

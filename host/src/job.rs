@@ -1,9 +1,11 @@
 //! Handing connections to a job the way lava's exe jobs do: for each label, a
-//! private folder holding the connector's launcher (a CLI stand-in) and the
-//! environment that points at it. Nothing here knows about AWS: any
-//! connector's launcher is materialised the same way.
+//! private folder holding a CLI stand-in and the environment that points at
+//! it. Every byte of a stand-in is written here, by host code, from typed and
+//! checked results: a plugin picks a launcher kind, never a program, a
+//! variable or a file.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -13,7 +15,42 @@ use secrecy::ExposeSecret;
 
 use crate::error::HostError;
 use crate::output::shell_quote;
-use crate::types::{EnvValue, Job, Launcher, Resolved};
+use crate::text::sanitize;
+use crate::types::{AwsCredentials, Job, LauncherKind, Resolved};
+
+/// The worker's own AWS credential settings. `exec` and `prepare_job` keep
+/// them from jobs (unless `pass_worker_credentials`): a job gets its
+/// connections, not the worker's identity.
+pub const WORKER_CREDENTIAL_VARIABLES: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+];
+
+/// Variables that would override the stand-in's profile if the job's
+/// environment had them; the stand-in unsets them before it runs `aws`.
+const STALE_AWS_VARIABLES: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+];
 
 /// A connection label failed the `\w+` rule.
 pub fn check_label(label: &str) -> Result<(), HostError> {
@@ -36,6 +73,10 @@ pub struct JobEnvironment {
     /// and per label `LAVA_CONNID_<LABEL>` and, when the connector has a
     /// launcher, `LAVA_CONN_<LABEL>`.
     pub vars: Vec<(String, String)>,
+    /// Variables to remove from the job's inherited environment: the
+    /// worker's own AWS credential settings ([`WORKER_CREDENTIAL_VARIABLES`]),
+    /// unless the worker configuration passes them on.
+    pub remove: Vec<String>,
     folders: Vec<tempfile::TempDir>,
 }
 
@@ -55,22 +96,30 @@ impl JobEnvironment {
 }
 
 /// Build the environment for `resolved` connections (label → conn id and
-/// result) in `workdir`.
+/// result) in `workdir`; `pass_worker_credentials` keeps the worker's own
+/// credential variables in the job's environment.
 pub fn materialise(
     job: &Job,
     workdir: &Path,
     connections: &BTreeMap<String, (String, &Resolved)>,
+    pass_worker_credentials: bool,
 ) -> Result<JobEnvironment, HostError> {
     let io_error = |what: &str, e: std::io::Error| HostError::Spec(format!("{what}: {e}"));
+    let remove = if pass_worker_credentials {
+        Vec::new()
+    } else {
+        WORKER_CREDENTIAL_VARIABLES.iter().map(|v| v.to_string()).collect()
+    };
     let mut env = JobEnvironment {
         vars: vec![("LAVA_REALM".into(), job.realm.clone()), ("LAVA_JOB_ID".into(), job.job_id.clone())],
+        remove,
         folders: Vec::new(),
     };
     for (label, (conn_id, resolved)) in connections {
         check_label(label)?;
         let upper = label.to_uppercase();
         env.vars.push((format!("LAVA_CONNID_{upper}"), conn_id.clone()));
-        let Some(launcher) = &resolved.launcher else {
+        let (Some(LauncherKind::AwsCli), Some(aws)) = (resolved.launcher, &resolved.aws) else {
             continue;
         };
         // Owner-only from creation, under an unpredictable name.
@@ -79,7 +128,7 @@ pub fn materialise(
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(workdir)
             .map_err(|e| io_error(&format!("cannot create a private folder in {}", workdir.display()), e))?;
-        let script = write_launcher(folder.path(), conn_id, launcher)
+        let script = write_aws_stand_in(folder.path(), conn_id, aws)
             .map_err(|e| io_error(&format!("cannot write the launcher of connection `{conn_id}`"), e))?;
         env.vars.push((format!("LAVA_CONN_{upper}"), script.display().to_string()));
         env.folders.push(folder);
@@ -87,41 +136,47 @@ pub fn materialise(
     Ok(env)
 }
 
-/// Write the launcher's files and its script into `folder`; return the script's path.
-fn write_launcher(folder: &Path, conn_id: &str, launcher: &Launcher) -> std::io::Result<PathBuf> {
-    for file in &launcher.files {
-        write_private(&folder.join(&file.name), file.contents.expose_secret(), file.mode)?;
-    }
-    let program_name = Path::new(&launcher.program)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .filter(|n| launcher.files.iter().all(|f| f.name != *n))
-        .unwrap_or("run");
-    let script_path = folder.join(program_name);
+/// lava's AWS CLI stand-in in `folder`: `.aws_config` with the connection's
+/// profile `lava`, an empty `.aws_credentials` (so that a `[lava]` profile in
+/// the user's own credentials file cannot override it), and the script `aws`:
+/// `AWS_CONFIG_FILE=<.aws_config> aws --profile lava "$@"`. Returns the script.
+fn write_aws_stand_in(folder: &Path, conn_id: &str, aws: &AwsCredentials) -> std::io::Result<PathBuf> {
+    let config = folder.join(".aws_config");
+    let credentials = folder.join(".aws_credentials");
+    write_private(&config, aws_config_file(aws).as_bytes(), 0o600)?;
+    write_private(&credentials, b"", 0o600)?;
     let mut script = String::from("#!/bin/sh\n");
-    script.push_str(&format!(
-        "# lava-conn stand-in for `{}` with connection {}\n",
-        launcher.program,
-        shell_quote(conn_id)
-    ));
-    if !launcher.unset_env.is_empty() {
-        script.push_str(&format!("unset {}\n", launcher.unset_env.join(" ")));
-    }
-    for (name, value) in &launcher.env {
-        let value = match value {
-            EnvValue::Literal(text) => text.clone(),
-            EnvValue::FilePath(file) => folder.join(file).display().to_string(),
-        };
-        script.push_str(&format!("export {name}={}\n", shell_quote(&value)));
-    }
-    script.push_str("exec");
-    for word in std::iter::once(&launcher.program).chain(&launcher.args) {
-        script.push(' ');
-        script.push_str(&shell_quote(word));
-    }
-    script.push_str(" \"$@\"\n");
+    // The conn id is spec text: sanitised so that it cannot end the comment.
+    let _ = writeln!(script, "# lava-conn stand-in for the AWS CLI with connection {}", sanitize(conn_id));
+    let stale: Vec<&str> =
+        STALE_AWS_VARIABLES.iter().copied().filter(|v| aws.region.is_some() || !v.ends_with("REGION")).collect();
+    let _ = writeln!(script, "unset {}", stale.join(" "));
+    let _ = writeln!(script, "export AWS_CONFIG_FILE={}", shell_quote(&config.display().to_string()));
+    let _ = writeln!(script, "export AWS_SHARED_CREDENTIALS_FILE={}", shell_quote(&credentials.display().to_string()));
+    script.push_str("exec aws --profile lava \"$@\"\n");
+    let script_path = folder.join("aws");
     write_private(&script_path, script.as_bytes(), 0o700)?;
     Ok(script_path)
+}
+
+/// The body of lava's `.aws_config` for a connection: one `[profile lava]`.
+/// Every value was checked at the plugin boundary (no line breaks, a region
+/// of AWS's shape, an allowed endpoint), so none can add a line of its own.
+pub fn aws_config_file(aws: &AwsCredentials) -> String {
+    let mut out = String::from("[profile lava]\n");
+    let _ = writeln!(out, "aws_access_key_id = {}", aws.access_key_id);
+    let _ = writeln!(out, "aws_secret_access_key = {}", aws.secret_access_key.expose_secret());
+    if let Some(token) = &aws.session_token {
+        let _ = writeln!(out, "aws_session_token = {}", token.expose_secret());
+    }
+    if let Some(region) = &aws.region {
+        let _ = writeln!(out, "region = {region}");
+    }
+    if let Some(endpoint) = &aws.endpoint_url {
+        let _ = writeln!(out, "endpoint_url = {endpoint}");
+    }
+    out.push_str("s3 =\n    signature_version = s3v4\n");
+    out
 }
 
 /// Create `path` with owner-only permissions from the start (never briefly
@@ -130,4 +185,42 @@ fn write_private(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()>
     let mut file = OpenOptions::new().write(true).create_new(true).mode(mode & 0o700).open(path)?;
     file.write_all(contents)?;
     file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn credentials(region: Option<&str>) -> AwsCredentials {
+        AwsCredentials {
+            access_key_id: "AKID".into(),
+            secret_access_key: "SECRET".to_string().into(),
+            session_token: Some("TOKEN".to_string().into()),
+            expiration: None,
+            region: region.map(str::to_string),
+            endpoint_url: None,
+        }
+    }
+
+    #[test]
+    fn the_config_file_matches_lavas_profile() {
+        assert_eq!(
+            aws_config_file(&credentials(Some("us-east-1"))),
+            "[profile lava]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\n\
+             region = us-east-1\ns3 =\n    signature_version = s3v4\n"
+        );
+    }
+
+    #[test]
+    fn the_stand_in_script_is_host_text_whatever_the_conn_id() {
+        let folder = tempfile::tempdir().unwrap();
+        let script = write_aws_stand_in(folder.path(), "c1\nrm -rf ~ #", &credentials(None)).unwrap();
+        let text = std::fs::read_to_string(&script).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 6, "{text}");
+        assert_eq!(lines[1], "# lava-conn stand-in for the AWS CLI with connection c1 rm -rf ~ #");
+        assert!(lines[2].starts_with("unset AWS_ACCESS_KEY_ID ") && !lines[2].contains("REGION"), "{text}");
+        assert_eq!(lines[5], "exec aws --profile lava \"$@\"");
+        assert_eq!(script.file_name().unwrap(), "aws");
+    }
 }

@@ -33,6 +33,7 @@ mod provider;
 mod runtime;
 pub mod specs;
 pub mod store;
+pub mod text;
 pub mod types;
 
 use std::collections::BTreeMap;
@@ -41,8 +42,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::bindings::lava::connector::types::{JobContext, ValidateContext};
+pub use crate::bindings::ContractVersion;
+use crate::bindings::latest::lava::connector::types::{JobContext, ValidateContext};
 use crate::cache::{CacheKey, CredentialCache};
+use crate::capabilities::Audit;
 pub use crate::capabilities::{AwsBackend, Grants, NoAws};
 pub use crate::config::WorkerConfig;
 pub use crate::error::{ConfigError, HostError, LoadError, PluginError, PluginFailure, SkippedPlugin};
@@ -52,12 +55,13 @@ pub use crate::plugin::{PluginInfo, PluginSource};
 pub use crate::provider::ConnectionCredentials;
 use crate::runtime::{CallContext, Runtime};
 pub use crate::store::{ConnectionStore, DynamoStore, FolderStore, StoreError};
-pub use crate::types::{Job, Problem, Resolved, Severity};
+use crate::text::sanitize;
+pub use crate::types::{Job, LauncherKind, Problem, Resolved, Severity};
 
-/// The WIT contract's generated types, for embedders that implement an [`AwsBackend`].
+/// The latest WIT contract's generated types, for embedders that implement an [`AwsBackend`].
 pub mod contract {
-    pub use crate::bindings::lava::connector::sts::{AssumeRoleRequest, Tag};
-    pub use crate::bindings::lava::connector::types::{AwsCredentials, CapabilityError};
+    pub use crate::bindings::latest::lava::connector::sts::{AssumeRoleRequest, Tag};
+    pub use crate::bindings::latest::lava::connector::types::{AwsCredentials, CapabilityError};
 }
 
 /// Builds a [`ConnectorHost`].
@@ -95,16 +99,29 @@ impl HostBuilder {
     }
 
     /// Set up the engine and load the plugins.
+    ///
+    /// The configuration is checked first (as [`WorkerConfig::load`] does), so
+    /// that no setting can later overflow a bound. The worker's own
+    /// `AWS_ENDPOINT_URL*` variables are read now: plugins may name them.
     pub fn build(self) -> Result<ConnectorHost, HostError> {
         let config = self.config.unwrap_or_default();
+        config.check("the host's configuration")?;
         let backend = self.backend.unwrap_or_else(|| Arc::new(NoAws));
         let settings = Arc::new(config.plugin_settings());
+        let endpoints = config.endpoints_allowed(std::env::vars());
         let runtime = Runtime::new(&config)?;
         let plugin_dir = self.plugin_dir.or_else(|| config.plugins.clone());
-        let context = || CallContext { grants: Grants::none(), backend: backend.clone(), settings: settings.clone() };
-        let registry = Registry::load(&runtime, &context, plugin_dir.as_deref(), &config.replace_builtin)?;
+        let context = || CallContext {
+            grants: Grants::none(),
+            backend: backend.clone(),
+            settings: settings.clone(),
+            audit: Audit::default(),
+        };
+        let max_file_bytes = u64::from(config.max_plugin_file_mib) << 20;
+        let registry =
+            Registry::load(&runtime, &context, plugin_dir.as_deref(), &config.replace_builtin, max_file_bytes)?;
         let cache = CredentialCache::new(config.cache_ttl(), config.aws_access_key_cache_size);
-        let inner = HostInner { runtime, registry, config, backend, settings, store: self.store, cache };
+        let inner = HostInner { runtime, registry, config, backend, settings, endpoints, store: self.store, cache };
         Ok(ConnectorHost { inner: Arc::new(inner) })
     }
 }
@@ -123,6 +140,8 @@ struct HostInner {
     config: WorkerConfig,
     backend: Arc<dyn AwsBackend>,
     settings: Arc<BTreeMap<String, String>>,
+    /// Endpoint URLs plugins may name: `allowed_endpoints` and the worker's own.
+    endpoints: Vec<String>,
     store: Option<Arc<dyn ConnectionStore>>,
     cache: CredentialCache,
 }
@@ -148,8 +167,21 @@ impl ConnectorHost {
         &self.inner.registry.skipped
     }
 
-    fn context(&self, grants: Grants) -> CallContext {
-        CallContext { grants, backend: self.inner.backend.clone(), settings: self.inner.settings.clone() }
+    /// What a call of `plugin` needs besides the plugin: its grants, the
+    /// backend, the shared settings, and who it works for (the audit trail).
+    fn context(&self, plugin: &LoadedPlugin, grants: Grants, spec: &Value, job: Option<&Job>) -> CallContext {
+        CallContext {
+            grants,
+            backend: self.inner.backend.clone(),
+            settings: self.inner.settings.clone(),
+            audit: Audit {
+                sha256: plugin.sha256.clone(),
+                connector_type: sanitize(spec.get("type").and_then(Value::as_str).unwrap_or_default()),
+                realm: job.map(|j| sanitize(&j.realm)).unwrap_or_default(),
+                job: job.map(|j| sanitize(&j.job_id)).unwrap_or_default(),
+                conn_id: sanitize(specs::conn_id_of(spec)),
+            },
+        }
     }
 
     /// The plugin for the spec's `type`, or a problem saying why there is none.
@@ -158,16 +190,26 @@ impl ConnectorHost {
             return Err(Problem::error("", "a connection spec must be a map of fields"));
         };
         match object.get("type") {
-            Some(Value::String(t)) => self.inner.registry.get(t).ok_or_else(|| {
-                Problem::error(
+            Some(Value::String(t)) => match self.inner.registry.get(t) {
+                Ok(Some(plugin)) => Ok(plugin),
+                Ok(None) => Err(Problem::error(
                     "type",
                     format!(
-                        "connector type `{t}` is not handled by any loaded plugin (known: {}); \
+                        "connector type `{}` is not handled by any loaded plugin (known: {}); \
                          add its plugin to the plugin folder",
+                        sanitize(t),
                         self.inner.registry.known_types()
                     ),
-                )
-            }),
+                )),
+                Err((first, second)) => Err(Problem::error(
+                    "type",
+                    format!(
+                        "connector type `{}` is claimed by both {first} and {second}; \
+                         remove one of them from the plugin folder",
+                        sanitize(t)
+                    ),
+                )),
+            },
             Some(_) => Err(Problem::error("type", "must be a string naming the connector type, such as `aws`")),
             None => Err(Problem::error("type", "is required: it names the connector type, such as `aws`")),
         }
@@ -182,17 +224,16 @@ impl ConnectorHost {
         };
         let json = spec.to_string();
         let context = ValidateContext { realm: realm.map(str::to_string) };
+        let call = self.context(plugin, Grants::none(), spec, None);
         let problems =
-            self.inner.runtime.call(&plugin.label, &plugin.pre, self.context(Grants::none()), |p, store| {
-                p.lava_connector_connector().call_validate(store, &json, &context)
-            })?;
+            self.inner.runtime.call(&plugin.label, &plugin.pre, call, |p, store| p.validate(store, &json, &context))?;
         Ok(self.check_problems(plugin, problems)?)
     }
 
     fn check_problems(
         &self,
         plugin: &LoadedPlugin,
-        problems: Vec<crate::bindings::lava::connector::types::Problem>,
+        problems: Vec<crate::bindings::latest::lava::connector::types::Problem>,
     ) -> Result<Vec<Problem>, PluginError> {
         const MAX_PROBLEMS: usize = 1_000;
         if problems.len() > MAX_PROBLEMS {
@@ -218,30 +259,32 @@ impl ConnectorHost {
         };
         let json = spec.to_string();
         let context = self.job_context(spec, job);
-        let result =
-            self.inner.runtime.call(&plugin.label, &plugin.pre, self.context(Grants::none()), |p, store| {
-                p.lava_connector_connector().call_session_name(store, &json, &context)
-            })?;
+        let call = self.context(plugin, Grants::none(), spec, Some(job));
+        let result = self
+            .inner
+            .runtime
+            .call(&plugin.label, &plugin.pre, call, |p, store| p.session_name(store, &json, &context))?;
         match result {
             Ok(name) if lava_rules::session::is_valid_session_name(&name) => Ok(Ok(name)),
             Ok(name) => Err(plugin
-                .invalid_result(format!(
-                    "session name `{}` is not 2 to 64 characters of [\\w+=,.@-]",
-                    runtime::printable(name.as_bytes())
-                ))
+                .invalid_result(format!("session name `{}` is not 2 to 64 characters of [\\w+=,.@-]", sanitize(&name)))
                 .into()),
             Err(problems) => Ok(Err(self.check_problems(plugin, problems)?)),
         }
     }
 
     /// The grants a `resolve` of a `connector_type` spec for `job` gets: SSM
-    /// under the realm's prefixes, STS, and the worker's own credentials only
-    /// for the types the configuration lists in `worker_credentials`.
+    /// under the realm's prefixes, STS for the roles `allowed_roles` matches,
+    /// the endpoints `allowed_endpoints` lists (and the worker's own), and the
+    /// worker's own credentials only for the types the configuration lists in
+    /// `worker_credentials`.
     pub fn resolve_grants(&self, job: &Job, connector_type: &str) -> Grants {
         let config = &self.inner.config;
         Grants {
             ssm_prefixes: config.ssm_prefixes_for(&job.realm),
             sts: true,
+            sts_roles: config.allowed_roles.clone(),
+            endpoints: self.inner.endpoints.clone(),
             worker_credentials: config.worker_credentials.iter().any(|t| t.eq_ignore_ascii_case(connector_type)),
         }
     }
@@ -309,7 +352,7 @@ impl ConnectorHost {
             }
         }
         let map = resolved.iter().map(|(label, conn_id, r)| (label.clone(), (conn_id.clone(), r.as_ref()))).collect();
-        job::materialise(job, workdir, &map)
+        job::materialise(job, workdir, &map, self.inner.config.pass_worker_credentials)
     }
 
     /// Resolve a spec for a job, uncached, on the calling thread (which must
@@ -318,20 +361,20 @@ impl ConnectorHost {
     pub fn resolve_uncached(&self, spec: &Value, job: &Job) -> Result<Resolved, HostError> {
         let conn_id = specs::conn_id_of(spec).to_string();
         let plugin = self.plugin_for(spec).map_err(|p| HostError::Invalid {
-            conn_id: conn_id.clone(),
+            conn_id: sanitize(&conn_id),
             summary: format!("{}: {}", p.field, p.message),
         })?;
         let json = spec.to_string();
         let context = self.job_context(spec, job);
-        let result = self.inner.runtime.call(
-            &plugin.label,
-            &plugin.pre,
-            self.context(self.resolve_grants(job, spec.get("type").and_then(Value::as_str).unwrap_or_default())),
-            |p, store| p.lava_connector_connector().call_resolve(store, &json, &context),
-        )?;
+        let grants = self.resolve_grants(job, spec.get("type").and_then(Value::as_str).unwrap_or_default());
+        let call = self.context(plugin, grants.clone(), spec, Some(job));
+        let result =
+            self.inner.runtime.call(&plugin.label, &plugin.pre, call, |p, store| p.resolve(store, &json, &context))?;
         match result {
-            Ok(resolved) => Resolved::from_plugin(resolved).map_err(|message| plugin.invalid_result(message).into()),
-            Err(message) => Err(HostError::Resolve { conn_id, message: runtime::printable(message.as_bytes()) }),
+            Ok(resolved) => {
+                Resolved::from_plugin(resolved, &grants).map_err(|message| plugin.invalid_result(message).into())
+            }
+            Err(message) => Err(HostError::Resolve { conn_id: sanitize(&conn_id), message: sanitize(&message) }),
         }
     }
 }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use lava_conn::aws::SdkBackend;
 use lava_conn::output;
 use lava_conn::specs::{conn_id_of, read_spec_file};
+use lava_conn::text::sanitize;
 use lava_conn::{ConnectionStore, ConnectorHost, DynamoStore, FolderStore, Job, Problem, Severity, WorkerConfig};
 use serde_json::json;
 
@@ -43,7 +44,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Check connection specs. Exit 0 when all are valid (warnings allowed),
-    /// 1 when any is invalid, 2 for usage or I/O errors.
+    /// 1 when any is invalid, 2 for usage or I/O errors or when a plugin
+    /// failed on any spec (every spec is still checked).
     Validate {
         /// The realm the specs belong to (`access_keys` must be under `/lava/<realm>/`).
         #[arg(long)]
@@ -183,7 +185,7 @@ fn host(
     }
     let host = builder.build()?;
     for skipped in host.skipped_plugins() {
-        eprintln!("lava-conn: skipped plugin {}: {}", skipped.path.display(), skipped.reason);
+        eprintln!("lava-conn: skipped plugin {}: {}", sanitize(&skipped.path.to_string_lossy()), skipped.reason);
     }
     Ok(host)
 }
@@ -305,15 +307,18 @@ fn exec(
         };
         let workdir = workdir.or(scratch.as_ref().map(|d| d.path())).expect("one of the two");
         let env = host.prepare_job(job, labels, workdir).await?;
-        let mut child =
-            match tokio::process::Command::new(&command[0]).args(&command[1..]).envs(env.vars.clone()).spawn() {
-                Ok(child) => child,
-                Err(e) => {
-                    eprintln!("lava-conn: cannot run `{}`: {e}", command[0]);
-                    let code = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
-                    return Ok(ExitCode::from(code));
-                }
-            };
+        let mut child_command = tokio::process::Command::new(&command[0]);
+        for name in &env.remove {
+            child_command.env_remove(name);
+        }
+        let mut child = match child_command.args(&command[1..]).envs(env.vars.clone()).spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                eprintln!("lava-conn: cannot run `{}`: {e}", sanitize(&command[0]));
+                let code = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
+                return Ok(ExitCode::from(code));
+            }
+        };
         let status = wait_forwarding_signals(&mut child).await?;
         env.cleanup().context("cannot remove the connections' private folders")?;
         let code = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
@@ -348,7 +353,10 @@ fn has_error(problems: &[Problem]) -> bool {
     problems.iter().any(|p| p.severity == Severity::Error)
 }
 
+/// One problem as a line; the conn id is spec text, so it is sanitised (the
+/// host already sanitised the plugin's field and message).
 fn problem_line(conn_id: &str, p: &Problem) -> String {
+    let conn_id = sanitize(conn_id);
     let severity = match p.severity {
         Severity::Error => "error",
         Severity::Warning => "warning",
@@ -368,10 +376,23 @@ fn validate(host: &ConnectorHost, realm: Option<&str>, json: bool, files: &[Path
         }
     }
     let mut report = Vec::with_capacity(specs.len());
-    let mut invalid = 0;
+    let (mut invalid, mut failed) = (0, 0);
     for (file, spec) in &specs {
-        let problems = host.validate(spec, realm)?;
         let conn_id = conn_id_of(spec);
+        // A plugin failure is this spec's outcome; the other specs are still checked.
+        let problems = match host.validate(spec, realm) {
+            Ok(problems) => problems,
+            Err(error) => {
+                failed += 1;
+                if json {
+                    report
+                        .push(json!({ "file": file, "conn_id": conn_id, "valid": false, "error": error.to_string() }));
+                } else {
+                    println!("{}: error: {error}", sanitize(conn_id));
+                }
+                continue;
+            }
+        };
         let valid = !has_error(&problems);
         if !valid {
             invalid += 1;
@@ -383,16 +404,22 @@ fn validate(host: &ConnectorHost, realm: Option<&str>, json: bool, files: &[Path
                 println!("{}", problem_line(conn_id, p));
             }
             if valid {
-                println!("{conn_id}: ok");
+                println!("{}: ok", sanitize(conn_id));
             }
         }
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("{} spec(s) checked: {} valid, {invalid} invalid", specs.len(), specs.len() - invalid);
+        let valid = specs.len() - invalid - failed;
+        let failures = if failed == 0 { String::new() } else { format!(", {failed} not checked (plugin failure)") };
+        println!("{} spec(s) checked: {valid} valid, {invalid} invalid{failures}", specs.len());
     }
-    Ok(if invalid == 0 { ExitCode::SUCCESS } else { ExitCode::from(EXIT_INVALID) })
+    Ok(match (failed, invalid) {
+        (0, 0) => ExitCode::SUCCESS,
+        (0, _) => ExitCode::from(EXIT_INVALID),
+        _ => ExitCode::from(EXIT_FAILURE),
+    })
 }
 
 fn session_name(host: &ConnectorHost, job: &Job, file: &std::path::Path) -> anyhow::Result<ExitCode> {
@@ -402,7 +429,7 @@ fn session_name(host: &ConnectorHost, job: &Job, file: &std::path::Path) -> anyh
     for spec in &specs {
         let conn_id = conn_id_of(spec);
         match host.session_name(spec, job)? {
-            Ok(name) if several => println!("{conn_id}\t{name}"),
+            Ok(name) if several => println!("{}\t{name}", sanitize(conn_id)),
             Ok(name) => println!("{name}"),
             Err(problems) => {
                 for p in &problems {
@@ -422,21 +449,27 @@ fn plugins(host: &ConnectorHost, json: bool) {
             .iter()
             .flat_map(|p| {
                 p.types.iter().map(move |t| {
-                    json!({ "type": t, "version": p.version, "source": p.source.to_string(), "sha256": p.sha256 })
+                    json!({
+                        "type": t,
+                        "version": p.version,
+                        "contract": p.contract.as_str(),
+                        "source": p.source.to_string(),
+                        "sha256": p.sha256,
+                    })
                 })
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
         return;
     }
-    println!("{:<16} {:<10} {:<40} SHA256", "TYPE", "VERSION", "SOURCE");
+    println!("{:<16} {:<10} {:<8} {:<40} SHA256", "TYPE", "VERSION", "CONTRACT", "SOURCE");
     for p in &plugins {
         let source = match &p.source {
             lava_conn::PluginSource::BuiltIn(_) => "built-in".to_string(),
-            lava_conn::PluginSource::File(path) => path.display().to_string(),
+            lava_conn::PluginSource::File(path) => sanitize(&path.to_string_lossy()),
         };
         for t in &p.types {
-            println!("{t:<16} {:<10} {source:<40} {}", p.version, p.sha256);
+            println!("{t:<16} {:<10} {:<8} {source:<40} {}", p.version, p.contract.as_str(), p.sha256);
         }
     }
 }

@@ -1,16 +1,21 @@
 //! The plugin registry: built-in components plus every `*.wasm` in a folder.
+//! No file in the folder can stop the others from loading: each bad one is
+//! reported and skipped.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::bindings::PluginPre;
-use crate::bindings::lava::connector::types::Descriptor;
+use crate::bindings::latest::lava::connector::types::Descriptor;
+use crate::bindings::{ContractVersion, PluginPre};
 use crate::error::{LoadError, PluginError, PluginFailure, SkippedPlugin};
-use crate::runtime::{CallContext, CallState, Runtime};
+use crate::runtime::{CallContext, Runtime};
+use crate::text::sanitize;
 
 /// The aws connector, compiled by the build script and embedded in the binary.
 const BUILTIN_AWS: &[u8] = include_bytes!(env!("LAVA_AWS_COMPONENT"));
@@ -28,10 +33,11 @@ pub enum PluginSource {
 }
 
 impl fmt::Display for PluginSource {
+    /// A file name is outside text: shown sanitised.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PluginSource::BuiltIn(name) => write!(f, "built-in `{name}`"),
-            PluginSource::File(path) => write!(f, "`{}`", path.display()),
+            PluginSource::File(path) => write!(f, "`{}`", sanitize(&path.to_string_lossy())),
         }
     }
 }
@@ -43,6 +49,8 @@ pub struct PluginInfo {
     pub types: Vec<String>,
     /// Its own version.
     pub version: String,
+    /// The contract version it was built against.
+    pub contract: ContractVersion,
     /// Where it came from.
     pub source: PluginSource,
     /// SHA-256 of the component bytes, hex.
@@ -56,7 +64,9 @@ pub(crate) struct LoadedPlugin {
     pub info: PluginInfo,
     /// The plugin's name in errors and logs.
     pub label: Arc<str>,
-    pub pre: PluginPre<CallState>,
+    /// Its digest, for the audit trail.
+    pub sha256: Arc<str>,
+    pub pre: PluginPre,
 }
 
 impl LoadedPlugin {
@@ -70,63 +80,90 @@ impl LoadedPlugin {
 pub(crate) struct Registry {
     by_type: BTreeMap<String, Arc<LoadedPlugin>>,
     plugins: Vec<Arc<LoadedPlugin>>,
+    /// Types that two files claim: served by neither, so that which file
+    /// wins never depends on file names. The value names both.
+    clashes: BTreeMap<String, (String, String)>,
     pub skipped: Vec<SkippedPlugin>,
 }
 
 impl Registry {
     /// Load the built-ins, then every `*.wasm` in `folder` (sorted by name).
-    /// `replaceable` lists built-in types a file may take over.
+    /// `replaceable` lists built-in types a file may take over; files larger
+    /// than `max_file_bytes` are skipped unread.
     pub fn load(
         runtime: &Runtime,
         context: &dyn Fn() -> CallContext,
         folder: Option<&Path>,
         replaceable: &[String],
+        max_file_bytes: u64,
     ) -> Result<Self, LoadError> {
-        let mut registry = Registry { by_type: BTreeMap::new(), plugins: Vec::new(), skipped: Vec::new() };
+        let mut registry =
+            Registry { by_type: BTreeMap::new(), plugins: Vec::new(), clashes: BTreeMap::new(), skipped: Vec::new() };
         let builtin = PluginSource::BuiltIn("aws");
         let aws = load_one(runtime, context, builtin.clone(), BUILTIN_AWS, BUILTIN_AWS_SHA256.into())
             .map_err(|message| LoadError::BuiltIn { name: builtin.to_string(), message })?;
-        registry.add(aws, replaceable)?;
-        if let Some(folder) = folder {
-            for path in wasm_files(folder)? {
-                let loaded = std::fs::read(&path).map_err(|e| format!("cannot be read: {e}")).and_then(|bytes| {
-                    let sha256 = format!("{:x}", Sha256::digest(&bytes));
-                    load_one(runtime, context, PluginSource::File(path.clone()), &bytes, sha256)
-                });
-                match loaded {
-                    Ok(plugin) => registry.add(plugin, replaceable)?,
-                    Err(reason) => {
-                        tracing::warn!(plugin = %path.display(), "skipping plugin: {reason}");
-                        registry.skipped.push(SkippedPlugin { path, reason });
-                    }
-                }
+        if let Err(reason) = registry.add(aws, replaceable) {
+            return Err(LoadError::BuiltIn { name: builtin.to_string(), message: reason });
+        }
+        let Some(folder) = folder else {
+            return Ok(registry);
+        };
+        for path in wasm_entries(folder)? {
+            let loaded = read_plugin_file(&path, max_file_bytes).and_then(|bytes| {
+                let sha256 = format!("{:x}", Sha256::digest(&bytes));
+                load_one(runtime, context, PluginSource::File(path.clone()), &bytes, sha256)
+            });
+            if let Err(reason) = loaded.and_then(|plugin| registry.add(plugin, replaceable)) {
+                registry.skip(path, reason);
             }
         }
         Ok(registry)
     }
 
-    fn add(&mut self, plugin: LoadedPlugin, replaceable: &[String]) -> Result<(), LoadError> {
+    fn skip(&mut self, path: PathBuf, reason: String) {
+        tracing::warn!(plugin = %sanitize(&path.to_string_lossy()), "skipping plugin: {reason}");
+        self.skipped.push(SkippedPlugin { path, reason });
+    }
+
+    /// Register a plugin, or say why it is skipped. A file that clashes with
+    /// another file takes the clashing type out of service for both.
+    fn add(&mut self, plugin: LoadedPlugin, replaceable: &[String]) -> Result<(), String> {
         let plugin = Arc::new(plugin);
+        let mut replaces = Vec::new();
         for connector_type in &plugin.info.types {
-            if let Some(existing) = self.by_type.get(connector_type) {
-                let may_replace = matches!(existing.info.source, PluginSource::BuiltIn(_))
-                    && replaceable.iter().any(|t| t.eq_ignore_ascii_case(connector_type));
-                if !may_replace {
-                    let hint = if matches!(existing.info.source, PluginSource::BuiltIn(_)) {
-                        format!(
-                            " (or list `{connector_type}` in the worker's replace_builtin to let the file replace the built-in)"
-                        )
-                    } else {
-                        String::new()
-                    };
-                    return Err(LoadError::Conflict {
-                        connector_type: connector_type.clone(),
-                        first: existing.info.source.to_string(),
-                        second: plugin.info.source.to_string(),
-                        hint,
-                    });
+            let existing = self.by_type.get(connector_type).map(|p| &p.info.source).or_else(|| {
+                // A type already out of service: the first claimant is on record.
+                self.clashes.contains_key(connector_type).then_some(&plugin.info.source)
+            });
+            let Some(existing) = existing else { continue };
+            match existing {
+                PluginSource::BuiltIn(_) if replaceable.iter().any(|t| t.eq_ignore_ascii_case(connector_type)) => {
+                    replaces.push(connector_type.clone());
                 }
-                tracing::info!(connector_type, replaced = %existing.info.source, by = %plugin.info.source, "plugin replaces a built-in");
+                PluginSource::BuiltIn(_) => {
+                    return Err(format!(
+                        "claims connector type `{connector_type}`, which the {existing} plugin serves \
+                         (list `{connector_type}` in the worker's replace_builtin to let the file replace the built-in)"
+                    ));
+                }
+                PluginSource::File(_) => {
+                    let first = match self.clashes.get(connector_type) {
+                        Some((first, _)) => first.clone(),
+                        None => existing.to_string(),
+                    };
+                    let second = plugin.info.source.to_string();
+                    self.by_type.remove(connector_type);
+                    self.clashes.insert(connector_type.clone(), (first.clone(), second));
+                    return Err(format!(
+                        "claims connector type `{connector_type}`, which {first} claims too; \
+                         neither serves it until one is removed"
+                    ));
+                }
+            }
+        }
+        for connector_type in &plugin.info.types {
+            if replaces.contains(connector_type) {
+                tracing::info!(connector_type, by = %plugin.info.source, "plugin replaces a built-in");
             }
             self.by_type.insert(connector_type.clone(), plugin.clone());
         }
@@ -135,9 +172,14 @@ impl Registry {
         Ok(())
     }
 
-    /// The plugin for a connector type (case-insensitive).
-    pub fn get(&self, connector_type: &str) -> Option<&Arc<LoadedPlugin>> {
-        self.by_type.get(&connector_type.to_ascii_lowercase())
+    /// The plugin for a connector type (case-insensitive), or, when two files
+    /// claim it, the two files.
+    pub fn get(&self, connector_type: &str) -> Result<Option<&Arc<LoadedPlugin>>, (&str, &str)> {
+        let lowered = connector_type.to_ascii_lowercase();
+        if let Some((first, second)) = self.clashes.get(&lowered) {
+            return Err((first, second));
+        }
+        Ok(self.by_type.get(&lowered))
     }
 
     /// The known connector types, comma-separated, for messages.
@@ -151,16 +193,48 @@ impl Registry {
     }
 }
 
-fn wasm_files(folder: &Path) -> Result<Vec<PathBuf>, LoadError> {
+/// Every `*.wasm` entry of `folder`, sorted, whatever kind of file it is.
+fn wasm_entries(folder: &Path) -> Result<Vec<PathBuf>, LoadError> {
     let entries =
         std::fs::read_dir(folder).map_err(|source| LoadError::Folder { path: folder.to_path_buf(), source })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|ext| ext == "wasm") && p.is_file())
+        .filter(|p| p.extension().is_some_and(|ext| ext == "wasm"))
         .collect();
     files.sort();
     Ok(files)
+}
+
+/// A plugin file's bytes, if it is a regular file (a symlink to one is fine)
+/// of at most `max_bytes`. It is opened without blocking, so that a FIFO
+/// cannot hang the load, and checked on the open handle, so that it cannot
+/// be swapped between the check and the read.
+fn read_plugin_file(path: &Path, max_bytes: u64) -> Result<Vec<u8>, String> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| format!("cannot be opened: {e}"))?;
+    let metadata = file.metadata().map_err(|e| format!("cannot be read: {e}"))?;
+    if !metadata.is_file() {
+        let kind = if metadata.is_dir() { "a folder" } else { "not a regular file (a device, FIFO or socket)" };
+        return Err(format!("is {kind}; plugins must be regular files"));
+    }
+    if metadata.len() > max_bytes {
+        return Err(format!(
+            "is {} MiB, more than the {} MiB allowed (setting max_plugin_file_mib)",
+            metadata.len().div_ceil(1 << 20),
+            max_bytes >> 20
+        ));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    // The file may have grown since: read one byte past the cap at most.
+    file.take(max_bytes + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot be read: {e}"))?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(format!("grew past the {} MiB allowed while it was read", max_bytes >> 20));
+    }
+    Ok(bytes)
 }
 
 /// Compile, link and describe one component; the error says why it is unusable.
@@ -173,14 +247,18 @@ fn load_one(
 ) -> Result<LoadedPlugin, String> {
     let pre = runtime.prepare(bytes, &sha256)?;
     let label: Arc<str> = source.to_string().into();
+    let sha256: Arc<str> = sha256.into();
+    let mut context = context();
+    context.audit.sha256 = sha256.clone();
     let descriptor = runtime
-        .call(&label, &pre, context(), |plugin, store| plugin.lava_connector_connector().call_describe(store))
+        .call(&label, &pre, context, |plugin, store| plugin.describe(store))
         .map_err(|e| format!("describe failed: {}", e.failure))?;
     let Descriptor { types, version, fields } = descriptor;
     if types.is_empty() {
         return Err("claims no connector type".into());
     }
     let mut lowered = Vec::with_capacity(types.len());
+    let mut seen = BTreeSet::new();
     for t in types {
         let valid = !t.is_empty()
             && t.len() <= 64
@@ -188,18 +266,25 @@ fn load_one(
         if !valid {
             return Err(format!(
                 "claims connector type `{}`; types are 1 to 64 characters of letters, digits, `-`, `_` and `.`",
-                crate::runtime::printable(t.as_bytes())
+                sanitize(&t)
             ));
         }
-        lowered.push(t.to_ascii_lowercase());
+        let t = t.to_ascii_lowercase();
+        if !seen.insert(t.clone()) {
+            return Err(format!("lists connector type `{t}` more than once (types are compared case-insensitively)"));
+        }
+        lowered.push(t);
     }
-    lowered.dedup();
     let info = PluginInfo {
         types: lowered,
-        version: crate::runtime::printable(version.as_bytes()),
+        version: sanitize(&version),
+        contract: pre.version(),
         source,
-        sha256,
-        fields: fields.into_iter().map(|f| (f.name, f.type_name, f.required, f.description)).collect(),
+        sha256: sha256.to_string(),
+        fields: fields
+            .into_iter()
+            .map(|f| (sanitize(&f.name), sanitize(&f.type_name), f.required, sanitize(&f.description)))
+            .collect(),
     };
-    Ok(LoadedPlugin { info, label, pre })
+    Ok(LoadedPlugin { info, label, sha256, pre })
 }

@@ -4,18 +4,21 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap, UpdateDeadline,
 };
+use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::p2::{DynPollable, Pollable};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::bindings::{Plugin, PluginPre};
-use crate::capabilities::{AwsBackend, Grants};
+use crate::bindings::{PluginInstance, PluginPre};
+use crate::capabilities::{Audit, AwsBackend, Grants};
 use crate::compiled::CompiledStore;
 use crate::config::WorkerConfig;
 use crate::error::{LoadError, PluginError, PluginFailure};
+use crate::text::sanitize_bytes;
 
 /// How often the epoch advances; deadlines are whole ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -37,7 +40,30 @@ pub(crate) struct CallLimits {
     pub memory_bytes: usize,
     pub memory_mib: u32,
     pub max_output_bytes: usize,
+    /// Wall-clock limit, host time and WASI sleeps included.
+    pub wall_limit: Duration,
+    /// AWS capability calls allowed in one plugin call.
+    pub capability_calls: u32,
 }
+
+/// A call bound that a host function hit: it ends the whole plugin call, so
+/// that a plugin cannot catch the refusal and carry on.
+#[derive(Debug)]
+enum BoundHit {
+    WallClock,
+    CapabilityCalls,
+}
+
+impl std::fmt::Display for BoundHit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BoundHit::WallClock => "the call's wall-clock limit was reached",
+            BoundHit::CapabilityCalls => "the call's capability budget was spent",
+        })
+    }
+}
+
+impl std::error::Error for BoundHit {}
 
 /// What one call's store holds. Dropped with the store at the end of the call,
 /// so nothing passes between calls.
@@ -50,7 +76,13 @@ pub(crate) struct CallState {
     pub(crate) backend: Arc<dyn AwsBackend>,
     pub(crate) settings: Arc<std::collections::BTreeMap<String, String>>,
     pub(crate) plugin: Arc<str>,
+    pub(crate) audit: Audit,
     pub(crate) log_lines_left: u32,
+    capability_calls_left: u32,
+    /// A WASI sleep was cut short at the call's limit: if the call then ends
+    /// past its limit, it failed, whatever the plugin returned.
+    sleep_cut: bool,
+    limits: CallLimits,
     started: Instant,
     /// Time spent inside host capability calls, which the deadline does not count.
     host_time: Duration,
@@ -65,6 +97,78 @@ impl CallState {
         let result = call(self);
         self.host_time += started.elapsed();
         result
+    }
+
+    /// Take one AWS capability call from the budget; past the budget or the
+    /// wall-clock limit, the plugin call ends here.
+    pub(crate) fn spend_capability_call(&mut self) -> wasmtime::Result<()> {
+        if self.started.elapsed() >= self.limits.wall_limit {
+            return Err(BoundHit::WallClock.into());
+        }
+        if self.capability_calls_left == 0 {
+            return Err(BoundHit::CapabilityCalls.into());
+        }
+        self.capability_calls_left -= 1;
+        Ok(())
+    }
+
+    /// How long the plugin may still wait or run: the smaller of what is left
+    /// of its own deadline (guest time, which includes WASI sleeps) and of the
+    /// wall-clock limit.
+    fn time_left(&self) -> Duration {
+        let elapsed = self.started.elapsed();
+        let guest_time = elapsed.saturating_sub(self.host_time);
+        self.limits.deadline.saturating_sub(guest_time).min(self.limits.wall_limit.saturating_sub(elapsed))
+    }
+}
+
+/// The process's monotonic clock origin for `wasi:clocks/monotonic-clock`.
+fn clock_origin() -> Instant {
+    static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+/// WASI's monotonic clock with every sleep cut to what is left of the call.
+/// wasmtime's own sleeps (`thread::sleep`, `subscribe-duration`, `poll`) block
+/// the thread outside epoch checks, so a plugin could otherwise sleep for an
+/// hour in any call. A cut sleep returns early; the plugin's next instruction
+/// then meets its deadline.
+impl monotonic_clock::Host for CallState {
+    fn now(&mut self) -> wasmtime::Result<u64> {
+        Ok(u64::try_from(clock_origin().elapsed().as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    fn resolution(&mut self) -> wasmtime::Result<u64> {
+        Ok(1)
+    }
+
+    fn subscribe_instant(&mut self, when: u64) -> wasmtime::Result<Resource<DynPollable>> {
+        let now = monotonic_clock::Host::now(self)?;
+        self.sleep(Duration::from_nanos(when.saturating_sub(now)))
+    }
+
+    fn subscribe_duration(&mut self, duration: u64) -> wasmtime::Result<Resource<DynPollable>> {
+        self.sleep(Duration::from_nanos(duration))
+    }
+}
+
+impl CallState {
+    fn sleep(&mut self, wanted: Duration) -> wasmtime::Result<Resource<DynPollable>> {
+        let left = self.time_left();
+        self.sleep_cut |= wanted > left;
+        let until = tokio::time::Instant::now() + wanted.min(left);
+        let sleep = self.table.push(CappedSleep(until))?;
+        wasmtime_wasi::p2::subscribe(&mut self.table, sleep)
+    }
+}
+
+/// A sleep that ends by the call's deadline.
+struct CappedSleep(tokio::time::Instant);
+
+#[async_trait::async_trait]
+impl Pollable for CappedSleep {
+    async fn ready(&mut self) {
+        tokio::time::sleep_until(self.0).await;
     }
 }
 
@@ -99,6 +203,7 @@ pub(crate) struct CallContext {
     pub grants: Grants,
     pub backend: Arc<dyn AwsBackend>,
     pub settings: Arc<std::collections::BTreeMap<String, String>>,
+    pub audit: Audit,
 }
 
 /// The engine, the linker with the host capabilities, and the call bounds.
@@ -150,7 +255,13 @@ impl Runtime {
         // Rust's std for wasm32-wasip2 imports WASI even when it uses none of it:
         // link it with nothing granted (no files, env, args, sockets, stdio).
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_error)?;
-        Plugin::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state).map_err(engine_error)?;
+        // Then replace its monotonic clock with one whose sleeps end by the
+        // call's deadline (see `monotonic_clock::Host for CallState`).
+        linker.allow_shadowing(true);
+        monotonic_clock::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)
+            .map_err(engine_error)?;
+        linker.allow_shadowing(false);
+        crate::bindings::add_to_linker(&mut linker).map_err(engine_error)?;
         let deadline = config.call_deadline();
         let deadline_ticks = ticks(deadline);
         Ok(Self {
@@ -162,6 +273,8 @@ impl Runtime {
                 memory_bytes,
                 memory_mib: config.memory_limit_mib,
                 max_output_bytes: config.max_plugin_output_bytes,
+                wall_limit: config.call_wall_limit(),
+                capability_calls: config.max_capability_calls,
             },
             deadline_ticks,
         })
@@ -169,7 +282,7 @@ impl Runtime {
 
     /// Compile (or map from the compile cache) a component and link it.
     /// `sha256` is the hex digest of `bytes`.
-    pub fn prepare(&self, bytes: &[u8], sha256: &str) -> Result<PluginPre<CallState>, String> {
+    pub fn prepare(&self, bytes: &[u8], sha256: &str) -> Result<PluginPre, String> {
         let component = self
             .compiled
             .component(&self.engine, bytes, sha256)
@@ -178,16 +291,16 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| format!("needs something the host does not provide: {e:#}"))?;
-        PluginPre::new(pre).map_err(|e| format!("does not export the lava:connector/connector interface: {e:#}"))
+        PluginPre::new(pre)
     }
 
     /// Run `body` in a fresh instance of `pre`, within the call bounds.
     pub fn call<R>(
         &self,
         plugin: &Arc<str>,
-        pre: &PluginPre<CallState>,
+        pre: &PluginPre,
         context: CallContext,
-        body: impl FnOnce(&Plugin, &mut Store<CallState>) -> wasmtime::Result<R>,
+        body: impl FnOnce(&PluginInstance, &mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
         let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
@@ -200,19 +313,24 @@ impl Runtime {
             backend: context.backend,
             settings: context.settings,
             plugin: plugin.clone(),
+            audit: context.audit,
             log_lines_left: 256,
+            capability_calls_left: self.limits.capability_calls,
+            sleep_cut: false,
+            limits: self.limits,
             started: Instant::now(),
             host_time: Duration::ZERO,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(self.deadline_ticks);
-        let deadline = self.limits.deadline;
         store.epoch_deadline_callback(move |store| {
             let state = store.data();
-            let guest_time = state.started.elapsed().saturating_sub(state.host_time);
-            match deadline.checked_sub(guest_time) {
-                Some(left) if !left.is_zero() => Ok(UpdateDeadline::Continue(ticks(left))),
+            if state.started.elapsed() >= state.limits.wall_limit {
+                return Err(BoundHit::WallClock.into());
+            }
+            match state.time_left() {
+                left if !left.is_zero() => Ok(UpdateDeadline::Continue(ticks(left))),
                 _ => Err(Trap::Interrupt.into()),
             }
         });
@@ -222,17 +340,33 @@ impl Runtime {
             Ok(instance) => instance,
             Err(e) => return Err(fail(self.classify(&store, e, true))),
         };
-        body(&instance, &mut store).map_err(|e| fail(self.classify(&store, e, false)))
+        let result = body(&instance, &mut store).map_err(|e| fail(self.classify(&store, e, false)))?;
+        let state = store.data();
+        // A cut sleep wakes at the limit, and the plugin may return before its
+        // next epoch check: the call still ran out of time.
+        if state.sleep_cut && state.time_left().is_zero() {
+            return Err(fail(if state.started.elapsed() >= self.limits.wall_limit {
+                PluginFailure::WallClock(self.limits.wall_limit)
+            } else {
+                PluginFailure::Deadline(self.limits.deadline)
+            }));
+        }
+        Ok(result)
     }
 
     fn classify(&self, store: &Store<CallState>, error: wasmtime::Error, instantiating: bool) -> PluginFailure {
+        match error.downcast_ref::<BoundHit>() {
+            Some(BoundHit::WallClock) => return PluginFailure::WallClock(self.limits.wall_limit),
+            Some(BoundHit::CapabilityCalls) => return PluginFailure::CapabilityBudget(self.limits.capability_calls),
+            None => {}
+        }
         if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
             return PluginFailure::Deadline(self.limits.deadline);
         }
         if store.data().limiter.hit {
             return PluginFailure::MemoryLimit(self.limits.memory_mib);
         }
-        let stderr = printable(&store.data().stderr.contents());
+        let stderr = sanitize_bytes(&store.data().stderr.contents());
         let detail = match error.downcast_ref::<Trap>() {
             Some(trap) => trap.to_string(),
             None => format!("{error:#}"),
@@ -249,20 +383,6 @@ impl Runtime {
 /// Whole epoch ticks covering `duration` (at least one).
 fn ticks(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros().div_ceil(EPOCH_TICK.as_micros())).unwrap_or(u64::MAX).max(1)
-}
-
-/// Plugin text made safe for one log or error line: no control characters, bounded.
-pub(crate) fn printable(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut out = String::with_capacity(text.len().min(1024));
-    for c in text.trim().chars().take(1024) {
-        match c {
-            '\n' | '\r' | '\t' => out.push(' '),
-            c if c.is_control() => out.push_str(&c.escape_default().to_string()),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn compile_cache_dir(config: &WorkerConfig) -> PathBuf {

@@ -1,14 +1,13 @@
 //! The library's own view of what plugins return: checked, with secrets held
 //! in types that redact `Debug` and are zeroed on drop.
 
-use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use secrecy::{SecretBox, SecretString};
+use secrecy::SecretString;
 
-use crate::bindings::lava::connector::types as wit;
-use crate::bindings::lava::connector::types as wit_types;
-use crate::runtime::printable;
+use crate::bindings::latest::lava::connector::types as wit;
+use crate::capabilities::{Grants, is_region};
+use crate::text::sanitize;
 
 /// How serious a problem is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -37,13 +36,13 @@ impl Problem {
         Self { field: field.into(), message: message.into(), severity: Severity::Error }
     }
 
-    pub(crate) fn from_plugin(p: wit_types::Problem) -> Self {
+    pub(crate) fn from_plugin(p: wit::Problem) -> Self {
         Self {
-            field: printable(p.field.as_bytes()),
-            message: printable(p.message.as_bytes()),
+            field: sanitize(&p.field),
+            message: sanitize(&p.message),
             severity: match p.severity {
-                wit_types::Severity::Error => Severity::Error,
-                wit_types::Severity::Warning => Severity::Warning,
+                wit::Severity::Error => Severity::Error,
+                wit::Severity::Warning => Severity::Warning,
             },
         }
     }
@@ -86,39 +85,11 @@ pub struct NamedValue {
     pub secret: bool,
 }
 
-/// Where a launcher environment variable gets its value.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EnvValue {
-    /// This text.
-    Literal(String),
-    /// The path of the launcher file with this name.
-    FilePath(String),
-}
-
-/// A file of a launcher.
-#[derive(Debug)]
-pub struct LauncherFile {
-    /// Plain file name.
-    pub name: String,
-    /// Contents (may hold secrets: redacted in `Debug`, zeroed on drop).
-    pub contents: SecretBox<[u8]>,
-    /// Permission bits, owner-only.
-    pub mode: u32,
-}
-
-/// A CLI stand-in the host can materialise for a job.
-#[derive(Debug)]
-pub struct Launcher {
-    /// Program to run.
-    pub program: String,
-    /// Arguments before the job's own.
-    pub args: Vec<String>,
-    /// Variables to set.
-    pub env: Vec<(String, EnvValue)>,
-    /// Variables to remove.
-    pub unset_env: Vec<String>,
-    /// Files beside the script.
-    pub files: Vec<LauncherFile>,
+/// A job-facing stand-in that the host writes itself from typed results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LauncherKind {
+    /// lava's AWS CLI stand-in for the connection's AWS credentials.
+    AwsCli,
 }
 
 /// What a job gets from a resolved connection.
@@ -130,12 +101,20 @@ pub struct Resolved {
     pub expiration: Option<SystemTime>,
     /// AWS credentials, when the connector yields them.
     pub aws: Option<AwsCredentials>,
-    /// A CLI stand-in, when the connector offers one.
-    pub launcher: Option<Launcher>,
+    /// The host-written stand-in the job gets, when the connector offers one.
+    pub launcher: Option<LauncherKind>,
 }
 
-fn epoch_seconds(seconds: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(seconds)
+/// Latest expiration accepted: the end of year 9999, the last instant that
+/// RFC 3339 and every AWS tool can write.
+const MAX_EPOCH_SECONDS: u64 = 253_402_300_799;
+
+/// A plugin's expiration as a time, or why it is not one.
+fn epoch_seconds(what: &str, seconds: u64) -> Result<SystemTime, String> {
+    if seconds > MAX_EPOCH_SECONDS {
+        return Err(format!("{what} {seconds} is past the year 9999"));
+    }
+    UNIX_EPOCH.checked_add(Duration::from_secs(seconds)).ok_or_else(|| format!("{what} {seconds} is out of range"))
 }
 
 /// Whether `name` is a portable environment variable name.
@@ -145,7 +124,7 @@ fn is_env_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Text that goes into a shell script or an environment: no NUL, no newline.
+/// Text that goes into a file a tool reads line by line: no NUL, no line break.
 fn check_line(what: &str, text: &str) -> Result<(), String> {
     if text.contains(['\0', '\n', '\r']) {
         return Err(format!("{what} contains a NUL or line break"));
@@ -154,7 +133,10 @@ fn check_line(what: &str, text: &str) -> Result<(), String> {
 }
 
 impl AwsCredentials {
-    pub(crate) fn from_plugin(c: wit_types::AwsCredentials) -> Result<Self, String> {
+    /// Credentials from a plugin, checked: they go into a config file the AWS
+    /// CLI reads, so nothing in them may start a new line or name a region or
+    /// endpoint the worker did not allow.
+    pub(crate) fn from_plugin(c: wit::AwsCredentials, grants: &Grants) -> Result<Self, String> {
         let id_ok =
             (1..=128).contains(&c.access_key_id.len()) && c.access_key_id.chars().all(|c| c.is_ascii_alphanumeric());
         if !id_ok {
@@ -170,97 +152,50 @@ impl AwsCredentials {
                 check_line(what, text)?;
             }
         }
-        if let Some(region) = &c.region {
-            check_line("region", region)?;
+        if let Some(region) = c.region.as_deref().filter(|r| !is_region(r)) {
+            return Err(format!("region `{}` is not an AWS region name (such as `eu-west-1`)", sanitize(region)));
         }
         if let Some(url) = &c.endpoint_url {
             check_line("endpoint URL", url)?;
+            if let Some(refusal) = grants.endpoint_refusal(url) {
+                return Err(refusal);
+            }
         }
         Ok(Self {
             access_key_id: c.access_key_id,
             secret_access_key: c.secret_access_key.into(),
             session_token: c.session_token.map(Into::into),
-            expiration: c.expiration.map(epoch_seconds),
+            expiration: c.expiration.map(|s| epoch_seconds("AWS credential expiration", s)).transpose()?,
             region: c.region,
             endpoint_url: c.endpoint_url,
         })
     }
 }
 
-impl Launcher {
-    fn from_plugin(l: wit::Launcher) -> Result<Self, String> {
-        if l.program.is_empty() {
-            return Err("launcher program is empty".into());
-        }
-        check_line("launcher program", &l.program)?;
-        for arg in &l.args {
-            check_line("launcher argument", arg)?;
-        }
-        let mut names = BTreeSet::new();
-        let mut files = Vec::with_capacity(l.files.len());
-        for f in l.files {
-            let valid = !f.name.is_empty()
-                && f.name.len() <= 255
-                && f.name != "."
-                && f.name != ".."
-                && !f.name.contains(['/', '\0', '\n', '\r']);
-            if !valid {
-                return Err(format!("launcher file name `{}` is not a plain file name", printable(f.name.as_bytes())));
-            }
-            if !names.insert(f.name.clone()) {
-                return Err(format!("launcher file `{}` appears twice", f.name));
-            }
-            // Owner-only, whatever the plugin asked for.
-            files.push(LauncherFile {
-                name: f.name,
-                contents: f.contents.into_boxed_slice().into(),
-                mode: f.mode & 0o700,
-            });
-        }
-        let mut env = Vec::with_capacity(l.env.len());
-        for var in l.env {
-            if !is_env_name(&var.name) {
-                return Err(format!("launcher variable name `{}` is not valid", printable(var.name.as_bytes())));
-            }
-            let value = match var.value {
-                wit::EnvValue::Literal(text) => {
-                    check_line("launcher variable value", &text)?;
-                    EnvValue::Literal(text)
-                }
-                wit::EnvValue::FilePath(name) => {
-                    if !names.contains(&name) {
-                        return Err(format!(
-                            "launcher variable {} refers to file `{}`, which it does not create",
-                            var.name,
-                            printable(name.as_bytes())
-                        ));
-                    }
-                    EnvValue::FilePath(name)
-                }
-            };
-            env.push((var.name, value));
-        }
-        if let Some(bad) = l.unset_env.iter().find(|n| !is_env_name(n)) {
-            return Err(format!("launcher unsets `{}`, which is not a variable name", printable(bad.as_bytes())));
-        }
-        Ok(Self { program: l.program, args: l.args, env, unset_env: l.unset_env, files })
-    }
-}
-
 impl Resolved {
-    pub(crate) fn from_plugin(r: wit::Resolved) -> Result<Self, String> {
+    /// A plugin's result, checked at the boundary: nothing in it reaches a
+    /// job or a terminal unless it passed here.
+    pub(crate) fn from_plugin(r: wit::Resolved, grants: &Grants) -> Result<Self, String> {
         let mut values = Vec::with_capacity(r.values.len());
         for v in r.values {
             if !is_env_name(&v.name) {
-                return Err(format!("value name `{}` is not a variable-style name", printable(v.name.as_bytes())));
+                return Err(format!("value name `{}` is not a variable-style name", sanitize(&v.name)));
             }
             values.push(NamedValue { name: v.name, value: v.value.into(), secret: v.secret });
         }
+        let aws = r.aws.map(|c| AwsCredentials::from_plugin(c, grants)).transpose()?;
+        let launcher = match r.launcher {
+            None => None,
+            Some(wit::LauncherKind::AwsCli) if aws.is_none() => {
+                return Err("launcher `aws-cli` needs AWS credentials in the result, and there are none".into());
+            }
+            Some(wit::LauncherKind::AwsCli) => Some(LauncherKind::AwsCli),
+        };
         Ok(Self {
             values,
-            expiration: r.expiration.map(epoch_seconds),
-            aws: r.aws.map(AwsCredentials::from_plugin).transpose()?,
-            launcher: r.launcher.map(Launcher::from_plugin).transpose()?,
+            expiration: r.expiration.map(|s| epoch_seconds("expiration", s)).transpose()?,
+            aws,
+            launcher,
         })
     }
 }

@@ -9,6 +9,10 @@ use lava_conn::{AwsBackend, ConnectorHost, WorkerConfig};
 /// The hostile test component, as built by this crate's build script.
 pub const HOSTILE_COMPONENT: &str = env!("LAVA_TEST_HOSTILE_COMPONENT");
 
+/// A connector built against the frozen contract 0.1.0 (type `legacy`) whose
+/// free-form launchers attack the job.
+pub const LEGACY_V0_1_COMPONENT: &str = env!("LAVA_TEST_LEGACY_V0_1_COMPONENT");
+
 /// A connector whose calls do nothing (type `empty`): the sandbox's floor.
 pub const EMPTY_COMPONENT: &str = env!("LAVA_TEST_EMPTY_COMPONENT");
 
@@ -47,7 +51,9 @@ pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) {
 /// SSM reads from a fixed map. It lets the tests see what passed the grant checks.
 #[derive(Default)]
 pub struct RecordingBackend {
-    /// Every call that reached the backend, as `ssm:<name>` or `sts:<role>`.
+    /// Every call that reached the backend, as `ssm:<name>`, `sts:<role>`
+    /// (`sts:<role> via <endpoint>` with source credentials that name one) or
+    /// `worker-credentials`.
     pub calls: Mutex<Vec<String>>,
     /// SSM parameter values by name.
     pub parameters: Vec<(String, String)>,
@@ -80,7 +86,11 @@ impl AwsBackend for RecordingBackend {
     }
 
     fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
-        self.calls.lock().unwrap().push(format!("sts:{}", request.role_arn));
+        let via = request.source.as_ref().and_then(|s| s.endpoint_url.as_deref());
+        self.calls.lock().unwrap().push(match via {
+            Some(endpoint) => format!("sts:{} via {endpoint}", request.role_arn),
+            None => format!("sts:{}", request.role_arn),
+        });
         Err(CapabilityError::AccessDenied("the recording backend assumes nothing".into()))
     }
 }

@@ -138,10 +138,15 @@ async fn the_workers_own_credentials_are_a_privilege() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_stand_in_carries_the_endpoint() {
+async fn the_stand_in_carries_the_endpoint_once_the_worker_allows_it() {
     let specs = json!([{"type": "airflow-aws", "conn_id": "af_exec", "login": "AKIDEXECAF01", "password": "pw",
         "extra": {"role_arn": role("af-exec"), "region_name": "eu-west-1", "endpoint_url": moto().endpoint}}]);
-    let (host, _dir) = host_with(test_config(), specs).await;
+    // A connection's endpoint is a network destination: refused until listed.
+    let (host, _dir) = host_with(test_config(), specs.clone()).await;
+    let error = host.resolve("af_exec", &job()).await.unwrap_err().to_string();
+    assert!(error.contains("allowed_endpoints") && error.contains(&moto().endpoint), "{error}");
+    let config = WorkerConfig { allowed_endpoints: vec![moto().endpoint.clone()], ..test_config() };
+    let (host, _dir) = host_with(config, specs).await;
     let workdir = tempfile::tempdir().unwrap();
     let connections = BTreeMap::from([("air".to_string(), "af_exec".to_string())]);
     let env = host.prepare_job(&job(), &connections, workdir.path()).await.unwrap();

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use lava_conn::{ConnectorHost, HostError, LoadError, PluginSource, WorkerConfig};
+use lava_conn::{ConnectorHost, ContractVersion, HostError, PluginSource, WorkerConfig};
 use lava_conn_tests::{
     AWS_COMPONENT, EMPTY_COMPONENT, HOSTILE_COMPONENT, RecordingBackend, plugin_dir, test_config, write_file,
 };
@@ -36,6 +36,22 @@ fn folder_plugins_are_listed_with_their_digest() {
     assert_eq!(hostile.source, PluginSource::File(dir.path().join("hostile.wasm")));
     assert_eq!(hostile.sha256, sha256_hex(HOSTILE_COMPONENT));
     assert_eq!(hostile.version, "0.0.1");
+    assert_eq!(hostile.contract, ContractVersion::LATEST);
+}
+
+#[test]
+fn a_plugin_built_against_contract_0_1_0_still_loads_and_says_so() {
+    let dir = plugin_dir(&[("legacy.wasm", lava_conn_tests::LEGACY_V0_1_COMPONENT)]);
+    let host = build(test_config(), dir.path()).unwrap();
+    assert!(host.skipped_plugins().is_empty(), "{:?}", host.skipped_plugins());
+    let legacy = host.plugins().into_iter().find(|p| p.types == ["legacy"]).expect("listed");
+    assert_eq!(legacy.contract, ContractVersion::V0_1);
+    assert_eq!(legacy.version, "0.1.0-test");
+    let problems = host.validate(&serde_json::json!({"conn_id": "x", "type": "legacy"}), None).unwrap();
+    assert_eq!((problems[0].field.as_str(), problems[0].message.as_str()), ("marker", "is required"));
+    let job = lava_conn::Job { realm: "prod".into(), job_id: "j".into() };
+    let spec = serde_json::json!({"conn_id": "x", "type": "legacy", "marker": "/m"});
+    assert_eq!(host.session_name(&spec, &job).unwrap().unwrap(), "legacy-session");
 }
 
 #[test]
@@ -72,22 +88,87 @@ fn broken_files_are_reported_and_skipped() {
 }
 
 #[test]
-fn two_files_claiming_one_type_name_both() {
-    let dir = plugin_dir(&[("a.wasm", HOSTILE_COMPONENT), ("b.wasm", HOSTILE_COMPONENT)]);
-    let error = build(test_config(), dir.path()).err().expect("a conflict");
-    let message = error.to_string();
-    assert!(matches!(error, HostError::Load(LoadError::Conflict { .. })), "{message}");
-    assert!(message.contains("a.wasm") && message.contains("b.wasm"), "{message}");
-    assert!(message.contains("`hostile`"), "{message}");
+fn two_files_claiming_one_type_are_skipped_and_a_spec_of_it_names_both() {
+    let dir = plugin_dir(&[("a.wasm", HOSTILE_COMPONENT), ("b.wasm", HOSTILE_COMPONENT), ("e.wasm", EMPTY_COMPONENT)]);
+    let host = build(test_config(), dir.path()).unwrap();
+    let skipped = host.skipped_plugins();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(skipped[0].path.ends_with("b.wasm"), "{skipped:?}");
+    assert!(skipped[0].reason.contains("a.wasm") && skipped[0].reason.contains("`hostile`"), "{skipped:?}");
+    let problems = host.validate(&serde_json::json!({"conn_id": "h", "type": "HOSTILE"}), None).unwrap();
+    assert_eq!(problems[0].field, "type");
+    assert!(problems[0].message.contains("a.wasm") && problems[0].message.contains("b.wasm"), "{problems:?}");
+    // Every other plugin keeps serving.
+    assert!(host.validate(&serde_json::json!({"conn_id": "e", "type": "empty"}), None).unwrap().is_empty());
+    let aws = serde_json::json!({"conn_id": "a", "type": "aws", "enabled": true, "role_arn": "arn:aws:iam::123456789012:role/r"});
+    assert!(host.validate(&aws, None).unwrap().is_empty());
+}
+
+#[test]
+fn a_plugin_listing_a_type_twice_is_skipped_and_the_rest_load() {
+    let dir = plugin_dir(&[("dup.wasm", HOSTILE_COMPONENT), ("e.wasm", EMPTY_COMPONENT)]);
+    let config = WorkerConfig { conn_app_name: "hostile-duplicate-types".into(), ..test_config() };
+    let host = build(config, dir.path()).unwrap();
+    let skipped = host.skipped_plugins();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(skipped[0].reason.contains("lists connector type `hostile` more than once"), "{}", skipped[0].reason);
+    assert!(!skipped[0].reason.contains("claimed by both"), "{}", skipped[0].reason);
+    assert_eq!(host.plugins().len(), 2, "the built-in and empty.wasm");
+}
+
+#[test]
+fn entries_that_are_not_regular_files_are_reported_and_skipped() {
+    let dir = plugin_dir(&[("good.wasm", HOSTILE_COMPONENT)]);
+    let fifo = dir.path().join("fifo.wasm");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) reads a NUL-terminated path that outlives the call.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("device.wasm")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("missing"), dir.path().join("dangling.wasm")).unwrap();
+    std::fs::create_dir(dir.path().join("folder.wasm")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("good.wasm"), dir.path().join("link.wasm")).unwrap();
+    let config = WorkerConfig { replace_builtin: vec![], ..test_config() };
+    let host = build(config, dir.path()).unwrap();
+    let mut skipped: Vec<(String, String)> = host
+        .skipped_plugins()
+        .iter()
+        .map(|s| (s.path.file_name().unwrap().to_string_lossy().into_owned(), s.reason.clone()))
+        .collect();
+    skipped.sort();
+    let names: Vec<&str> = skipped.iter().map(|(n, _)| n.as_str()).collect();
+    // link.wasm is a symlink to a regular file: it loads, then clashes with good.wasm.
+    assert_eq!(names, ["dangling.wasm", "device.wasm", "fifo.wasm", "folder.wasm", "link.wasm"], "{skipped:?}");
+    assert!(skipped[0].1.contains("cannot be opened"), "{skipped:?}");
+    assert!(skipped[1].1.contains("not a regular file"), "{skipped:?}");
+    assert!(skipped[2].1.contains("not a regular file"), "{skipped:?}");
+    assert!(skipped[3].1.contains("a folder"), "{skipped:?}");
+    assert!(skipped[4].1.contains("claims connector type `hostile`"), "{skipped:?}");
+}
+
+#[test]
+fn a_file_over_the_size_cap_is_refused_without_reading_it() {
+    let dir = plugin_dir(&[]);
+    // A sparse 64 GiB file: reading it whole would take minutes and memory.
+    let big = std::fs::File::create(dir.path().join("big.wasm")).unwrap();
+    big.set_len(64 << 30).unwrap();
+    let started = std::time::Instant::now();
+    let host = build(WorkerConfig { max_plugin_file_mib: 1, ..test_config() }, dir.path()).unwrap();
+    let skipped = host.skipped_plugins();
+    assert_eq!(skipped.len(), 1);
+    assert!(skipped[0].reason.contains("more than the 1 MiB allowed (setting max_plugin_file_mib)"), "{skipped:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
 }
 
 #[test]
 fn a_file_may_replace_the_builtin_only_when_configured() {
     let dir = plugin_dir(&[("my-aws.wasm", AWS_COMPONENT)]);
-    let error = build(test_config(), dir.path()).err().expect("a conflict");
-    let message = error.to_string();
-    assert!(message.contains("built-in `aws`") && message.contains("my-aws.wasm"), "{message}");
+    let host = build(test_config(), dir.path()).unwrap();
+    let skipped = host.skipped_plugins();
+    assert_eq!(skipped.len(), 1);
+    let message = &skipped[0].reason;
+    assert!(message.contains("built-in `aws`"), "{message}");
     assert!(message.contains("replace_builtin"), "the message says how to allow it: {message}");
+    assert_eq!(host.plugins()[0].source, PluginSource::BuiltIn("aws"), "the built-in keeps serving aws");
 
     let config = WorkerConfig { replace_builtin: vec!["aws".into()], ..test_config() };
     let host = build(config, dir.path()).unwrap();

@@ -115,16 +115,232 @@ fn validation_gets_no_aws_at_all() {
     assert_eq!(fixture().backend.calls(), calls_before);
 }
 
+/// The invalid-result message of a resolve, which must fail that way.
+fn invalid_resolve(mode: &str) -> String {
+    let error = fixture().host.resolve_uncached(&hostile(mode), &job()).unwrap_err();
+    match plugin_failure(error) {
+        (plugin, PluginFailure::InvalidResult(message)) => {
+            assert!(plugin.contains("hostile.wasm"), "{plugin}");
+            message
+        }
+        (_, other) => panic!("{mode}: expected an invalid result, got {other:?}"),
+    }
+}
+
 #[test]
-fn nonsense_results_are_rejected() {
+fn nonsense_results_are_rejected_each_by_its_own_check() {
     let error = fixture().host.session_name(&hostile("bad-session-name"), &job()).unwrap_err();
     let (_, failure) = plugin_failure(error);
-    assert!(matches!(failure, PluginFailure::InvalidResult(_)), "{failure:?}");
+    assert!(matches!(&failure, PluginFailure::InvalidResult(m) if m.contains("2 to 64")), "{failure:?}");
+    for (mode, expected) in [
+        ("bad-value-name", "value name `NOT A NAME` is not a variable-style name"),
+        ("aws-cli-without-credentials", "launcher `aws-cli` needs AWS credentials"),
+        ("resolved-bad-region", "is not an AWS region name"),
+    ] {
+        let message = invalid_resolve(mode);
+        assert!(message.contains(expected), "{mode}: {message}");
+        assert_host_serves();
+    }
+}
 
-    let error = fixture().host.resolve_uncached(&hostile("bad-launcher"), &job()).unwrap_err();
-    let (_, failure) = plugin_failure(error);
-    assert!(matches!(&failure, PluginFailure::InvalidResult(m) if m.contains("plain file name")), "{failure:?}");
+#[test]
+fn an_expiration_past_the_year_9999_is_an_error_not_a_panic() {
+    for mode in ["expiration-max", "aws-expiration-max"] {
+        let message = invalid_resolve(mode);
+        assert!(message.contains("18446744073709551615 is past the year 9999"), "{mode}: {message}");
+    }
+    // The cached path computes lifetimes from the expiration too.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let error = runtime.block_on(fixture().host.resolve_spec(hostile("expiration-max"), &job())).unwrap_err();
+    assert!(error.to_string().contains("past the year 9999"), "{error}");
     assert_host_serves();
+}
+
+#[test]
+fn a_region_with_a_line_break_never_reaches_aws() {
+    let calls_before = fixture().backend.calls();
+    let value = resolve_value("sts-bad-region");
+    assert!(value.contains("InvalidInput") && value.contains("not an AWS region name"), "{value}");
+    assert!(!value.contains('\n'), "{value}");
+    assert_eq!(fixture().backend.calls(), calls_before, "refused before any request");
+    assert_host_serves();
+}
+
+#[test]
+fn a_plugin_cannot_send_a_granted_secret_to_an_endpoint_of_its_choosing() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let calls_before = fixture().backend.calls();
+    let value = resolve_value(&format!("sts-endpoint:{url}"));
+    assert!(value.contains("NotGranted") && value.contains("allowed_endpoints"), "{value}");
+    let new_calls: Vec<String> = fixture().backend.calls().into_iter().skip(calls_before.len()).collect();
+    assert_eq!(new_calls, ["ssm:/lava/prod/granted"], "the secret was read, but no STS call went out");
+    assert!(listener.accept().is_err(), "nothing connected to the plugin's listener");
+    // Positive control: the same request, with the endpoint allowed, reaches the backend.
+    let backend = Arc::new(RecordingBackend::default());
+    let config = WorkerConfig { allowed_endpoints: vec![url.clone()], ..test_config() };
+    let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
+    let host = host_with(config, Some(plugins.path()), backend.clone());
+    let _ = host.resolve_uncached(&hostile(&format!("sts-endpoint:{url}")), &job());
+    assert!(backend.calls().iter().any(|c| c == &format!("sts:arn:aws:iam::123456789012:role/x via {url}")));
+    assert_host_serves();
+}
+
+#[test]
+fn resolved_credentials_cannot_steer_the_job_to_an_endpoint_unless_allowed() {
+    let message = invalid_resolve("endpoint:http://127.0.0.1:9");
+    assert!(message.contains("`http://127.0.0.1:9` is not allowed") && message.contains("allowed_endpoints"));
+    let config = WorkerConfig { allowed_endpoints: vec!["http://127.0.0.1:9".into()], ..test_config() };
+    let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
+    let host = host_with(config, Some(plugins.path()), Arc::new(RecordingBackend::default()));
+    let resolved = host.resolve_uncached(&hostile("endpoint:http://127.0.0.1:9"), &job()).unwrap();
+    assert_eq!(resolved.aws.unwrap().endpoint_url.as_deref(), Some("http://127.0.0.1:9"));
+    assert_host_serves();
+}
+
+#[test]
+fn allowed_roles_is_checked_before_any_request() {
+    let backend = Arc::new(RecordingBackend::default());
+    let config = WorkerConfig { allowed_roles: vec!["arn:aws:iam::123456789012:role/lava-*".into()], ..test_config() };
+    let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
+    let host = host_with(config, Some(plugins.path()), backend.clone());
+    let refused = host.resolve_uncached(&hostile("role:arn:aws:iam::123456789012:role/admin"), &job());
+    let message = refused.unwrap_err().to_string();
+    assert!(message.contains("NotGranted") && message.contains("allowed_roles"), "{message}");
+    assert!(backend.calls().is_empty(), "{:?}", backend.calls());
+    let _ = host.resolve_uncached(&hostile("role:arn:aws:iam::123456789012:role/lava-loader"), &job());
+    assert_eq!(backend.calls(), ["sts:arn:aws:iam::123456789012:role/lava-loader"]);
+}
+
+#[test]
+fn an_hour_long_sleep_ends_at_the_deadline_in_every_call() {
+    let host = &fixture().host;
+    let checks: [(&str, Box<dyn Fn() -> HostError>); 3] = [
+        ("validate", Box::new(|| host.validate(&hostile("sleep"), None).unwrap_err())),
+        ("session-name", Box::new(|| host.session_name(&hostile("sleep"), &job()).unwrap_err())),
+        ("resolve", Box::new(|| host.resolve_uncached(&hostile("sleep"), &job()).unwrap_err())),
+    ];
+    for (call, check) in checks {
+        let started = Instant::now();
+        let (_, failure) = plugin_failure(check());
+        let elapsed = started.elapsed();
+        assert!(
+            matches!(failure, PluginFailure::Deadline(d) if d == Duration::from_millis(300)),
+            "{call}: {failure:?}"
+        );
+        // An hour asked for; the deadline is 300 ms. A generous bound: this
+        // checks that the sleep was cut, not how fast.
+        assert!(elapsed < Duration::from_secs(30), "{call} took {elapsed:?}");
+        assert_host_serves();
+    }
+}
+
+#[test]
+fn a_plugin_whose_describe_sleeps_is_skipped_and_every_command_still_runs() {
+    let plugins = plugin_dir(&[("sleepy.wasm", HOSTILE_COMPONENT), ("empty.wasm", lava_conn_tests::EMPTY_COMPONENT)]);
+    let config =
+        WorkerConfig { call_deadline_ms: 300, conn_app_name: "hostile-sleep-in-describe".into(), ..test_config() };
+    let started = Instant::now();
+    let host = host_with(config, Some(plugins.path()), Arc::new(RecordingBackend::default()));
+    assert!(started.elapsed() < Duration::from_secs(30), "the load took {:?}", started.elapsed());
+    let skipped = host.skipped_plugins();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(skipped[0].reason.contains("describe failed") && skipped[0].reason.contains("deadline"), "{skipped:?}");
+    assert!(host.validate(&json!({"conn_id": "e", "type": "empty"}), None).unwrap().is_empty());
+}
+
+#[test]
+fn endless_capability_calls_stop_at_the_budget() {
+    for (mode, expected_call) in
+        [("ssm-loop", "ssm:/lava/prod/granted"), ("sts-loop", "sts:arn:aws:iam::123456789012:role/x")]
+    {
+        let backend = Arc::new(RecordingBackend {
+            parameters: vec![("/lava/prod/granted".into(), "v".into())],
+            ..RecordingBackend::default()
+        });
+        let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
+        let config = WorkerConfig { max_capability_calls: 7, ..test_config() };
+        let host = host_with(config, Some(plugins.path()), backend.clone());
+        let error = host.resolve_uncached(&hostile(mode), &job()).unwrap_err();
+        let message = error.to_string();
+        let (_, failure) = plugin_failure(error);
+        assert!(matches!(failure, PluginFailure::CapabilityBudget(7)), "{mode}: {failure:?}");
+        assert!(message.contains("max_capability_calls"), "{message}");
+        assert_eq!(backend.calls(), vec![expected_call.to_string(); 7], "{mode}: exactly the budget reached AWS");
+        // The next call is served, with a fresh budget.
+        let _ = host.resolve_uncached(&hostile(&format!("ssm:/lava/prod/granted")), &job()).unwrap();
+    }
+}
+
+/// Answers SSM reads after `delay`, like a slow AWS.
+struct SlowBackend {
+    delay: Duration,
+    calls: std::sync::atomic::AtomicU32,
+}
+
+impl lava_conn::AwsBackend for SlowBackend {
+    fn region(&self) -> Option<String> {
+        None
+    }
+    fn get_parameter(&self, _: &str, _: bool) -> Result<String, lava_conn::contract::CapabilityError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(self.delay);
+        Ok("value".into())
+    }
+    fn assume_role(
+        &self,
+        _: lava_conn::contract::AssumeRoleRequest,
+    ) -> Result<lava_conn::contract::AwsCredentials, lava_conn::contract::CapabilityError> {
+        Err(lava_conn::contract::CapabilityError::Unavailable("slow".into()))
+    }
+    fn worker_credentials(&self) -> Result<lava_conn::contract::AwsCredentials, lava_conn::contract::CapabilityError> {
+        Err(lava_conn::contract::CapabilityError::Unavailable("slow".into()))
+    }
+}
+
+#[test]
+fn the_wall_clock_limit_counts_time_spent_in_host_calls() {
+    let backend = Arc::new(SlowBackend { delay: Duration::from_millis(200), calls: Default::default() });
+    let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
+    // The plugin's own deadline (host time excluded) would never fire here.
+    let config = WorkerConfig { call_deadline_ms: 60_000, call_wall_limit_ms: 700, ..test_config() };
+    let host =
+        ConnectorHost::builder().config(config).plugin_dir(plugins.path()).backend(backend.clone()).build().unwrap();
+    let started = Instant::now();
+    let error = host.resolve_uncached(&hostile("ssm-loop"), &job()).unwrap_err();
+    let elapsed = started.elapsed();
+    let message = error.to_string();
+    let (_, failure) = plugin_failure(error);
+    assert!(matches!(failure, PluginFailure::WallClock(d) if d == Duration::from_millis(700)), "{failure:?}");
+    assert!(message.contains("call_wall_limit_ms"), "{message}");
+    let calls = backend.calls.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((3..=5).contains(&calls), "{calls} calls of 200 ms in a 700 ms limit");
+    assert!(elapsed >= Duration::from_millis(700), "{elapsed:?}");
+    // The first call that starts past the limit ends the plugin call: one
+    // slow host call of overshoot at most.
+    assert!(elapsed < Duration::from_millis(700 + 200 + 500), "{elapsed:?}");
+}
+
+#[test]
+fn escape_sequences_and_bidi_overrides_from_a_plugin_are_neutralised() {
+    let problems = fixture().host.validate(&hostile("terminal"), None).unwrap();
+    let p = &problems[0];
+    for text in [&p.field, &p.message] {
+        assert!(!text.chars().any(lava_conn::text::is_hidden), "{text:?}");
+    }
+    assert_eq!(p.field, "conn_id\\u{1b}[2K");
+    assert_eq!(p.message, "\\u{1b}]0;owned\\u{7} all good\\u{202e}lmth.exe\\u{200b}");
+}
+
+fn resolve_value(mode: &str) -> String {
+    match fixture().host.resolve_uncached(&hostile(mode), &job()) {
+        Ok(r) => {
+            use secrecy::ExposeSecret;
+            r.values[0].value.expose_secret().to_string()
+        }
+        Err(e) => e.to_string(),
+    }
 }
 
 #[test]

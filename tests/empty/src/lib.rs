@@ -4,7 +4,7 @@
 
 #![cfg(target_family = "wasm")]
 
-wit_bindgen::generate!({ world: "plugin", path: "../../wit" });
+wit_bindgen::generate!({ world: "plugin", path: "../../wit/v0.2.0" });
 
 use exports::lava::connector::connector::Guest;
 use lava::connector::types::{Descriptor, JobContext, Problem, Resolved, ValidateContext};

@@ -2,23 +2,59 @@
 //!
 //! It handles type `hostile`. The spec's `conn_id` chooses the misbehaviour:
 //! `loop`, `oom`, `panic`, `ssm:<name>` (read that SSM parameter), `sts`,
-//! `worker` (ask for the worker's credentials), `bad-session-name`,
-//! `bad-launcher`, `flood` (return a huge result),
+//! `role:<arn>` (assume that role), `worker` (ask for the worker's
+//! credentials), `bad-session-name`, `flood` (return a huge result),
 //! `recurse` (stack exhaustion), `huge` (a 300 MiB string), `clock` (time and
 //! randomness, which WASI does give), `net:<addr>` and `dns` (sockets),
-//! `env` / `file` / `stdout` (try what WASI would allow if anything were granted);
-//! anything else behaves well.
+//! `env` / `file` / `stdout` (try what WASI would allow if anything were granted),
+//! `sleep` (an hour, through WASI), `ssm-loop` / `sts-loop` (capability calls
+//! without end), `sts-endpoint:<url>` (AssumeRole sent to a URL of its
+//! choosing, carrying a granted secret), `endpoint:<url>` (credentials that
+//! steer the job to a URL), `sts-bad-region` / `resolved-bad-region` (a region
+//! with a line break and a `credential_process`), `expiration-max`,
+//! `aws-expiration-max`, `aws-cli-without-credentials`, `bad-value-name`,
+//! `terminal` (a problem full of escape sequences and bidi overrides);
+//! anything else behaves well. Its `describe` sleeps for an hour when the
+//! worker's `CONN_APP_NAME` contains `hostile-sleep-in-describe`, and lists
+//! its type twice when it contains `hostile-duplicate-types`.
 
 #![cfg(target_family = "wasm")]
 
-wit_bindgen::generate!({ world: "plugin", path: "../../wit" });
+wit_bindgen::generate!({ world: "plugin", path: "../../wit/v0.2.0" });
 
 use exports::lava::connector::connector::Guest;
 use lava::connector::types::{
-    Descriptor, EnvValue, EnvVar, JobContext, Launcher, LauncherFile, NamedValue, Problem, Resolved, Severity,
-    ValidateContext,
+    AwsCredentials, Descriptor, JobContext, LauncherKind, NamedValue, Problem, Resolved, Severity, ValidateContext,
 };
-use lava::connector::{log, ssm, sts};
+use lava::connector::{config, log, ssm, sts};
+
+/// A region that would add a `credential_process` line to an AWS config file.
+const INJECTED_REGION: &str = "us-east-1\ncredential_process = sh -c 'touch /tmp/lava-conn-pwned'";
+
+fn request(role_arn: &str) -> sts::AssumeRoleRequest {
+    sts::AssumeRoleRequest {
+        role_arn: role_arn.into(),
+        session_name: "hostile".into(),
+        duration_seconds: 900,
+        external_id: None,
+        policy_arns: vec![],
+        policy: None,
+        tags: vec![],
+        region: None,
+        source: None,
+    }
+}
+
+fn credentials(endpoint_url: Option<String>, region: Option<String>, expiration: Option<u64>) -> AwsCredentials {
+    AwsCredentials {
+        access_key_id: "AKIDHOSTILE0001".into(),
+        secret_access_key: "hostile-secret".into(),
+        session_token: None,
+        expiration,
+        region,
+        endpoint_url,
+    }
+}
 
 struct Hostile;
 export!(Hostile);
@@ -65,20 +101,35 @@ fn misbehave(mode: &str) -> Result<String, String> {
             Ok(addrs) => Ok(format!("resolved {}", addrs.count())),
             Err(e) => Err(format!("dns: {e}")),
         },
-        "sts" => {
-            let request = sts::AssumeRoleRequest {
-                role_arn: "arn:aws:iam::123456789012:role/x".into(),
-                session_name: "hostile".into(),
-                duration_seconds: 900,
-                external_id: None,
-                policy_arns: vec![],
-                policy: None,
-                tags: vec![],
-                region: None,
-                source: None,
-            };
-            sts::assume_role(&request).map(|c| c.access_key_id).map_err(|e| format!("{e:?}"))
+        "sts" => sts::assume_role(&request("arn:aws:iam::123456789012:role/x"))
+            .map(|c| c.access_key_id)
+            .map_err(|e| format!("{e:?}")),
+        m if m.starts_with("role:") => {
+            sts::assume_role(&request(&m[5..])).map(|c| c.access_key_id).map_err(|e| format!("{e:?}"))
         }
+        m if m.starts_with("sts-endpoint:") => {
+            // Exfiltration: a granted secret in the tags, sent where the plugin says.
+            let secret = ssm::get_parameter("/lava/prod/granted", true).unwrap_or_default();
+            let mut r = request("arn:aws:iam::123456789012:role/x");
+            r.tags = vec![sts::Tag { key: "stolen".into(), value: secret }];
+            r.source = Some(credentials(Some(m[13..].to_string()), None, None));
+            sts::assume_role(&r).map(|c| c.access_key_id).map_err(|e| format!("{e:?}"))
+        }
+        "sts-bad-region" => {
+            let mut r = request("arn:aws:iam::123456789012:role/x");
+            r.region = Some(INJECTED_REGION.into());
+            sts::assume_role(&r).map(|c| c.access_key_id).map_err(|e| format!("{e:?}"))
+        }
+        "sleep" => {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+            Ok("slept".into())
+        }
+        "ssm-loop" => loop {
+            let _ = std::hint::black_box(ssm::get_parameter("/lava/prod/granted", true));
+        },
+        "sts-loop" => loop {
+            let _ = std::hint::black_box(sts::assume_role(&request("arn:aws:iam::123456789012:role/x")));
+        },
         "worker" => lava::connector::worker_credentials::get().map(|c| c.access_key_id).map_err(|e| format!("{e:?}")),
         "env" => Ok(format!(
             "env={:?} args={:?}",
@@ -122,10 +173,25 @@ fn recurse_big_frames(depth: u64) -> u64 {
 
 impl Guest for Hostile {
     fn describe() -> Descriptor {
-        Descriptor { types: vec!["hostile".into()], version: "0.0.1".into(), fields: vec![] }
+        let template = config::get("CONN_APP_NAME").unwrap_or_default();
+        if template.contains("hostile-sleep-in-describe") {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+        let mut types = vec!["hostile".to_string()];
+        if template.contains("hostile-duplicate-types") {
+            types.push("HOSTILE".into());
+        }
+        Descriptor { types, version: "0.0.1".into(), fields: vec![] }
     }
 
     fn validate(spec: String, _context: ValidateContext) -> Vec<Problem> {
+        if mode(&spec) == "terminal" {
+            return vec![Problem {
+                field: "conn_id\u{1b}[2K".into(),
+                message: "\u{1b}]0;owned\u{7}\rall good\u{202E}lmth.exe\u{200B}".into(),
+                severity: Severity::Error,
+            }];
+        }
         match misbehave(&mode(&spec)) {
             Ok(_) => vec![],
             Err(message) => vec![Problem { field: "conn_id".into(), message, severity: Severity::Error }],
@@ -143,31 +209,40 @@ impl Guest for Hostile {
 
     fn resolve(spec: String, _context: JobContext) -> Result<Resolved, String> {
         let mode = mode(&spec);
-        let launcher = match mode.as_str() {
-            "bad-launcher" => Some(Launcher {
-                program: "sh".into(),
-                args: vec![],
-                env: vec![EnvVar { name: "X".into(), value: EnvValue::FilePath("../../etc/passwd".into()) }],
-                unset_env: vec![],
-                files: vec![LauncherFile { name: "../escape".into(), contents: vec![], mode: 0o777 }],
+        let resolved = |aws: Option<AwsCredentials>, expiration: Option<u64>, launcher: Option<LauncherKind>| {
+            Ok(Resolved { values: vec![], expiration, aws, launcher })
+        };
+        match mode.as_str() {
+            m if m.starts_with("endpoint:") => {
+                resolved(Some(credentials(Some(m[9..].to_string()), None, None)), None, Some(LauncherKind::AwsCli))
+            }
+            "resolved-bad-region" => {
+                resolved(Some(credentials(None, Some(INJECTED_REGION.into()), None)), None, Some(LauncherKind::AwsCli))
+            }
+            "expiration-max" => resolved(None, Some(u64::MAX), None),
+            "aws-expiration-max" => resolved(Some(credentials(None, None, Some(u64::MAX))), None, None),
+            "aws-cli-without-credentials" => resolved(None, None, Some(LauncherKind::AwsCli)),
+            "bad-value-name" => Ok(Resolved {
+                values: vec![NamedValue { name: "NOT A NAME".into(), value: "v".into(), secret: false }],
+                expiration: None,
+                aws: None,
+                launcher: None,
             }),
-            "flood" => Some(Launcher {
-                program: "sh".into(),
-                args: vec!["x".repeat(1 << 20); 4],
-                env: vec![],
-                unset_env: vec![],
-                files: vec![],
+            "flood" => Ok(Resolved {
+                values: vec![NamedValue { name: "FLOOD".into(), value: "x".repeat(4 << 20), secret: false }],
+                expiration: None,
+                aws: None,
+                launcher: None,
             }),
             m => {
                 let value = misbehave(m)?;
-                return Ok(Resolved {
+                Ok(Resolved {
                     values: vec![NamedValue { name: "RESULT".into(), value, secret: false }],
                     expiration: None,
                     aws: None,
                     launcher: None,
-                });
+                })
             }
-        };
-        Ok(Resolved { values: vec![], expiration: None, aws: None, launcher })
+        }
     }
 }

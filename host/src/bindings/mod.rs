@@ -1,0 +1,158 @@
+//! The contract's generated bindings, one module per version, and the
+//! dispatcher that lets the rest of the host speak only the latest version.
+//!
+//! Each version's WIT is frozen in `wit/v<version>/`. A plugin built against
+//! an older version keeps loading: its module maps the old calls and results
+//! onto the latest types (Zed's `extension_host` does the same). Nothing
+//! outside this folder names a version-specific type.
+
+pub(crate) mod v0_1;
+pub(crate) mod v0_2;
+
+pub(crate) use v0_2 as latest;
+
+use wasmtime::Store;
+use wasmtime::component::{HasSelf, InstancePre, Linker};
+
+use crate::runtime::CallState;
+use latest::lava::connector::types::{Descriptor, JobContext, Problem, Resolved, ValidateContext};
+
+/// The contract version a plugin was built against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ContractVersion {
+    /// `lava:connector@0.1.0`: free-form launchers (now refused by the host).
+    V0_1,
+    /// `lava:connector@0.2.0`: host-owned launcher kinds.
+    V0_2,
+}
+
+impl ContractVersion {
+    /// The newest version this host speaks.
+    pub const LATEST: ContractVersion = ContractVersion::V0_2;
+
+    /// The version as the WIT package writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContractVersion::V0_1 => "0.1.0",
+            ContractVersion::V0_2 => "0.2.0",
+        }
+    }
+}
+
+impl std::fmt::Display for ContractVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Link every version's capabilities; a component takes the ones it imports.
+pub(crate) fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    latest::Plugin::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
+    v0_1::Plugin::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
+    Ok(())
+}
+
+/// A linked plugin of any supported contract version.
+pub(crate) enum PluginPre {
+    V0_1(v0_1::PluginPre<CallState>),
+    V0_2(latest::PluginPre<CallState>),
+}
+
+/// One instance of a plugin, for one call.
+pub(crate) enum PluginInstance {
+    V0_1(v0_1::Plugin),
+    V0_2(latest::Plugin),
+}
+
+impl PluginPre {
+    /// The plugin's contract version, read from the connector interface it exports.
+    pub fn new(pre: InstancePre<CallState>) -> Result<Self, String> {
+        match latest::PluginPre::new(pre.clone()) {
+            Ok(pre) => Ok(PluginPre::V0_2(pre)),
+            Err(latest_error) => match v0_1::PluginPre::new(pre) {
+                Ok(pre) => Ok(PluginPre::V0_1(pre)),
+                Err(_) => Err(format!(
+                    "does not export lava:connector/connector at a version this host speaks \
+                     (0.1.0 or 0.2.0): {latest_error:#}"
+                )),
+            },
+        }
+    }
+
+    /// The contract version the plugin was built against.
+    pub fn version(&self) -> ContractVersion {
+        match self {
+            PluginPre::V0_1(_) => ContractVersion::V0_1,
+            PluginPre::V0_2(_) => ContractVersion::V0_2,
+        }
+    }
+
+    /// A fresh instance in `store`.
+    pub fn instantiate(&self, store: &mut Store<CallState>) -> wasmtime::Result<PluginInstance> {
+        Ok(match self {
+            PluginPre::V0_1(pre) => PluginInstance::V0_1(pre.instantiate(store)?),
+            PluginPre::V0_2(pre) => PluginInstance::V0_2(pre.instantiate(store)?),
+        })
+    }
+}
+
+impl PluginInstance {
+    /// `describe`, as the latest contract's descriptor.
+    pub fn describe(&self, store: &mut Store<CallState>) -> wasmtime::Result<Descriptor> {
+        match self {
+            PluginInstance::V0_1(p) => p.lava_connector_connector().call_describe(store).map(v0_1::descriptor),
+            PluginInstance::V0_2(p) => p.lava_connector_connector().call_describe(store),
+        }
+    }
+
+    /// `validate`, as the latest contract's problems.
+    pub fn validate(
+        &self,
+        store: &mut Store<CallState>,
+        spec: &str,
+        context: &ValidateContext,
+    ) -> wasmtime::Result<Vec<Problem>> {
+        match self {
+            PluginInstance::V0_1(p) => p
+                .lava_connector_connector()
+                .call_validate(store, spec, &v0_1::validate_context(context))
+                .map(v0_1::problems),
+            PluginInstance::V0_2(p) => p.lava_connector_connector().call_validate(store, spec, context),
+        }
+    }
+
+    /// `session-name`, as the latest contract's result.
+    pub fn session_name(
+        &self,
+        store: &mut Store<CallState>,
+        spec: &str,
+        context: &JobContext,
+    ) -> wasmtime::Result<Result<String, Vec<Problem>>> {
+        match self {
+            PluginInstance::V0_1(p) => p
+                .lava_connector_connector()
+                .call_session_name(store, spec, &v0_1::job_context(context))
+                .map(|r| r.map_err(v0_1::problems)),
+            PluginInstance::V0_2(p) => p.lava_connector_connector().call_session_name(store, spec, context),
+        }
+    }
+
+    /// `resolve`, as the latest contract's result. A 0.1.0 plugin's free-form
+    /// launcher never survives the mapping (see [`v0_1::resolved`]).
+    pub fn resolve(
+        &self,
+        store: &mut Store<CallState>,
+        spec: &str,
+        context: &JobContext,
+    ) -> wasmtime::Result<Result<Resolved, String>> {
+        match self {
+            PluginInstance::V0_1(p) => {
+                let result =
+                    p.lava_connector_connector().call_resolve(&mut *store, spec, &v0_1::job_context(context))?;
+                let plugin = store.data().plugin.clone();
+                Ok(result.map(|r| v0_1::resolved(&plugin, r)))
+            }
+            PluginInstance::V0_2(p) => p.lava_connector_connector().call_resolve(store, spec, context),
+        }
+    }
+}

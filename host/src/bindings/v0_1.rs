@@ -1,0 +1,198 @@
+//! `lava:connector@0.1.0` (`wit/v0.1.0`, frozen): its capabilities mapped onto
+//! the latest ones, and its results onto the latest types.
+//!
+//! The one thing 0.1.0 could say that 0.2.0 cannot is a free-form launcher
+//! (program, environment, files): a plugin could make a job run anything. It
+//! is never honoured. When the plugin also returned AWS credentials and its
+//! launcher ran `aws`, the job gets the host's own AWS CLI stand-in for those
+//! credentials, which is what the built-in connectors of 0.1.0 asked for;
+//! anything else is dropped with a warning.
+
+wasmtime::component::bindgen!({
+    world: "plugin",
+    path: "../wit/v0.1.0",
+    imports: { default: trappable },
+});
+
+use super::latest;
+use crate::runtime::CallState;
+use latest::lava::connector::types as new;
+use lava::connector::types as old;
+
+pub(super) fn descriptor(d: old::Descriptor) -> new::Descriptor {
+    new::Descriptor {
+        types: d.types,
+        version: d.version,
+        fields: d
+            .fields
+            .into_iter()
+            .map(|f| new::FieldInfo {
+                name: f.name,
+                type_name: f.type_name,
+                required: f.required,
+                description: f.description,
+            })
+            .collect(),
+    }
+}
+
+pub(super) fn problems(problems: Vec<old::Problem>) -> Vec<new::Problem> {
+    problems
+        .into_iter()
+        .map(|p| new::Problem {
+            field: p.field,
+            message: p.message,
+            severity: match p.severity {
+                old::Severity::Error => new::Severity::Error,
+                old::Severity::Warning => new::Severity::Warning,
+            },
+        })
+        .collect()
+}
+
+pub(super) fn validate_context(c: &new::ValidateContext) -> old::ValidateContext {
+    old::ValidateContext { realm: c.realm.clone() }
+}
+
+pub(super) fn job_context(c: &new::JobContext) -> old::JobContext {
+    old::JobContext {
+        realm: c.realm.clone(),
+        job_id: c.job_id.clone(),
+        conn_id: c.conn_id.clone(),
+        session_name_template: c.session_name_template.clone(),
+    }
+}
+
+fn credentials_to_new(c: old::AwsCredentials) -> new::AwsCredentials {
+    new::AwsCredentials {
+        access_key_id: c.access_key_id,
+        secret_access_key: c.secret_access_key,
+        session_token: c.session_token,
+        expiration: c.expiration,
+        region: c.region,
+        endpoint_url: c.endpoint_url,
+    }
+}
+
+fn credentials_to_old(c: new::AwsCredentials) -> old::AwsCredentials {
+    old::AwsCredentials {
+        access_key_id: c.access_key_id,
+        secret_access_key: c.secret_access_key,
+        session_token: c.session_token,
+        expiration: c.expiration,
+        region: c.region,
+        endpoint_url: c.endpoint_url,
+    }
+}
+
+fn error_to_old(e: new::CapabilityError) -> old::CapabilityError {
+    use new::CapabilityError as N;
+    use old::CapabilityError as O;
+    match e {
+        N::NotGranted(m) => O::NotGranted(m),
+        N::NotFound(m) => O::NotFound(m),
+        N::AccessDenied(m) => O::AccessDenied(m),
+        N::Throttled(m) => O::Throttled(m),
+        N::InvalidInput(m) => O::InvalidInput(m),
+        N::RegionDisabled(m) => O::RegionDisabled(m),
+        N::ExpiredToken(m) => O::ExpiredToken(m),
+        N::Unavailable(m) => O::Unavailable(m),
+        N::Other(m) => O::Other(m),
+    }
+}
+
+/// A 0.1.0 result in the latest shape; `plugin` names it in the warning.
+pub(super) fn resolved(plugin: &str, r: old::Resolved) -> new::Resolved {
+    let launcher = r.launcher.and_then(|launcher| {
+        let runs_aws = std::path::Path::new(&launcher.program).file_name().is_some_and(|name| name == "aws");
+        if runs_aws && r.aws.is_some() {
+            tracing::warn!(
+                plugin,
+                "contract 0.1.0 launcher replaced by the host's own AWS CLI stand-in; \
+                 the plugin's program, arguments, environment and files are ignored"
+            );
+            Some(new::LauncherKind::AwsCli)
+        } else {
+            tracing::warn!(
+                plugin,
+                program = %crate::text::sanitize(&launcher.program),
+                "contract 0.1.0 free-form launcher refused: a plugin cannot choose what a job runs \
+                 (rebuild the plugin against lava:connector@0.2.0 and return a launcher kind)"
+            );
+            None
+        }
+    });
+    new::Resolved {
+        values: r
+            .values
+            .into_iter()
+            .map(|v| new::NamedValue { name: v.name, value: v.value, secret: v.secret })
+            .collect(),
+        expiration: r.expiration,
+        aws: r.aws.map(credentials_to_new),
+        launcher,
+    }
+}
+
+impl old::Host for CallState {}
+
+impl lava::connector::ssm::Host for CallState {
+    fn get_parameter(
+        &mut self,
+        name: String,
+        with_decryption: bool,
+    ) -> wasmtime::Result<Result<String, old::CapabilityError>> {
+        let result = latest::lava::connector::ssm::Host::get_parameter(self, name, with_decryption)?;
+        Ok(result.map_err(error_to_old))
+    }
+}
+
+impl lava::connector::sts::Host for CallState {
+    fn assume_role(
+        &mut self,
+        r: lava::connector::sts::AssumeRoleRequest,
+    ) -> wasmtime::Result<Result<old::AwsCredentials, old::CapabilityError>> {
+        use latest::lava::connector::sts;
+        let request = sts::AssumeRoleRequest {
+            role_arn: r.role_arn,
+            session_name: r.session_name,
+            duration_seconds: r.duration_seconds,
+            external_id: r.external_id,
+            policy_arns: r.policy_arns,
+            policy: r.policy,
+            tags: r.tags.into_iter().map(|t| sts::Tag { key: t.key, value: t.value }).collect(),
+            region: r.region,
+            source: r.source.map(credentials_to_new),
+        };
+        let result = sts::Host::assume_role(self, request)?;
+        Ok(result.map(credentials_to_old).map_err(error_to_old))
+    }
+}
+
+impl lava::connector::worker_credentials::Host for CallState {
+    fn get(&mut self) -> wasmtime::Result<Result<old::AwsCredentials, old::CapabilityError>> {
+        let result = latest::lava::connector::worker_credentials::Host::get(self)?;
+        Ok(result.map(credentials_to_old).map_err(error_to_old))
+    }
+}
+
+impl lava::connector::log::Host for CallState {
+    fn log(&mut self, level: lava::connector::log::Level, message: String) -> wasmtime::Result<()> {
+        use latest::lava::connector::log::Level as New;
+        use lava::connector::log::Level as Old;
+        let level = match level {
+            Old::Trace => New::Trace,
+            Old::Debug => New::Debug,
+            Old::Info => New::Info,
+            Old::Warn => New::Warn,
+            Old::Error => New::Error,
+        };
+        latest::lava::connector::log::Host::log(self, level, message)
+    }
+}
+
+impl lava::connector::config::Host for CallState {
+    fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        latest::lava::connector::config::Host::get(self, key)
+    }
+}
