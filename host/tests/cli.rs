@@ -83,6 +83,86 @@ fn plugins_lists_the_builtin() {
     assert_eq!(rows[0]["type"], "aws");
     assert_eq!(rows[0]["source"], "built-in `aws`");
     assert_eq!(rows[0]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(rows[0]["contract"], "0.2.0");
+    let out = lava_conn(&["plugins"]);
+    assert!(stdout(&out).lines().next().unwrap().contains("CONTRACT"), "{}", stdout(&out));
+}
+
+/// `lava-conn` with a plugin folder.
+fn lava_conn_with_plugins(plugins: &Path, args: &[&str]) -> Output {
+    let mut full = vec!["--plugins", plugins.to_str().unwrap()];
+    full.extend_from_slice(args);
+    lava_conn(&full)
+}
+
+#[test]
+fn validate_checks_every_file_even_after_a_plugin_failure() {
+    let plugins = lava_conn_tests::plugin_dir(&[("hostile.wasm", lava_conn_tests::HOSTILE_COMPONENT)]);
+    let specs = tempfile::tempdir().unwrap();
+    let write = |name: &str, spec: serde_json::Value| {
+        let path = specs.path().join(name);
+        std::fs::write(&path, spec.to_string()).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let a = write("a.json", serde_json::json!({"conn_id": "panic", "type": "hostile"}));
+    let b = write("b.json", serde_json::json!({"conn_id": "bad", "type": "aws", "enabled": true}));
+    let c = write(
+        "c.json",
+        serde_json::json!({"conn_id": "good", "type": "aws", "enabled": true,
+        "role_arn": "arn:aws:iam::123456789012:role/r"}),
+    );
+    let out = lava_conn_with_plugins(plugins.path(), &["validate", &a, &b, &c]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "a plugin failure exits 2: {text}");
+    assert!(text.contains("panic: error: plugin `") && text.contains("hostile.wasm` trapped"), "{text}");
+    assert!(text.contains("bad: error:"), "b was checked: {text}");
+    assert!(text.contains("good: ok"), "c was checked: {text}");
+    assert!(text.contains("3 spec(s) checked: 1 valid, 1 invalid, 1 not checked (plugin failure)"), "{text}");
+
+    let out = lava_conn_with_plugins(plugins.path(), &["validate", "--json", &a, &c]);
+    assert_eq!(out.status.code(), Some(2));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report[0]["error"].as_str().unwrap().contains("trapped"), "{report}");
+    assert_eq!(report[1]["valid"], true);
+}
+
+/// Bytes that move a terminal's cursor, retitle it, or reorder text.
+fn assert_terminal_safe(what: &str, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    let hidden: Vec<char> =
+        text.chars().filter(|&c| !matches!(c, '\n' | '\t') && lava_conn::text::is_hidden(c)).collect();
+    assert!(hidden.is_empty(), "{what} holds {hidden:?}: {text}");
+}
+
+#[test]
+fn spec_and_plugin_text_reaches_the_terminal_sanitised() {
+    let plugins = lava_conn_tests::plugin_dir(&[("hostile.wasm", lava_conn_tests::HOSTILE_COMPONENT)]);
+    lava_conn_tests::write_file(plugins.path(), "evil\u{1b}[2J\u{202e}.wasm", b"not a component");
+    let specs = tempfile::tempdir().unwrap();
+    let file = specs.path().join("specs.json");
+    std::fs::write(
+        &file,
+        serde_json::json!([
+            {"conn_id": "x\u{1b}]0;owned\u{7}\r\u{202e}", "type": "nope\u{1b}[31m"},
+            {"conn_id": "terminal", "type": "hostile"},
+            {"conn_id": "panic", "type": "hostile"},
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let out = lava_conn_with_plugins(plugins.path(), &["validate", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert_terminal_safe("stdout", &out.stdout);
+    assert_terminal_safe("stderr", &out.stderr);
+    // Escaped, not dropped: the operator can still see what was there.
+    assert!(stdout(&out).contains("x\\u{1b}]0;owned\\u{7}"), "{}", stdout(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("evil\\u{1b}[2J\\u{202e}.wasm"));
+    let out = lava_conn_with_plugins(
+        plugins.path(),
+        &["session-name", "--realm", "r", "--job-id", "j", file.to_str().unwrap()],
+    );
+    assert_terminal_safe("stdout", &out.stdout);
+    assert_terminal_safe("stderr", &out.stderr);
 }
 
 #[test]

@@ -152,3 +152,51 @@ fn errors_go_to_stderr_only() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("`missing-conn` is not in connection folder"));
 }
+
+/// `lava-conn resolve` at `RUST_LOG=lava_conn::audit=info`: its stderr.
+fn audit_log(conn_id: &str) -> String {
+    let f = fixture();
+    let out = Command::new(env!("CARGO_BIN_EXE_lava-conn"))
+        .args(["resolve", "--realm", "prod", "--job-id", "audit-job", "--connections"])
+        .arg(f.connections.path())
+        .arg(conn_id)
+        .envs(f.moto.env())
+        .env("RUST_LOG", "lava_conn::audit=info")
+        .env("LAVA_CONN_COMPILE_CACHE", Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn every_aws_capability_call_is_one_audit_event_without_secrets() {
+    let plugins = Command::new(env!("CARGO_BIN_EXE_lava-conn")).args(["plugins", "--json"]).output().unwrap();
+    let rows: Value = serde_json::from_slice(&plugins.stdout).unwrap();
+    let sha256 = rows[0]["sha256"].as_str().unwrap().to_string();
+
+    let log = audit_log("keys");
+    let events: Vec<&str> = log.lines().filter(|l| l.contains("lava_conn::audit")).collect();
+    assert_eq!(events.len(), 1, "{log}");
+    for field in [
+        "plugin=built-in `aws`".to_string(),
+        format!("sha256={sha256}"),
+        "connector_type=aws".into(),
+        "realm=prod".into(),
+        "job=audit-job".into(),
+        "conn_id=keys".into(),
+        "capability=\"ssm.get-parameter\"".into(),
+        "target=/lava/prod/aws/keys".into(),
+        "outcome=\"ok\"".into(),
+        "duration_us=".into(),
+    ] {
+        assert!(events[0].contains(&field), "{field} missing in {}", events[0]);
+    }
+    assert!(!log.contains("cli'secret") && !log.contains("AKIDCLI0001"), "no value in the audit trail: {log}");
+
+    let log = audit_log("role");
+    let events: Vec<&str> = log.lines().filter(|l| l.contains("lava_conn::audit")).collect();
+    assert_eq!(events.len(), 1, "{log}");
+    assert!(events[0].contains("capability=\"sts.assume-role\"") && events[0].contains(&format!("target={ROLE}")));
+    assert!(!log.contains("ASIA"), "no key id of the session: {log}");
+}

@@ -10,6 +10,18 @@ use serde_json::json;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/exec-role";
 
+/// Where the 0.1.0 plugin's launchers would leave their marks if any of
+/// their code ran: one file per attack, none of which may ever appear.
+fn marker(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("lava-conn-exec-markers-{}", std::process::id())).join(name)
+}
+
+/// A plugin folder with the connector built against contract 0.1.0.
+fn plugins() -> &'static tempfile::TempDir {
+    static PLUGINS: OnceLock<tempfile::TempDir> = OnceLock::new();
+    PLUGINS.get_or_init(|| lava_conn_tests::plugin_dir(&[("legacy.wasm", lava_conn_tests::LEGACY_V0_1_COMPONENT)]))
+}
+
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
@@ -22,6 +34,8 @@ fn fixture() -> &'static Fixture {
             &json!([
                 {"conn_id": "role", "type": "aws", "enabled": true, "role_arn": ROLE},
                 {"conn_id": "keys", "type": "aws", "enabled": true, "access_keys": "/lava/prod/aws/keys"},
+                {"conn_id": "aws-launcher", "type": "legacy", "marker": marker("aws-launcher")},
+                {"conn_id": "sh-launcher", "type": "legacy", "marker": marker("sh-launcher")},
             ]),
         )
     })
@@ -37,7 +51,9 @@ fn exec_command(workdir: &Path, conns: &[&str], script: &str) -> Command {
         .args(["exec", "--realm", "prod", "--job-id", "exec-job", "--connections"])
         .arg(f.connections.path())
         .arg("--workdir")
-        .arg(workdir);
+        .arg(workdir)
+        .arg("--plugins")
+        .arg(plugins().path());
     for conn in conns {
         command.args(["--conn", conn]);
     }
@@ -184,4 +200,72 @@ fn the_embedding_example_runs() {
         "{stdout}"
     );
     assert!(stdout.contains("job sees LAVA_CONN_AWS1=/") && stdout.contains("for role"), "{stdout}");
+}
+
+#[test]
+fn a_contract_0_1_0_launcher_never_runs_plugin_code_in_the_job() {
+    std::fs::create_dir_all(marker("")).unwrap();
+    let workdir = tempfile::tempdir().unwrap();
+    let out = run(
+        workdir.path(),
+        &["old=aws-launcher", "shell=sh-launcher"],
+        r#"$LAVA_CONN_OLD configure get aws_access_key_id &&
+           $LAVA_CONN_OLD sts get-caller-identity --output text --query Account &&
+           echo "shell=${LAVA_CONN_SHELL:-none} preload=${LD_PRELOAD:-none} bash_env=${BASH_ENV:-none}" &&
+           ls -A "$(dirname "$LAVA_CONN_OLD")" | tr '\n' ' ' && echo &&
+           cat "$LAVA_CONN_OLD""#,
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "stdout: {stdout}\nstderr: {}", text(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "AKIDLEGACY0001", "the host's stand-in carries the plugin's credentials");
+    assert_eq!(lines[1], "123456789012", "and the real AWS CLI works with them");
+    assert_eq!(lines[2], "shell=none preload=none bash_env=none", "the shell launcher was refused");
+    assert_eq!(lines[3].trim(), ".aws_config .aws_credentials aws", "none of the plugin's files was written");
+    let script = lines[4..].join("\n");
+    assert!(script.ends_with("exec aws --profile lava \"$@\""), "host text only: {script}");
+    for attack in ["evil", "LD_PRELOAD", "BASH_ENV", "PATH=", "127.0.0.1:9"] {
+        assert!(!script.contains(attack), "{attack} in {script}");
+    }
+    for name in ["aws-launcher", "sh-launcher"] {
+        assert!(!marker(name).exists(), "the {name} plugin's code ran in the job");
+    }
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("free-form launcher refused"), "the operator is told: {stderr}");
+    assert!(private_folders(workdir.path()).is_empty());
+}
+
+#[test]
+fn the_job_never_sees_the_workers_own_credentials() {
+    let workdir = tempfile::tempdir().unwrap();
+    let worker_variables = [
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_SESSION_TOKEN", "worker-session-token-1234"),
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://169.254.170.23/v1/credentials"),
+        ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "worker-container-token-5678"),
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/secrets/token"),
+        ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/worker"),
+    ];
+    let script = "env | grep '^AWS_' | cut -d= -f1 | sort | tr '\\n' ' '; echo; $LAVA_CONN_AWS1 sts get-caller-identity --output text --query Arn";
+    let mut command = exec_command(workdir.path(), &["aws1=role"], script);
+    command.envs(worker_variables);
+    let out = command.output().unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    let seen: Vec<&str> = stdout.lines().next().unwrap().split_whitespace().collect();
+    for variable in lava_conn::job::WORKER_CREDENTIAL_VARIABLES {
+        assert!(!seen.contains(variable), "the job saw {variable}: {seen:?}");
+    }
+    // Positive control: the settings the job may keep are still there, and the
+    // worker itself had its credentials (it resolved the connection with them).
+    assert!(seen.contains(&"AWS_ENDPOINT_URL") && seen.contains(&"AWS_REGION"), "{seen:?}");
+    assert!(stdout.contains("assumed-role/exec-role/"), "{stdout}");
+
+    // `pass_worker_credentials = true` hands them on, as the setting says.
+    let config = workdir.path().join("worker.toml");
+    std::fs::write(&config, "pass_worker_credentials = true\n").unwrap();
+    let mut command = exec_command(workdir.path(), &["aws1=role"], "echo \"$AWS_SESSION_TOKEN\"");
+    command.envs(worker_variables).env("LAVA_CONN_CONFIG", &config);
+    let out = command.output().unwrap();
+    assert_eq!(text(&out.stdout).trim(), "worker-session-token-1234", "{}", text(&out.stderr));
 }
