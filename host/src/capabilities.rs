@@ -92,12 +92,8 @@ impl Grants {
                 sanitize(region)
             )));
         }
-        if let Some(endpoint) = request.source.as_ref().and_then(|s| s.endpoint_url.as_deref()) {
-            if let Some(refusal) = self.endpoint_refusal(endpoint) {
-                return Some(CapabilityError::NotGranted(refusal));
-            }
-        }
-        None
+        let endpoint = request.source.as_ref().and_then(|s| s.endpoint_url.as_deref());
+        endpoint.and_then(|e| self.endpoint_refusal(e)).map(CapabilityError::NotGranted)
     }
 
     /// Why a plugin-named endpoint URL may not be used, or `None` when the

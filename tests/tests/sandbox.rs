@@ -216,7 +216,8 @@ fn allowed_roles_is_checked_before_any_request() {
 #[test]
 fn an_hour_long_sleep_ends_at_the_deadline_in_every_call() {
     let host = &fixture().host;
-    let checks: [(&str, Box<dyn Fn() -> HostError>); 3] = [
+    type Call<'a> = Box<dyn Fn() -> HostError + 'a>;
+    let checks: [(&str, Call); 3] = [
         ("validate", Box::new(|| host.validate(&hostile("sleep"), None).unwrap_err())),
         ("session-name", Box::new(|| host.session_name(&hostile("sleep"), &job()).unwrap_err())),
         ("resolve", Box::new(|| host.resolve_uncached(&hostile("sleep"), &job()).unwrap_err())),
@@ -269,7 +270,7 @@ fn endless_capability_calls_stop_at_the_budget() {
         assert!(message.contains("max_capability_calls"), "{message}");
         assert_eq!(backend.calls(), vec![expected_call.to_string(); 7], "{mode}: exactly the budget reached AWS");
         // The next call is served, with a fresh budget.
-        let _ = host.resolve_uncached(&hostile(&format!("ssm:/lava/prod/granted")), &job()).unwrap();
+        let _ = host.resolve_uncached(&hostile("ssm:/lava/prod/granted"), &job()).unwrap();
     }
 }
 
