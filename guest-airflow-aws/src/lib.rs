@@ -329,6 +329,7 @@ impl Extra<'_, '_> {
             policy: None,
             tags: Vec::new(),
             region,
+            ..AssumeRole::default()
         };
         if !lava_rules::session::is_valid_session_name(&request.session_name) {
             self.reader.error("conn_id", "leaves too little for a role-session name once cleansed");

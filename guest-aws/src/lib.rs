@@ -162,6 +162,7 @@ mod tests {
                 ),
                 tags: vec![("team".into(), "data".into()), ("env".into(), "prod".into())],
                 region: Some("ap-southeast-2".into()),
+                ..AssumeRole::default()
             }
         );
     }

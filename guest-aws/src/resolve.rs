@@ -74,6 +74,7 @@ fn assume_role(
         policy: role.policy.clone(),
         tags: role.tags.clone(),
         region: region.clone(),
+        ..AssumeRole::default()
     };
     let mut credentials =
         caps.assume_role(&request, None).map_err(|e| format!("role_arn: cannot assume `{}`: {e}", role.role_arn))?;

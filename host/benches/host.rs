@@ -211,6 +211,18 @@ fn resolve_logic(c: &mut Criterion) {
         b.iter(|| lava_guest_aws::resolve(black_box(&text), &guest_job, &settings, &InstantBackend).unwrap())
     });
     group.bench_function("sandboxed", |b| b.iter(|| host.resolve_uncached(black_box(&spec), &job("bench")).unwrap()));
+    // The same with the audit trail on, as the CLI has it by default: each
+    // capability call formats one event (here into a sink, not a terminal).
+    let audited = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("lava_conn::audit=info"))
+        .with_writer(std::io::sink)
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(audited, || {
+        group.bench_function("sandboxed-audited", |b| {
+            b.iter(|| host.resolve_uncached(black_box(&spec), &job("bench")).unwrap())
+        });
+    });
     group.finish();
 }
 

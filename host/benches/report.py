@@ -73,6 +73,11 @@ logic_native = timed("3", "resolve without network (instant backend), guest logi
 logic_sandboxed = estimate("resolve-logic", "sandboxed")
 timed("3", "resolve without network (instant backend), through the sandbox", "resolve-logic", "sandboxed",
       f"{logic_sandboxed[0] / logic_native:.1f}× native" if logic_sandboxed and logic_native else "")
+logic_audited = estimate("resolve-logic", "sandboxed-audited")
+timed("3", "… with the audit trail written (one event per capability call, formatted into a sink)",
+      "resolve-logic", "sandboxed-audited",
+      f"+{1e6 * (logic_audited[0] - logic_sandboxed[0]):.1f} µs over the sandbox"
+      if logic_audited and logic_sandboxed else "")
 uncached = timed("3", "resolve, uncached, against moto", "resolve", "uncached", "1×")
 host_part = estimate("resolve", "uncached-host-part")
 share = host_part[0] / uncached if host_part and uncached else None

@@ -186,6 +186,10 @@ impl AwsBackend for SdkBackend {
             .set_policy(request.policy.clone())
             .set_policy_arns((!policy_arns.is_empty()).then_some(policy_arns))
             .set_tags((!tags.is_empty()).then_some(tags))
+            .set_transitive_tag_keys(
+                (!request.transitive_tag_keys.is_empty()).then(|| request.transitive_tag_keys.clone()),
+            )
+            .set_source_identity(request.source_identity.clone())
             .send();
         let output = self.runtime.block_on(call).map_err(capability_error)?;
         let credentials =

@@ -138,11 +138,14 @@ impl CredentialCache {
 
     fn insert(&self, state: &mut State, key: CacheKey, value: Arc<Resolved>) {
         let now = Instant::now();
-        let mut valid_until = now + self.ttl;
+        // Both durations are bounded (the TTL by the config check, expirations
+        // at the plugin boundary); checked all the same, as a panic here
+        // would take down every task sharing the cache.
+        let mut valid_until = now.checked_add(self.ttl).unwrap_or(now);
         if let Some(expiration) = value.expiration {
             let left = expiration.duration_since(SystemTime::now()).unwrap_or_default();
             let usable = left.saturating_sub(EXPIRY_SAFETY_WINDOW);
-            valid_until = valid_until.min(now + usable);
+            valid_until = valid_until.min(now.checked_add(usable).unwrap_or(now));
         }
         if valid_until <= now || self.capacity == 0 {
             return;

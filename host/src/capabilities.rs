@@ -85,6 +85,14 @@ impl Grants {
                 sanitize(&request.session_name)
             )));
         }
+        if let Some(identity) =
+            request.source_identity.as_deref().filter(|i| !lava_rules::session::is_valid_session_name(i))
+        {
+            return Some(CapabilityError::InvalidInput(format!(
+                "source identity `{}` is not 2 to 64 characters of [\\w+=,.@-]",
+                sanitize(identity)
+            )));
+        }
         let regions = [request.region.as_deref(), request.source.as_ref().and_then(|s| s.region.as_deref())];
         if let Some(region) = regions.into_iter().flatten().find(|r| !is_region(r)) {
             return Some(CapabilityError::InvalidInput(format!(
@@ -323,6 +331,8 @@ mod tests {
             policy_arns: vec![],
             policy: None,
             tags: vec![],
+            transitive_tag_keys: vec![],
+            source_identity: None,
             region: None,
             source: None,
         }

@@ -157,8 +157,13 @@ enum Format {
 }
 
 fn main() -> ExitCode {
+    // The audit trail (one line per AWS capability call) is on unless
+    // RUST_LOG says otherwise: an operator needs it most when nobody asked.
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,lava_conn::audit=info".into()),
+        )
         .with_writer(std::io::stderr)
         // Colour codes only for a person at a terminal, never into log files.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

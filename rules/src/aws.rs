@@ -27,7 +27,7 @@ impl std::fmt::Debug for Credentials {
 }
 
 /// An `AssumeRole` call as the connector asks the host for it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AssumeRole {
     pub role_arn: String,
     pub session_name: String,
@@ -36,6 +36,10 @@ pub struct AssumeRole {
     pub policy_arns: Vec<String>,
     pub policy: Option<String>,
     pub tags: Vec<(String, String)>,
+    /// Keys of `tags` that pass on to later sessions in a role chain.
+    pub transitive_tag_keys: Vec<String>,
+    /// The session's source identity.
+    pub source_identity: Option<String>,
     pub region: Option<String>,
 }
 

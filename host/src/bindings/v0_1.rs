@@ -161,6 +161,8 @@ impl lava::connector::sts::Host for CallState {
             policy_arns: r.policy_arns,
             policy: r.policy,
             tags: r.tags.into_iter().map(|t| sts::Tag { key: t.key, value: t.value }).collect(),
+            transitive_tag_keys: Vec::new(),
+            source_identity: None,
             region: r.region,
             source: r.source.map(credentials_to_new),
         };

@@ -40,6 +40,8 @@ fn request(role_arn: &str) -> sts::AssumeRoleRequest {
         policy_arns: vec![],
         policy: None,
         tags: vec![],
+        transitive_tag_keys: vec![],
+        source_identity: None,
         region: None,
         source: None,
     }
