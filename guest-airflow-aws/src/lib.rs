@@ -55,7 +55,7 @@ pub enum Plan {
     /// Login and password as static keys.
     Static(Credentials),
     /// A role assumed with the given source keys, or the worker's when none.
-    Role { source: Option<Credentials>, request: AssumeRole },
+    Role { source: Option<Credentials>, request: Box<AssumeRole> },
 }
 
 /// A checked connection.
@@ -231,7 +231,7 @@ impl Extra<'_, '_> {
         let plan = match role_arn {
             Some(role_arn) => {
                 let request = self.assume_role_request(role_arn, &conn_id, region.clone())?;
-                Plan::Role { source, request }
+                Plan::Role { source, request: Box::new(request) }
             }
             None => {
                 for key in ["external_id", "assume_role_kwargs", "assume_role_method"] {
