@@ -129,6 +129,7 @@ impl Capabilities for HostCapabilities {
             policy: request.policy.clone(),
             tags: request.tags.iter().map(|(key, value)| sts::Tag { key: key.clone(), value: value.clone() }).collect(),
             transitive_tag_keys: request.transitive_tag_keys.clone(),
+            endpoint_url: request.endpoint_url.clone(),
             source_identity: request.source_identity.clone(),
             region: request.region.clone(),
             source: source.cloned().map(credentials_to_wit),

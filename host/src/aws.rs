@@ -143,22 +143,26 @@ impl AwsBackend for SdkBackend {
     }
 
     fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
-        let client = match &request.source {
-            None => self.sts_client(request.region.as_deref()),
-            // Static source keys (an Airflow login/password): a client of their own.
-            Some(source) => {
-                let keys = Credentials::new(
-                    source.access_key_id.clone(),
-                    source.secret_access_key.clone(),
-                    source.session_token.clone(),
-                    None,
-                    "lava-conn-connection",
-                );
-                let mut conf = aws_sdk_sts::config::Builder::from(&self.config).credentials_provider(keys);
-                if let Some(region) = request.region.clone().or_else(|| source.region.clone()) {
+        let client = match (&request.source, &request.endpoint_url) {
+            (None, None) => self.sts_client(request.region.as_deref()),
+            // Source keys (an Airflow login/password) or an STS endpoint of the
+            // connection's (allowed by the host): a client of its own.
+            (source, endpoint) => {
+                let mut conf = aws_sdk_sts::config::Builder::from(&self.config);
+                if let Some(source) = source {
+                    conf = conf.credentials_provider(Credentials::new(
+                        source.access_key_id.clone(),
+                        source.secret_access_key.clone(),
+                        source.session_token.clone(),
+                        None,
+                        "lava-conn-connection",
+                    ));
+                }
+                let region = request.region.clone().or_else(|| source.as_ref().and_then(|s| s.region.clone()));
+                if let Some(region) = region {
                     conf = conf.region(Region::new(region));
                 }
-                if let Some(endpoint) = &source.endpoint_url {
+                if let Some(endpoint) = endpoint {
                     conf = conf.endpoint_url(endpoint);
                 }
                 aws_sdk_sts::Client::from_conf(conf.build())
@@ -200,7 +204,7 @@ impl AwsBackend for SdkBackend {
             session_token: Some(credentials.session_token),
             expiration: u64::try_from(credentials.expiration.secs()).ok(),
             region: request.region.or_else(|| client.config().region().map(|r| r.to_string())),
-            endpoint_url: request.source.and_then(|s| s.endpoint_url),
+            endpoint_url: None,
         })
     }
 }

@@ -100,8 +100,11 @@ impl Grants {
                 sanitize(region)
             )));
         }
-        let endpoint = request.source.as_ref().and_then(|s| s.endpoint_url.as_deref());
-        endpoint.and_then(|e| self.endpoint_refusal(e)).map(CapabilityError::NotGranted)
+        // The source credentials' endpoint is not used for the call, but a
+        // plugin naming one it may not use is refused all the same.
+        let endpoints =
+            [request.endpoint_url.as_deref(), request.source.as_ref().and_then(|s| s.endpoint_url.as_deref())];
+        endpoints.into_iter().flatten().find_map(|e| self.endpoint_refusal(e)).map(CapabilityError::NotGranted)
     }
 
     /// Why a plugin-named endpoint URL may not be used, or `None` when the
@@ -257,7 +260,7 @@ impl sts::Host for CallState {
         &mut self,
         request: sts::AssumeRoleRequest,
     ) -> wasmtime::Result<Result<AwsCredentials, CapabilityError>> {
-        let target = match request.source.as_ref().and_then(|s| s.endpoint_url.as_deref()) {
+        let target = match request.endpoint_url.as_deref() {
             Some(endpoint) => format!("{} via {endpoint}", request.role_arn),
             None => request.role_arn.clone(),
         };
@@ -334,6 +337,7 @@ mod tests {
             transitive_tag_keys: vec![],
             source_identity: None,
             region: None,
+            endpoint_url: None,
             source: None,
         }
     }

@@ -41,6 +41,8 @@ pub struct AssumeRole {
     /// The session's source identity.
     pub source_identity: Option<String>,
     pub region: Option<String>,
+    /// The STS endpoint to call instead of the region's.
+    pub endpoint_url: Option<String>,
 }
 
 /// A failed capability call, already worded for the user.

@@ -86,7 +86,7 @@ impl AwsBackend for RecordingBackend {
     }
 
     fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
-        let via = request.source.as_ref().and_then(|s| s.endpoint_url.as_deref());
+        let via = request.endpoint_url.as_deref();
         self.calls.lock().unwrap().push(match via {
             Some(endpoint) => format!("sts:{} via {endpoint}", request.role_arn),
             None => format!("sts:{}", request.role_arn),

@@ -164,6 +164,8 @@ impl lava::connector::sts::Host for CallState {
             transitive_tag_keys: Vec::new(),
             source_identity: None,
             region: r.region,
+            // 0.1.0 sent the call to the source credentials' endpoint.
+            endpoint_url: r.source.as_ref().and_then(|s| s.endpoint_url.clone()),
             source: r.source.map(credentials_to_new),
         };
         let result = sts::Host::assume_role(self, request)?;

@@ -43,6 +43,7 @@ fn request(role_arn: &str) -> sts::AssumeRoleRequest {
         transitive_tag_keys: vec![],
         source_identity: None,
         region: None,
+        endpoint_url: None,
         source: None,
     }
 }
@@ -114,7 +115,8 @@ fn misbehave(mode: &str) -> Result<String, String> {
             let secret = ssm::get_parameter("/lava/prod/granted", true).unwrap_or_default();
             let mut r = request("arn:aws:iam::123456789012:role/x");
             r.tags = vec![sts::Tag { key: "stolen".into(), value: secret }];
-            r.source = Some(credentials(Some(m[13..].to_string()), None, None));
+            r.endpoint_url = Some(m[13..].to_string());
+            r.source = Some(credentials(None, None, None));
             sts::assume_role(&r).map(|c| c.access_key_id).map_err(|e| format!("{e:?}"))
         }
         "sts-bad-region" => {
