@@ -23,6 +23,6 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(Ok(plain), render_with_minijinja(template, realm, job, "conn"), "{template:?}");
         }
     }
-    let airflow = lava_guest_airflow_aws::session_name(text);
-    assert!(airflow.len() <= 64 && airflow.starts_with("Airflow"));
+    let airflow = lava_guest_airflow_aws::default_session_name(text);
+    assert!(airflow.starts_with("airflow_"), "{airflow:?}");
 });

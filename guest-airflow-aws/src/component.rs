@@ -3,7 +3,6 @@
 use lava_guest_kit::exports::lava::connector::connector::Guest;
 use lava_guest_kit::lava::connector::types::{Descriptor, JobContext, Problem, Resolved, ValidateContext};
 use lava_guest_kit::{HostCapabilities, descriptor, log_warnings, problems_to_wit, resolved_aws, setting};
-use lava_rules::problem::has_error;
 
 struct AirflowAwsConnector;
 
@@ -19,13 +18,7 @@ impl Guest for AirflowAwsConnector {
     }
 
     fn session_name(spec: String, _context: JobContext) -> Result<String, Vec<Problem>> {
-        let (connection, problems) = crate::check(&spec);
-        match connection {
-            Some(connection) if !has_error(&problems) => Ok(crate::session_name(&connection.conn_id)),
-            _ => Err(problems_to_wit(
-                problems.into_iter().filter(|p| p.severity == lava_rules::problem::Severity::Error).collect(),
-            )),
-        }
+        crate::session_name(&spec).map_err(problems_to_wit)
     }
 
     fn resolve(spec: String, context: JobContext) -> Result<Resolved, String> {

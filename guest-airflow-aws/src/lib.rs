@@ -1,6 +1,18 @@
 //! Apache Airflow's AWS connection as a lava-conn connector (type `airflow-aws`):
 //! plain Rust with native tests, and a thin component shell.
+//!
+//! It follows the Amazon provider's own code, read from the packages:
+//! `utils/connection_wrapper.py` (`AwsConnectionWrapper`) and
+//! `hooks/base_aws.py` of apache-airflow-providers-amazon 9.39.0, plus the
+//! fields the seed document describes that 9.x dropped, as 8.29.0 reads them
+//! (`aws_account_id` + `aws_iam_role`, `external_id`, `host`, `session_kwargs`
+//! region), and Airflow core 3.3.2's `Connection` for URIs. Where Airflow
+//! proceeds, this connector proceeds and warns; where Airflow fails, it fails
+//! before any AWS call, saying why. The deliberate differences (the sandbox
+//! has no profiles, no files, no SAML or web identity, no MFA, and the
+//! worker's own credentials only by grant) are errors that say so.
 
+pub mod slugify;
 pub mod uri;
 
 #[cfg(target_family = "wasm")]
@@ -9,50 +21,69 @@ mod component;
 use lava_rules::aws::{AssumeRole, Capabilities, Credentials};
 use lava_rules::fields::{SpecReader, parse_object};
 use lava_rules::problem::{Problem, error_summary, has_error, kind};
+use lava_rules::session::is_valid_session_name;
 use lava_rules::sts;
 use serde_json::{Map, Value};
 
 /// The connector type this plugin handles.
 pub const CONNECTOR_TYPE: &str = "airflow-aws";
 
-/// Airflow's default connection id.
-pub const DEFAULT_CONN_ID: &str = "aws_default";
-
 /// STS's default session length, which Airflow leaves in place.
 const DEFAULT_DURATION_SECONDS: u32 = 3_600;
 
+/// Longest connection id Airflow keeps (`CONN_ID_MAX_LEN`).
+const AIRFLOW_CONN_ID_MAX_LEN: usize = 250;
+
 /// One spec field: name, type, required, description (what `describe` reports).
 pub const FIELDS: &[(&str, &str, bool, &str)] = &[
-    ("conn_id", "string", false, "Connection id (default `aws_default`)."),
+    ("conn_id", "string", true, "Connection id; it names the STS session (`airflow_<conn_id>`, slugified)."),
     ("type", "string", true, "`airflow-aws`."),
     ("enabled", "bool", false, "Whether the connection may be used (default true)."),
     ("description", "string", false, "Free text."),
-    ("login", "string", false, "AWS access key id."),
-    ("password", "string", false, "AWS secret access key."),
+    ("login", "string", false, "AWS access key id (with password)."),
+    ("password", "string", false, "AWS secret access key (with login)."),
     ("extra", "map | string", false, "Airflow's extra: a JSON object, or a string holding one."),
     ("uri", "string", false, "The whole connection as an Airflow URI: aws://LOGIN:PASSWORD@/?region_name=..."),
 ];
 
-/// The extra keys this connector understands.
+/// Extra keys and what this connector does with each (for the unknown-key warning).
 const EXTRA_KEYS: &[&str] = &[
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "session_kwargs",
+    "region_name",
+    "endpoint_url",
+    "host",
+    "service_config",
+    "role_arn",
     "aws_account_id",
     "aws_iam_role",
-    "role_arn",
     "external_id",
-    "region_name",
-    "host",
-    "endpoint_url",
-    "aws_session_token",
     "assume_role_method",
     "assume_role_kwargs",
+    "profile_name",
+    "profile",
+    "s3_config_file",
+    "s3_config_format",
+    "assume_role_with_saml",
+    "assume_role_with_web_identity_federation",
+    "assume_role_with_web_identity_federation_audience",
+    "assume_role_with_web_identity_token_file",
+    "config_kwargs",
+    "verify",
 ];
+
+/// Extra keys that configure Airflow's own boto3 clients: lava-conn hands a
+/// job credentials, not clients, so they change nothing here.
+const CLIENT_ONLY_KEYS: &[&str] = &["config_kwargs", "verify"];
 
 /// Where the job's credentials come from.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Plan {
     /// An empty connection: the worker's own default chain (a privilege the host may refuse).
     DefaultChain,
-    /// Login and password as static keys.
+    /// Static keys (login/password, or keys in extra).
     Static(Credentials),
     /// A role assumed with the given source keys, or the worker's when none.
     Role { source: Option<Credentials>, request: Box<AssumeRole> },
@@ -65,7 +96,10 @@ pub struct Connection {
     pub enabled: bool,
     pub plan: Plan,
     pub region: Option<String>,
+    /// The endpoint the job's AWS clients use (`endpoint_url`, or 8.29's `host`).
     pub endpoint_url: Option<String>,
+    /// The role-session name Airflow would use (its default, or `RoleSessionName`).
+    pub session_name: Result<String, String>,
 }
 
 /// Parse and check a spec: the connection when there is no error, and every problem.
@@ -80,31 +114,64 @@ pub fn check(json: &str) -> (Option<Connection>, Vec<Problem>) {
     (if has_error(&problems) { None } else { connection }, problems)
 }
 
-/// Airflow's session name, `Airflow_<conn_id>` with characters outside
-/// `[\w+=,.@-]` removed. Airflow's `\w` is Unicode; STS's is ASCII, so
-/// non-ASCII letters are removed too, and the name is cut to 64 characters.
-pub fn session_name(conn_id: &str) -> String {
-    let name: String = format!("Airflow_{conn_id}")
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '=' | ',' | '.' | '@' | '-'))
-        .take(lava_rules::session::MAX_LEN)
-        .collect();
-    name
+/// Airflow's default role-session name for `conn_id`:
+/// `slugify(f"Airflow_{conn_id}", regex_pattern=r"[^\w+=,.@-]+")`
+/// (`BaseSessionFactory._strip_invalid_session_name_characters`).
+pub fn default_session_name(conn_id: &str) -> String {
+    slugify::slugify_session_name(&format!("Airflow_{conn_id}"))
+}
+
+/// The default session name, or why STS would refuse it. Airflow passes it
+/// to STS as it is, which then fails; here the error comes first and names
+/// the fix.
+fn checked_default_session_name(conn_id: &str) -> Result<String, String> {
+    let name = default_session_name(conn_id);
+    if is_valid_session_name(&name) {
+        return Ok(name);
+    }
+    Err(format!(
+        "gives the role-session name `{name}` ({} characters once slugified as Airflow does), which STS refuses: \
+         it takes 2 to 64 characters of ASCII letters, digits and `_+=,.@-`; set \
+         extra.assume_role_kwargs.RoleSessionName",
+        name.chars().count()
+    ))
+}
+
+/// Whether Airflow would keep `conn_id` (`RE_SANITIZE_CONN_ID`, at most 250 characters).
+fn is_airflow_conn_id(conn_id: &str) -> bool {
+    conn_id.chars().count() <= AIRFLOW_CONN_ID_MAX_LEN
+        && !conn_id.is_empty()
+        && conn_id.chars().all(|c| slugify::is_python_word(c) || "#!()-.:/\\".contains(c))
 }
 
 fn read(reader: &mut SpecReader<'_>) -> Option<Connection> {
     let known: Vec<&str> = FIELDS.iter().map(|(name, ..)| *name).collect();
     reader.reject_unknown(&known, CONNECTOR_TYPE);
     reader.connector_type(CONNECTOR_TYPE);
-    let conn_id = match reader.optional_string("conn_id") {
-        Some(id) if id.is_empty() => {
-            reader.error("conn_id", "must not be empty");
+    // Required, as everywhere in lava-conn: the store finds a connection by
+    // its id, so a default here would name a connection no store holds.
+    let conn_id = match reader.object.get("conn_id") {
+        None => {
+            reader.error("conn_id", "is required (Airflow's hooks default to `aws_default`: name it so)");
             None
         }
-        Some(id) => Some(id),
-        None if reader.has("conn_id") => None,
-        None => Some(DEFAULT_CONN_ID.to_string()),
+        Some(_) => match reader.optional_string("conn_id") {
+            Some(id) if id.is_empty() => {
+                reader.error("conn_id", "must not be empty");
+                None
+            }
+            other => other,
+        },
     };
+    if let Some(id) = conn_id.as_deref().filter(|id| !is_airflow_conn_id(id)) {
+        reader.warning(
+            "conn_id",
+            format!(
+                "`{id}` is not a connection id Airflow keeps (letters, digits and `_#!()-.:/\\`, at most \
+                 {AIRFLOW_CONN_ID_MAX_LEN}); the session name is derived from it all the same"
+            ),
+        );
+    }
     let enabled = match reader.object.get("enabled") {
         None => Some(true),
         Some(Value::Bool(b)) => Some(*b),
@@ -120,17 +187,21 @@ fn read(reader: &mut SpecReader<'_>) -> Option<Connection> {
                 reader.error(field, "cannot be given with `uri`: use either the URI or login/password/extra");
             }
         }
-        let uri = reader.optional_string("uri")?;
-        match uri::parse(&uri) {
-            Ok(parts) => (parts.login, parts.password, parts.extra),
+        let text = reader.optional_string("uri")?;
+        let parts = match uri::parse(&text) {
+            Ok(parts) => parts,
             Err(message) => {
                 reader.error("uri", message);
                 return None;
             }
+        };
+        for warning in &parts.warnings {
+            reader.warning("uri", warning.clone());
         }
+        (parts.login, parts.password, parts.extra)
     } else {
-        let login = reader.optional_string("login").filter(|s| !s.is_empty());
-        let password = reader.optional_string("password").filter(|s| !s.is_empty());
+        let login = reader.optional_string("login");
+        let password = reader.optional_string("password");
         (login, password, read_extra(reader)?)
     };
     Extra { map: &extra, reader }.read(conn_id?, enabled?, login, password)
@@ -140,11 +211,15 @@ fn read_extra(reader: &mut SpecReader<'_>) -> Option<Map<String, Value>> {
     match reader.object.get("extra") {
         None | Some(Value::Null) => Some(Map::new()),
         Some(Value::Object(map)) => Some(map.clone()),
-        Some(Value::String(text)) if text.trim().is_empty() => Some(Map::new()),
+        Some(Value::String(text)) if text.is_empty() => Some(Map::new()),
         Some(Value::String(text)) => match serde_json::from_str(text) {
             Ok(Value::Object(map)) => Some(map),
-            _ => {
-                reader.error("extra", "is a string that does not hold a JSON object");
+            Ok(other) => {
+                reader.error("extra", format!("holds {} where Airflow expects a JSON object", kind(&other)));
+                None
+            }
+            Err(e) => {
+                reader.error("extra", format!("is not valid JSON ({e}); Airflow expects a JSON object"));
                 None
             }
         },
@@ -155,6 +230,19 @@ fn read_extra(reader: &mut SpecReader<'_>) -> Option<Map<String, Value>> {
     }
 }
 
+/// Python's truthiness for an optional extra value: absent, null, `""`,
+/// `false`, `0`, `[]` and `{}` are all "not set".
+fn truthy(value: Option<&Value>) -> bool {
+    match value {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Number(n)) => n.as_f64() != Some(0.0),
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::Object(o)) => !o.is_empty(),
+    }
+}
+
 /// Reading the extra keys; problems are reported on `extra.<key>`.
 struct Extra<'a, 'r> {
     map: &'a Map<String, Value>,
@@ -162,15 +250,25 @@ struct Extra<'a, 'r> {
 }
 
 impl Extra<'_, '_> {
-    fn string(&mut self, key: &str) -> Option<String> {
-        match self.map.get(key)? {
-            Value::String(s) if s.is_empty() => None,
+    /// A string value that is set (truthy), or `None`; a set value of another
+    /// kind is an error (boto3 would refuse it).
+    fn string_in(&mut self, map: &Map<String, Value>, prefix: &str, key: &str) -> Option<String> {
+        let value = map.get(key);
+        if !truthy(value) {
+            return None;
+        }
+        match value? {
             Value::String(s) => Some(s.clone()),
             other => {
-                self.reader.error(&format!("extra.{key}"), format!("must be a string, not {}", kind(other)));
+                self.reader.error(&format!("{prefix}{key}"), format!("must be a string, not {}", kind(other)));
                 None
             }
         }
+    }
+
+    fn string(&mut self, key: &str) -> Option<String> {
+        let map = self.map;
+        self.string_in(map, "extra.", key)
     }
 
     fn error(&mut self, key: &str, message: impl Into<String>) {
@@ -179,6 +277,19 @@ impl Extra<'_, '_> {
 
     fn warning(&mut self, key: &str, message: impl Into<String>) {
         self.reader.warning(&format!("extra.{key}"), message);
+    }
+
+    /// A map-valued extra key (`session_kwargs`, `service_config`), empty when not set.
+    fn map_value(&mut self, key: &str) -> Map<String, Value> {
+        match self.map.get(key) {
+            Some(Value::Object(map)) => map.clone(),
+            value if !truthy(value) => Map::new(),
+            Some(other) => {
+                self.error(key, format!("must be a map, not {}", kind(other)));
+                Map::new()
+            }
+            None => Map::new(),
+        }
     }
 
     fn read(
@@ -191,75 +302,177 @@ impl Extra<'_, '_> {
         for key in self.map.keys() {
             if !EXTRA_KEYS.contains(&key.as_str()) {
                 let message = format!(
-                    "is not used by this connector and is ignored (as Airflow ignores it); known keys are {}",
+                    "is not read by Airflow's AWS connection and is ignored, as Airflow ignores it; \
+                     keys it reads are {}",
                     EXTRA_KEYS.join(", ")
                 );
                 self.reader.warning(&format!("extra.{key}"), message);
+            } else if CLIENT_ONLY_KEYS.contains(&key.as_str()) {
+                self.warning(
+                    key,
+                    "configures Airflow's own boto3 clients; lava-conn hands out credentials, so it has no effect",
+                );
             }
         }
-        let region = self.string("region_name");
+        self.refuse_sandbox_differences();
+        let session_kwargs = self.map_value("session_kwargs");
+        if !session_kwargs.is_empty() {
+            self.warning(
+                "session_kwargs",
+                "is deprecated in Airflow (8.29: \"specify arguments passed to boto3 Session directly in extra\"); \
+                 its keys, token and region are read as Airflow reads them",
+            );
+        }
+        let region = self
+            .string("region_name")
+            .or_else(|| self.string_in(&session_kwargs, "extra.session_kwargs.", "region_name"));
         if let Some(problem) = region.as_deref().and_then(sts::region_problem) {
             self.error("region_name", problem);
         }
         let endpoint_url = self.endpoint_url();
-        let session_token = self.string("aws_session_token");
-        let source = match (login, password) {
-            (Some(id), Some(secret)) => Some(Credentials {
-                access_key_id: id,
-                secret_access_key: secret,
-                session_token,
-                expiration: None,
-                region: region.clone(),
-                endpoint_url: endpoint_url.clone(),
-            }),
-            (None, None) => {
-                if session_token.is_some() {
-                    self.warning("aws_session_token", "is ignored without login and password");
-                }
-                None
-            }
-            (Some(_), None) => {
-                self.reader.error("password", "is required with login (the secret access key)");
-                return None;
-            }
-            (None, Some(_)) => {
-                self.reader.error("login", "is required with password (the access key id)");
-                return None;
-            }
-        };
-        let role_arn = self.role_arn();
-        let plan = match role_arn {
+        let source = self.credentials(login, password, &session_kwargs)?;
+        let session_name = match self.role_arn() {
             Some(role_arn) => {
-                let request = self.assume_role_request(role_arn, &conn_id, region.clone())?;
-                Plan::Role { source, request: Box::new(request) }
+                let (request, session_name) = self.assume_role_request(role_arn, &conn_id, region.clone())?;
+                let plan = Plan::Role { source, request: Box::new(request) };
+                return Some(Connection { conn_id, enabled, plan, region, endpoint_url, session_name });
             }
-            None => {
-                for key in ["external_id", "assume_role_kwargs", "assume_role_method"] {
-                    if self.map.contains_key(key) {
-                        self.warning(
-                            key,
-                            "is ignored: no role to assume (set role_arn, or aws_account_id and aws_iam_role)",
-                        );
-                    }
-                }
-                match source {
-                    Some(keys) => Plan::Static(keys),
-                    None => Plan::DefaultChain,
-                }
-            }
+            None => checked_default_session_name(&conn_id),
         };
-        Some(Connection { conn_id, enabled, plan, region, endpoint_url })
+        for key in ["external_id", "assume_role_kwargs", "assume_role_method"] {
+            if truthy(self.map.get(key)) {
+                self.warning(key, "is ignored: there is no role to assume (set role_arn), as in Airflow");
+            }
+        }
+        let plan = match source {
+            Some(keys) => Plan::Static(keys),
+            None => Plan::DefaultChain,
+        };
+        Some(Connection { conn_id, enabled, plan, region, endpoint_url, session_name })
     }
 
-    fn endpoint_url(&mut self) -> Option<String> {
-        let endpoint = self.string("endpoint_url");
-        let host = self.string("host");
-        if endpoint.is_some() && host.is_some() {
-            self.warning("host", "is ignored: endpoint_url is also set and takes precedence");
+    /// What Airflow can do and the sandbox deliberately cannot: each an error
+    /// that says so (README, "Where lava-conn differs from Airflow").
+    fn refuse_sandbox_differences(&mut self) {
+        let session_kwargs = self.map.get("session_kwargs").and_then(Value::as_object).cloned().unwrap_or_default();
+        if truthy(self.map.get("profile_name")) || truthy(session_kwargs.get("profile_name")) {
+            self.error(
+                "profile_name",
+                "names an AWS profile; profiles live in the worker's files, which a plugin cannot read: \
+                 give keys (login and password) or a role_arn instead",
+            );
         }
-        let (key, url) = match (endpoint, host) {
-            (Some(url), _) => ("endpoint_url", url),
-            (None, Some(url)) => ("host", url),
+        if truthy(self.map.get("s3_config_file")) {
+            self.error(
+                "s3_config_file",
+                "reads keys from a file on the worker (Airflow 8.29), which a plugin cannot read: \
+                 give keys (login and password) instead",
+            );
+        }
+        if truthy(self.map.get("profile")) && !truthy(self.map.get("s3_config_file")) {
+            self.warning(
+                "profile",
+                "is ignored without s3_config_file; Airflow warns the same (\"set 'profile_name' in extra\")",
+            );
+        }
+    }
+
+    /// Airflow's `_get_credentials`: login and password, else both keys in
+    /// extra, else both in `session_kwargs`; the token from extra, else from
+    /// `session_kwargs`. `None` means no keys: the worker's default chain.
+    fn credentials(
+        &mut self,
+        login: Option<String>,
+        password: Option<String>,
+        session_kwargs: &Map<String, Value>,
+    ) -> Option<Option<Credentials>> {
+        let login = login.filter(|s| !s.is_empty());
+        let password = password.filter(|s| !s.is_empty());
+        let extra_id = self.string("aws_access_key_id");
+        let extra_secret = self.string("aws_secret_access_key");
+        let kwargs_id = self.string_in(session_kwargs, "extra.session_kwargs.", "aws_access_key_id");
+        let kwargs_secret = self.string_in(session_kwargs, "extra.session_kwargs.", "aws_secret_access_key");
+        let keys = match (login, password) {
+            (Some(id), Some(secret)) => {
+                for (key, set) in
+                    [("aws_access_key_id", extra_id.is_some()), ("aws_secret_access_key", extra_secret.is_some())]
+                {
+                    if set {
+                        self.warning(key, "is ignored: login and password are set and come first, as in Airflow");
+                    }
+                }
+                Some((id, secret))
+            }
+            (login, password) => {
+                if login.is_some() {
+                    self.reader.warning("login", "is ignored without password, as Airflow ignores it");
+                }
+                if password.is_some() {
+                    self.reader.warning("password", "is ignored without login, as Airflow ignores it");
+                }
+                match (extra_id, extra_secret) {
+                    (Some(id), Some(secret)) => Some((id, secret)),
+                    (id, secret) => {
+                        if id.is_some() {
+                            self.warning(
+                                "aws_access_key_id",
+                                "is ignored without aws_secret_access_key, as in Airflow",
+                            );
+                        }
+                        if secret.is_some() {
+                            self.warning(
+                                "aws_secret_access_key",
+                                "is ignored without aws_access_key_id, as in Airflow",
+                            );
+                        }
+                        kwargs_id.zip(kwargs_secret)
+                    }
+                }
+            }
+        };
+        let token = self
+            .string("aws_session_token")
+            .or_else(|| self.string_in(session_kwargs, "extra.session_kwargs.", "aws_session_token"));
+        match (keys, token) {
+            (Some((access_key_id, secret_access_key)), session_token) => Some(Some(Credentials {
+                access_key_id,
+                secret_access_key,
+                session_token,
+                expiration: None,
+                region: None,
+                endpoint_url: None,
+            })),
+            (None, Some(_)) => {
+                // Airflow hands boto3 a token without keys, and every call then
+                // fails to sign; here the worker's own keys would sign instead,
+                // so it is refused before that can happen.
+                self.error(
+                    "aws_session_token",
+                    "needs the keys it belongs to (login and password, or aws_access_key_id and \
+                     aws_secret_access_key); Airflow would pass it alone and fail to sign",
+                );
+                None
+            }
+            (None, None) => Some(None),
+        }
+    }
+
+    /// The job's endpoint: 8.29's `host` (deprecated there) before `endpoint_url`.
+    fn endpoint_url(&mut self) -> Option<String> {
+        let host = self.string("host");
+        let endpoint = self.string("endpoint_url");
+        let (key, url) = match (host, endpoint) {
+            (Some(host), endpoint) => {
+                self.warning(
+                    "host",
+                    "is deprecated in Airflow (8.29: \"set extra['endpoint_url'] instead\"); used as the endpoint",
+                );
+                if endpoint.is_some() {
+                    self.warning("endpoint_url", "is ignored: host is set and wins, as in Airflow 8.29");
+                }
+                ("host", host)
+            }
+            (None, Some(url)) => ("endpoint_url", url),
             (None, None) => return None,
         };
         if let Some(problem) = sts::endpoint_url_problem(&url) {
@@ -268,35 +481,35 @@ impl Extra<'_, '_> {
         Some(url)
     }
 
+    /// `role_arn`, else 8.29's `aws_account_id` + `aws_iam_role` (both set).
     fn role_arn(&mut self) -> Option<String> {
         let explicit = self.string("role_arn");
         let account = self.string("aws_account_id");
         let role = self.string("aws_iam_role");
-        let built = match (&account, &role) {
-            (Some(account), Some(role)) => {
-                if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-                    self.error("aws_account_id", format!("`{account}` is not a 12-digit AWS account id"));
-                    return None;
+        let (key, arn) = match (explicit, account, role) {
+            (Some(arn), account, role) => {
+                if account.is_some() || role.is_some() {
+                    self.warning("aws_iam_role", "is ignored: role_arn is set and comes first, as in Airflow");
                 }
-                Some(sts::role_arn_from_parts(account, role))
+                ("role_arn", arn)
             }
-            (Some(_), None) => {
-                self.error("aws_iam_role", "is required with aws_account_id (together they name the role)");
+            (None, Some(account), Some(role)) => {
+                self.warning(
+                    "aws_iam_role",
+                    "with aws_account_id is deprecated in Airflow (8.29: \"set 'role_arn' in extra\"); \
+                     the role is built from them",
+                );
+                ("aws_iam_role", sts::role_arn_from_parts(&account, &role))
+            }
+            (None, Some(_), None) => {
+                self.warning("aws_account_id", "is ignored without aws_iam_role, as in Airflow 8.29");
                 return None;
             }
-            (None, Some(_)) => {
-                self.error("aws_account_id", "is required with aws_iam_role (together they name the role)");
+            (None, None, Some(_)) => {
+                self.warning("aws_iam_role", "is ignored without aws_account_id, as in Airflow 8.29");
                 return None;
             }
-            (None, None) => None,
-        };
-        if explicit.is_some() && built.is_some() {
-            self.warning("aws_iam_role", "is ignored: role_arn is also set and takes precedence, as in Airflow");
-        }
-        let (key, arn) = match (explicit, built) {
-            (Some(arn), _) => ("role_arn", arn),
-            (None, Some(arn)) => ("aws_iam_role", arn),
-            (None, None) => return None,
+            (None, None, None) => return None,
         };
         match sts::check_role_arn(&arn) {
             Ok(()) => Some(arn),
@@ -307,58 +520,116 @@ impl Extra<'_, '_> {
         }
     }
 
-    fn assume_role_request(&mut self, role_arn: String, conn_id: &str, region: Option<String>) -> Option<AssumeRole> {
+    /// The AssumeRole request Airflow's `_assume_role` makes:
+    /// `{"RoleSessionName": <default>, **assume_role_kwargs, "RoleArn": role_arn}`,
+    /// sent to `service_config.sts.endpoint_url` (never the global endpoint).
+    fn assume_role_request(
+        &mut self,
+        role_arn: String,
+        conn_id: &str,
+        region: Option<String>,
+    ) -> Option<(AssumeRole, Result<String, String>)> {
+        // Absent means `assume_role`; anything else, null and "" included, is
+        // checked against the supported methods, as Airflow checks it.
         match self.map.get("assume_role_method") {
-            None | Some(Value::Null) => {}
+            None => {}
             Some(Value::String(method)) if method == "assume_role" => {}
+            Some(Value::String(method)) if method == "assume_role_with_saml" => {
+                self.error(
+                    "assume_role_method",
+                    "is `assume_role_with_saml`, which signs in to an identity provider over the network \
+                     with the worker's Kerberos ticket: not available in the sandbox; use `assume_role`",
+                );
+                return None;
+            }
+            Some(Value::String(method)) if method == "assume_role_with_web_identity" => {
+                self.error(
+                    "assume_role_method",
+                    "is `assume_role_with_web_identity`, which reads a token file or a Google identity on \
+                     the worker: not available in the sandbox; use `assume_role`",
+                );
+                return None;
+            }
             Some(other) => {
                 let shown = other.as_str().map_or_else(|| kind(other).to_string(), |s| format!("`{s}`"));
                 self.error(
                     "assume_role_method",
-                    format!("is {shown}; only `assume_role` is supported (SAML and web identity are not)"),
+                    format!(
+                        "is {shown}; Airflow supports assume_role, assume_role_with_saml and \
+                         assume_role_with_web_identity (and refuses anything else), lava-conn assume_role"
+                    ),
                 );
                 return None;
             }
         }
+        let service_config = self.map_value("service_config");
+        let sts_endpoint = service_config
+            .get("sts")
+            .and_then(Value::as_object)
+            .and_then(|sts| sts.get("endpoint_url"))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        if let Some(problem) = sts_endpoint.as_deref().and_then(sts::endpoint_url_problem) {
+            self.error("service_config.sts.endpoint_url", problem);
+        }
         let mut request = AssumeRole {
             role_arn,
-            session_name: session_name(conn_id),
+            session_name: String::new(),
             duration_seconds: DEFAULT_DURATION_SECONDS,
-            external_id: self.string("external_id"),
-            policy_arns: Vec::new(),
-            policy: None,
-            tags: Vec::new(),
             region,
+            endpoint_url: sts_endpoint,
             ..AssumeRole::default()
         };
-        if !lava_rules::session::is_valid_session_name(&request.session_name) {
-            self.reader.error("conn_id", "leaves too little for a role-session name once cleansed");
+        let session_name_given = self.kwargs(&mut request)?;
+        // 8.29's `external_id`: used only when the kwargs have no ExternalId.
+        if let Some(external_id) = self.string("external_id") {
+            if request.external_id.is_some() {
+                self.warning(
+                    "external_id",
+                    "is ignored: assume_role_kwargs.ExternalId is set and wins, as in Airflow 8.29",
+                );
+            } else {
+                self.warning(
+                    "external_id",
+                    "is deprecated in Airflow (8.29: \"set 'ExternalId' in 'assume_role_kwargs'\"); used as the ExternalId",
+                );
+                request.external_id = Some(external_id);
+            }
         }
-        self.kwargs(&mut request)?;
         if let Some(problem) = request.external_id.as_deref().and_then(sts::external_id_problem) {
             self.error("external_id", problem);
         }
-        Some(request)
+        let session_name =
+            if session_name_given { Ok(request.session_name.clone()) } else { checked_default_session_name(conn_id) };
+        match &session_name {
+            Ok(name) => request.session_name = name.clone(),
+            Err(message) => self.reader.error("conn_id", message.clone()),
+        }
+        Some((request, session_name))
     }
 
-    /// `assume_role_kwargs`, checked against the same STS limits as lava's connector.
-    fn kwargs(&mut self, request: &mut AssumeRole) -> Option<()> {
+    /// `assume_role_kwargs`, checked against STS's limits; whether it set
+    /// `RoleSessionName`. Airflow passes every key to boto3, which refuses
+    /// unknown ones; so does this.
+    fn kwargs(&mut self, request: &mut AssumeRole) -> Option<bool> {
         let kwargs = match self.map.get("assume_role_kwargs") {
-            None | Some(Value::Null) => return Some(()),
+            value if !truthy(value) => return Some(false),
             Some(Value::Object(map)) => map.clone(),
-            Some(Value::String(text)) => match serde_json::from_str(text) {
-                Ok(Value::Object(map)) => map,
-                _ => {
-                    self.error("assume_role_kwargs", "is a string that does not hold a JSON object");
-                    return None;
-                }
-            },
             Some(other) => {
-                self.error("assume_role_kwargs", format!("must be a map of AssumeRole arguments, not {}", kind(other)));
+                self.error(
+                    "assume_role_kwargs",
+                    format!(
+                        "must be a map of AssumeRole arguments (Airflow passes it as `**kwargs`), not {}",
+                        kind(other)
+                    ),
+                );
                 return None;
             }
+            None => return Some(false),
         };
         let mut ok = true;
+        let mut session_name_given = false;
         for (key, value) in &kwargs {
             let field = format!("extra.assume_role_kwargs.{key}");
             let mut fail = |reader: &mut SpecReader<'_>, message: String| {
@@ -403,21 +674,61 @@ impl Extra<'_, '_> {
                     }
                     Err(message) => fail(self.reader, message),
                 },
-                "ExternalId" => match (value.as_str(), &request.external_id) {
-                    (Some(_), Some(_)) => fail(self.reader, "repeats extra.external_id; give it once".into()),
-                    (Some(id), None) => request.external_id = Some(id.to_string()),
-                    (None, _) => fail(self.reader, format!("must be a string, not {}", kind(value))),
+                "TransitiveTagKeys" => match string_list(value) {
+                    Some(keys) => request.transitive_tag_keys = keys,
+                    None => fail(self.reader, format!("must be a list of tag keys, not {}", kind(value))),
                 },
-                "RoleArn" | "RoleSessionName" => {
-                    fail(self.reader, "is set by the connection itself (role_arn, and the Airflow session name)".into())
-                }
+                "ExternalId" => match value.as_str() {
+                    Some(id) => request.external_id = Some(id.to_string()),
+                    None => fail(self.reader, format!("must be a string, not {}", kind(value))),
+                },
+                "SourceIdentity" => match value.as_str() {
+                    Some(identity) if is_valid_session_name(identity) => {
+                        request.source_identity = Some(identity.to_string());
+                    }
+                    Some(_) => {
+                        fail(self.reader, "must be 2 to 64 characters of ASCII letters, digits and `_+=,.@-`".into())
+                    }
+                    None => fail(self.reader, format!("must be a string, not {}", kind(value))),
+                },
+                "RoleSessionName" => match value.as_str() {
+                    Some(name) if is_valid_session_name(name) => {
+                        request.session_name = name.to_string();
+                        session_name_given = true;
+                    }
+                    Some(_) => fail(
+                        self.reader,
+                        "must be 2 to 64 characters of ASCII letters, digits and `_+=,.@-` (STS's rule)".into(),
+                    ),
+                    None => fail(self.reader, format!("must be a string, not {}", kind(value))),
+                },
+                "RoleArn" => self.reader.warning(
+                    &field,
+                    "is ignored: Airflow always assumes the connection's role_arn (it overrides this key)",
+                ),
+                "SerialNumber" | "TokenCode" => fail(
+                    self.reader,
+                    "asks for an MFA code, which someone must type when the role is assumed; a worker has no \
+                     one to ask: use a role whose trust policy does not require MFA"
+                        .into(),
+                ),
                 _ => fail(
                     self.reader,
-                    "is not supported; supported are DurationSeconds, Policy, PolicyArns, Tags and ExternalId".into(),
+                    "is not an AssumeRole argument lava-conn passes (boto3 refuses unknown ones); supported are \
+                     RoleSessionName, DurationSeconds, Policy, PolicyArns, Tags, TransitiveTagKeys, ExternalId \
+                     and SourceIdentity"
+                        .into(),
                 ),
             }
         }
-        ok.then_some(())
+        if let Some(key) = request.transitive_tag_keys.iter().find(|k| !request.tags.iter().any(|(t, _)| t == *k)) {
+            self.error(
+                "assume_role_kwargs.TransitiveTagKeys",
+                format!("names `{key}`, which is not one of the session's Tags; STS refuses it"),
+            );
+            ok = false;
+        }
+        ok.then_some(session_name_given)
     }
 }
 
@@ -445,6 +756,21 @@ fn tags(value: &Value) -> Result<Vec<(String, String)>, String> {
         })
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| "every item must be {\"Key\": string, \"Value\": string}".to_string())
+}
+
+/// A list of strings.
+fn string_list(value: &Value) -> Option<Vec<String>> {
+    value.as_array()?.iter().map(|v| v.as_str().map(str::to_string)).collect()
+}
+
+/// The session name `session-name` reports for a spec, or its problems.
+pub fn session_name(json: &str) -> Result<String, Vec<Problem>> {
+    let (connection, problems) = check(json);
+    let errors = || problems.iter().filter(|p| p.severity == lava_rules::problem::Severity::Error).cloned().collect();
+    match connection {
+        Some(connection) => connection.session_name.map_err(|message| vec![Problem::error("conn_id", message)]),
+        None => Err(errors()),
+    }
 }
 
 /// Resolve a connection through the host's capabilities. Also returns the

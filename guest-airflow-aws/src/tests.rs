@@ -43,7 +43,7 @@ impl Capabilities for Fake {
 }
 
 fn spec(fields: Value) -> String {
-    let mut spec = json!({"type": "airflow-aws"});
+    let mut spec = json!({"type": "airflow-aws", "conn_id": "aws_default"});
     for (k, v) in fields.as_object().unwrap() {
         spec[k] = v.clone();
     }
@@ -78,7 +78,7 @@ fn roles_from_role_arn_or_account_and_role_name() {
     assert_eq!(c.region.as_deref(), Some("ap-southeast-2"));
     let (request, source) = fake.assumed.borrow()[0].clone();
     assert_eq!(request.role_arn, "arn:aws:iam::123456789012:role/a");
-    assert_eq!(request.session_name, "Airflow_aws_default");
+    assert_eq!(request.session_name, "airflow_aws_default");
     assert_eq!(request.duration_seconds, 1_800);
     assert_eq!(request.external_id.as_deref(), Some("ext-1"));
     assert_eq!(request.tags, vec![("team".to_string(), "data".to_string())]);
@@ -119,57 +119,83 @@ fn empty_connections_need_the_grant() {
 }
 
 #[test]
-fn session_names_are_cleansed_like_airflow() {
-    assert_eq!(session_name("aws_default"), "Airflow_aws_default");
-    assert_eq!(session_name("my conn/é!"), "Airflow_myconn");
-    assert_eq!(session_name(&"x".repeat(100)).len(), 64);
+fn session_names_are_slugified_like_airflow() {
+    assert_eq!(default_session_name("aws_default"), "airflow_aws_default");
+    assert_eq!(default_session_name("aws/test"), "airflow_aws-test");
+    assert_eq!(default_session_name("my conn/é!"), "airflow_my-conn-e");
+    let long = spec(json!({"conn_id": "x".repeat(100), "extra": {"role_arn": "arn:aws:iam::123456789012:role/r"}}));
+    let errors = errors(&long);
+    assert!(errors.iter().any(|p| p.field == "conn_id" && p.message.contains("RoleSessionName")), "{errors:?}");
+    let named = spec(json!({"conn_id": "x".repeat(100), "extra": {"role_arn": "arn:aws:iam::123456789012:role/r",
+        "assume_role_kwargs": {"RoleSessionName": "short"}}}));
+    assert_eq!(session_name(&named).unwrap(), "short");
 }
 
 #[test]
 fn each_rule_names_its_field() {
+    let role = "arn:aws:iam::123456789012:role/r";
     let cases: Vec<(Value, &str)> = vec![
-        (json!({"login": "AKID"}), "password"),
-        (json!({"password": "SECRET"}), "login"),
         (json!({"uri": "aws://a:b@/", "login": "x"}), "login"),
-        (json!({"uri": "postgres://h"}), "uri"),
+        (json!({"uri": "aws://a://b://c"}), "uri"),
         (json!({"extra": "not json"}), "extra"),
+        (json!({"extra": "[1]"}), "extra"),
         (json!({"extra": 5}), "extra"),
-        (json!({"extra": {"aws_account_id": "123456789012"}}), "extra.aws_iam_role"),
-        (json!({"extra": {"aws_iam_role": "r"}}), "extra.aws_account_id"),
-        (json!({"extra": {"aws_account_id": "12", "aws_iam_role": "r"}}), "extra.aws_account_id"),
+        (json!({"extra": {"aws_account_id": "12", "aws_iam_role": "r"}}), "extra.aws_iam_role"),
         (json!({"extra": {"role_arn": "nope"}}), "extra.role_arn"),
         (json!({"extra": {"region_name": "mars"}}), "extra.region_name"),
         (json!({"extra": {"endpoint_url": "localhost"}}), "extra.endpoint_url"),
-        (json!({"extra": {"role_arn": "arn:aws:iam::123456789012:role/r", "external_id": "x"}}), "extra.external_id"),
+        (json!({"extra": {"aws_session_token": "t"}}), "extra.aws_session_token"),
+        (json!({"extra": {"profile_name": "p"}}), "extra.profile_name"),
+        (json!({"extra": {"s3_config_file": "/etc/keys"}}), "extra.s3_config_file"),
+        (json!({"extra": {"aws_access_key_id": 5, "aws_secret_access_key": "s"}}), "extra.aws_access_key_id"),
+        (json!({"extra": {"role_arn": role, "external_id": "x"}}), "extra.external_id"),
         (
-            json!({"extra": {"role_arn": "arn:aws:iam::123456789012:role/r", "assume_role_method": "assume_role_with_saml"}}),
+            json!({"extra": {"role_arn": role, "assume_role_method": "assume_role_with_saml"}}),
             "extra.assume_role_method",
         ),
+        (json!({"extra": {"role_arn": role, "assume_role_kwargs": "{}"}}), "extra.assume_role_kwargs"),
         (
-            json!({"extra": {"role_arn": "arn:aws:iam::123456789012:role/r", "assume_role_kwargs": {"DurationSeconds": 60}}}),
+            json!({"extra": {"role_arn": role, "assume_role_kwargs": {"DurationSeconds": 60}}}),
             "extra.assume_role_kwargs.DurationSeconds",
         ),
         (
-            json!({"extra": {"role_arn": "arn:aws:iam::123456789012:role/r", "assume_role_kwargs": {"Tags": [{"Key": "a*", "Value": "v"}]}}}),
+            json!({"extra": {"role_arn": role, "assume_role_kwargs": {"Tags": [{"Key": "a*", "Value": "v"}]}}}),
             "extra.assume_role_kwargs.Tags",
         ),
         (
-            json!({"extra": {"role_arn": "arn:aws:iam::123456789012:role/r", "assume_role_kwargs": {"PolicyArns": [{"arn": "x"}]}}}),
+            json!({"extra": {"role_arn": role, "assume_role_kwargs": {"PolicyArns": [{"arn": "x"}]}}}),
             "extra.assume_role_kwargs.PolicyArns",
         ),
         (
-            json!({"extra": {"role_arn": "arn:aws:iam::123456789012:role/r", "assume_role_kwargs": {"Policy": "x".repeat(3000)}}}),
+            json!({"extra": {"role_arn": role, "assume_role_kwargs": {"Policy": "x".repeat(3000)}}}),
             "extra.assume_role_kwargs.Policy",
         ),
         (
-            json!({"extra": {"role_arn": "arn:aws:iam::123456789012:role/r", "assume_role_kwargs": {"SerialNumber": "mfa"}}}),
+            json!({"extra": {"role_arn": role, "assume_role_kwargs": {"SerialNumber": "mfa"}}}),
             "extra.assume_role_kwargs.SerialNumber",
         ),
         (
-            json!({"extra": {"role_arn": "arn:aws:iam::123456789012:role/r", "assume_role_kwargs": {"RoleSessionName": "x"}}}),
+            json!({"extra": {"role_arn": role, "assume_role_kwargs": {"TokenCode": "123456"}}}),
+            "extra.assume_role_kwargs.TokenCode",
+        ),
+        (
+            json!({"extra": {"role_arn": role, "assume_role_kwargs": {"RoleSessionName": "x"}}}),
             "extra.assume_role_kwargs.RoleSessionName",
         ),
+        (
+            json!({"extra": {"role_arn": role, "assume_role_kwargs": {"SourceIdentity": "a b"}}}),
+            "extra.assume_role_kwargs.SourceIdentity",
+        ),
+        (
+            json!({"extra": {"role_arn": role, "assume_role_kwargs": {"TransitiveTagKeys": ["team"]}}}),
+            "extra.assume_role_kwargs.TransitiveTagKeys",
+        ),
+        (
+            json!({"extra": {"role_arn": role, "assume_role_kwargs": {"ProvidedContexts": []}}}),
+            "extra.assume_role_kwargs.ProvidedContexts",
+        ),
         (json!({"conn_id": ""}), "conn_id"),
+        (json!({"conn_id": null}), "conn_id"),
         (json!({"enabled": "yes"}), "enabled"),
         (json!({"schema": "x"}), "schema"),
     ];
@@ -181,9 +207,37 @@ fn each_rule_names_its_field() {
 }
 
 #[test]
-fn unknown_extra_keys_are_warnings() {
-    let (connection, problems) = check(&spec(json!({"extra": {"config_kwargs": {"retries": 3}}})));
-    assert!(connection.is_some());
-    assert_eq!(problems.len(), 1);
-    assert_eq!((problems[0].field.as_str(), problems[0].severity), ("extra.config_kwargs", Severity::Warning));
+fn where_airflow_proceeds_a_warning_is_enough() {
+    let role = "arn:aws:iam::123456789012:role/r";
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({"login": "AKID"}), "login"),
+        (json!({"password": "SECRET"}), "password"),
+        (json!({"uri": "postgres://AKID:s@/"}), "uri"),
+        (json!({"uri": "aws://AKID:s@/?__extra__=%7B%7D&region_name=eu-west-1"}), "uri"),
+        (json!({"extra": {"aws_account_id": "123456789012"}}), "extra.aws_account_id"),
+        (json!({"extra": {"aws_iam_role": "r"}}), "extra.aws_iam_role"),
+        (
+            json!({"extra": {"role_arn": role, "external_id": "abcdef", "assume_role_kwargs": {"ExternalId": "ghijkl"}}}),
+            "extra.external_id",
+        ),
+        (json!({"extra": {"host": "https://h.example", "endpoint_url": "https://e.example"}}), "extra.endpoint_url"),
+        (json!({"extra": {"config_kwargs": {"retries": 3}}}), "extra.config_kwargs"),
+        (json!({"extra": {"bogus": 1}}), "extra.bogus"),
+        (json!({"conn_id": "has space"}), "conn_id"),
+    ];
+    for (fields, field) in cases {
+        let (connection, problems) = check(&spec(fields.clone()));
+        assert!(connection.is_some(), "{fields}: {problems:?}");
+        assert!(
+            problems.iter().any(|p| p.field == field && p.severity == Severity::Warning),
+            "{fields}: expected a warning on `{field}`, got {problems:?}"
+        );
+    }
+}
+
+#[test]
+fn host_comes_before_endpoint_url_as_in_provider_8_29() {
+    let (connection, _) =
+        check(&spec(json!({"extra": {"host": "https://h.example", "endpoint_url": "https://e.example"}})));
+    assert_eq!(connection.unwrap().endpoint_url.as_deref(), Some("https://h.example"));
 }
