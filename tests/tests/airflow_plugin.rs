@@ -91,7 +91,8 @@ async fn static_keys_and_roles_against_the_emulator() {
          "extra": {"region_name": "eu-west-1"}},
         {"type": "airflow-aws", "conn_id": "by_arn", "login": "AKIDSOURCE01", "password": "src",
          "extra": {"role_arn": role("af-arn"), "external_id": "ext-af-1",
-                   "assume_role_kwargs": {"DurationSeconds": 1800, "Tags": [{"Key": "team", "Value": "data"}]}}},
+                   "assume_role_kwargs": {"DurationSeconds": 1800, "Tags": [{"Key": "team", "Value": "data"}],
+                       "SourceIdentity": "alice@example.com", "TransitiveTagKeys": ["team"]}}},
         {"type": "airflow-aws", "conn_id": "by_parts", "extra": "{\"aws_account_id\": \"123456789012\", \"aws_iam_role\": \"af-parts\"}"},
         {"type": "airflow-aws", "conn_id": "by_uri",
          "uri": format!("aws://AKIDURI01:uri%2Fsecret@/?region_name=ap-southeast-2&role_arn={}", role("af-uri").replace(':', "%3A").replace('/', "%2F"))},
@@ -113,6 +114,8 @@ async fn static_keys_and_roles_against_the_emulator() {
     assert_eq!(call.param("ExternalId"), Some("ext-af-1"), "the external ID itself reached STS");
     assert_eq!(call.param("DurationSeconds"), Some("1800"));
     assert_eq!(call.param("Tags.member.1.Key"), Some("team"));
+    assert_eq!(call.param("SourceIdentity"), Some("alice@example.com"), "through the real SDK");
+    assert_eq!(call.param("TransitiveTagKeys.member.1"), Some("team"));
     assert_eq!(call.signed_by.as_deref(), Some("AKIDSOURCE01"), "login/password made the call");
 
     host.resolve("by_parts", &job()).await.unwrap();
