@@ -637,10 +637,11 @@ impl Extra<'_, '_> {
                 ok = false;
             };
             match key.as_str() {
-                "DurationSeconds" => match value.as_f64().map(sts::duration_seconds) {
+                // boto3 takes an integer only: 1800.0 is refused before any request.
+                "DurationSeconds" => match value.as_i64().map(|s| sts::duration_seconds(s as f64)) {
                     Some(Ok(seconds)) => request.duration_seconds = seconds,
                     Some(Err(message)) => fail(self.reader, message),
-                    None => fail(self.reader, format!("must be a number of seconds, not {}", kind(value))),
+                    None => fail(self.reader, format!("must be a whole number of seconds (boto3 refuses {value})")),
                 },
                 "Policy" => match value.as_str() {
                     Some(text) => match sts::check_policy_text(text) {

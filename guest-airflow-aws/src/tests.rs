@@ -159,6 +159,10 @@ fn each_rule_names_its_field() {
             "extra.assume_role_kwargs.DurationSeconds",
         ),
         (
+            json!({"extra": {"role_arn": role, "assume_role_kwargs": {"DurationSeconds": 1800.0}}}),
+            "extra.assume_role_kwargs.DurationSeconds",
+        ),
+        (
             json!({"extra": {"role_arn": role, "assume_role_kwargs": {"Tags": [{"Key": "a*", "Value": "v"}]}}}),
             "extra.assume_role_kwargs.Tags",
         ),
