@@ -39,11 +39,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let workdir = tempfile::tempdir()?;
     let connections = BTreeMap::from([("aws1".to_string(), conn_id.clone())]);
     let env = host.prepare_job(&job, &connections, workdir.path()).await?;
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg("echo \"job sees LAVA_CONN_AWS1=$LAVA_CONN_AWS1 for $LAVA_CONNID_AWS1\"")
-        .envs(env.vars.clone())
-        .status()?;
+    let mut job_command = std::process::Command::new("sh");
+    job_command.arg("-c").arg("echo \"job sees LAVA_CONN_AWS1=$LAVA_CONN_AWS1 for $LAVA_CONNID_AWS1\"");
+    // The job's environment, less the worker's own AWS credential variables.
+    let status = env.apply(&mut job_command).status()?;
     env.cleanup()?;
     std::process::exit(status.code().unwrap_or(1));
 }

@@ -86,6 +86,15 @@ impl JobEnvironment {
         self.folders.iter().map(|d| d.path())
     }
 
+    /// Give `command` this environment: remove the worker's own credential
+    /// variables (`remove`), then set `vars`.
+    pub fn apply<'c>(&self, command: &'c mut std::process::Command) -> &'c mut std::process::Command {
+        for name in &self.remove {
+            command.env_remove(name);
+        }
+        command.envs(self.vars.iter().map(|(k, v)| (k, v)))
+    }
+
     /// Remove the folders now, reporting any failure (dropping also removes them).
     pub fn cleanup(mut self) -> std::io::Result<()> {
         for folder in self.folders.drain(..) {
