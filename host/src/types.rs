@@ -199,3 +199,92 @@ impl Resolved {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn credentials() -> wit::AwsCredentials {
+        wit::AwsCredentials {
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: "s3cr3t-value".into(),
+            session_token: Some("t0k3n-value".into()),
+            expiration: Some(4_000_000_000),
+            region: Some("eu-west-1".into()),
+            endpoint_url: None,
+        }
+    }
+
+    fn resolved(aws: Option<wit::AwsCredentials>) -> wit::Resolved {
+        wit::Resolved { values: vec![], expiration: None, aws, launcher: Some(wit::LauncherKind::AwsCli) }
+    }
+
+    fn refusal(r: wit::Resolved) -> String {
+        let grants = Grants { endpoints: vec!["https://allowed.example".into()], ..Grants::none() };
+        Resolved::from_plugin(r, &grants).expect_err("refused")
+    }
+
+    #[test]
+    fn good_credentials_pass_and_keep_their_values() {
+        let grants = Grants { endpoints: vec!["https://allowed.example".into()], ..Grants::none() };
+        let mut c = credentials();
+        c.endpoint_url = Some("https://allowed.example/".into());
+        let r = Resolved::from_plugin(resolved(Some(c)), &grants).unwrap();
+        let aws = r.aws.unwrap();
+        assert_eq!(aws.expiration, Some(UNIX_EPOCH + Duration::from_secs(4_000_000_000)));
+        assert_eq!(r.launcher, Some(LauncherKind::AwsCli));
+        let debug = format!("{aws:?}");
+        assert!(!debug.contains("s3cr3t-value") && !debug.contains("t0k3n-value"), "{debug}");
+        assert!(debug.contains("[REDACTED]"), "{debug}");
+    }
+
+    /// One case per check, each failing that check alone.
+    #[test]
+    fn each_check_refuses_with_its_own_message() {
+        let with = |f: fn(&mut wit::AwsCredentials)| {
+            let mut c = credentials();
+            f(&mut c);
+            refusal(resolved(Some(c)))
+        };
+        let cases = [
+            (with(|c| c.access_key_id = String::new()), "access key id is not 1 to 128 letters and digits"),
+            (with(|c| c.access_key_id = "AKID-1".into()), "access key id is not 1 to 128 letters and digits"),
+            (with(|c| c.access_key_id = "A".repeat(129)), "access key id is not 1 to 128 letters and digits"),
+            (with(|c| c.secret_access_key = String::new()), "secret access key is empty"),
+            (
+                with(|c| c.secret_access_key = "s\ncredential_process = x".into()),
+                "secret access key contains a NUL or line break",
+            ),
+            (with(|c| c.session_token = Some("t\r".into())), "session token contains a NUL or line break"),
+            (with(|c| c.session_token = Some("t\0".into())), "session token contains a NUL or line break"),
+            (with(|c| c.region = Some("eu-west-1\nx".into())), "is not an AWS region name"),
+            (
+                with(|c| c.endpoint_url = Some("https://allowed.example\n".into())),
+                "endpoint URL contains a NUL or line break",
+            ),
+            (with(|c| c.endpoint_url = Some("https://evil.example".into())), "allowed_endpoints"),
+            (
+                with(|c| c.expiration = Some(u64::MAX)),
+                "AWS credential expiration 18446744073709551615 is past the year 9999",
+            ),
+            (refusal(resolved(None)), "launcher `aws-cli` needs AWS credentials"),
+        ];
+        for (got, want) in cases {
+            assert!(got.contains(want), "{got:?} should say {want:?}");
+        }
+        let mut r = resolved(None);
+        r.launcher = None;
+        r.expiration = Some(MAX_EPOCH_SECONDS + 1);
+        assert!(refusal(r).contains("past the year 9999"));
+        let mut r = resolved(None);
+        r.launcher = None;
+        r.values = vec![wit::NamedValue { name: "1X".into(), value: "v".into(), secret: true }];
+        assert!(refusal(r).contains("value name `1X` is not a variable-style name"));
+    }
+
+    #[test]
+    fn the_last_representable_second_is_accepted() {
+        assert!(epoch_seconds("t", MAX_EPOCH_SECONDS).is_ok());
+        assert!(epoch_seconds("t", MAX_EPOCH_SECONDS + 1).is_err());
+    }
+}

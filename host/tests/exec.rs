@@ -269,3 +269,40 @@ fn the_job_never_sees_the_workers_own_credentials() {
     let out = command.output().unwrap();
     assert_eq!(text(&out.stdout).trim(), "worker-session-token-1234", "{}", text(&out.stderr));
 }
+
+#[test]
+fn the_stand_in_clears_stale_credentials_before_it_runs_aws() {
+    let workdir = tempfile::tempdir().unwrap();
+    // A fake `aws` first on PATH: it shows what the real one would see.
+    let bin = workdir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let fake = bin.join("aws");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho \"args=$*\"\nenv | grep '^AWS_' | sort\nstat -c 'creds=%a %s' \"$AWS_SHARED_CREDENTIALS_FILE\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    // The job sets stale credentials of its own before it calls the stand-in.
+    let script = "AWS_ACCESS_KEY_ID=stale AWS_SECRET_ACCESS_KEY=stale AWS_SESSION_TOKEN=stale \
+                  AWS_SECURITY_TOKEN=stale AWS_PROFILE=stale AWS_DEFAULT_PROFILE=stale \
+                  AWS_CREDENTIAL_EXPIRATION=stale $LAVA_CONN_AWS1 s3 ls";
+    let out = exec_command(workdir.path(), &["aws1=role"], script).env("PATH", path).output().unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("args=--profile lava s3 ls"), "{stdout}");
+    for stale in [
+        "AWS_ACCESS_KEY_ID=",
+        "AWS_SECRET_ACCESS_KEY=",
+        "AWS_SESSION_TOKEN=",
+        "AWS_SECURITY_TOKEN=",
+        "AWS_PROFILE=",
+        "AWS_DEFAULT_PROFILE=",
+        "AWS_CREDENTIAL_EXPIRATION=",
+    ] {
+        assert!(!stdout.lines().any(|l| l.starts_with(stale)), "{stale} reached aws:\n{stdout}");
+    }
+    assert!(stdout.lines().any(|l| l.starts_with("AWS_CONFIG_FILE=") && l.ends_with("/.aws_config")), "{stdout}");
+    assert!(stdout.contains("creds=600 0"), "an empty owner-only credentials file: {stdout}");
+}

@@ -118,6 +118,29 @@ pub fn is_valid_session_name(name: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// The boundaries, judged by STS's documented pattern in Python's `re`
+    /// (`[\w+=,.@-]{2,64}` with `re.ASCII`), not by the function under test.
+    #[test]
+    fn session_name_boundaries_match_stss_pattern() {
+        let cases = ["a", "ab", &"a".repeat(64), &"a".repeat(65), "é1", "a b", "a_b+c=d,e.f@g-h", "", "a\n", "ab/"];
+        let script = "import json, re, sys\n\
+            print(json.dumps([bool(re.fullmatch(r'[\\w+=,.@-]{2,64}', c, re.ASCII)) for c in json.load(sys.stdin)]))";
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), serde_json::to_string(&cases).unwrap().as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let expected: Vec<bool> = serde_json::from_slice(&out.stdout).expect("python printed JSON");
+        assert_eq!(expected, [false, true, true, false, false, false, true, false, false, false]);
+        for (case, want) in cases.iter().zip(expected) {
+            assert_eq!(is_valid_session_name(case), want, "{case:?}");
+        }
+    }
+
     fn name(realm: &str, job: &str) -> String {
         session_name(DEFAULT_TEMPLATE, realm, job, "conn").unwrap()
     }

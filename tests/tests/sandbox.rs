@@ -144,6 +144,20 @@ fn nonsense_results_are_rejected_each_by_its_own_check() {
 }
 
 #[test]
+fn no_state_passes_between_calls_pooled_or_on_demand() {
+    for pooling_allocator in [true, false] {
+        let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
+        let config = WorkerConfig { pooling_allocator, ..test_config() };
+        let host = host_with(config, Some(plugins.path()), Arc::new(RecordingBackend::default()));
+        for _ in 0..5 {
+            let resolved = host.resolve_uncached(&hostile("count"), &job()).unwrap();
+            use secrecy::ExposeSecret;
+            assert_eq!(resolved.values[0].value.expose_secret(), "calls=1", "pooling_allocator={pooling_allocator}");
+        }
+    }
+}
+
+#[test]
 fn an_expiration_past_the_year_9999_is_an_error_not_a_panic() {
     for mode in ["expiration-max", "aws-expiration-max"] {
         let message = invalid_resolve(mode);

@@ -13,7 +13,8 @@
 //! steer the job to a URL), `sts-bad-region` / `resolved-bad-region` (a region
 //! with a line break and a `credential_process`), `expiration-max`,
 //! `aws-expiration-max`, `aws-cli-without-credentials`, `bad-value-name`,
-//! `terminal` (a problem full of escape sequences and bidi overrides);
+//! `terminal` (a problem full of escape sequences and bidi overrides),
+//! `count` (bumps a `static` and returns it);
 //! anything else behaves well. Its `describe` sleeps for an hour when the
 //! worker's `CONN_APP_NAME` contains `hostile-sleep-in-describe`, and lists
 //! its type twice when it contains `hostile-duplicate-types`.
@@ -123,6 +124,11 @@ fn misbehave(mode: &str) -> Result<String, String> {
             let mut r = request("arn:aws:iam::123456789012:role/x");
             r.region = Some(INJECTED_REGION.into());
             sts::assume_role(&r).map(|c| c.access_key_id).map_err(|e| format!("{e:?}"))
+        }
+        "count" => {
+            // State that would leak between calls if an instance were reused.
+            static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            Ok(format!("calls={}", CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1))
         }
         "sleep" => {
             std::thread::sleep(std::time::Duration::from_secs(3600));
