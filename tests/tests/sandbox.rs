@@ -62,7 +62,83 @@ fn an_endless_loop_is_stopped_by_the_deadline() {
     assert!(plugin.contains("hostile.wasm"), "{plugin}");
     assert!(message.contains("deadline"), "{message}");
     assert!(elapsed >= Duration::from_millis(300), "stopped too early: {elapsed:?}");
+    // Generous: this checks that the loop was stopped at all, not how fast.
+    assert!(elapsed < Duration::from_secs(30), "not stopped: {elapsed:?}");
     assert_host_serves();
+}
+
+#[test]
+fn time_in_host_calls_does_not_count_against_the_plugins_deadline() {
+    // Two SSM reads of 400 ms each, with a 300 ms deadline for the plugin's own time.
+    let backend = Arc::new(SlowBackend { delay: Duration::from_millis(400), calls: Default::default() });
+    let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
+    let config = WorkerConfig { call_deadline_ms: 300, ..test_config() };
+    let host =
+        ConnectorHost::builder().config(config).plugin_dir(plugins.path()).backend(backend.clone()).build().unwrap();
+    let resolved = host.resolve_uncached(&hostile("sts-endpoint:none"), &job());
+    // The endpoint is refused (not granted), but only after the SSM read of 400 ms:
+    // the plugin ran to its end instead of hitting its deadline.
+    let message = resolved.unwrap_err().to_string();
+    assert!(message.contains("NotGranted"), "{message}");
+    assert_eq!(backend.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_panic_message_is_kept_to_4_kib() {
+    let error = fixture().host.validate(&hostile("panic-long"), None).unwrap_err();
+    let (_, failure) = plugin_failure(error);
+    match failure {
+        PluginFailure::Trap(message) => {
+            assert!(message.contains("panics at length"), "{}", &message[..200.min(message.len())]);
+            assert!(message.len() < 4_096 + 200, "{} bytes kept", message.len());
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    assert_host_serves();
+}
+
+#[test]
+fn more_than_1000_problems_is_an_invalid_result() {
+    let error = fixture().host.validate(&hostile("many-problems"), None).unwrap_err();
+    let (_, failure) = plugin_failure(error);
+    assert!(
+        matches!(&failure, PluginFailure::InvalidResult(m) if m.contains("2000 problems (at most 1000)")),
+        "{failure:?}"
+    );
+    assert_host_serves();
+}
+
+#[test]
+fn describe_gets_no_aws_and_an_invalid_type_is_skipped() {
+    let backend = Arc::new(RecordingBackend::default());
+    let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
+    let config = WorkerConfig { conn_app_name: "hostile-describe-asks-aws".into(), ..test_config() };
+    let host = host_with(config, Some(plugins.path()), backend.clone());
+    let hostile = host.plugins().into_iter().find(|p| p.types == ["hostile"]).expect("loaded");
+    assert_eq!(hostile.version.matches("NotGranted").count(), 2, "{}", hostile.version);
+    assert!(hostile.version.contains("SSM read") && hostile.version.contains("worker's own credentials"));
+    assert!(backend.calls().is_empty(), "{:?}", backend.calls());
+
+    let config = WorkerConfig { conn_app_name: "hostile-bad-type".into(), ..test_config() };
+    let host = host_with(config, Some(plugins.path()), Arc::new(RecordingBackend::default()));
+    let skipped = host.skipped_plugins();
+    assert!(
+        skipped[0].reason.contains("claims connector type `bad type!`; types are 1 to 64 characters"),
+        "{skipped:?}"
+    );
+}
+
+#[test]
+fn session_names_get_no_aws_either() {
+    let calls_before = fixture().backend.calls();
+    let problems = fixture().host.session_name(&hostile("ssm:/lava/prod/granted"), &job()).unwrap().unwrap_err();
+    assert!(problems[0].message.contains("NotGranted"), "{problems:?}");
+    let problems = fixture().host.session_name(&hostile("worker"), &job()).unwrap().unwrap_err();
+    assert!(problems[0].message.contains("NotGranted"), "{problems:?}");
+    assert_eq!(fixture().backend.calls(), calls_before);
+    // Positive control: the same read in a resolve reaches the backend.
+    fixture().host.resolve_uncached(&hostile("ssm:/lava/prod/granted"), &job()).unwrap();
+    assert!(fixture().backend.calls().len() > calls_before.len());
 }
 
 #[test]
@@ -428,10 +504,11 @@ fn clocks_and_randomness_work_sockets_do_not() {
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
     let net = value(&format!("net:{addr}"));
-    assert!(net.contains("net:"), "{net}");
+    // The plugin's own error text (`net: <why>`), not the conn id that holds `net:` too.
+    assert!(net.contains("cannot be resolved: net: "), "{net}");
     assert!(listener.accept().is_err(), "the plugin reached a socket");
     let dns = value("dns");
-    assert!(dns.contains("dns:"), "{dns}");
+    assert!(dns.contains("cannot be resolved: dns: "), "{dns}");
 }
 
 #[test]

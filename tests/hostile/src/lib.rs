@@ -14,10 +14,12 @@
 //! with a line break and a `credential_process`), `expiration-max`,
 //! `aws-expiration-max`, `aws-cli-without-credentials`, `bad-value-name`,
 //! `terminal` (a problem full of escape sequences and bidi overrides),
-//! `count` (bumps a `static` and returns it);
+//! `count` (bumps a `static` and returns it), `panic-long` (a 100 KB panic
+//! message), `many-problems` (2,000 of them);
 //! anything else behaves well. Its `describe` sleeps for an hour when the
 //! worker's `CONN_APP_NAME` contains `hostile-sleep-in-describe`, and lists
-//! its type twice when it contains `hostile-duplicate-types`.
+//! its type twice when it contains `hostile-duplicate-types`, an invalid type
+//! with `hostile-bad-type`, and asks for AWS with `hostile-describe-asks-aws`.
 
 #![cfg(target_family = "wasm")]
 
@@ -84,6 +86,7 @@ fn misbehave(mode: &str) -> Result<String, String> {
             }
         }
         "panic" => panic!("hostile plugin panics on purpose"),
+        "panic-long" => panic!("hostile plugin panics at length: {}", "x".repeat(100_000)),
         "recurse" => Ok(format!("{}", recurse(std::hint::black_box(1)))),
         "recurse-big" => Ok(format!("{}", recurse_big_frames(std::hint::black_box(1)))),
         "huge" => {
@@ -191,10 +194,25 @@ impl Guest for Hostile {
         if template.contains("hostile-duplicate-types") {
             types.push("HOSTILE".into());
         }
-        Descriptor { types, version: "0.0.1".into(), fields: vec![] }
+        if template.contains("hostile-bad-type") {
+            types = vec!["bad type!".into()];
+        }
+        let mut version = "0.0.1".to_string();
+        if template.contains("hostile-describe-asks-aws") {
+            // What describe gets when it asks for AWS, shown in its version.
+            let ssm = ssm::get_parameter("/lava/prod/granted", true).err().map(|e| format!("{e:?}"));
+            let worker = lava::connector::worker_credentials::get().err().map(|e| format!("{e:?}"));
+            version = format!("ssm={} worker={}", ssm.unwrap_or_default(), worker.unwrap_or_default());
+        }
+        Descriptor { types, version, fields: vec![] }
     }
 
     fn validate(spec: String, _context: ValidateContext) -> Vec<Problem> {
+        if mode(&spec) == "many-problems" {
+            let problem =
+                Problem { field: "conn_id".into(), message: "one of many".into(), severity: Severity::Warning };
+            return vec![problem; 2_000];
+        }
         if mode(&spec) == "terminal" {
             return vec![Problem {
                 field: "conn_id\u{1b}[2K".into(),
