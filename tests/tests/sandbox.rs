@@ -443,10 +443,39 @@ fn a_flood_of_output_is_bounded() {
     assert_host_serves();
 }
 
+/// Counts the events of one tracing target on the current thread.
+struct CountEvents {
+    target: &'static str,
+    count: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl tracing::Subscriber for CountEvents {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        if event.metadata().target() == self.target {
+            self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
 #[test]
-fn a_log_flood_is_cut_off() {
-    let resolved = fixture().host.resolve_uncached(&hostile("log"), &job()).unwrap();
+fn a_log_flood_is_cut_off_at_256_lines() {
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let subscriber = CountEvents { target: "lava_conn::plugin", count: count.clone() };
+    let resolved = tracing::subscriber::with_default(subscriber, || {
+        fixture().host.resolve_uncached(&hostile("log"), &job()).unwrap()
+    });
     assert_eq!(resolved.values.len(), 1);
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 256, "of the 100,000 lines the plugin logged");
 }
 
 #[test]
