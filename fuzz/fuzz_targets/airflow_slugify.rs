@@ -6,8 +6,8 @@
 //! job: `tests/tests/airflow_slugify.rs`.)
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
 use lava_guest_airflow_aws::slugify::{is_python_word, slugify_session_name};
+use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

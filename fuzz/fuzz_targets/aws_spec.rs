@@ -2,8 +2,8 @@
 //! well-formed AssumeRole request or static-keys read.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
 use lava_guest_aws::spec::{Settings, check};
+use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

@@ -3,10 +3,8 @@
 //! rendering agrees with minijinja wherever it renders.
 #![no_main]
 
+use lava_rules::session::{DEFAULT_TEMPLATE, is_valid_session_name, render_plain, render_with_minijinja, session_name};
 use libfuzzer_sys::fuzz_target;
-use lava_rules::session::{
-    DEFAULT_TEMPLATE, is_valid_session_name, render_plain, render_with_minijinja, session_name,
-};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

@@ -132,10 +132,25 @@ fn arbitrary_specs_never_crash_the_host_or_trap_a_connector() {
         if let Ok(name) = &named {
             assert!((2..=64).contains(&name.len()), "{context}: {name}");
         }
+        // Resolve agrees with validate: a spec with errors never resolves, and
+        // its failure names a field that validate named; a spec without
+        // errors fails, if at all, for a reason other than its own validity.
+        let errors: Vec<&str> =
+            problems.iter().filter(|p| p.severity == lava_conn::Severity::Error).map(|p| p.field.as_str()).collect();
         match host.resolve_uncached(&spec, &job) {
-            Ok(_) => {}
+            Ok(_) => assert!(errors.is_empty(), "{context}: resolved despite errors on {errors:?}"),
             Err(HostError::Plugin(e)) => panic!("{context}: resolve trapped: {e}"),
-            Err(e) => assert!(!e.to_string().is_empty()),
+            Err(e) => {
+                let message = e.to_string();
+                if errors.is_empty() {
+                    assert!(!message.contains("invalid"), "{context}: valid, yet resolve says {message}");
+                } else {
+                    assert!(
+                        errors.iter().any(|field| message.contains(field)),
+                        "{context}: resolve's error names none of {errors:?}: {message}"
+                    );
+                }
+            }
         }
         answered += usize::from(!problems.is_empty() || named.is_ok());
     }
