@@ -129,25 +129,48 @@ fn exit_codes_pass_through() {
 
 #[test]
 fn signals_are_forwarded_and_folders_removed() {
+    for (signal, name) in [(libc::SIGTERM, "TERM"), (libc::SIGINT, "INT"), (libc::SIGHUP, "HUP")] {
+        let workdir = tempfile::tempdir().unwrap();
+        let marker = workdir.path().join("started");
+        let script = format!(
+            "trap 'echo got-{name}; exit 3' {name}; touch {}; while true; do sleep 0.1; done",
+            marker.display()
+        );
+        let child = exec_command(workdir.path(), &["aws1=role"], &script).stdout(Stdio::piped()).spawn().unwrap();
+        let started = Instant::now();
+        while !marker.exists() {
+            assert!(started.elapsed() < Duration::from_secs(30), "the command never started");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(private_folders(workdir.path()).len(), 1, "the folder exists while the command runs");
+        // SAFETY: kill(2) on our own child process.
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, signal);
+        }
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(text(&out.stdout).trim(), format!("got-{name}"), "the command got SIG{name}");
+        assert_eq!(out.status.code(), Some(3), "and its exit code came back");
+        assert!(private_folders(workdir.path()).is_empty());
+    }
+}
+
+#[test]
+fn a_command_that_cannot_be_run_is_126() {
     let workdir = tempfile::tempdir().unwrap();
-    let marker = workdir.path().join("started");
-    let script =
-        format!("trap 'echo got-term; exit 3' TERM; touch {}; while true; do sleep 0.1; done", marker.display());
-    let child = exec_command(workdir.path(), &["aws1=role"], &script).stdout(Stdio::piped()).spawn().unwrap();
-    let started = Instant::now();
-    while !marker.exists() {
-        assert!(started.elapsed() < Duration::from_secs(30), "the command never started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(private_folders(workdir.path()).len(), 1, "the folder exists while the command runs");
-    // SAFETY: kill(2) on our own child process.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-    }
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(text(&out.stdout).trim(), "got-term", "the command got the signal");
-    assert_eq!(out.status.code(), Some(3), "and its exit code came back");
-    assert!(private_folders(workdir.path()).is_empty());
+    let not_executable = workdir.path().join("job.sh");
+    std::fs::write(&not_executable, "#!/bin/sh\necho ran\n").unwrap();
+    let f = fixture();
+    let out = Command::new(env!("CARGO_BIN_EXE_lava-conn"))
+        .args(["exec", "--realm", "prod", "--job-id", "j", "--connections"])
+        .arg(f.connections.path())
+        .args(["--conn", "a=keys", "--"])
+        .arg(&not_executable)
+        .envs(f.moto.env())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(126), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("job.sh"), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
 }
 
 #[test]

@@ -102,6 +102,15 @@ async fn sts_rejections_are_worded() {
     let (error, _) = resolve_error(&server, spec).await;
     assert!(error.contains("rejected by AWS: MalformedPolicyDocument: Syntax errors in policy"), "{error}");
 
+    let server = FaultServer::start(|_| {
+        Reply::xml_error("PackedPolicyTooLarge", "Packed size of the session tags and policies exceeds the limit")
+    });
+    let spec = json!({"conn_id": "packed", "type": "aws", "enabled": true,
+        "role_arn": "arn:aws:iam::123456789012:role/r", "tags": {"team": "data"}});
+    let (error, _) = resolve_error(&server, spec).await;
+    assert!(error.contains("rejected by AWS: PackedPolicyTooLarge: Packed size"), "{error}");
+    assert_eq!(server.requests(), 1, "an input AWS refused is not retried");
+
     let server =
         FaultServer::start(|_| Reply::xml_error("RegionDisabledException", "STS is not activated in ap-east-1"));
     let spec =
