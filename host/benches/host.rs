@@ -180,10 +180,17 @@ fn resolve(c: &mut Criterion, bench: &Bench) {
             bench
                 .runtime
                 .block_on(
+                    // The request the plugin sends for `role_spec()`, tags and policy ARN included.
                     sts.assume_role()
                         .role_arn(ROLE_ARN)
                         .role_session_name("lv-prod-bench")
                         .duration_seconds(7200)
+                        .tags(aws_sdk_sts::types::Tag::builder().key("team").value("data").build().unwrap())
+                        .policy_arns(
+                            aws_sdk_sts::types::PolicyDescriptorType::builder()
+                                .arn("arn:aws:iam::aws:policy/ReadOnlyAccess")
+                                .build(),
+                        )
                         .send(),
                 )
                 .unwrap()

@@ -18,10 +18,15 @@ target = sys.argv[1] if len(sys.argv) > 1 else "target"
 criterion = os.path.join(target, "criterion")
 
 
+# Only estimates this run wrote count: criterion leaves older ones on disk,
+# and a filtered or failed run must not publish them under a new commit.
+RUN_STARTED = float(os.environ.get("LAVA_BENCH_STARTED", "0"))
+
+
 def estimate(group, bench):
-    """Median and its 95 % confidence bounds, in seconds, or None."""
+    """Median and its 95 % confidence bounds, in seconds, or None when this run did not measure it."""
     path = os.path.join(criterion, group, bench, "new", "estimates.json")
-    if not os.path.exists(path):
+    if not os.path.exists(path) or os.path.getmtime(path) < RUN_STARTED:
         return None
     with open(path) as f:
         median = json.load(f)["median"]
@@ -36,7 +41,10 @@ def duration(seconds):
     return f"{seconds * 1e9:.0f} ns"
 
 
-with open(os.path.join(criterion, "lava-conn-facts.json")) as f:
+facts_path = os.path.join(criterion, "lava-conn-facts.json")
+if os.path.getmtime(facts_path) < RUN_STARTED:
+    sys.exit(f"{facts_path} is from an earlier run: run the whole bench (./dev bench)")
+with open(facts_path) as f:
     facts = json.load(f)
 
 rows = []  # (item, measure, figure, ratio, target, met)
@@ -106,12 +114,14 @@ concurrent = timed("5", "1000 concurrent resolves over 10 connections, wall", "c
 sts_calls = facts["concurrent_sts_calls"]
 rows.append(("5", "… STS calls made (as moto recorded them)", str(sts_calls), "", "exactly 10", yes(sts_calls == 10)))
 if concurrent and uncached:
-    rows.append(("5", "… throughput", f"{1000 / concurrent:,.0f} resolves/s",
+    rows.append(("5", "… throughput (calls answered; 10 rounds shared by 100 callers each)",
+                 f"{1000 / concurrent:,.0f} calls/s",
                  f"{concurrent / (10 * uncached):.2f}× the time of 10 serial uncached resolves", "", ""))
 cpu, wall = facts["concurrent_host_cpu_ms"], facts["concurrent_wall_ms"]
+cores = os.cpu_count() or 1
 rows.append(("5", "… CPU the host used in one round (moto excluded)", f"{cpu:.1f} ms in {wall:.1f} ms wall",
-             f"{100 * cpu / (2 * wall):.0f} % of the 2 cores", "limited by the emulator",
-             yes(cpu < 0.5 * 2 * wall)))
+             f"{100 * cpu / (cores * wall):.0f} % of the {cores} cores", "limited by the emulator",
+             yes(cpu < 0.5 * cores * wall)))
 peak = facts["concurrent_peak_rss_kib"]
 before = facts["concurrent_rss_before_kib"]
 rows.append(("5", "… peak RSS of the bench process during the round", f"{peak / 1024:.1f} MiB",
@@ -138,7 +148,8 @@ print(f"Machine: {os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB, {platform.sy
 print("""Method: `cargo bench --bench host` (criterion, release build). Times are criterion's
 median with its 95 % confidence interval in brackets. Ratios compare rows measured in the
 same run, on the same machine, against the same moto server on loopback (which shares the
-2 cores with the host: emulator time is part of every resolve). The host's part of an
+machine's cores with the host: emulator time is part of every resolve). A figure this run
+did not measure is shown as not measured, never taken from an earlier run. The host's part of an
 uncached resolve is the same calls' time less the time spent inside the AWS SDK backend,
 measured around each capability call. Whole processes are `lava-conn` (release) and lava
 8.3.0 (`jinlava` from PyPI, `.venv-lava`) resolving the same DynamoDB connection; a cold
