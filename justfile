@@ -28,3 +28,7 @@ fuzz seconds="300":
 # Validate the example connections and print their session names.
 example:
     ./dev example
+
+# Mutation testing of rules/ and the host's checks (slow; not in CI).
+mutants:
+    ./dev mutants
