@@ -554,3 +554,22 @@ fn a_stuck_plugin_does_not_stall_other_calls() {
     let error = stuck.join().unwrap().unwrap_err();
     assert!(matches!(plugin_failure(error).1, PluginFailure::Deadline(_)));
 }
+
+#[test]
+fn a_call_beyond_the_instance_slots_fails_naming_the_plugin() {
+    let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
+    let config = WorkerConfig { max_concurrent_instances: 1, call_deadline_ms: 500, ..test_config() };
+    let host = host_with(config, Some(plugins.path()), Arc::new(RecordingBackend::default()));
+    let stuck = {
+        let host = host.clone();
+        std::thread::spawn(move || host.validate(&hostile("loop"), None))
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let error = host.validate(&hostile("fine"), None).unwrap_err();
+    let (plugin, failure) = plugin_failure(error);
+    assert!(plugin.contains("hostile.wasm"), "{plugin}");
+    assert!(matches!(failure, PluginFailure::Instantiate(_)), "{failure:?}");
+    assert!(matches!(plugin_failure(stuck.join().unwrap().unwrap_err()).1, PluginFailure::Deadline(_)));
+    // The slot is free again.
+    assert_eq!(host.validate(&hostile("fine"), None).unwrap(), vec![]);
+}
