@@ -58,3 +58,24 @@ pub trait Capabilities {
     /// The worker's own credentials (a privilege the host may refuse).
     fn worker_credentials(&self) -> Result<Credentials, CapabilityFailure>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Credentials;
+
+    #[test]
+    fn debug_shows_the_key_id_and_hides_the_secret_and_token() {
+        let c = Credentials {
+            access_key_id: "AKIDSHOWN".into(),
+            secret_access_key: "s3cr3t-value".into(),
+            session_token: Some("t0k3n-value".into()),
+            expiration: Some(1),
+            region: Some("eu-west-1".into()),
+            endpoint_url: None,
+        };
+        let debug = format!("{c:?}");
+        assert!(debug.contains("AKIDSHOWN") && debug.contains("eu-west-1"), "{debug}");
+        assert!(!debug.contains("s3cr3t-value") && !debug.contains("t0k3n-value"), "{debug}");
+        assert!(debug.contains("<redacted>"), "{debug}");
+    }
+}
