@@ -137,6 +137,9 @@ fn the_whole_flow_at_trace_level_leaks_nothing() {
         &["resolve", "--help"],
     ] {
         let out = lava_conn(&moto, args);
+        // A command that failed early would print nothing and pass the scan.
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out.stderr));
+        assert!(!out.stdout.is_empty(), "{args:?} printed nothing");
         assert_clean(&format!("{args:?} stdout"), &text(&out.stdout), &secrets);
         assert_clean(&format!("{args:?} stderr"), &text(&out.stderr), &secrets);
     }
