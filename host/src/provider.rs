@@ -115,3 +115,39 @@ impl ConnectorHost {
         Ok(loader.load().await)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use super::*;
+    use crate::types::AwsCredentials;
+
+    fn resolved(expiration: SystemTime) -> Resolved {
+        Resolved {
+            values: vec![],
+            expiration: Some(expiration),
+            aws: Some(AwsCredentials {
+                access_key_id: "AKID".into(),
+                secret_access_key: "s".to_string().into(),
+                session_token: None,
+                expiration: Some(expiration),
+                region: None,
+                endpoint_url: None,
+            }),
+            launcher: None,
+        }
+    }
+
+    #[test]
+    fn by_default_the_sdk_is_told_to_refresh_five_minutes_early() {
+        let cache = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache");
+        let config = crate::WorkerConfig { compile_cache: Some(cache), ..crate::WorkerConfig::default() };
+        let host = ConnectorHost::builder().config(config).build().expect("a host with the built-in");
+        let provider = ConnectionCredentials::new(host, "c", Job::default());
+        assert_eq!(provider.refresh_margin, Duration::from_secs(300));
+        let expires = UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+        let credentials = to_sdk_credentials(&resolved(expires), provider.refresh_margin).unwrap();
+        assert_eq!(credentials.expiry(), Some(expires - Duration::from_secs(300)));
+    }
+}

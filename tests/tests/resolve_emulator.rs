@@ -213,6 +213,12 @@ async fn ssm_outside_the_grant_is_refused_before_any_request() {
     assert!(error.contains("external_id") && error.contains("not granted"), "{error}");
     assert!(moto().get_parameter_requests("/shared/aws/ext-id").is_empty());
     assert!(moto().assume_role_requests(&role("grant")).is_empty());
+
+    // Positive control: the recorder does see what the host sends, so the
+    // empty lists above mean nothing was sent.
+    let granted = json!({"conn_id": "grant-ok", "type": "aws", "enabled": true, "access_keys": "/lava/prod/aws/keys"});
+    host().await.resolve_spec(granted, &job("g")).await.unwrap();
+    assert!(moto().get_parameter_requests("/lava/prod/aws/keys").len() > sent_before, "the granted read was recorded");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
