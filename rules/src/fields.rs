@@ -90,3 +90,82 @@ impl<'a> SpecReader<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::problem::Severity;
+    use serde_json::json;
+
+    fn object(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    fn problems(reader: &SpecReader<'_>) -> Vec<(String, Severity, String)> {
+        reader.problems.iter().map(|p| (p.field.clone(), p.severity, p.message.clone())).collect()
+    }
+
+    #[test]
+    fn a_spec_must_be_a_json_object() {
+        assert_eq!(parse_object(r#"{"a": 1}"#).unwrap()["a"], 1);
+        assert!(parse_object("[1]").unwrap_err().message.contains("must be a JSON object"));
+        assert!(parse_object("{").unwrap_err().message.contains("not valid JSON"));
+    }
+
+    #[test]
+    fn problems_are_recorded_with_their_severity() {
+        let map = object(json!({}));
+        let mut reader = SpecReader::new(&map);
+        reader.error("a", "bad");
+        reader.warning("b", "odd");
+        assert_eq!(
+            problems(&reader),
+            [("a".into(), Severity::Error, "bad".into()), ("b".into(), Severity::Warning, "odd".into())]
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_errors_but_annotations_and_known_ones_are_not() {
+        let map = object(json!({"known": 1, "X-note": 2, "x-other": 3, "typo": 4}));
+        let mut reader = SpecReader::new(&map);
+        assert!(reader.has("known") && !reader.has("missing"));
+        reader.reject_unknown(&["known"], "aws");
+        let found = problems(&reader);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].0.as_str(), found[0].1), ("typo", Severity::Error));
+        assert!(found[0].2.contains("valid fields are known"), "{found:?}");
+    }
+
+    #[test]
+    fn string_fields_required_or_optional() {
+        let map = object(json!({"s": "v", "n": 1}));
+        let mut reader = SpecReader::new(&map);
+        assert_eq!(reader.required_string("s"), Some("v".into()));
+        assert_eq!(reader.optional_string("s"), Some("v".into()));
+        assert_eq!(reader.optional_string("absent"), None);
+        assert!(reader.problems.is_empty(), "nothing wrong yet");
+        assert_eq!(reader.required_string("absent"), None);
+        assert_eq!(reader.optional_string("n"), None);
+        assert_eq!(
+            problems(&reader),
+            [
+                ("absent".into(), Severity::Error, "is required".into()),
+                ("n".into(), Severity::Error, "must be a string, not a number".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_type_must_name_the_connector_in_any_case() {
+        for (spec, expected) in [
+            (json!({"type": "AWS"}), None),
+            (json!({"type": "gcp"}), Some("is `gcp`; this connector handles `aws`")),
+            (json!({}), Some("is required")),
+        ] {
+            let map = object(spec);
+            let mut reader = SpecReader::new(&map);
+            reader.connector_type("aws");
+            assert_eq!(reader.problems.first().map(|p| p.message.as_str()), expected);
+        }
+    }
+}

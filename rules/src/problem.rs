@@ -54,3 +54,28 @@ pub fn kind(value: &serde_json::Value) -> &'static str {
         Value::Object(_) => "a map",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_errors_count_and_summarise() {
+        let warning = Problem::warning("a", "just so");
+        let error = Problem::error("b", "broken");
+        let whole = Problem::error("", "the spec as a whole");
+        assert!(!has_error(std::slice::from_ref(&warning)));
+        assert!(has_error(&[warning.clone(), error.clone()]));
+        assert!(!has_error(&[]));
+        assert_eq!(error_summary(&[warning, error, whole]), "b: broken; the spec as a whole");
+        assert_eq!(error_summary(&[]), "");
+    }
+
+    #[test]
+    fn json_kinds_are_named_for_people() {
+        let kinds: Vec<&str> =
+            [json!(null), json!(true), json!(1), json!("s"), json!([]), json!({})].iter().map(kind).collect();
+        assert_eq!(kinds, ["null", "a boolean", "a number", "a string", "a list", "a map"]);
+    }
+}
