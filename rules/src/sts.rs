@@ -229,6 +229,58 @@ pub fn endpoint_url_problem(url: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// Each condition of each check refused on its own, and each limit at
+    /// its edge (the mutants that survived the connectors' tests).
+    #[test]
+    fn every_condition_and_edge_on_its_own() {
+        let role = |resource: &str| check_role_arn(&format!("arn:aws:iam::123456789012:{resource}"));
+        assert!(role(&format!("role/{}", "n".repeat(64))).is_ok());
+        assert!(role(&format!("role/{}", "n".repeat(65))).is_err(), "name too long");
+        assert!(role("role/na me").is_err(), "name of the right length, a bad character");
+        assert!(role("role/a b/name").is_err(), "good name, path with a space");
+        assert!(role("role/a//b/name").is_err(), "good name, empty path segment");
+        assert!(role(&format!("role/{}/name", "p".repeat(511))).is_ok());
+        assert!(role(&format!("role/{}/name", "p".repeat(512))).is_err(), "path of 512 characters");
+        assert!(check_role_arn("arn:aws:iam::aws:role/name").is_err(), "`aws` is an account only for policies");
+
+        let arn = |n: usize| format!("arn:aws:iam::aws:policy/p{n}");
+        assert!(check_policy_arns(&(0..10).map(arn).collect::<Vec<_>>()).is_empty());
+        assert_eq!(check_policy_arns(&(0..11).map(arn).collect::<Vec<_>>()).len(), 1, "eleven ARNs");
+        for bad in [
+            format!("arn:aws:iam::aws:policy/{}", "a".repeat(2030)),
+            "arn:aws:s3:::a-bucket-name-of-length".into(),
+            "arn:aws:iam::aws:policy/".into(),
+            "arn:aws:iam::aws:policy/path/".into(),
+            "arn:aws:iam::aws:policy/a b".into(),
+            "arn:aws:iam::123:policy/name-long-enough".into(),
+        ] {
+            assert_eq!(check_policy_arns(std::slice::from_ref(&bad)).len(), 1, "{bad}");
+        }
+
+        assert!(check_policy_text(&"x".repeat(2048)).is_ok());
+        assert!(check_policy_text(&"x".repeat(2049)).is_err());
+
+        let tags = |n: usize| (0..n).map(|i| (format!("k{i}"), "v".to_string())).collect::<Vec<_>>();
+        assert!(check_tags(&tags(50)).is_empty());
+        assert_eq!(check_tags(&tags(51)).len(), 1, "51 tags");
+        assert!(check_tags(&[("k".into(), "v".repeat(256))]).is_empty());
+        assert_eq!(check_tags(&[("k".into(), "v".repeat(257))]).len(), 1);
+
+        assert!(ssm_name_problem("/lava/prod/keys").is_none());
+        assert!(ssm_name_problem(&format!("/{}", "a".repeat(2047))).is_none());
+        for bad in
+            ["lava/keys".to_string(), format!("/{}", "a".repeat(2048)), "/a/".into(), "/a//b".into(), "/a b".into()]
+        {
+            assert!(ssm_name_problem(&bad).is_some(), "{bad}");
+        }
+
+        assert!(endpoint_url_problem("https://sts.amazonaws.com").is_none());
+        assert!(endpoint_url_problem("http://127.0.0.1:5000/").is_none());
+        for bad in ["https://", "https:///path", "https://a b", "ftp://host", "host"] {
+            assert!(endpoint_url_problem(bad).is_some(), "{bad}");
+        }
+    }
+
     #[test]
     fn role_arns() {
         assert!(check_role_arn("arn:aws:iam::123456789012:role/r").is_ok());
