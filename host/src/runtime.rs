@@ -33,6 +33,12 @@ const KEEP_RESIDENT_BYTES: usize = 2 << 20;
 /// Table elements one instance may have (Rust guests use a few hundred).
 const MAX_TABLE_ELEMENTS: usize = 100_000;
 
+/// Host resources (WASI streams, pollables) one call may hold at once. A
+/// connector holds a handful; wasmtime's default of a million would let a
+/// plugin that never drops them grow host memory by hundreds of MiB per call,
+/// outside its own memory limit.
+const MAX_HOST_RESOURCES: usize = 10_000;
+
 /// Bounds applied to every call.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct CallLimits {
@@ -131,8 +137,9 @@ fn clock_origin() -> Instant {
 /// WASI's monotonic clock with every sleep cut to what is left of the call.
 /// wasmtime's own sleeps (`thread::sleep`, `subscribe-duration`, `poll`) block
 /// the thread outside epoch checks, so a plugin could otherwise sleep for an
-/// hour in any call. A cut sleep returns early; the plugin's next instruction
-/// then meets its deadline.
+/// hour in any call. A cut sleep returns early; the plugin's next epoch check
+/// then meets its deadline, and a call that returns before one still fails
+/// (`Runtime::call` checks `sleep_cut`).
 impl monotonic_clock::Host for CallState {
     fn now(&mut self) -> wasmtime::Result<u64> {
         Ok(u64::try_from(clock_origin().elapsed().as_nanos()).unwrap_or(u64::MAX))
@@ -306,7 +313,11 @@ impl Runtime {
         let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
         let state = CallState {
             wasi,
-            table: ResourceTable::new(),
+            table: {
+                let mut table = ResourceTable::new();
+                table.set_max_capacity(MAX_HOST_RESOURCES);
+                table
+            },
             limiter: MemoryLimiter { cap: self.limits.memory_bytes, hit: false },
             stderr,
             grants: context.grants,
