@@ -245,6 +245,38 @@ mod tests {
         assert_eq!(cache.len(), 2);
     }
 
+    #[tokio::test]
+    async fn an_entry_past_its_ttl_is_resolved_again() {
+        let cache = CredentialCache::new(Duration::from_millis(50), 10);
+        let calls = AtomicUsize::new(0);
+        let resolve = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok(resolved(None))
+        };
+        cache.get_or_resolve(key("a", "j"), resolve).await.unwrap();
+        cache.get_or_resolve(key("a", "j"), resolve).await.unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "within the TTL");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        cache.get_or_resolve(key("a", "j"), resolve).await.unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "past the TTL");
+    }
+
+    /// Insertion order alone decides when nothing is used again: the oldest
+    /// goes. Several caches, because a broken clock (ties) would pick one of
+    /// the tied entries by hash order and could be lucky once.
+    #[tokio::test]
+    async fn without_reuse_the_oldest_insertion_is_evicted() {
+        for _ in 0..8 {
+            let cache = CredentialCache::new(Duration::from_secs(60), 4);
+            for conn in ["a", "b", "c", "d", "e"] {
+                cache.get_or_resolve(key(conn, "j"), || async { Ok(resolved(None)) }).await.unwrap();
+            }
+            let state = cache.lock();
+            let kept = ["a", "b", "c", "d", "e"].map(|conn| state.entries.contains_key(&key(conn, "j")));
+            assert_eq!(kept, [false, true, true, true, true]);
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_misses_resolve_once_and_failures_are_not_cached() {
         let cache = Arc::new(CredentialCache::new(Duration::from_secs(60), 10));

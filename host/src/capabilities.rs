@@ -238,6 +238,18 @@ impl CallState {
     }
 }
 
+/// A plugin's log message as one bounded line: sanitised (which also cuts
+/// it to 1024 characters), then cut to 2 KiB on a character boundary.
+fn log_line(message: &str) -> String {
+    let mut line = sanitize(message);
+    if line.len() > MAX_LOG_MESSAGE {
+        let cut = (0..=MAX_LOG_MESSAGE).rev().find(|&i| line.is_char_boundary(i)).unwrap_or(0);
+        line.truncate(cut);
+        line.push('…');
+    }
+    line
+}
+
 impl types::Host for CallState {}
 
 impl ssm::Host for CallState {
@@ -294,12 +306,7 @@ impl log::Host for CallState {
             return Ok(());
         }
         self.log_lines_left -= 1;
-        let mut message = sanitize(&message);
-        if message.len() > MAX_LOG_MESSAGE {
-            let cut = (0..=MAX_LOG_MESSAGE).rev().find(|&i| message.is_char_boundary(i)).unwrap_or(0);
-            message.truncate(cut);
-            message.push('…');
-        }
+        let message = log_line(&message);
         let plugin = &*self.plugin;
         match level {
             log::Level::Trace => tracing::trace!(target: "lava_conn::plugin", plugin, "{message}"),
@@ -351,6 +358,9 @@ mod tests {
         assert!(grants.ssm_refusal("/lava/prod/../dev/keys").is_some());
         assert!(grants.ssm_refusal("/lava/prod//keys").is_some());
         assert!(grants.ssm_refusal(&format!("/lava/prod/{}", "x".repeat(3000))).is_some());
+        // AWS's limit, at its edge: 2048 bytes are a name, 2049 are not.
+        assert!(grants.ssm_refusal(&format!("/lava/prod/{}", "x".repeat(2048 - 11))).is_none());
+        assert!(grants.ssm_refusal(&format!("/lava/prod/{}", "x".repeat(2049 - 11))).is_some());
         let refusal = Grants::none().ssm_refusal("/lava/prod/keys").unwrap();
         assert!(refusal.contains("no SSM access"), "{refusal}");
     }
@@ -363,6 +373,94 @@ mod tests {
         assert!(narrow.sts_refusal(&request("arn:aws:iam::123456789012:role/lava-loader")).is_none());
         let refused = narrow.sts_refusal(&request("arn:aws:iam::999999999999:role/lava-loader"));
         assert!(matches!(&refused, Some(CapabilityError::NotGranted(m)) if m.contains("allowed_roles")), "{refused:?}");
+    }
+
+    #[test]
+    fn source_identities_regions_and_endpoints_are_checked_before_the_request() {
+        let grants = Grants { sts: true, endpoints: vec!["https://sts.allowed.example".into()], ..Grants::none() };
+        let refused = |r: &sts::AssumeRoleRequest| grants.sts_refusal(r).map(|e| format!("{e:?}"));
+        let mut r = request("arn:aws:iam::123456789012:role/r");
+        r.source_identity = Some("alice@example.com".into());
+        r.region = Some("eu-west-1".into());
+        r.endpoint_url = Some("https://sts.allowed.example".into());
+        assert_eq!(refused(&r), None, "all valid");
+        let mut bad = r.clone();
+        bad.source_identity = Some("a b".into());
+        assert!(refused(&bad).unwrap().contains("source identity"));
+        let mut bad = r.clone();
+        bad.region = Some("eu west 1".into());
+        assert!(refused(&bad).unwrap().contains("not an AWS region name"));
+        let mut bad = r.clone();
+        bad.source = Some(AwsCredentials {
+            access_key_id: "AKID".into(),
+            secret_access_key: "s".into(),
+            session_token: None,
+            expiration: None,
+            region: Some("nowhere".into()),
+            endpoint_url: Some("https://evil.example".into()),
+        });
+        assert!(refused(&bad).unwrap().contains("not an AWS region name"), "the source's region too");
+        bad.source.as_mut().unwrap().region = None;
+        assert!(refused(&bad).unwrap().contains("allowed_endpoints"), "the source's endpoint too");
+        let mut bad = r.clone();
+        bad.endpoint_url = Some("https://evil.example".into());
+        assert!(refused(&bad).unwrap().contains("allowed_endpoints"));
+    }
+
+    #[test]
+    fn log_lines_are_sanitised_and_bounded_in_bytes() {
+        assert_eq!(log_line("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(log_line(&"x".repeat(2048)).chars().count(), 1025, "sanitize's 1024 characters and `…`");
+        let wide = log_line(&"😀".repeat(1000));
+        assert!(wide.len() <= 2048 + '…'.len_utf8(), "{} bytes", wide.len());
+        assert!(wide.ends_with('…') && wide.len() > 2040, "cut near 2 KiB, not before: {}", wide.len());
+        let exact = "é".repeat(1024);
+        assert_eq!(log_line(&exact), exact, "2048 bytes exactly are kept whole");
+    }
+
+    #[test]
+    fn outcomes_are_named_for_the_audit_trail() {
+        let outcomes: Vec<&str> = [
+            Ok(()),
+            Err(CapabilityError::NotGranted(String::new())),
+            Err(CapabilityError::NotFound(String::new())),
+            Err(CapabilityError::AccessDenied(String::new())),
+            Err(CapabilityError::Throttled(String::new())),
+            Err(CapabilityError::InvalidInput(String::new())),
+            Err(CapabilityError::RegionDisabled(String::new())),
+            Err(CapabilityError::ExpiredToken(String::new())),
+            Err(CapabilityError::Unavailable(String::new())),
+            Err(CapabilityError::Other(String::new())),
+        ]
+        .iter()
+        .map(outcome)
+        .collect();
+        assert_eq!(
+            outcomes,
+            [
+                "ok",
+                "not-granted",
+                "not-found",
+                "access-denied",
+                "throttled",
+                "invalid-input",
+                "region-disabled",
+                "expired-token",
+                "unavailable",
+                "other"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_host_without_aws_refuses_every_call() {
+        assert_eq!(NoAws.region(), None);
+        assert!(matches!(NoAws.get_parameter("/x", true), Err(CapabilityError::Unavailable(_))));
+        assert!(matches!(
+            NoAws.assume_role(request("arn:aws:iam::123456789012:role/r")),
+            Err(CapabilityError::Unavailable(_))
+        ));
+        assert!(matches!(NoAws.worker_credentials(), Err(CapabilityError::Unavailable(_))));
     }
 
     #[test]

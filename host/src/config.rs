@@ -352,6 +352,53 @@ mod tests {
     }
 
     #[test]
+    fn prefixes_and_endpoints_are_checked_one_condition_at_a_time() {
+        for (variable, value, ok) in [
+            ("LAVA_CONN_SSM_PREFIXES", "/lava/{realm}/", true),
+            ("LAVA_CONN_SSM_PREFIXES", "lava/{realm}/", false),
+            ("LAVA_CONN_SSM_PREFIXES", "/lava/{realm}", false),
+            ("LAVA_CONN_ALLOWED_ENDPOINTS", "https://sts.example", true),
+            ("LAVA_CONN_ALLOWED_ENDPOINTS", "http://127.0.0.1:5000", true),
+            ("LAVA_CONN_ALLOWED_ENDPOINTS", "https://a b.example", false),
+            ("LAVA_CONN_ALLOWED_ENDPOINTS", "https://a\u{7}.example", false),
+        ] {
+            assert_eq!(WorkerConfig::load(None, env(&[(variable, value)])).is_ok(), ok, "{variable}={value:?}");
+        }
+    }
+
+    #[test]
+    fn durations_and_shared_settings_are_what_the_config_says() {
+        let c = WorkerConfig { call_deadline_ms: 1500, call_wall_limit_ms: 7000, ..WorkerConfig::default() };
+        assert_eq!((c.call_deadline(), c.call_wall_limit()), (Duration::from_millis(1500), Duration::from_secs(7)));
+        let shared = WorkerConfig::default().plugin_settings();
+        assert_eq!(
+            shared.into_iter().collect::<Vec<_>>(),
+            [
+                ("AWS_ACCESS_KEY_CACHE_TTL".to_string(), "10m".to_string()),
+                ("AWS_CONN_DURATION".to_string(), "3h".to_string()),
+                ("CONN_APP_NAME".to_string(), "lv-{{ realm }}-{{ job_id }}".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn list_and_number_overrides_are_parsed_from_the_environment() {
+        let c = WorkerConfig::load(
+            None,
+            env(&[
+                ("LAVA_CONN_ALLOWED_ENDPOINTS", "https://a.example, https://b.example,"),
+                ("LAVA_CONN_ALLOWED_ROLES", "arn:aws:iam::*:role/lava-*"),
+                ("LAVA_CONN_CALL_DEADLINE_MS", " 1500 "),
+                ("LAVA_CONN_MAX_CAPABILITY_CALLS", "5"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.allowed_endpoints, ["https://a.example", "https://b.example"]);
+        assert_eq!(c.allowed_roles, ["arn:aws:iam::*:role/lava-*"]);
+        assert_eq!((c.call_deadline_ms, c.max_capability_calls), (1500, 5));
+    }
+
+    #[test]
     fn the_workers_own_endpoints_are_allowed_besides_the_configured_ones() {
         let c = WorkerConfig { allowed_endpoints: vec!["https://a.example".into()], ..WorkerConfig::default() };
         let allowed = c.endpoints_allowed(env(&[

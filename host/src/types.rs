@@ -229,7 +229,12 @@ mod tests {
         let grants = Grants { endpoints: vec!["https://allowed.example".into()], ..Grants::none() };
         let mut c = credentials();
         c.endpoint_url = Some("https://allowed.example/".into());
-        let r = Resolved::from_plugin(resolved(Some(c)), &grants).unwrap();
+        let mut plugin_result = resolved(Some(c));
+        plugin_result.values = ["DB_PASSWORD", "_TOKEN", "x1"]
+            .map(|name| wit::NamedValue { name: name.into(), value: "v".into(), secret: true })
+            .to_vec();
+        let r = Resolved::from_plugin(plugin_result, &grants).unwrap();
+        assert_eq!(r.values.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(), ["DB_PASSWORD", "_TOKEN", "x1"]);
         let aws = r.aws.unwrap();
         assert_eq!(aws.expiration, Some(UNIX_EPOCH + Duration::from_secs(4_000_000_000)));
         assert_eq!(r.launcher, Some(LauncherKind::AwsCli));
