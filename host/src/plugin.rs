@@ -131,35 +131,30 @@ impl Registry {
         let plugin = Arc::new(plugin);
         let mut replaces = Vec::new();
         for connector_type in &plugin.info.types {
-            let existing = self.by_type.get(connector_type).map(|p| &p.info.source).or_else(|| {
-                // A type already out of service: the first claimant is on record.
-                self.clashes.contains_key(connector_type).then_some(&plugin.info.source)
-            });
-            let Some(existing) = existing else { continue };
-            match existing {
-                PluginSource::BuiltIn(_) if replaceable.iter().any(|t| t.eq_ignore_ascii_case(connector_type)) => {
-                    replaces.push(connector_type.clone());
-                }
-                PluginSource::BuiltIn(_) => {
-                    return Err(format!(
-                        "claims connector type `{connector_type}`, which the {existing} plugin serves \
-                         (list `{connector_type}` in the worker's replace_builtin to let the file replace the built-in)"
-                    ));
-                }
-                PluginSource::File(_) => {
-                    let first = match self.clashes.get(connector_type) {
-                        Some((first, _)) => first.clone(),
-                        None => existing.to_string(),
-                    };
-                    let second = plugin.info.source.to_string();
-                    self.by_type.remove(connector_type);
-                    self.clashes.insert(connector_type.clone(), (first.clone(), second));
-                    return Err(format!(
-                        "claims connector type `{connector_type}`, which {first} claims too; \
-                         neither serves it until one is removed"
-                    ));
-                }
-            }
+            // The file that claimed the type first, when this one clashes with it.
+            let first = match (self.clashes.get(connector_type), self.by_type.get(connector_type)) {
+                (Some((first, _)), _) => first.clone(),
+                (None, None) => continue,
+                (None, Some(existing)) => match &existing.info.source {
+                    PluginSource::BuiltIn(_) if replaceable.iter().any(|t| t.eq_ignore_ascii_case(connector_type)) => {
+                        replaces.push(connector_type.clone());
+                        continue;
+                    }
+                    builtin @ PluginSource::BuiltIn(_) => {
+                        return Err(format!(
+                            "claims connector type `{connector_type}`, which the {builtin} plugin serves \
+                             (list `{connector_type}` in the worker's replace_builtin to let the file replace the built-in)"
+                        ));
+                    }
+                    file @ PluginSource::File(_) => file.to_string(),
+                },
+            };
+            self.by_type.remove(connector_type);
+            self.clashes.insert(connector_type.clone(), (first.clone(), plugin.info.source.to_string()));
+            return Err(format!(
+                "claims connector type `{connector_type}`, which {first} claims too; \
+                 neither serves it until one is removed"
+            ));
         }
         for connector_type in &plugin.info.types {
             if replaces.contains(connector_type) {
