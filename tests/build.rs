@@ -1,6 +1,7 @@
 //! Builds the components the tests load: the hostile test plugin, a plugin
 //! built against the frozen contract 0.1.0, the
-//! empty plugin (the benchmarks' floor), the
+//! empty plugin (the benchmarks' floor), two that call or import WASI
+//! directly (host-resource hoarding, a newer WASI), the
 //! drop-in airflow-aws plugin, and the aws connector as a plain file (the host
 //! embeds its own copy of the same build).
 
@@ -13,6 +14,10 @@ fn main() {
     println!("cargo:rustc-env=LAVA_TEST_EMPTY_COMPONENT={}", empty.display());
     let backdoor = lava_wasm_build::build_guest("lava-test-hostile-import", &["tests/hostile-import", "wit"]);
     println!("cargo:rustc-env=LAVA_TEST_BACKDOOR_COMPONENT={}", backdoor.display());
+    let wasi_direct = lava_wasm_build::build_guest("lava-test-wasi-direct", &["tests/wasi-direct", "wit"]);
+    println!("cargo:rustc-env=LAVA_TEST_WASI_DIRECT_COMPONENT={}", wasi_direct.display());
+    let newer_wasi = lava_wasm_build::build_guest("lava-test-newer-wasi", &["tests/newer-wasi", "wit"]);
+    println!("cargo:rustc-env=LAVA_TEST_NEWER_WASI_COMPONENT={}", newer_wasi.display());
     let aws = lava_wasm_build::build_guest("lava-guest-aws", &["guest-aws", "guest-kit", "rules", "wit"]);
     println!("cargo:rustc-env=LAVA_TEST_AWS_COMPONENT={}", aws.display());
     let airflow =

@@ -280,3 +280,28 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     }
     messages.join(": ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sts_client_map_stops_at_its_bound_and_later_regions_still_get_their_own_client() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let config =
+            SdkConfig::builder().behavior_version(BehaviorVersion::latest()).region(Region::new("eu-west-1")).build();
+        let backend = SdkBackend::new(config, runtime.handle().clone());
+        let kept = || backend.sts_by_region.read().unwrap().len();
+        for i in 0..100 {
+            let region = format!("xx-test-{i}");
+            let client = backend.sts_client(Some(&region));
+            assert_eq!(client.config().region().map(|r| r.as_ref()), Some(region.as_str()));
+            assert_eq!(kept(), (i + 1).min(MAX_STS_CLIENTS), "after {region}");
+        }
+        // The worker's own region is the default, and an uncached region is
+        // still served (a client for the call, not kept).
+        let client = backend.sts_client(None);
+        assert_eq!(client.config().region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert_eq!(kept(), MAX_STS_CLIENTS);
+    }
+}

@@ -29,6 +29,10 @@ pub enum PluginFailure {
     /// The instance tried to grow its memory past the cap.
     #[error("tried to use more than its memory limit of {0} MiB and was stopped")]
     MemoryLimit(u32),
+    /// The instance held more host resources (WASI streams, pollables) at
+    /// once than the host keeps for one call.
+    #[error("held more than {0} host resources (WASI streams, pollables) at once and was stopped")]
+    HostResources(usize),
     /// The instance trapped (a panic, an abort, an invalid operation).
     #[error("trapped: {0}")]
     Trap(String),

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
+use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable, ResourceTableError};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap, UpdateDeadline,
 };
@@ -374,6 +374,9 @@ impl Runtime {
         if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
             return PluginFailure::Deadline(self.limits.deadline);
         }
+        if matches!(error.downcast_ref::<ResourceTableError>(), Some(ResourceTableError::Full)) {
+            return PluginFailure::HostResources(MAX_HOST_RESOURCES);
+        }
         if store.data().limiter.hit {
             return PluginFailure::MemoryLimit(self.limits.memory_mib);
         }
@@ -421,4 +424,23 @@ fn start_epoch_ticker(engine: &Engine) {
             }
         })
         .expect("the epoch thread starts");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The memory-cap tests prove the limiter is installed on every store;
+    /// this proves its table rule, which no Rust guest can reach (Rust
+    /// emits no `table.grow`).
+    #[test]
+    fn the_limiter_refuses_tables_past_their_bound_and_memory_past_the_cap() {
+        let mut limiter = MemoryLimiter { cap: 1 << 20, hit: false };
+        assert!(limiter.table_growing(0, MAX_TABLE_ELEMENTS, None).unwrap());
+        assert!(!limiter.table_growing(0, MAX_TABLE_ELEMENTS + 1, None).unwrap());
+        assert!(limiter.memory_growing(0, 1 << 20, None).unwrap());
+        assert!(!limiter.hit, "growth within the cap is not a hit");
+        assert!(!limiter.memory_growing(0, (1 << 20) + 1, None).unwrap());
+        assert!(limiter.hit);
+    }
 }

@@ -19,6 +19,14 @@ pub const EMPTY_COMPONENT: &str = env!("LAVA_TEST_EMPTY_COMPONENT");
 /// A connector that imports a capability no host provides.
 pub const BACKDOOR_COMPONENT: &str = env!("LAVA_TEST_BACKDOOR_COMPONENT");
 
+/// A connector (type `wasi-direct`) that holds as many WASI pollables as its
+/// spec's `pollables` asks for.
+pub const WASI_DIRECT_COMPONENT: &str = env!("LAVA_TEST_WASI_DIRECT_COMPONENT");
+
+/// A connector that imports `wasi:clocks/monotonic-clock@0.3.0`, a WASI
+/// version the host does not link.
+pub const NEWER_WASI_COMPONENT: &str = env!("LAVA_TEST_NEWER_WASI_COMPONENT");
+
 /// The airflow-aws connector, a drop-in plugin the host has never seen.
 pub const AIRFLOW_AWS_COMPONENT: &str = env!("LAVA_TEST_AIRFLOW_AWS_COMPONENT");
 

@@ -192,3 +192,13 @@ fn an_unknown_import_is_refused_at_load_naming_it() {
     assert!(skipped[0].reason.contains("evil:plugin/backdoor"), "{}", skipped[0].reason);
     assert_eq!(host.plugins().len(), 1, "only the built-in");
 }
+
+#[test]
+fn a_plugin_importing_a_newer_wasi_is_refused_at_load_naming_the_import() {
+    let dir = plugin_dir(&[("newer.wasm", lava_conn_tests::NEWER_WASI_COMPONENT)]);
+    let host = build(test_config(), dir.path()).unwrap();
+    let skipped = host.skipped_plugins();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(skipped[0].reason.contains("wasi:clocks/monotonic-clock@0.3.0"), "{}", skipped[0].reason);
+    assert_eq!(host.plugins().len(), 1, "only the built-in");
+}

@@ -573,3 +573,24 @@ fn a_call_beyond_the_instance_slots_fails_naming_the_plugin() {
     // The slot is free again.
     assert_eq!(host.validate(&hostile("fine"), None).unwrap(), vec![]);
 }
+
+/// `validate` of the wasi-direct plugin, holding `pollables` WASI pollables.
+fn hold_pollables(host: &ConnectorHost, pollables: usize) -> Result<Vec<lava_conn::Problem>, HostError> {
+    host.validate(&json!({"conn_id": "c", "type": "wasi-direct", "pollables": pollables}), None)
+}
+
+#[test]
+fn a_plugin_that_hoards_host_resources_is_stopped_at_the_cap_and_the_next_call_is_served() {
+    let plugins = plugin_dir(&[("wasi-direct.wasm", lava_conn_tests::WASI_DIRECT_COMPONENT)]);
+    let host = host_with(test_config(), Some(plugins.path()), Arc::new(RecordingBackend::default()));
+    // Positive control: the plugin really creates host resources, and a
+    // thousand of them are within the cap.
+    let problems = hold_pollables(&host, 1_000).unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].message, "held 1000");
+    let (plugin, failure) = plugin_failure(hold_pollables(&host, 20_000).unwrap_err());
+    assert!(plugin.contains("wasi-direct.wasm"), "{plugin}");
+    assert!(matches!(failure, PluginFailure::HostResources(10_000)), "{failure:?}");
+    // Resources die with the call: the next one starts from an empty table.
+    assert_eq!(hold_pollables(&host, 1_000).unwrap()[0].message, "held 1000");
+}
