@@ -1,5 +1,5 @@
 //! Apache Airflow's AWS connection as a lava-conn connector (type `airflow-aws`):
-//! plain Rust with native tests, and a thin component shell.
+//! plain Rust with native tests, exported through the connector SDK.
 //!
 //! It follows the Amazon provider's own code, read from the packages:
 //! `utils/connection_wrapper.py` (`AwsConnectionWrapper`) and
@@ -15,10 +15,9 @@
 pub mod slugify;
 pub mod uri;
 
-#[cfg(target_family = "wasm")]
-mod component;
-
-use lava_rules::aws::{AssumeRole, Capabilities, Credentials};
+use lava_guest_kit::{
+    AssumeRole, Connector, Credentials, Field, Host, JobContext, Resolved, ValidateContext, log_warnings,
+};
 use lava_rules::fields::{SpecReader, parse_object};
 use lava_rules::problem::{Problem, error_summary, has_error, kind};
 use lava_rules::session::is_valid_session_name;
@@ -28,22 +27,50 @@ use serde_json::{Map, Value};
 /// The connector type this plugin handles.
 pub const CONNECTOR_TYPE: &str = "airflow-aws";
 
+/// Airflow's AWS connection as a connector type.
+#[derive(Default)]
+pub struct AirflowAwsConnector;
+
+lava_guest_kit::export_connector!(AirflowAwsConnector);
+
+impl Connector for AirflowAwsConnector {
+    const TYPE: &'static str = CONNECTOR_TYPE;
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const FIELDS: &'static [Field] = FIELDS;
+
+    fn validate(&self, spec: &str, _context: &ValidateContext, _host: &dyn Host) -> Vec<Problem> {
+        check(spec).1
+    }
+
+    /// Airflow's rule, not lava's: `airflow_<conn_id>`, slugified; the
+    /// worker's template does not apply.
+    fn session_name(&self, spec: &str, _context: &JobContext, _host: &dyn Host) -> Result<String, Vec<Problem>> {
+        session_name(spec)
+    }
+
+    fn resolve(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<Resolved, String> {
+        let (credentials, warnings) = resolve(spec, host)?;
+        log_warnings(host, context, &warnings);
+        Ok(Resolved::aws(credentials))
+    }
+}
+
 /// STS's default session length, which Airflow leaves in place.
 const DEFAULT_DURATION_SECONDS: u32 = 3_600;
 
 /// Longest connection id Airflow keeps (`CONN_ID_MAX_LEN`).
 const AIRFLOW_CONN_ID_MAX_LEN: usize = 250;
 
-/// One spec field: name, type, required, description (what `describe` reports).
-pub const FIELDS: &[(&str, &str, bool, &str)] = &[
-    ("conn_id", "string", true, "Connection id; it names the STS session (`airflow_<conn_id>`, slugified)."),
-    ("type", "string", true, "`airflow-aws`."),
-    ("enabled", "bool", false, "Whether the connection may be used (default true)."),
-    ("description", "string", false, "Free text."),
-    ("login", "string", false, "AWS access key id (with password)."),
-    ("password", "string", false, "AWS secret access key (with login)."),
-    ("extra", "map | string", false, "Airflow's extra: a JSON object, or a string holding one."),
-    ("uri", "string", false, "The whole connection as an Airflow URI: aws://LOGIN:PASSWORD@/?region_name=..."),
+/// The spec's fields (what `describe` reports).
+pub const FIELDS: &[Field] = &[
+    Field::required("conn_id", "string", "Connection id; it names the STS session (`airflow_<conn_id>`, slugified)."),
+    Field::required("type", "string", "`airflow-aws`."),
+    Field::optional("enabled", "bool", "Whether the connection may be used (default true)."),
+    Field::optional("description", "string", "Free text."),
+    Field::optional("login", "string", "AWS access key id (with password)."),
+    Field::optional("password", "string", "AWS secret access key (with login)."),
+    Field::optional("extra", "map | string", "Airflow's extra: a JSON object, or a string holding one."),
+    Field::optional("uri", "string", "The whole connection as an Airflow URI: aws://LOGIN:PASSWORD@/?region_name=..."),
 ];
 
 /// Extra keys and what this connector does with each (for the unknown-key warning).
@@ -145,7 +172,7 @@ fn is_airflow_conn_id(conn_id: &str) -> bool {
 }
 
 fn read(reader: &mut SpecReader<'_>) -> Option<Connection> {
-    let known: Vec<&str> = FIELDS.iter().map(|(name, ..)| *name).collect();
+    let known: Vec<&str> = FIELDS.iter().map(|f| f.name).collect();
     reader.reject_unknown(&known, CONNECTOR_TYPE);
     reader.connector_type(CONNECTOR_TYPE);
     // Required, as everywhere in lava-conn: the store finds a connection by
@@ -776,7 +803,7 @@ pub fn session_name(json: &str) -> Result<String, Vec<Problem>> {
 
 /// Resolve a connection through the host's capabilities. Also returns the
 /// spec's warnings, which the component logs.
-pub fn resolve(json: &str, caps: &dyn Capabilities) -> Result<(Credentials, Vec<Problem>), String> {
+pub fn resolve(json: &str, host: &dyn Host) -> Result<(Credentials, Vec<Problem>), String> {
     let (connection, problems) = check(json);
     let Some(connection) = connection else {
         return Err(format!("the spec is invalid: {}", error_summary(&problems)));
@@ -785,11 +812,11 @@ pub fn resolve(json: &str, caps: &dyn Capabilities) -> Result<(Credentials, Vec<
         return Err(format!("connection `{}` is not enabled: set `\"enabled\": true` to use it", connection.conn_id));
     }
     let mut credentials = match &connection.plan {
-        Plan::DefaultChain => caps
+        Plan::DefaultChain => host
             .worker_credentials()
             .map_err(|e| format!("an empty connection uses the worker's own credentials, which were refused: {e}"))?,
         Plan::Static(keys) => keys.clone(),
-        Plan::Role { source, request } => caps
+        Plan::Role { source, request } => host
             .assume_role(request, source.as_ref())
             .map_err(|e| format!("cannot assume `{}`: {e}", request.role_arn))?,
     };

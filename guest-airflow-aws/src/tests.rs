@@ -1,44 +1,18 @@
-use std::cell::RefCell;
-
 use lava_rules::problem::Severity;
 use serde_json::json;
 
 use super::*;
+use lava_guest_kit::testing::FakeHost;
 
-/// Capabilities that record what the connector asked for.
-#[derive(Default)]
-struct Fake {
-    worker_granted: bool,
-    assumed: RefCell<Vec<(AssumeRole, Option<Credentials>)>>,
-}
-
-impl Capabilities for Fake {
-    fn get_parameter(&self, _: &str) -> Result<String, String> {
-        Err("this connector reads no SSM parameter".into())
-    }
-    fn assume_role(&self, request: &AssumeRole, source: Option<&Credentials>) -> Result<Credentials, String> {
-        self.assumed.borrow_mut().push((request.clone(), source.cloned()));
-        Ok(Credentials {
-            access_key_id: "ASIAROLE".into(),
-            secret_access_key: "rolesecret".into(),
-            session_token: Some("token".into()),
-            expiration: Some(1_900_000_000),
-            region: None,
-            endpoint_url: None,
-        })
-    }
-    fn worker_credentials(&self) -> Result<Credentials, String> {
-        if !self.worker_granted {
-            return Err("not granted".into());
-        }
-        Ok(Credentials {
-            access_key_id: "AKIAWORKER".into(),
-            secret_access_key: "workersecret".into(),
-            session_token: None,
-            expiration: None,
-            region: Some("us-east-1".into()),
-            endpoint_url: None,
-        })
+/// The worker's own credentials, when a test grants them.
+fn worker() -> Credentials {
+    Credentials {
+        access_key_id: "AKIAWORKER".into(),
+        secret_access_key: "workersecret".into(),
+        session_token: None,
+        expiration: None,
+        region: Some("us-east-1".into()),
+        endpoint_url: None,
     }
 }
 
@@ -58,7 +32,7 @@ fn errors(json: &str) -> Vec<Problem> {
 fn static_keys_with_region_and_endpoint() {
     let json = spec(json!({"conn_id": "s3_logs", "login": "AKIDLOGIN", "password": "pass/word",
         "extra": {"region_name": "eu-west-1", "endpoint_url": "http://localhost:4566", "aws_session_token": "tok"}}));
-    let (c, problems) = resolve(&json, &Fake::default()).unwrap();
+    let (c, problems) = resolve(&json, &FakeHost::default()).unwrap();
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!((c.access_key_id.as_str(), c.secret_access_key.as_str()), ("AKIDLOGIN", "pass/word"));
     assert_eq!(c.session_token.as_deref(), Some("tok"));
@@ -68,13 +42,13 @@ fn static_keys_with_region_and_endpoint() {
 
 #[test]
 fn roles_from_role_arn_or_account_and_role_name() {
-    let fake = Fake::default();
+    let fake = FakeHost::default();
     let json = spec(json!({"login": "AKID", "password": "SECRET", "extra":
         {"role_arn": "arn:aws:iam::123456789012:role/a", "external_id": "ext-1", "region_name": "ap-southeast-2",
          "assume_role_kwargs": {"DurationSeconds": 1800, "Tags": [{"Key": "team", "Value": "data"}],
             "PolicyArns": [{"arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}], "Policy": "{\"Version\":\"2012-10-17\"}"}}}));
     let (c, _) = resolve(&json, &fake).unwrap();
-    assert_eq!(c.access_key_id, "ASIAROLE");
+    assert_eq!(c.access_key_id, "ASIAFAKEROLE");
     assert_eq!(c.region.as_deref(), Some("ap-southeast-2"));
     let (request, source) = fake.assumed.borrow()[0].clone();
     assert_eq!(request.role_arn, "arn:aws:iam::123456789012:role/a");
@@ -86,7 +60,7 @@ fn roles_from_role_arn_or_account_and_role_name() {
     assert_eq!(request.policy.as_deref(), Some("{\"Version\":\"2012-10-17\"}"));
     assert_eq!(source.unwrap().access_key_id, "AKID", "login/password are the source keys");
 
-    let fake = Fake::default();
+    let fake = FakeHost::default();
     let json =
         spec(json!({"conn_id": "x", "extra": "{\"aws_account_id\": \"123456789012\", \"aws_iam_role\": \"loader\"}"}));
     resolve(&json, &fake).unwrap();
@@ -100,7 +74,7 @@ fn roles_from_role_arn_or_account_and_role_name() {
 fn uri_form() {
     let json = spec(json!({"conn_id": "from_uri",
         "uri": "aws://AKID%2B1:se%2Fcret@/?region_name=eu-west-1&role_arn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fr"}));
-    let fake = Fake::default();
+    let fake = FakeHost::default();
     let (c, _) = resolve(&json, &fake).unwrap();
     assert_eq!(c.region.as_deref(), Some("eu-west-1"));
     let (request, source) = fake.assumed.borrow()[0].clone();
@@ -112,9 +86,9 @@ fn uri_form() {
 #[test]
 fn empty_connections_need_the_grant() {
     let json = spec(json!({}));
-    let err = resolve(&json, &Fake::default()).unwrap_err();
+    let err = resolve(&json, &FakeHost::default()).unwrap_err();
     assert!(err.contains("worker's own credentials") && err.contains("refused"), "{err}");
-    let (c, _) = resolve(&json, &Fake { worker_granted: true, ..Fake::default() }).unwrap();
+    let (c, _) = resolve(&json, &FakeHost::default().with_worker_credentials(worker())).unwrap();
     assert_eq!(c.access_key_id, "AKIAWORKER");
 }
 

@@ -1,25 +1,48 @@
-//! lava's `aws` connector: plain Rust logic with native tests, and a thin
-//! component shell (`component.rs`) that exposes it through the WIT contract.
+//! lava's `aws` connector: plain Rust logic with native tests, exported as a
+//! component through the connector SDK.
 
 pub mod resolve;
 pub mod spec;
 
+use lava_guest_kit::{
+    Connector, Credentials, Field, Host, JobContext, Problem, Resolved, Severity, ValidateContext, log_warnings,
+};
 use lava_rules::session;
-
-#[cfg(target_family = "wasm")]
-mod component;
-
-use lava_rules::aws::{Capabilities, Credentials};
-use lava_rules::problem::{Problem, Severity};
 use spec::Settings;
 
-/// What a job is, as far as the connector cares.
-#[derive(Clone, Debug)]
-pub struct Job<'a> {
-    pub realm: &'a str,
-    pub job_id: &'a str,
-    pub conn_id: &'a str,
-    pub session_name_template: &'a str,
+/// lava's `aws` connector type.
+#[derive(Default)]
+pub struct AwsConnector;
+
+lava_guest_kit::export_connector!(AwsConnector);
+
+/// The worker settings the connector reads, for a call in `realm`.
+fn settings(realm: Option<&str>, host: &dyn Host) -> Settings {
+    Settings {
+        realm: realm.filter(|r| !r.is_empty()).map(str::to_string),
+        default_duration: host.setting("AWS_CONN_DURATION"),
+        cache_ttl: host.setting("AWS_ACCESS_KEY_CACHE_TTL"),
+    }
+}
+
+impl Connector for AwsConnector {
+    const TYPE: &'static str = spec::CONNECTOR_TYPE;
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const FIELDS: &'static [Field] = spec::FIELDS;
+
+    fn validate(&self, spec: &str, context: &ValidateContext, host: &dyn Host) -> Vec<Problem> {
+        validate(spec, &settings(context.realm.as_deref(), host))
+    }
+
+    fn session_name(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<String, Vec<Problem>> {
+        session_name(spec, context, &settings(Some(&context.realm), host))
+    }
+
+    fn resolve(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<Resolved, String> {
+        let (credentials, warnings) = resolve(spec, context, &settings(Some(&context.realm), host), host)?;
+        log_warnings(host, context, &warnings);
+        Ok(Resolved::aws(credentials))
+    }
 }
 
 /// Check a spec; an empty list means valid.
@@ -28,23 +51,23 @@ pub fn validate(json: &str, settings: &Settings) -> Vec<Problem> {
 }
 
 /// The role-session name for the spec in this job, or what prevents one.
-pub fn session_name(json: &str, job: &Job<'_>, settings: &Settings) -> Result<String, Vec<Problem>> {
+pub fn session_name(json: &str, job: &JobContext, settings: &Settings) -> Result<String, Vec<Problem>> {
     let checked = spec::check(json, settings);
     if checked.spec.is_none() {
         return Err(errors_only(checked.problems));
     }
-    session::session_name(job.session_name_template, job.realm, job.job_id, job.conn_id)
+    session::session_name(&job.session_name_template, &job.realm, &job.job_id, &job.conn_id)
         .map_err(|message| vec![Problem { field: "CONN_APP_NAME".into(), message, severity: Severity::Error }])
 }
 
 /// Resolve the spec for the job through the host's capabilities. Also returns
-/// the spec's warnings, which the component logs (a duration too close to the
+/// the spec's warnings, which the connector logs (a duration too close to the
 /// cache TTL, for example).
 pub fn resolve(
     json: &str,
-    job: &Job<'_>,
+    job: &JobContext,
     settings: &Settings,
-    caps: &dyn Capabilities,
+    host: &dyn Host,
 ) -> Result<(Credentials, Vec<Problem>), String> {
     let checked = spec::check(json, settings);
     let Some(spec) = checked.spec else {
@@ -54,9 +77,9 @@ pub fn resolve(
             .collect();
         return Err(format!("the spec is invalid: {}", problems.join("; ")));
     };
-    let name = session::session_name(job.session_name_template, job.realm, job.job_id, job.conn_id)
+    let name = session::session_name(&job.session_name_template, &job.realm, &job.job_id, &job.conn_id)
         .map_err(|message| format!("CONN_APP_NAME: {message}"))?;
-    let credentials = resolve::resolve(&spec, &name, caps)?;
+    let credentials = resolve::resolve(&spec, &name, host)?;
     Ok((credentials, checked.problems))
 }
 
@@ -66,45 +89,18 @@ fn errors_only(problems: Vec<Problem>) -> Vec<Problem> {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
-
     use super::*;
-    use lava_rules::aws::AssumeRole;
+    use lava_guest_kit::AssumeRole;
+    use lava_guest_kit::testing::FakeHost;
 
-    /// Capabilities that answer from fixed values and record the AssumeRole calls.
-    #[derive(Default)]
-    struct Fake {
-        parameters: Vec<(&'static str, &'static str)>,
-        assumed: RefCell<Vec<AssumeRole>>,
-    }
-
-    impl Capabilities for Fake {
-        fn get_parameter(&self, name: &str) -> Result<String, String> {
-            self.parameters
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.to_string())
-                .ok_or_else(|| format!("not found: {name}"))
-        }
-        fn worker_credentials(&self) -> Result<Credentials, String> {
-            Err("not granted".into())
-        }
-        fn assume_role(&self, request: &AssumeRole, source: Option<&Credentials>) -> Result<Credentials, String> {
-            assert!(source.is_none(), "lava's aws connector assumes roles with the worker's credentials");
-            self.assumed.borrow_mut().push(request.clone());
-            Ok(Credentials {
-                access_key_id: "ASIATEST".into(),
-                secret_access_key: "s3cr3t".into(),
-                session_token: Some("token".into()),
-                expiration: Some(1_900_000_000),
-                region: None,
-                endpoint_url: None,
-            })
+    fn job() -> JobContext {
+        JobContext {
+            realm: "prod".into(),
+            job_id: "nightly".into(),
+            conn_id: "aws1".into(),
+            session_name_template: session::DEFAULT_TEMPLATE.into(),
         }
     }
-
-    const JOB: Job<'static> =
-        Job { realm: "prod", job_id: "nightly", conn_id: "aws1", session_name_template: session::DEFAULT_TEMPLATE };
 
     fn settings() -> Settings {
         Settings { realm: Some("prod".into()), ..Settings::default() }
@@ -112,10 +108,10 @@ mod tests {
 
     #[test]
     fn static_keys_split_at_the_first_comma() {
-        let caps = Fake { parameters: vec![("/lava/prod/keys", "AKIDEXAMPLE,se,cret")], ..Fake::default() };
+        let caps = FakeHost::default().with_parameter("/lava/prod/keys", "AKIDEXAMPLE,se,cret");
         let spec =
             r#"{"conn_id":"aws1","type":"aws","enabled":true,"access_keys":"/lava/prod/keys","region":"eu-west-1"}"#;
-        let (c, _) = resolve(spec, &JOB, &settings(), &caps).unwrap();
+        let (c, _) = resolve(spec, &job(), &settings(), &caps).unwrap();
         assert_eq!(c.access_key_id, "AKIDEXAMPLE");
         assert_eq!(c.secret_access_key, "se,cret");
         assert_eq!(c.session_token, None);
@@ -126,9 +122,9 @@ mod tests {
     #[test]
     fn malformed_keys_name_the_parameter_not_the_value() {
         for value in ["nocommahere", ",xyzzyq", "AKIDQQ,", "AK IDQQ,plughq"] {
-            let caps = Fake { parameters: vec![("/lava/prod/keys", value)], ..Fake::default() };
+            let caps = FakeHost::default().with_parameter("/lava/prod/keys", value);
             let spec = r#"{"conn_id":"aws1","type":"aws","enabled":true,"access_keys":"/lava/prod/keys"}"#;
-            let err = resolve(spec, &JOB, &settings(), &caps).unwrap_err();
+            let err = resolve(spec, &job(), &settings(), &caps).unwrap_err();
             assert!(err.contains("/lava/prod/keys"), "{err}");
             for part in value.split(',').filter(|p| p.len() > 2) {
                 assert!(!err.contains(part), "the value leaked: {err}");
@@ -138,16 +134,20 @@ mod tests {
 
     #[test]
     fn roles_are_assumed_with_every_spec_field() {
-        let caps = Fake { parameters: vec![("/lava/prod/ext", "ext-id-123")], ..Fake::default() };
+        let caps = FakeHost::default().with_parameter("/lava/prod/ext", "ext-id-123");
         let spec = r#"{"conn_id":"aws1","type":"aws","enabled":true,
             "role_arn":"arn:aws:iam::123456789012:role/r","duration":"1.5h","external_id":"/lava/prod/ext",
             "policy_arns":"arn:aws:iam::aws:policy/ReadOnlyAccess",
             "policy":{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]},
             "tags":{"team":"data","env":"prod"},"region":"ap-southeast-2"}"#;
-        let (c, _) = resolve(spec, &JOB, &settings(), &caps).unwrap();
-        assert_eq!(c.session_token.as_deref(), Some("token"));
+        let (c, _) = resolve(spec, &job(), &settings(), &caps).unwrap();
+        assert_eq!(c.session_token.as_deref(), Some("fake-role-token"));
         assert_eq!(c.region.as_deref(), Some("ap-southeast-2"));
-        let assumed = caps.assumed.borrow();
+        assert!(
+            caps.assumed.borrow()[0].1.is_none(),
+            "lava's aws connector assumes roles with the worker's credentials"
+        );
+        let assumed = caps.assumed_requests();
         assert_eq!(
             assumed[0],
             AssumeRole {
@@ -169,27 +169,27 @@ mod tests {
 
     #[test]
     fn the_default_duration_comes_from_the_worker() {
-        let caps = Fake::default();
+        let caps = FakeHost::default();
         let spec = r#"{"conn_id":"aws1","type":"aws","enabled":true,"role_arn":"arn:aws:iam::123456789012:role/r"}"#;
-        resolve(spec, &JOB, &settings(), &caps).unwrap();
+        resolve(spec, &job(), &settings(), &caps).unwrap();
         let worker = Settings { default_duration: Some("45m".into()), ..settings() };
-        resolve(spec, &JOB, &worker, &caps).unwrap();
-        let durations: Vec<u32> = caps.assumed.borrow().iter().map(|a| a.duration_seconds).collect();
+        resolve(spec, &job(), &worker, &caps).unwrap();
+        let durations: Vec<u32> = caps.assumed_requests().iter().map(|a| a.duration_seconds).collect();
         assert_eq!(durations, vec![10_800, 2_700]);
     }
 
     #[test]
     fn disabled_connections_are_refused_by_name() {
         let spec = r#"{"conn_id":"aws1","type":"aws","enabled":false,"role_arn":"arn:aws:iam::123456789012:role/r"}"#;
-        let err = resolve(spec, &JOB, &settings(), &Fake::default()).unwrap_err();
+        let err = resolve(spec, &job(), &settings(), &FakeHost::default()).unwrap_err();
         assert!(err.contains("`aws1` is not enabled"), "{err}");
     }
 
     #[test]
     fn a_bad_external_id_value_is_refused() {
-        let caps = Fake { parameters: vec![("/lava/prod/ext", "x")], ..Fake::default() };
+        let caps = FakeHost::default().with_parameter("/lava/prod/ext", "x");
         let spec = r#"{"conn_id":"aws1","type":"aws","enabled":true,"role_arn":"arn:aws:iam::123456789012:role/r","external_id":"/lava/prod/ext"}"#;
-        let err = resolve(spec, &JOB, &settings(), &caps).unwrap_err();
+        let err = resolve(spec, &job(), &settings(), &caps).unwrap_err();
         assert!(err.contains("external_id") && err.contains("2 to 1224"), "{err}");
         assert!(caps.assumed.borrow().is_empty());
     }
@@ -207,5 +207,23 @@ mod tests {
         assert!(format!("{c:?}").contains("AKID"));
         assert!(!format!("{c:?}").contains("SECRET"));
         assert!(!format!("{c:?}").contains("TOKEN"));
+    }
+
+    #[test]
+    fn the_connector_reads_the_workers_settings_and_logs_the_specs_warnings() {
+        // A 20-minute session against a 10-minute cache TTL draws a warning.
+        let host = FakeHost::default()
+            .with_setting("AWS_CONN_DURATION", "20m")
+            .with_setting("AWS_ACCESS_KEY_CACHE_TTL", "15m");
+        let spec = r#"{"conn_id":"aws1","type":"aws","enabled":true,"role_arn":"arn:aws:iam::123456789012:role/r"}"#;
+        let resolved = AwsConnector.resolve(spec, &job(), &host).unwrap();
+        assert_eq!(resolved.launcher, Some(lava_guest_kit::Launcher::AwsCli));
+        assert_eq!(resolved.aws.as_ref().map(|c| c.access_key_id.as_str()), Some("ASIAFAKEROLE"));
+        assert_eq!(host.assumed_requests()[0].duration_seconds, 1_200);
+        let logged = host.logged.borrow();
+        assert!(
+            logged.iter().any(|(level, line)| *level == lava_guest_kit::Level::Warn && line.contains("aws1")),
+            "{logged:?}"
+        );
     }
 }

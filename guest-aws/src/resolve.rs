@@ -1,12 +1,12 @@
 //! lava's resolve flow: static keys from SSM, or an assumed role.
 
-use lava_rules::aws::{AssumeRole, Capabilities, Credentials};
+use lava_guest_kit::{AssumeRole, Credentials, Host};
 use lava_rules::sts::external_id_problem;
 
 use crate::spec::{AwsSpec, RoleSpec, Source};
 
 /// Resolve a checked spec for a job whose session name is already derived.
-pub fn resolve(spec: &AwsSpec, session_name: &str, caps: &dyn Capabilities) -> Result<Credentials, String> {
+pub fn resolve(spec: &AwsSpec, session_name: &str, host: &dyn Host) -> Result<Credentials, String> {
     if !spec.enabled {
         return Err(format!(
             "connection `{}` is not enabled: set `\"enabled\": true` in its spec to use it",
@@ -14,13 +14,13 @@ pub fn resolve(spec: &AwsSpec, session_name: &str, caps: &dyn Capabilities) -> R
         ));
     }
     match &spec.source {
-        Source::AccessKeys(parameter) => static_keys(parameter, spec.region.clone(), caps),
-        Source::Role(role) => assume_role(role, session_name, spec.region.clone(), caps),
+        Source::AccessKeys(parameter) => static_keys(parameter, spec.region.clone(), host),
+        Source::Role(role) => assume_role(role, session_name, spec.region.clone(), host),
     }
 }
 
-fn static_keys(parameter: &str, region: Option<String>, caps: &dyn Capabilities) -> Result<Credentials, String> {
-    let value = caps
+fn static_keys(parameter: &str, region: Option<String>, host: &dyn Host) -> Result<Credentials, String> {
+    let value = host
         .get_parameter(parameter)
         .map_err(|e| format!("access_keys: cannot read SSM parameter `{parameter}`: {e}"))?;
     // lava splits at the first comma; the value itself never appears in a message.
@@ -48,12 +48,12 @@ fn assume_role(
     role: &RoleSpec,
     session_name: &str,
     region: Option<String>,
-    caps: &dyn Capabilities,
+    host: &dyn Host,
 ) -> Result<Credentials, String> {
     let external_id = match &role.external_id_parameter {
         None => None,
         Some(parameter) => {
-            let id = caps
+            let id = host
                 .get_parameter(parameter)
                 .map_err(|e| format!("external_id: cannot read SSM parameter `{parameter}`: {e}"))?;
             let id = id.trim().to_string();
@@ -77,7 +77,7 @@ fn assume_role(
         ..AssumeRole::default()
     };
     let mut credentials =
-        caps.assume_role(&request, None).map_err(|e| format!("role_arn: cannot assume `{}`: {e}", role.role_arn))?;
+        host.assume_role(&request, None).map_err(|e| format!("role_arn: cannot assume `{}`: {e}", role.role_arn))?;
     if credentials.region.is_none() {
         credentials.region = region;
     }

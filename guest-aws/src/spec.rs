@@ -1,5 +1,6 @@
 //! The `aws` connection spec: every field, type and AWS limit of lava's connector.
 
+use lava_guest_kit::Field;
 use lava_rules::duration::parse_duration;
 use lava_rules::fields::{SpecReader, parse_object};
 use lava_rules::problem::{Problem, has_error, kind};
@@ -14,32 +15,30 @@ pub const DEFAULT_DURATION: &str = "3h";
 /// The worker's default credential cache lifetime (`AWS_ACCESS_KEY_CACHE_TTL`).
 pub const DEFAULT_CACHE_TTL: &str = "10m";
 
-/// One spec field: name, type, required, description (what `describe` reports).
-pub const FIELDS: &[(&str, &str, bool, &str)] = &[
-    ("conn_id", "string", true, "Connection identifier."),
-    ("type", "string", true, "`aws` (any case)."),
-    ("enabled", "bool", true, "Whether the connection may be used."),
-    ("description", "string", false, "Free text."),
-    ("owner", "string", false, "Who owns the connection."),
-    ("secret_id", "string", false, "Unused by this connector; accepted for lava compatibility."),
-    (
+/// The spec's fields (what `describe` reports).
+pub const FIELDS: &[Field] = &[
+    Field::required("conn_id", "string", "Connection identifier."),
+    Field::required("type", "string", "`aws` (any case)."),
+    Field::required("enabled", "bool", "Whether the connection may be used."),
+    Field::optional("description", "string", "Free text."),
+    Field::optional("owner", "string", "Who owns the connection."),
+    Field::optional("secret_id", "string", "Unused by this connector; accepted for lava compatibility."),
+    Field::optional(
         "access_keys",
         "string",
-        false,
         "SSM SecureString parameter under /lava/<realm>/ holding `access_key_id,secret_access_key`. One of access_keys or role_arn.",
     ),
-    ("role_arn", "string", false, "IAM role to assume. One of access_keys or role_arn."),
-    (
+    Field::optional("role_arn", "string", "IAM role to assume. One of access_keys or role_arn."),
+    Field::optional(
         "duration",
         "duration",
-        false,
         "Session length when assuming the role (900 s to 12 h); default AWS_CONN_DURATION (3h).",
     ),
-    ("external_id", "string", false, "Name of an SSM parameter holding the external ID for AssumeRole."),
-    ("policy_arns", "string | list<string>", false, "Managed session policy ARNs (at most 10)."),
-    ("policy", "map<string,any>", false, "Inline session policy (at most 2048 characters as compact JSON)."),
-    ("region", "string", false, "AWS region; default the worker's region."),
-    ("tags", "map<string,string>", false, "Session tags (at most 50)."),
+    Field::optional("external_id", "string", "Name of an SSM parameter holding the external ID for AssumeRole."),
+    Field::optional("policy_arns", "string | list<string>", "Managed session policy ARNs (at most 10)."),
+    Field::optional("policy", "map<string,any>", "Inline session policy (at most 2048 characters as compact JSON)."),
+    Field::optional("region", "string", "AWS region; default the worker's region."),
+    Field::optional("tags", "map<string,string>", "Session tags (at most 50)."),
 ];
 
 /// Worker settings that validation depends on.
@@ -125,7 +124,7 @@ impl<'a> Checker<'a> {
     }
 
     fn run(&mut self) -> Option<AwsSpec> {
-        let known: Vec<&str> = FIELDS.iter().map(|(name, ..)| *name).collect();
+        let known: Vec<&str> = FIELDS.iter().map(|f| f.name).collect();
         self.reader.reject_unknown(&known, CONNECTOR_TYPE);
         let conn_id = self.reader.required_string("conn_id");
         if conn_id.as_deref() == Some("") {

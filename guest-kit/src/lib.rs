@@ -1,143 +1,193 @@
-//! The guest side of the contract, generated once and shared by every connector
-//! plugin of this workspace: the WIT bindings (a plugin exports its connector
-//! with [`export_connector!`]), the host capabilities behind the plain-Rust
-//! [`Capabilities`] trait, and conversions of the shared rule types.
+//! The connector SDK: everything a lava-conn connector type needs besides its
+//! own logic.
+//!
+//! A connector is a type implementing [`Connector`] — its field table, and
+//! `validate`, `session_name` and `resolve` over a spec — exported with
+//! [`export_connector!`]. What it may ask of the host comes through the
+//! [`Host`] it is handed: SSM reads, STS AssumeRole, the worker's
+//! credentials, log lines, worker settings. Nothing else reaches it: no
+//! files, network, environment or clock beyond the time of day.
+//!
+//! ```ignore
+//! use lava_guest_kit::{Connector, Field, Host, JobContext, Problem, Resolved, ValidateContext};
+//!
+//! #[derive(Default)]
+//! struct Token;
+//!
+//! impl Connector for Token {
+//!     const TYPE: &'static str = "token";
+//!     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+//!     const FIELDS: &'static [Field] = &[Field::required("parameter", "string", "SSM parameter holding the token")];
+//!
+//!     fn validate(&self, spec: &str, _: &ValidateContext, _: &dyn Host) -> Vec<Problem> { /* … */ vec![] }
+//!     fn resolve(&self, spec: &str, _: &JobContext, host: &dyn Host) -> Result<Resolved, String> { /* … */ }
+//! }
+//!
+//! lava_guest_kit::export_connector!(Token);
+//! ```
+//!
+//! The guide is "Write a connector type" in the repository's README, and
+//! `examples/plugin-template/` is a complete crate to start from.
 
-wit_bindgen::generate!({
-    world: "plugin",
-    path: "../wit/v0.2.0",
-    pub_export_macro: true,
-    export_macro_name: "export_connector",
-    default_bindings_module: "lava_guest_kit",
-});
+mod export;
+mod host;
+pub mod testing;
 
-use lava::connector::types::{
-    AwsCredentials, CapabilityError, Descriptor, FieldInfo, JobContext, LauncherKind, Problem, Resolved, Severity,
-};
-use lava::connector::{config, log, ssm, sts, worker_credentials};
-use lava_rules::aws::{AssumeRole, Capabilities, Credentials};
-use lava_rules::problem;
+pub use host::{AssumeRole, CapabilityError, Credentials, Host, Level};
+pub use lava_rules::problem::{Problem, Severity, error_summary, has_error};
 
-/// What `describe` returns, from a connector's field table
-/// (name, type, required, description).
-pub fn descriptor(connector_type: &str, version: &str, fields: &[(&str, &str, bool, &str)]) -> Descriptor {
-    Descriptor {
-        types: vec![connector_type.to_string()],
-        version: version.to_string(),
-        fields: fields
-            .iter()
-            .map(|(name, type_name, required, description)| FieldInfo {
-                name: name.to_string(),
-                type_name: type_name.to_string(),
-                required: *required,
-                description: description.to_string(),
-            })
-            .collect(),
+#[doc(hidden)]
+#[cfg(target_family = "wasm")]
+pub use export::{glue as __glue, wit as __wit};
+
+/// The contract version this SDK builds connectors against.
+pub const CONTRACT_VERSION: &str = "0.2.0";
+
+/// One spec field, as `lava-conn describe` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    /// The field's name in the spec.
+    pub name: &'static str,
+    /// Its type, in words (`string`, `duration`, `list of strings`, …).
+    pub type_name: &'static str,
+    /// Whether a spec must have it.
+    pub required: bool,
+    /// What it means.
+    pub description: &'static str,
+}
+
+impl Field {
+    /// A field every spec must have.
+    pub const fn required(name: &'static str, type_name: &'static str, description: &'static str) -> Self {
+        Self { name, type_name, required: true, description }
+    }
+
+    /// A field a spec may leave out.
+    pub const fn optional(name: &'static str, type_name: &'static str, description: &'static str) -> Self {
+        Self { name, type_name, required: false, description }
     }
 }
 
-/// The contract's problems from the rule crate's.
-pub fn problems_to_wit(problems: Vec<problem::Problem>) -> Vec<Problem> {
-    problems
-        .into_iter()
-        .map(|p| Problem {
-            field: p.field,
-            message: p.message,
-            severity: match p.severity {
-                problem::Severity::Error => Severity::Error,
-                problem::Severity::Warning => Severity::Warning,
-            },
-        })
-        .collect()
+/// What the host knows when it asks for validation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ValidateContext {
+    /// The realm the spec belongs to, when known.
+    pub realm: Option<String>,
+}
+
+/// The job a connection is resolved for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobContext {
+    /// The realm the job runs in.
+    pub realm: String,
+    /// The job's id.
+    pub job_id: String,
+    /// The connection's id.
+    pub conn_id: String,
+    /// The worker's role-session name template (lava's `CONN_APP_NAME`).
+    pub session_name_template: String,
+}
+
+/// How the job uses what a connector resolved: a stand-in the host writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Launcher {
+    /// lava's AWS CLI stand-in (needs [`Resolved::aws`] credentials).
+    AwsCli,
+}
+
+/// One value handed to the job (for example a database password).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Value {
+    /// Its name: a letter, then letters, digits and `_` (an environment variable name).
+    pub name: String,
+    /// The value itself.
+    pub value: String,
+    /// Whether the host must keep it out of logs and output (it always does for credentials).
+    pub secret: bool,
+}
+
+impl std::fmt::Debug for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value = if self.secret { "<redacted>" } else { self.value.as_str() };
+        f.debug_struct("Value").field("name", &self.name).field("value", &value).finish()
+    }
+}
+
+/// What a connection resolves to for one job.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resolved {
+    /// Named values for the job.
+    pub values: Vec<Value>,
+    /// When the result stops being valid (seconds since the Unix epoch).
+    pub expiration: Option<u64>,
+    /// AWS credentials for the job.
+    pub aws: Option<Credentials>,
+    /// A host-written stand-in for the job.
+    pub launcher: Option<Launcher>,
+}
+
+impl Resolved {
+    /// AWS credentials, with lava's AWS CLI stand-in, valid until they expire.
+    /// A region left empty is filled from the worker's `AWS_REGION` setting
+    /// when the result leaves the plugin.
+    pub fn aws(credentials: Credentials) -> Self {
+        Self {
+            expiration: credentials.expiration,
+            aws: Some(credentials),
+            launcher: Some(Launcher::AwsCli),
+            values: Vec::new(),
+        }
+    }
+
+    /// Named values only (no credentials, no stand-in).
+    pub fn values(values: Vec<Value>) -> Self {
+        Self { values, ..Self::default() }
+    }
+}
+
+/// A connector type. Implement it on a `Default` type and export it with
+/// [`export_connector!`]; the host makes a fresh instance for every call, so
+/// nothing carries over from one call to the next.
+pub trait Connector: Default {
+    /// The spec `type` this connector handles (lowercase letters, digits, `-`, `_`).
+    const TYPE: &'static str;
+    /// The connector's version, shown by `lava-conn plugins`.
+    const VERSION: &'static str;
+    /// The spec's fields, shown by `lava-conn describe`.
+    const FIELDS: &'static [Field];
+
+    /// The spec's problems; none means valid. The host grants no AWS here.
+    /// By default a spec has none.
+    fn validate(&self, spec: &str, context: &ValidateContext, host: &dyn Host) -> Vec<Problem> {
+        let _ = (spec, context, host);
+        Vec::new()
+    }
+
+    /// The role-session name for the spec in this job. The host grants no AWS
+    /// here. By default: the spec's errors if it has any, else the worker's
+    /// template (lava's rule) rendered for the job.
+    fn session_name(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<String, Vec<Problem>> {
+        let problems = self.validate(spec, &ValidateContext { realm: Some(context.realm.clone()) }, host);
+        if has_error(&problems) {
+            return Err(problems.into_iter().filter(|p| p.severity == Severity::Error).collect());
+        }
+        lava_rules::session::session_name(
+            &context.session_name_template,
+            &context.realm,
+            &context.job_id,
+            &context.conn_id,
+        )
+        .map_err(|message| vec![Problem::error("CONN_APP_NAME", message)])
+    }
+
+    /// Resolve the spec for the job through the host's capabilities. The
+    /// error is shown to the user as it is: say which field and what to do.
+    fn resolve(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<Resolved, String>;
 }
 
 /// Log each warning of a connection at `warn` (a resolve cannot return them).
-pub fn log_warnings(context: &JobContext, problems: &[problem::Problem]) {
-    for p in problems.iter().filter(|p| p.severity == problem::Severity::Warning) {
-        log::log(log::Level::Warn, &format!("connection `{}`: {}: {}", context.conn_id, p.field, p.message));
-    }
-}
-
-/// A worker setting shared through the `config` capability.
-pub fn setting(key: &str) -> Option<String> {
-    config::get(key)
-}
-
-/// What a job gets from AWS credentials: the credentials, and lava's AWS CLI
-/// stand-in, which the host writes from them.
-pub fn resolved_aws(credentials: Credentials) -> Resolved {
-    Resolved {
-        values: Vec::new(),
-        expiration: credentials.expiration,
-        launcher: Some(LauncherKind::AwsCli),
-        aws: Some(credentials_to_wit(credentials)),
-    }
-}
-
-fn credentials_to_wit(c: Credentials) -> AwsCredentials {
-    AwsCredentials {
-        access_key_id: c.access_key_id,
-        secret_access_key: c.secret_access_key,
-        session_token: c.session_token,
-        expiration: c.expiration,
-        region: c.region,
-        endpoint_url: c.endpoint_url,
-    }
-}
-
-fn credentials_from_wit(c: AwsCredentials) -> Credentials {
-    Credentials {
-        access_key_id: c.access_key_id,
-        secret_access_key: c.secret_access_key,
-        session_token: c.session_token,
-        expiration: c.expiration,
-        region: c.region,
-        endpoint_url: c.endpoint_url,
-    }
-}
-
-/// A capability failure in words a user can act on.
-fn describe_error(error: CapabilityError) -> String {
-    match error {
-        CapabilityError::NotGranted(m) => format!("not granted by the worker: {m}"),
-        CapabilityError::NotFound(m) => format!("not found: {m}"),
-        CapabilityError::AccessDenied(m) => format!("access denied: {m}"),
-        CapabilityError::Throttled(m) => format!("throttled by AWS: {m}"),
-        CapabilityError::InvalidInput(m) => format!("rejected by AWS: {m}"),
-        CapabilityError::RegionDisabled(m) => format!("STS is not activated in the region: {m}"),
-        CapabilityError::ExpiredToken(m) => format!("the worker's credentials have expired: {m}"),
-        CapabilityError::Unavailable(m) => format!("AWS unavailable: {m}"),
-        CapabilityError::Other(m) => m,
-    }
-}
-
-/// The host's capabilities, through the contract's imports.
-pub struct HostCapabilities;
-
-impl Capabilities for HostCapabilities {
-    fn get_parameter(&self, name: &str) -> Result<String, String> {
-        ssm::get_parameter(name, true).map_err(describe_error)
-    }
-
-    fn assume_role(&self, request: &AssumeRole, source: Option<&Credentials>) -> Result<Credentials, String> {
-        let request = sts::AssumeRoleRequest {
-            role_arn: request.role_arn.clone(),
-            session_name: request.session_name.clone(),
-            duration_seconds: request.duration_seconds,
-            external_id: request.external_id.clone(),
-            policy_arns: request.policy_arns.clone(),
-            policy: request.policy.clone(),
-            tags: request.tags.iter().map(|(key, value)| sts::Tag { key: key.clone(), value: value.clone() }).collect(),
-            transitive_tag_keys: request.transitive_tag_keys.clone(),
-            endpoint_url: request.endpoint_url.clone(),
-            source_identity: request.source_identity.clone(),
-            region: request.region.clone(),
-            source: source.cloned().map(credentials_to_wit),
-        };
-        sts::assume_role(&request).map(credentials_from_wit).map_err(describe_error)
-    }
-
-    fn worker_credentials(&self) -> Result<Credentials, String> {
-        worker_credentials::get().map(credentials_from_wit).map_err(describe_error)
+pub fn log_warnings(host: &dyn Host, context: &JobContext, problems: &[Problem]) {
+    for p in problems.iter().filter(|p| p.severity == Severity::Warning) {
+        host.log(Level::Warn, &format!("connection `{}`: {}: {}", context.conn_id, p.field, p.message));
     }
 }

@@ -206,11 +206,11 @@ fn resolve_logic(c: &mut Criterion) {
     let spec = role_spec();
     let text = spec.to_string();
     let settings = lava_guest_aws::spec::Settings { realm: Some("prod".into()), ..Default::default() };
-    let guest_job = lava_guest_aws::Job {
-        realm: "prod",
-        job_id: "bench",
-        conn_id: "bench",
-        session_name_template: lava_rules::session::DEFAULT_TEMPLATE,
+    let guest_job = lava_guest_kit::JobContext {
+        realm: "prod".into(),
+        job_id: "bench".into(),
+        conn_id: "bench".into(),
+        session_name_template: lava_rules::session::DEFAULT_TEMPLATE.into(),
     };
     let host = host_with(test_config(), Arc::new(InstantBackend));
     let mut group = c.benchmark_group("resolve-logic");
@@ -237,9 +237,9 @@ fn resolve_logic(c: &mut Criterion) {
 struct InstantBackend;
 
 /// The credentials it answers with: one set, handed to the native logic as
-/// `lava_rules` credentials and to the host in the contract's shape.
-fn instant_credentials() -> lava_rules::aws::Credentials {
-    lava_rules::aws::Credentials {
+/// SDK credentials and to the host in the contract's shape.
+fn instant_credentials() -> lava_guest_kit::Credentials {
+    lava_guest_kit::Credentials {
         access_key_id: "ASIAEXAMPLEKEY000000".into(),
         secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
         session_token: Some("token".repeat(60)),
@@ -257,7 +257,7 @@ impl AwsBackend for InstantBackend {
         Err(CapabilityError::Unavailable("not in this benchmark".into()))
     }
     fn assume_role(&self, _: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
-        let lava_rules::aws::Credentials {
+        let lava_guest_kit::Credentials {
             access_key_id,
             secret_access_key,
             session_token,
@@ -272,19 +272,23 @@ impl AwsBackend for InstantBackend {
     }
 }
 
-impl lava_rules::aws::Capabilities for InstantBackend {
-    fn get_parameter(&self, _: &str) -> Result<String, String> {
-        Err("not in this benchmark".into())
+impl lava_guest_kit::Host for InstantBackend {
+    fn get_parameter(&self, _: &str) -> Result<String, lava_guest_kit::CapabilityError> {
+        Err(lava_guest_kit::CapabilityError::Unavailable("not in this benchmark".into()))
     }
     fn assume_role(
         &self,
-        _: &lava_rules::aws::AssumeRole,
-        _: Option<&lava_rules::aws::Credentials>,
-    ) -> Result<lava_rules::aws::Credentials, String> {
+        _: &lava_guest_kit::AssumeRole,
+        _: Option<&lava_guest_kit::Credentials>,
+    ) -> Result<lava_guest_kit::Credentials, lava_guest_kit::CapabilityError> {
         Ok(instant_credentials())
     }
-    fn worker_credentials(&self) -> Result<lava_rules::aws::Credentials, String> {
-        Err("not in this benchmark".into())
+    fn worker_credentials(&self) -> Result<lava_guest_kit::Credentials, lava_guest_kit::CapabilityError> {
+        Err(lava_guest_kit::CapabilityError::Unavailable("not in this benchmark".into()))
+    }
+    fn log(&self, _: lava_guest_kit::Level, _: &str) {}
+    fn setting(&self, _: &str) -> Option<String> {
+        None
     }
 }
 
