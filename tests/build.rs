@@ -1,7 +1,8 @@
 //! Builds the components the tests load: the hostile test plugin, a plugin
 //! built against the frozen contract 0.1.0, the
 //! empty plugin (the benchmarks' floor), two that call or import WASI
-//! directly (host-resource hoarding, a newer WASI), the
+//! directly (host-resource hoarding, a newer WASI), the plugin template
+//! (built as its author would, outside the workspace), the
 //! drop-in airflow-aws plugin, and the aws connector as a plain file (the host
 //! embeds its own copy of the same build).
 
@@ -18,6 +19,8 @@ fn main() {
     println!("cargo:rustc-env=LAVA_TEST_WASI_DIRECT_COMPONENT={}", wasi_direct.display());
     let newer_wasi = lava_wasm_build::build_guest("lava-test-newer-wasi", &["tests/newer-wasi", "wit"]);
     println!("cargo:rustc-env=LAVA_TEST_NEWER_WASI_COMPONENT={}", newer_wasi.display());
+    let template = lava_wasm_build::build_plugin_crate("examples/plugin-template", "lava-plugin-template");
+    println!("cargo:rustc-env=LAVA_TEST_TEMPLATE_COMPONENT={}", template.display());
     let aws = lava_wasm_build::build_guest("lava-guest-aws", &["guest-aws", "guest-kit", "rules", "wit"]);
     println!("cargo:rustc-env=LAVA_TEST_AWS_COMPONENT={}", aws.display());
     let airflow =

@@ -27,6 +27,28 @@ use wasmtime::component::Component;
 /// recently written are removed when a new one is stored.
 const MAX_ARTIFACTS: usize = 32;
 
+/// Where a plugin's compiled code came from when it was loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheState {
+    /// Mapped from the compile cache: no compiling.
+    Mapped,
+    /// Compiled now, and stored for the next start.
+    Compiled,
+    /// Compiled now in memory only: the cache is off or could not store it.
+    NotCached,
+}
+
+impl CacheState {
+    /// The state in one word, as `lava-conn plugins` shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mapped => "mapped",
+            Self::Compiled => "compiled",
+            Self::NotCached => "not-cached",
+        }
+    }
+}
+
 /// Where this engine's compiled components live, if anywhere.
 pub(crate) struct CompiledStore {
     folder: Option<PathBuf>,
@@ -55,9 +77,9 @@ impl CompiledStore {
 
     /// The component for `wasm`, whose SHA-256 is `digest`: mapped from the
     /// store when it is there, compiled (and stored) when not.
-    pub fn component(&self, engine: &Engine, wasm: &[u8], digest: &str) -> wasmtime::Result<Component> {
+    pub fn component(&self, engine: &Engine, wasm: &[u8], digest: &str) -> wasmtime::Result<(Component, CacheState)> {
         let Some(folder) = &self.folder else {
-            return Component::new(engine, wasm);
+            return Ok((Component::new(engine, wasm)?, CacheState::NotCached));
         };
         let path = folder.join(format!("{digest}.cwasm"));
         if path.is_file() {
@@ -65,16 +87,20 @@ impl CompiledStore {
             // into a folder only this user can write to (checked in `open`),
             // and wasmtime checks it was compiled for this engine.
             match unsafe { Component::deserialize_file(engine, &path) } {
-                Ok(component) => return Ok(component),
+                Ok(component) => return Ok((component, CacheState::Mapped)),
                 Err(e) => tracing::warn!(artifact = %path.display(), "recompiling a stored component: {e:#}"),
             }
         }
         let compiled = engine.precompile_component(wasm)?;
-        if let Err(e) = store(folder, &path, &compiled) {
-            tracing::warn!(artifact = %path.display(), "cannot store a compiled component: {e}");
-        }
+        let state = match store(folder, &path, &compiled) {
+            Ok(()) => CacheState::Compiled,
+            Err(e) => {
+                tracing::warn!(artifact = %path.display(), "cannot store a compiled component: {e}");
+                CacheState::NotCached
+            }
+        };
         // SAFETY: `compiled` was produced by this engine just now.
-        unsafe { Component::deserialize(engine, &compiled) }
+        Ok((unsafe { Component::deserialize(engine, &compiled) }?, state))
     }
 }
 

@@ -47,6 +47,7 @@ use crate::bindings::latest::lava::connector::types::{JobContext, ValidateContex
 use crate::cache::{CacheKey, CredentialCache};
 use crate::capabilities::Audit;
 pub use crate::capabilities::{AwsBackend, Grants, NoAws};
+pub use crate::compiled::CacheState;
 pub use crate::config::WorkerConfig;
 pub use crate::error::{ConfigError, HostError, LoadError, PluginError, PluginFailure, SkippedPlugin};
 pub use crate::job::JobEnvironment;

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::bindings::latest::lava::connector::types::Descriptor;
 use crate::bindings::{ContractVersion, PluginPre};
+use crate::compiled::CacheState;
 use crate::error::{LoadError, PluginError, PluginFailure, SkippedPlugin};
 use crate::runtime::{CallContext, Runtime};
 use crate::text::sanitize;
@@ -55,6 +56,10 @@ pub struct PluginInfo {
     pub source: PluginSource,
     /// SHA-256 of the component bytes, hex.
     pub sha256: String,
+    /// The component's size.
+    pub size_bytes: u64,
+    /// Whether its compiled code came from the compile cache at load.
+    pub compile_cache: CacheState,
     /// The spec fields it documents: name, type, required, description.
     pub fields: Vec<(String, String, bool, String)>,
 }
@@ -240,7 +245,7 @@ fn load_one(
     bytes: &[u8],
     sha256: String,
 ) -> Result<LoadedPlugin, String> {
-    let pre = runtime.prepare(bytes, &sha256)?;
+    let (pre, compile_cache) = runtime.prepare(bytes, &sha256)?;
     let label: Arc<str> = source.to_string().into();
     let sha256: Arc<str> = sha256.into();
     let mut context = context();
@@ -276,6 +281,8 @@ fn load_one(
         contract: pre.version(),
         source,
         sha256: sha256.to_string(),
+        size_bytes: bytes.len() as u64,
+        compile_cache,
         fields: fields
             .into_iter()
             .map(|f| (sanitize(&f.name), sanitize(&f.type_name), f.required, sanitize(&f.description)))

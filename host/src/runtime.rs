@@ -15,7 +15,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::bindings::{PluginInstance, PluginPre};
 use crate::capabilities::{Audit, AwsBackend, Grants};
-use crate::compiled::CompiledStore;
+use crate::compiled::{CacheState, CompiledStore};
 use crate::config::WorkerConfig;
 use crate::error::{LoadError, PluginError, PluginFailure};
 use crate::text::sanitize_bytes;
@@ -289,8 +289,8 @@ impl Runtime {
 
     /// Compile (or map from the compile cache) a component and link it.
     /// `sha256` is the hex digest of `bytes`.
-    pub fn prepare(&self, bytes: &[u8], sha256: &str) -> Result<PluginPre, String> {
-        let component = self
+    pub fn prepare(&self, bytes: &[u8], sha256: &str) -> Result<(PluginPre, CacheState), String> {
+        let (component, cache) = self
             .compiled
             .component(&self.engine, bytes, sha256)
             .map_err(|e| format!("not a WebAssembly component: {e:#}"))?;
@@ -298,7 +298,7 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| format!("needs something the host does not provide: {e:#}"))?;
-        PluginPre::new(pre)
+        Ok((PluginPre::new(pre)?, cache))
     }
 
     /// Run `body` in a fresh instance of `pre`, within the call bounds.

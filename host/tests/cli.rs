@@ -79,13 +79,57 @@ fn session_names_for_a_file() {
 fn plugins_lists_the_builtin() {
     let out = lava_conn(&["plugins", "--json"]);
     assert_eq!(out.status.code(), Some(0));
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = &out["plugins"];
+    assert_eq!(out["skipped"], serde_json::json!([]));
     assert_eq!(rows[0]["type"], "aws");
     assert_eq!(rows[0]["source"], "built-in `aws`");
     assert_eq!(rows[0]["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(rows[0]["contract"], "0.2.0");
     let out = lava_conn(&["plugins"]);
     assert!(stdout(&out).lines().next().unwrap().contains("CONTRACT"), "{}", stdout(&out));
+}
+
+#[test]
+fn describe_and_plugins_show_an_author_what_the_host_made_of_a_plugin() {
+    let plugins = lava_conn_tests::plugin_dir(&[
+        ("ssm-secret.wasm", lava_conn_tests::TEMPLATE_COMPONENT),
+        ("broken.wasm", lava_conn_tests::BACKDOOR_COMPONENT),
+    ]);
+    let cache = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lava-conn"));
+        command.env("LAVA_CONN_COMPILE_CACHE", cache.path()).env_remove("LAVA_CONN_PLUGINS");
+        command.arg("--plugins").arg(plugins.path()).args(args);
+        command.output().unwrap()
+    };
+    let first = run(&["describe", "--json", "SSM-Secret"]);
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    let first: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(first["type"], "ssm-secret");
+    assert_eq!(first["contract"], "0.2.0");
+    assert_eq!(first["compile_cache"], "compiled", "an empty cache compiles and stores");
+    let size = std::fs::metadata(lava_conn_tests::TEMPLATE_COMPONENT).unwrap().len();
+    assert_eq!(first["size_bytes"], size);
+    assert_eq!(
+        first["fields"][4],
+        serde_json::json!({"name": "parameter", "type": "string", "required": true,
+        "description": "The SSM SecureString parameter holding the secret."})
+    );
+
+    let listed = run(&["plugins", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let template = listed["plugins"].as_array().unwrap().iter().find(|p| p["type"] == "ssm-secret").unwrap();
+    assert_eq!(template["compile_cache"], "mapped", "the next start maps what the first stored");
+    assert_eq!(listed["skipped"].as_array().unwrap().len(), 1);
+    assert!(listed["skipped"][0]["reason"].as_str().unwrap().contains("evil:plugin/backdoor"), "{listed}");
+
+    let text = stdout(&run(&["describe", "ssm-secret"]));
+    assert!(text.contains("compile cache: mapped") && text.contains("parameter"), "{text}");
+    let unknown = run(&["describe", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(stderr.contains("`nope`") && stderr.contains("ssm-secret"), "{stderr}");
 }
 
 /// `lava-conn` with a plugin folder.

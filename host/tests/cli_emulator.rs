@@ -173,7 +173,7 @@ fn audit_log(conn_id: &str) -> String {
 fn every_aws_capability_call_is_one_audit_event_without_secrets() {
     let plugins = Command::new(env!("CARGO_BIN_EXE_lava-conn")).args(["plugins", "--json"]).output().unwrap();
     let rows: Value = serde_json::from_slice(&plugins.stdout).unwrap();
-    let sha256 = rows[0]["sha256"].as_str().unwrap().to_string();
+    let sha256 = rows["plugins"][0]["sha256"].as_str().unwrap().to_string();
 
     let log = audit_log("keys");
     let events: Vec<&str> = log.lines().filter(|l| l.contains("lava_conn::audit")).collect();

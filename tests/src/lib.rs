@@ -27,6 +27,9 @@ pub const WASI_DIRECT_COMPONENT: &str = env!("LAVA_TEST_WASI_DIRECT_COMPONENT");
 /// version the host does not link.
 pub const NEWER_WASI_COMPONENT: &str = env!("LAVA_TEST_NEWER_WASI_COMPONENT");
 
+/// `examples/plugin-template` (type `ssm-secret`), built as a crate of its own.
+pub const TEMPLATE_COMPONENT: &str = env!("LAVA_TEST_TEMPLATE_COMPONENT");
+
 /// The airflow-aws connector, a drop-in plugin the host has never seen.
 pub const AIRFLOW_AWS_COMPONENT: &str = env!("LAVA_TEST_AIRFLOW_AWS_COMPONENT");
 

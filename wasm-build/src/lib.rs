@@ -19,19 +19,41 @@ pub const GUEST_PROFILE: &str = "guest";
 /// root) whose changes must rebuild it. Panics with a message that says what
 /// to do when the build cannot run; a build script has no better channel.
 pub fn build_guest(package: &str, watch: &[&str]) -> PathBuf {
-    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run from a build script"));
-    let workspace = workspace_root(&manifest_dir);
-    // `.cargo/config.toml` holds the guests' link flags (their initial memory).
-    for folder in watch.iter().chain(["Cargo.lock", "Cargo.toml", ".cargo/config.toml"].iter()) {
+    let workspace = workspace_root();
+    watch_folders(&workspace, watch.iter().chain(["Cargo.lock", "Cargo.toml", ".cargo/config.toml"].iter()));
+    let args = ["--package", package, "--profile", GUEST_PROFILE];
+    cargo_build(&workspace, package, &args, GUEST_PROFILE)
+}
+
+/// Build the stand-alone plugin crate in `folder` (relative to the workspace
+/// root; a workspace of its own, as a plugin author's crate is) with its own
+/// release profile, and return the path of its component.
+pub fn build_plugin_crate(folder: &str, package: &str) -> PathBuf {
+    let workspace = workspace_root();
+    // Its SDK is part of this workspace: a change there rebuilds it too.
+    watch_folders(&workspace, [folder, "guest-kit", "rules", "wit", ".cargo/config.toml"].iter());
+    let manifest = workspace.join(folder).join("Cargo.toml");
+    let manifest = manifest.to_str().expect("the workspace path is UTF-8");
+    // `--locked`: the crate's committed lock file decides its dependencies.
+    let args = ["--manifest-path", manifest, "--release", "--locked"];
+    cargo_build(&workspace, package, &args, "release")
+}
+
+fn watch_folders<'a>(workspace: &Path, folders: impl Iterator<Item = &'a &'a str>) {
+    for folder in folders {
         println!("cargo:rerun-if-changed={}", workspace.join(folder).display());
     }
+}
+
+fn cargo_build(workspace: &Path, package: &str, args: &[&str], profile: &str) -> PathBuf {
     ensure_target_installed();
     let target_dir = workspace.join("target").join("guests");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
-        .current_dir(&workspace)
-        .args(["build", "--quiet", "--package", package, "--target", GUEST_TARGET, "--profile", GUEST_PROFILE])
+        .current_dir(workspace)
+        .args(["build", "--quiet", "--target", GUEST_TARGET])
+        .args(args)
         .arg("--target-dir")
         .arg(&target_dir);
     // What the outer cargo set up for the host build must not leak into the
@@ -52,13 +74,13 @@ pub fn build_guest(package: &str, watch: &[&str]) -> PathBuf {
     let status =
         command.status().unwrap_or_else(|e| panic!("cannot run cargo to build the `{package}` component: {e}"));
     assert!(status.success(), "building the `{package}` component for {GUEST_TARGET} failed (see the errors above)");
-    let artifact =
-        target_dir.join(GUEST_TARGET).join(GUEST_PROFILE).join(format!("{}.wasm", package.replace('-', "_")));
+    let artifact = target_dir.join(GUEST_TARGET).join(profile).join(format!("{}.wasm", package.replace('-', "_")));
     assert!(artifact.is_file(), "the `{package}` build produced no {}", artifact.display());
     artifact
 }
 
-fn workspace_root(manifest_dir: &Path) -> PathBuf {
+fn workspace_root() -> PathBuf {
+    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run from a build script"));
     manifest_dir
         .ancestors()
         .find(|dir| std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|text| text.contains("[workspace]")))

@@ -1,0 +1,68 @@
+//! The plugin template, built as its author would build it (a crate of its
+//! own, depending on the SDK), loads into the real host and works there: a
+//! new connector type needs no host change.
+
+use std::sync::Arc;
+
+use lava_conn::{ContractVersion, HostError, Job, PluginSource, Severity};
+use lava_conn_tests::{RecordingBackend, TEMPLATE_COMPONENT, host_with, plugin_dir, test_config};
+use secrecy::ExposeSecret;
+use serde_json::json;
+
+fn job() -> Job {
+    Job { realm: "prod".into(), job_id: "j1".into() }
+}
+
+#[tokio::test]
+async fn the_template_is_a_working_connector_type_in_the_real_host() {
+    let plugins = plugin_dir(&[("ssm-secret.wasm", TEMPLATE_COMPONENT)]);
+    let backend = Arc::new(RecordingBackend {
+        parameters: vec![("/lava/prod/warehouse/password".into(), "hunter2".into())],
+        ..RecordingBackend::default()
+    });
+    let host = host_with(test_config(), Some(plugins.path()), backend.clone());
+    assert!(host.skipped_plugins().is_empty(), "{:?}", host.skipped_plugins());
+
+    let info = host.plugins().into_iter().find(|p| p.types == ["ssm-secret"]).expect("the template's type is served");
+    assert_eq!(info.contract, ContractVersion::V0_2);
+    assert_eq!(info.source, PluginSource::File(plugins.path().join("ssm-secret.wasm")));
+    let fields: Vec<&str> = info.fields.iter().map(|(name, ..)| name.as_str()).collect();
+    assert_eq!(fields, ["conn_id", "type", "enabled", "description", "parameter", "name"]);
+
+    let spec = json!({"conn_id": "warehouse", "type": "ssm-secret",
+        "parameter": "/lava/prod/warehouse/password", "name": "DB_PASSWORD"});
+    assert_eq!(host.validate(&spec, Some("prod")).unwrap(), vec![]);
+    let bad = json!({"conn_id": "warehouse", "type": "ssm-secret", "parameter": "pw"});
+    let problems = host.validate(&bad, Some("prod")).unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!((problems[0].field.as_str(), problems[0].severity), ("parameter", Severity::Error));
+    // The SDK's default session name: the worker's template, rendered for the job.
+    assert_eq!(host.session_name(&spec, &job()).unwrap(), Ok("lv-prod-j1".to_string()));
+    assert!(backend.calls().is_empty(), "validate and session-name get no AWS");
+
+    let resolved = host.resolve_spec(spec, &job()).await.unwrap();
+    assert_eq!(resolved.values.len(), 1);
+    assert_eq!(resolved.values[0].name, "DB_PASSWORD");
+    assert_eq!(resolved.values[0].value.expose_secret(), "hunter2");
+    assert!(resolved.values[0].secret);
+    assert!(resolved.aws.is_none());
+    assert_eq!(backend.calls(), ["ssm:/lava/prod/warehouse/password"]);
+}
+
+#[tokio::test]
+async fn the_template_gets_only_what_the_worker_grants() {
+    let plugins = plugin_dir(&[("ssm-secret.wasm", TEMPLATE_COMPONENT)]);
+    let backend = Arc::new(RecordingBackend::default());
+    let host = host_with(test_config(), Some(plugins.path()), backend.clone());
+    // Outside the realm's prefix: a warning at validation, a refusal at resolve.
+    let spec = json!({"conn_id": "other", "type": "ssm-secret", "parameter": "/lava/dev/password"});
+    let problems = host.validate(&spec, Some("prod")).unwrap();
+    assert_eq!(
+        problems.iter().map(|p| (p.field.as_str(), p.severity)).collect::<Vec<_>>(),
+        [("parameter", Severity::Warning)]
+    );
+    let error = host.resolve_spec(spec, &job()).await.unwrap_err();
+    let HostError::Resolve { message, .. } = &error else { panic!("expected the connector's refusal, got {error:?}") };
+    assert!(message.contains("/lava/dev/password") && message.contains("not granted"), "{message}");
+    assert!(backend.calls().is_empty(), "the refused read never reached AWS: {:?}", backend.calls());
+}
