@@ -75,6 +75,9 @@ pub struct WorkerConfig {
     pub max_plugin_output_bytes: usize,
     /// How many plugin instances may be live at once (pooling allocator slots).
     pub max_concurrent_instances: u32,
+    /// How long a call waits for a free instance slot when all are busy
+    /// before it fails; 0 fails at once.
+    pub instance_wait_ms: u64,
     /// Pre-allocate instance slots (fast, reserves virtual memory for
     /// `max_concurrent_instances` memories) rather than allocating per call.
     pub pooling_allocator: bool,
@@ -109,6 +112,9 @@ impl Default for WorkerConfig {
             memory_limit_mib: 64,
             max_plugin_output_bytes: 1 << 20,
             max_concurrent_instances: 64,
+            // Half the wall limit: a burst waits for the slots in use to end,
+            // a pool wedged by slow AWS calls is reported instead of queued on.
+            instance_wait_ms: 30_000,
             pooling_allocator: true,
             compile_cache: None,
         }
@@ -132,6 +138,7 @@ const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("LAVA_CONN_ALLOWED_ENDPOINTS", "allowed_endpoints"),
     ("LAVA_CONN_ALLOWED_ROLES", "allowed_roles"),
     ("LAVA_CONN_MEMORY_LIMIT_MIB", "memory_limit_mib"),
+    ("LAVA_CONN_INSTANCE_WAIT_MS", "instance_wait_ms"),
     ("LAVA_CONN_COMPILE_CACHE", "compile_cache"),
     ("AWS_CONN_DURATION", "AWS_CONN_DURATION"),
     ("LAVA_AWS_CONN_DURATION", "AWS_CONN_DURATION"),
@@ -176,6 +183,7 @@ impl WorkerConfig {
                 | "max_capability_calls"
                 | "max_plugin_file_mib"
                 | "memory_limit_mib"
+                | "instance_wait_ms"
                 | "AWS_ACCESS_KEY_CACHE_SIZE" => {
                     toml::Value::Integer(value.trim().parse().map_err(|_| ConfigError::Invalid {
                         origin: format!("environment variable {variable}"),
@@ -207,13 +215,14 @@ impl WorkerConfig {
                 return Err(invalid(format!("{key}: `{value}` must be between 0 and {max_seconds} seconds")));
             }
         }
-        let ranges: [(&str, u64, std::ops::RangeInclusive<u64>); 8] = [
+        let ranges: [(&str, u64, std::ops::RangeInclusive<u64>); 9] = [
             ("call_deadline_ms", self.call_deadline_ms, 1..=600_000),
             ("call_wall_limit_ms", self.call_wall_limit_ms, 1..=3_600_000),
             ("max_capability_calls", u64::from(self.max_capability_calls), 1..=100_000),
             ("max_plugin_file_mib", u64::from(self.max_plugin_file_mib), 1..=4096),
             ("memory_limit_mib", u64::from(self.memory_limit_mib), 1..=4096),
             ("max_concurrent_instances", u64::from(self.max_concurrent_instances), 1..=10_000),
+            ("instance_wait_ms", self.instance_wait_ms, 0..=3_600_000),
             ("max_plugin_output_bytes", self.max_plugin_output_bytes as u64, 1..=(1 << 30)),
             ("AWS_ACCESS_KEY_CACHE_SIZE", self.aws_access_key_cache_size as u64, 0..=1_000_000),
         ];
@@ -341,6 +350,7 @@ mod tests {
             ("LAVA_CONN_MAX_CAPABILITY_CALLS", "0", "max_capability_calls"),
             ("LAVA_CONN_MAX_PLUGIN_FILE_MIB", "0", "max_plugin_file_mib"),
             ("LAVA_CONN_MEMORY_LIMIT_MIB", "5000", "memory_limit_mib"),
+            ("LAVA_CONN_INSTANCE_WAIT_MS", "3600001", "instance_wait_ms"),
             ("LAVA_CONN_ALLOWED_ENDPOINTS", "ftp://x", "allowed_endpoints"),
             ("LAVA_CONN_ALLOWED_ROLES", "arn:[", "allowed_roles"),
         ] {
@@ -349,6 +359,8 @@ mod tests {
         }
         let c = WorkerConfig::load(None, env(&[("AWS_ACCESS_KEY_CACHE_TTL", "30d")])).unwrap();
         assert_eq!(c.cache_ttl(), Duration::from_secs(30 * 86_400));
+        let c = WorkerConfig::load(None, env(&[("LAVA_CONN_INSTANCE_WAIT_MS", "0")])).unwrap();
+        assert_eq!(c.instance_wait_ms, 0, "0 is allowed: fail at once");
     }
 
     #[test]

@@ -39,7 +39,14 @@ pub enum PluginFailure {
     /// The instance returned something the contract forbids.
     #[error("returned an invalid result: {0}")]
     InvalidResult(String),
-    /// The instance could not be created (for example, no free instance slot).
+    /// Every instance slot stayed busy for as long as a call may wait.
+    #[error(
+        "could not be started: all {slots} instance slots stayed busy for {} ms \
+         (settings max_concurrent_instances and instance_wait_ms)",
+        .waited.as_millis()
+    )]
+    NoFreeSlot { slots: u32, waited: Duration },
+    /// The instance could not be created.
     #[error("could not be started: {0}")]
     Instantiate(String),
 }

@@ -231,6 +231,20 @@ impl ConnectorHost {
         Ok(self.check_problems(plugin, problems)?)
     }
 
+    /// [`ConnectorHost::validate`] for async callers: the plugin call (and
+    /// any wait for a free instance slot) happens on tokio's blocking pool,
+    /// so the caller's runtime threads never block.
+    pub async fn validate_async(&self, spec: Value, realm: Option<String>) -> Result<Vec<Problem>, HostError> {
+        let host = self.clone();
+        off_runtime("validate", move || host.validate(&spec, realm.as_deref())).await
+    }
+
+    /// [`ConnectorHost::session_name`] for async callers, off the runtime's threads.
+    pub async fn session_name_async(&self, spec: Value, job: Job) -> Result<Result<String, Vec<Problem>>, HostError> {
+        let host = self.clone();
+        off_runtime("session-name", move || host.session_name(&spec, &job)).await
+    }
+
     fn check_problems(
         &self,
         plugin: &LoadedPlugin,
@@ -308,13 +322,7 @@ impl ConnectorHost {
             .get_or_resolve(key, || {
                 let host = self.clone();
                 let job = job.clone();
-                async move {
-                    // Plugin calls block (capability calls wait on the SDK), so
-                    // they run on the blocking pool, never on a runtime worker.
-                    tokio::task::spawn_blocking(move || host.resolve_uncached(&spec, &job))
-                        .await
-                        .unwrap_or_else(|e| Err(HostError::Spec(format!("the resolve task failed: {e}"))))
-                }
+                async move { off_runtime("resolve", move || host.resolve_uncached(&spec, &job)).await }
             })
             .await
     }
@@ -378,4 +386,16 @@ impl ConnectorHost {
             Err(message) => Err(HostError::Resolve { conn_id: sanitize(&conn_id), message: sanitize(&message) }),
         }
     }
+}
+
+/// Run a blocking host call on tokio's blocking pool. Plugin calls block
+/// (capability calls wait on the SDK, a call may wait for an instance slot),
+/// so they never run on a runtime worker.
+async fn off_runtime<R: Send + 'static>(
+    what: &str,
+    call: impl FnOnce() -> Result<R, HostError> + Send + 'static,
+) -> Result<R, HostError> {
+    tokio::task::spawn_blocking(call)
+        .await
+        .unwrap_or_else(|e| Err(HostError::Spec(format!("the {what} task failed: {e}"))))
 }

@@ -1,7 +1,7 @@
 //! The sandbox: one wasmtime engine, and a fresh, bounded store for every call.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable, ResourceTableError};
@@ -39,6 +39,47 @@ const MAX_TABLE_ELEMENTS: usize = 100_000;
 /// outside its own memory limit.
 const MAX_HOST_RESOURCES: usize = 10_000;
 
+/// Admission to the instance pool: a call takes a slot before its instance
+/// exists and gives it back when its store is gone, so a burst beyond the
+/// pool waits (bounded) instead of failing to instantiate. The pool's own
+/// count is the same, so a call holding a slot always gets an instance.
+pub(crate) struct Slots {
+    free: Mutex<u32>,
+    freed: Condvar,
+    total: u32,
+}
+
+/// A taken slot; dropping it frees the slot.
+struct Slot<'a>(&'a Slots);
+
+impl Slots {
+    fn new(total: u32) -> Self {
+        Self { free: Mutex::new(total), freed: Condvar::new(), total }
+    }
+
+    /// A slot, waiting at most `wait` for one.
+    fn take(&self, wait: Duration) -> Option<Slot<'_>> {
+        let deadline = Instant::now() + wait;
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        while *free == 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            free = self.freed.wait_timeout(free, left).unwrap_or_else(PoisonError::into_inner).0;
+        }
+        *free -= 1;
+        Some(Slot(self))
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        self.0.freed.notify_one();
+    }
+}
+
 /// Bounds applied to every call.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct CallLimits {
@@ -50,6 +91,8 @@ pub(crate) struct CallLimits {
     pub wall_limit: Duration,
     /// AWS capability calls allowed in one plugin call.
     pub capability_calls: u32,
+    /// How long a call waits for a free instance slot.
+    pub instance_wait: Duration,
 }
 
 /// A call bound that a host function hit: it ends the whole plugin call, so
@@ -220,6 +263,7 @@ pub(crate) struct Runtime {
     linker: Linker<CallState>,
     pub(crate) limits: CallLimits,
     deadline_ticks: u64,
+    slots: Slots,
 }
 
 impl Runtime {
@@ -282,7 +326,9 @@ impl Runtime {
                 max_output_bytes: config.max_plugin_output_bytes,
                 wall_limit: config.call_wall_limit(),
                 capability_calls: config.max_capability_calls,
+                instance_wait: Duration::from_millis(config.instance_wait_ms),
             },
+            slots: Slots::new(slots),
             deadline_ticks,
         })
     }
@@ -309,6 +355,12 @@ impl Runtime {
         context: CallContext,
         body: impl FnOnce(&PluginInstance, &mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
+        let fail = |failure| PluginError { plugin: plugin.to_string(), failure };
+        // Declared before the store, so dropped after it: the slot is free
+        // only once the instance is gone.
+        let _slot = self.slots.take(self.limits.instance_wait).ok_or_else(|| {
+            fail(PluginFailure::NoFreeSlot { slots: self.slots.total, waited: self.limits.instance_wait })
+        })?;
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
         let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
         let state = CallState {
@@ -346,7 +398,6 @@ impl Runtime {
             }
         });
         store.set_hostcall_fuel(self.limits.max_output_bytes);
-        let fail = |failure| PluginError { plugin: plugin.to_string(), failure };
         let instance = match pre.instantiate(&mut store) {
             Ok(instance) => instance,
             Err(e) => return Err(fail(self.classify(&store, e, true))),

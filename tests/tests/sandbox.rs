@@ -556,22 +556,65 @@ fn a_stuck_plugin_does_not_stall_other_calls() {
 }
 
 #[test]
-fn a_call_beyond_the_instance_slots_fails_naming_the_plugin() {
+fn a_call_waits_for_a_busy_slot_and_fails_naming_the_settings_only_past_the_wait() {
     let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
-    let config = WorkerConfig { max_concurrent_instances: 1, call_deadline_ms: 500, ..test_config() };
-    let host = host_with(config, Some(plugins.path()), Arc::new(RecordingBackend::default()));
-    let stuck = {
-        let host = host.clone();
-        std::thread::spawn(move || host.validate(&hostile("loop"), None))
+    let with_wait = |instance_wait_ms| {
+        let config =
+            WorkerConfig { max_concurrent_instances: 1, call_deadline_ms: 300, instance_wait_ms, ..test_config() };
+        host_with(config, Some(plugins.path()), Arc::new(RecordingBackend::default()))
     };
-    std::thread::sleep(Duration::from_millis(100));
-    let error = host.validate(&hostile("fine"), None).unwrap_err();
+    let stuck_then = |host: &ConnectorHost| {
+        let stuck = {
+            let host = host.clone();
+            std::thread::spawn(move || host.validate(&hostile("loop"), None))
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        let waiting = host.validate(&hostile("fine"), None);
+        assert!(matches!(plugin_failure(stuck.join().unwrap().unwrap_err()).1, PluginFailure::Deadline(_)));
+        waiting
+    };
+    // Waiting long enough: the second call runs once the stuck one is stopped.
+    assert_eq!(stuck_then(&with_wait(5_000)).unwrap(), vec![]);
+    // Not long enough: an error naming the plugin, the bound and its settings.
+    let error = stuck_then(&with_wait(50)).unwrap_err();
+    let message = error.to_string();
     let (plugin, failure) = plugin_failure(error);
     assert!(plugin.contains("hostile.wasm"), "{plugin}");
-    assert!(matches!(failure, PluginFailure::Instantiate(_)), "{failure:?}");
-    assert!(matches!(plugin_failure(stuck.join().unwrap().unwrap_err()).1, PluginFailure::Deadline(_)));
-    // The slot is free again.
-    assert_eq!(host.validate(&hostile("fine"), None).unwrap(), vec![]);
+    assert!(
+        matches!(failure, PluginFailure::NoFreeSlot { slots: 1, waited } if waited == Duration::from_millis(50)),
+        "{failure:?}"
+    );
+    assert!(message.contains("max_concurrent_instances") && message.contains("instance_wait_ms"), "{message}");
+}
+
+/// 200 validations at once, each holding its instance for 100 ms.
+fn burst(host: &ConnectorHost) -> Vec<Result<Vec<lava_conn::Problem>, HostError>> {
+    let spec = json!({"conn_id": "c", "type": "wasi-direct", "sleep_ms": 100});
+    let calls: Vec<_> = (0..200)
+        .map(|_| {
+            let (host, spec) = (host.clone(), spec.clone());
+            std::thread::spawn(move || host.validate(&spec, None))
+        })
+        .collect();
+    calls.into_iter().map(|call| call.join().unwrap()).collect()
+}
+
+#[test]
+fn two_hundred_concurrent_validations_on_a_64_slot_pool_all_succeed() {
+    let plugins = plugin_dir(&[("wasi-direct.wasm", lava_conn_tests::WASI_DIRECT_COMPONENT)]);
+    let host = |instance_wait_ms| {
+        let config = WorkerConfig { max_concurrent_instances: 64, instance_wait_ms, ..test_config() };
+        host_with(config, Some(plugins.path()), Arc::new(RecordingBackend::default()))
+    };
+    // Positive control: without waiting, the burst does run out of slots.
+    let refused = burst(&host(0))
+        .into_iter()
+        .filter(|r| matches!(r, Err(HostError::Plugin(e)) if matches!(e.failure, PluginFailure::NoFreeSlot { .. })))
+        .count();
+    assert!(refused > 0, "the burst never needed more than 64 slots");
+    for result in burst(&host(30_000)) {
+        assert_eq!(result.unwrap()[0].message, "held 0");
+    }
 }
 
 /// `validate` of the wasi-direct plugin, holding `pollables` WASI pollables.
@@ -593,4 +636,38 @@ fn a_plugin_that_hoards_host_resources_is_stopped_at_the_cap_and_the_next_call_i
     assert!(matches!(failure, PluginFailure::HostResources(10_000)), "{failure:?}");
     // Resources die with the call: the next one starts from an empty table.
     assert_eq!(hold_pollables(&host, 1_000).unwrap()[0].message, "held 1000");
+}
+
+#[test]
+fn async_validations_wait_for_slots_without_blocking_the_callers_runtime() {
+    let plugins = plugin_dir(&[("wasi-direct.wasm", lava_conn_tests::WASI_DIRECT_COMPONENT)]);
+    let config = WorkerConfig { max_concurrent_instances: 4, ..test_config() };
+    let host = host_with(config, Some(plugins.path()), Arc::new(RecordingBackend::default()));
+    // One runtime thread: a plugin call made on it would hold up every task.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let spec = json!({"conn_id": "c", "type": "wasi-direct", "sleep_ms": 50});
+        let calls: Vec<_> = (0..40)
+            .map(|_| {
+                tokio::spawn({
+                    let (host, spec) = (host.clone(), spec.clone());
+                    async move { host.validate_async(spec, None).await }
+                })
+            })
+            .collect();
+        // Spawned after the 40 calls, it runs before they are done: they wait
+        // for slots off the runtime thread (ten rounds of 50 ms for 4 slots).
+        let finished_when_the_marker_ran = tokio::spawn({
+            let finished: Vec<_> = calls.iter().map(|c| c.abort_handle()).collect();
+            async move { finished.iter().filter(|c| c.is_finished()).count() }
+        })
+        .await
+        .unwrap();
+        assert!(finished_when_the_marker_ran < 40, "the runtime thread was blocked by the calls");
+        for call in calls {
+            assert_eq!(call.await.unwrap().unwrap()[0].message, "held 0");
+        }
+        let job = Job { realm: "prod".into(), job_id: "j".into() };
+        assert_eq!(host.session_name_async(spec, job).await.unwrap(), Ok("wasi-direct".to_string()));
+    });
 }

@@ -1,7 +1,9 @@
 //! A connector plugin of type `wasi-direct` that calls WASI's monotonic clock
 //! itself: `validate` of `{"type": "wasi-direct", "pollables": N}` creates N
 //! pollables and holds them all, then reports how many it held as a warning.
-//! It proves that a plugin cannot make the host keep unbounded state.
+//! It proves that a plugin cannot make the host keep unbounded state. With
+//! `"sleep_ms": M` it first sleeps M milliseconds through WASI (a call that
+//! keeps its instance slot busy).
 
 #![cfg(target_family = "wasm")]
 
@@ -14,10 +16,11 @@ use wasi::clocks::monotonic_clock::subscribe_duration;
 struct WasiDirect;
 export!(WasiDirect);
 
-/// The number after `"pollables":` in the spec (0 if absent).
-fn pollables(spec: &str) -> usize {
-    let Some(start) = spec.find("\"pollables\":") else { return 0 };
-    let digits: String = spec[start + 12..].trim_start().chars().take_while(char::is_ascii_digit).collect();
+/// The number after `"<key>":` in the spec (0 if absent).
+fn number(spec: &str, key: &str) -> u64 {
+    let key = format!("\"{key}\":");
+    let Some(start) = spec.find(&key) else { return 0 };
+    let digits: String = spec[start + key.len()..].trim_start().chars().take_while(char::is_ascii_digit).collect();
     digits.parse().unwrap_or(0)
 }
 
@@ -27,7 +30,11 @@ impl Guest for WasiDirect {
     }
 
     fn validate(spec: String, _context: ValidateContext) -> Vec<Problem> {
-        let held: Vec<_> = (0..pollables(&spec)).map(|_| subscribe_duration(3_600_000_000_000)).collect();
+        let sleep_ms = number(&spec, "sleep_ms");
+        if sleep_ms > 0 {
+            subscribe_duration(sleep_ms * 1_000_000).block();
+        }
+        let held: Vec<_> = (0..number(&spec, "pollables")).map(|_| subscribe_duration(3_600_000_000_000)).collect();
         vec![Problem {
             field: "pollables".into(),
             message: format!("held {}", held.len()),
