@@ -16,9 +16,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group};
-use lava_conn::aws::{SdkBackend, configure};
-use lava_conn::contract::{AssumeRoleRequest, AwsCredentials, CapabilityError};
+use lava_conn::{AssumeRoleRequest, AwsCredentials, CapabilityError};
 use lava_conn::{AwsBackend, ConnectorHost, Job, WorkerConfig};
+use lava_conn::{SdkBackend, configure_sdk};
 use lava_conn_tests::{AIRFLOW_AWS_COMPONENT, EMPTY_COMPONENT, plugin_dir, test_config};
 use lava_test_moto::Moto;
 use serde_json::{Value, json};
@@ -52,7 +52,7 @@ impl Bench {
             "roles": ["bench"],
             "tables": [{"name": "lava.prod.connections", "items": [role_spec()]}],
         }));
-        let sdk = runtime.block_on(configure(moto.sdk_loader()).load());
+        let sdk = runtime.block_on(configure_sdk(moto.sdk_loader()).load());
         Self { moto, runtime, sdk }
     }
 
@@ -265,7 +265,14 @@ impl AwsBackend for InstantBackend {
             region,
             endpoint_url,
         } = instant_credentials();
-        Ok(AwsCredentials { access_key_id, secret_access_key, session_token, expiration, region, endpoint_url })
+        Ok(AwsCredentials {
+            access_key_id,
+            secret_access_key: secret_access_key.into(),
+            session_token: session_token.map(Into::into),
+            expiration: expiration.map(|s| std::time::UNIX_EPOCH + Duration::from_secs(s)),
+            region,
+            endpoint_url,
+        })
     }
     fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
         Err(CapabilityError::Unavailable("not in this benchmark".into()))

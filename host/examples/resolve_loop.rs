@@ -1,8 +1,8 @@
 //! Profiling aid: N uncached resolves of a role connection against a moto
 //! server (`perf record target/release/examples/resolve_loop 300`).
 
-use lava_conn::aws::{SdkBackend, configure};
 use lava_conn::{ConnectorHost, Job, WorkerConfig};
+use lava_conn::{SdkBackend, configure_sdk};
 use lava_test_moto::Moto;
 use serde_json::json;
 
@@ -10,7 +10,7 @@ fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(300);
     let moto = Moto::start(&json!({"roles": ["loop"]}));
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let sdk = runtime.block_on(configure(moto.sdk_loader()).load());
+    let sdk = runtime.block_on(configure_sdk(moto.sdk_loader()).load());
     let host = ConnectorHost::builder()
         .config(WorkerConfig { aws_access_key_cache_ttl: "0s".into(), ..WorkerConfig::default() })
         .backend(SdkBackend::new(sdk, runtime.handle().clone()))

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use lava_conn::aws::SdkBackend;
+use lava_conn::SdkBackend;
 use lava_conn::{ConnectorHost, FolderStore, Job, WorkerConfig};
 
 #[tokio::main]

@@ -112,7 +112,7 @@ pub enum HostError {
     Resolve { conn_id: String, message: String },
     /// The connection store failed.
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] crate::connections::store::StoreError),
     /// The host was built without a connection store.
     #[error("no connection store is configured: give the host a folder of specs or the DynamoDB store")]
     NoStore,

@@ -19,22 +19,16 @@
 //! # Ok::<(), lava_conn::HostError>(())
 //! ```
 
-pub mod aws;
-mod bindings;
-mod cache;
-pub mod capabilities;
-mod compiled;
-pub mod config;
-pub mod error;
-pub mod job;
-pub mod output;
-mod plugin;
-mod provider;
-mod runtime;
-pub mod specs;
-pub mod store;
-pub mod text;
-pub mod types;
+mod capabilities;
+mod config;
+mod connections;
+mod contract;
+mod error;
+mod job;
+mod registry;
+mod sandbox;
+mod text;
+mod types;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -42,28 +36,28 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-pub use crate::bindings::ContractVersion;
-use crate::bindings::latest::lava::connector::types::{JobContext, ValidateContext};
-use crate::cache::{CacheKey, CredentialCache};
-use crate::capabilities::Audit;
-pub use crate::capabilities::{AwsBackend, Grants, NoAws};
-pub use crate::compiled::CacheState;
+// The public API, in one place: every module is private.
+pub use crate::capabilities::{AUDIT_TARGET, AssumeRoleRequest, AwsBackend, CapabilityError, Grants, NoAws};
 pub use crate::config::WorkerConfig;
+pub use crate::connections::provider::ConnectionCredentials;
+pub use crate::connections::sdk::{SdkBackend, configure as configure_sdk, load_sdk_config};
+pub use crate::connections::specs::{SpecFileError, conn_id_of, read_spec_file};
+pub use crate::connections::store::{ConnectionStore, DynamoStore, FolderStore, StoreError};
+pub use crate::contract::ContractVersion;
 pub use crate::error::{ConfigError, HostError, LoadError, PluginError, PluginFailure, SkippedPlugin};
-pub use crate::job::JobEnvironment;
-use crate::plugin::{LoadedPlugin, Registry};
-pub use crate::plugin::{PluginInfo, PluginSource};
-pub use crate::provider::ConnectionCredentials;
-use crate::runtime::{CallContext, Runtime};
-pub use crate::store::{ConnectionStore, DynamoStore, FolderStore, StoreError};
-use crate::text::sanitize;
-pub use crate::types::{Job, LauncherKind, Problem, Resolved, Severity};
+pub use crate::job::output;
+pub use crate::job::{JobEnvironment, WORKER_CREDENTIAL_VARIABLES, check_label};
+pub use crate::registry::{PluginInfo, PluginSource};
+pub use crate::sandbox::compiled::CacheState;
+pub use crate::text::{is_hidden, sanitize};
+pub use crate::types::{AwsCredentials, Job, LauncherKind, NamedValue, Problem, Resolved, Severity};
 
-/// The latest WIT contract's generated types, for embedders that implement an [`AwsBackend`].
-pub mod contract {
-    pub use crate::bindings::latest::lava::connector::sts::{AssumeRoleRequest, Tag};
-    pub use crate::bindings::latest::lava::connector::types::{AwsCredentials, CapabilityError};
-}
+use crate::capabilities::{Audit, CallContext};
+use crate::connections::cache::{CacheKey, CredentialCache};
+use crate::connections::specs;
+use crate::contract::{JobContext, ValidateContext};
+use crate::registry::{LoadedPlugin, Registry};
+use crate::sandbox::Runtime;
 
 /// Builds a [`ConnectorHost`].
 #[derive(Default)]
@@ -248,13 +242,13 @@ impl ConnectorHost {
     fn check_problems(
         &self,
         plugin: &LoadedPlugin,
-        problems: Vec<crate::bindings::latest::lava::connector::types::Problem>,
+        problems: Vec<crate::contract::Problem>,
     ) -> Result<Vec<Problem>, PluginError> {
         const MAX_PROBLEMS: usize = 1_000;
         if problems.len() > MAX_PROBLEMS {
             return Err(plugin.invalid_result(format!("{} problems (at most {MAX_PROBLEMS})", problems.len())));
         }
-        Ok(problems.into_iter().map(Problem::from_plugin).collect())
+        Ok(problems.into_iter().map(crate::contract::boundary::problem).collect())
     }
 
     fn job_context(&self, spec: &Value, job: &Job) -> JobContext {
@@ -380,9 +374,8 @@ impl ConnectorHost {
         let result =
             self.inner.runtime.call(&plugin.label, &plugin.pre, call, |p, store| p.resolve(store, &json, &context))?;
         match result {
-            Ok(resolved) => {
-                Resolved::from_plugin(resolved, &grants).map_err(|message| plugin.invalid_result(message).into())
-            }
+            Ok(resolved) => crate::contract::boundary::resolved(resolved, &grants)
+                .map_err(|message| plugin.invalid_result(message).into()),
             Err(message) => Err(HostError::Resolve { conn_id: sanitize(&conn_id), message: sanitize(&message) }),
         }
     }

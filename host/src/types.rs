@@ -1,13 +1,10 @@
-//! The library's own view of what plugins return: checked, with secrets held
-//! in types that redact `Debug` and are zeroed on drop.
+//! The library's own view of what plugins return, with secrets held in types
+//! that redact `Debug` and are zeroed on drop. Plugins' results are checked
+//! into these types at the boundary (`contract/boundary.rs`).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use secrecy::SecretString;
-
-use crate::bindings::latest::lava::connector::types as wit;
-use crate::capabilities::{Grants, is_region};
-use crate::text::sanitize;
 
 /// How serious a problem is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -35,17 +32,6 @@ impl Problem {
     pub fn error(field: &str, message: impl Into<String>) -> Self {
         Self { field: field.into(), message: message.into(), severity: Severity::Error }
     }
-
-    pub(crate) fn from_plugin(p: wit::Problem) -> Self {
-        Self {
-            field: sanitize(&p.field),
-            message: sanitize(&p.message),
-            severity: match p.severity {
-                wit::Severity::Error => Severity::Error,
-                wit::Severity::Warning => Severity::Warning,
-            },
-        }
-    }
 }
 
 /// The job a connection is resolved for.
@@ -58,7 +44,7 @@ pub struct Job {
 }
 
 /// Temporary or static AWS credentials.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct AwsCredentials {
     /// Access key id.
     pub access_key_id: String,
@@ -103,193 +89,4 @@ pub struct Resolved {
     pub aws: Option<AwsCredentials>,
     /// The host-written stand-in the job gets, when the connector offers one.
     pub launcher: Option<LauncherKind>,
-}
-
-/// Latest expiration accepted: the end of year 9999, the last instant that
-/// RFC 3339 and every AWS tool can write.
-const MAX_EPOCH_SECONDS: u64 = 253_402_300_799;
-
-/// A plugin's expiration as a time, or why it is not one.
-fn epoch_seconds(what: &str, seconds: u64) -> Result<SystemTime, String> {
-    if seconds > MAX_EPOCH_SECONDS {
-        return Err(format!("{what} {seconds} is past the year 9999"));
-    }
-    UNIX_EPOCH.checked_add(Duration::from_secs(seconds)).ok_or_else(|| format!("{what} {seconds} is out of range"))
-}
-
-/// Whether `name` is a portable environment variable name.
-fn is_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// Text that goes into a file a tool reads line by line: no NUL, no line break.
-fn check_line(what: &str, text: &str) -> Result<(), String> {
-    if text.contains(['\0', '\n', '\r']) {
-        return Err(format!("{what} contains a NUL or line break"));
-    }
-    Ok(())
-}
-
-impl AwsCredentials {
-    /// Credentials from a plugin, checked: they go into a config file the AWS
-    /// CLI reads, so nothing in them may start a new line or name a region or
-    /// endpoint the worker did not allow.
-    pub(crate) fn from_plugin(c: wit::AwsCredentials, grants: &Grants) -> Result<Self, String> {
-        let id_ok =
-            (1..=128).contains(&c.access_key_id.len()) && c.access_key_id.chars().all(|c| c.is_ascii_alphanumeric());
-        if !id_ok {
-            return Err("AWS access key id is not 1 to 128 letters and digits".into());
-        }
-        if c.secret_access_key.is_empty() {
-            return Err("AWS secret access key is empty".into());
-        }
-        for (what, text) in
-            [("secret access key", Some(&c.secret_access_key)), ("session token", c.session_token.as_ref())]
-        {
-            if let Some(text) = text {
-                check_line(what, text)?;
-            }
-        }
-        if let Some(region) = c.region.as_deref().filter(|r| !is_region(r)) {
-            return Err(format!("region `{}` is not an AWS region name (such as `eu-west-1`)", sanitize(region)));
-        }
-        if let Some(url) = &c.endpoint_url {
-            check_line("endpoint URL", url)?;
-            if let Some(refusal) = grants.endpoint_refusal(url) {
-                return Err(refusal);
-            }
-        }
-        Ok(Self {
-            access_key_id: c.access_key_id,
-            secret_access_key: c.secret_access_key.into(),
-            session_token: c.session_token.map(Into::into),
-            expiration: c.expiration.map(|s| epoch_seconds("AWS credential expiration", s)).transpose()?,
-            region: c.region,
-            endpoint_url: c.endpoint_url,
-        })
-    }
-}
-
-impl Resolved {
-    /// A plugin's result, checked at the boundary: nothing in it reaches a
-    /// job or a terminal unless it passed here.
-    pub(crate) fn from_plugin(r: wit::Resolved, grants: &Grants) -> Result<Self, String> {
-        let mut values = Vec::with_capacity(r.values.len());
-        for v in r.values {
-            if !is_env_name(&v.name) {
-                return Err(format!("value name `{}` is not a variable-style name", sanitize(&v.name)));
-            }
-            values.push(NamedValue { name: v.name, value: v.value.into(), secret: v.secret });
-        }
-        let aws = r.aws.map(|c| AwsCredentials::from_plugin(c, grants)).transpose()?;
-        let launcher = match r.launcher {
-            None => None,
-            Some(wit::LauncherKind::AwsCli) if aws.is_none() => {
-                return Err("launcher `aws-cli` needs AWS credentials in the result, and there are none".into());
-            }
-            Some(wit::LauncherKind::AwsCli) => Some(LauncherKind::AwsCli),
-        };
-        Ok(Self {
-            values,
-            expiration: r.expiration.map(|s| epoch_seconds("expiration", s)).transpose()?,
-            aws,
-            launcher,
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn credentials() -> wit::AwsCredentials {
-        wit::AwsCredentials {
-            access_key_id: "AKIDEXAMPLE".into(),
-            secret_access_key: "s3cr3t-value".into(),
-            session_token: Some("t0k3n-value".into()),
-            expiration: Some(4_000_000_000),
-            region: Some("eu-west-1".into()),
-            endpoint_url: None,
-        }
-    }
-
-    fn resolved(aws: Option<wit::AwsCredentials>) -> wit::Resolved {
-        wit::Resolved { values: vec![], expiration: None, aws, launcher: Some(wit::LauncherKind::AwsCli) }
-    }
-
-    fn refusal(r: wit::Resolved) -> String {
-        let grants = Grants { endpoints: vec!["https://allowed.example".into()], ..Grants::none() };
-        Resolved::from_plugin(r, &grants).expect_err("refused")
-    }
-
-    #[test]
-    fn good_credentials_pass_and_keep_their_values() {
-        let grants = Grants { endpoints: vec!["https://allowed.example".into()], ..Grants::none() };
-        let mut c = credentials();
-        c.endpoint_url = Some("https://allowed.example/".into());
-        let mut plugin_result = resolved(Some(c));
-        plugin_result.values = ["DB_PASSWORD", "_TOKEN", "x1"]
-            .map(|name| wit::NamedValue { name: name.into(), value: "v".into(), secret: true })
-            .to_vec();
-        let r = Resolved::from_plugin(plugin_result, &grants).unwrap();
-        assert_eq!(r.values.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(), ["DB_PASSWORD", "_TOKEN", "x1"]);
-        let aws = r.aws.unwrap();
-        assert_eq!(aws.expiration, Some(UNIX_EPOCH + Duration::from_secs(4_000_000_000)));
-        assert_eq!(r.launcher, Some(LauncherKind::AwsCli));
-        let debug = format!("{aws:?}");
-        assert!(!debug.contains("s3cr3t-value") && !debug.contains("t0k3n-value"), "{debug}");
-        assert!(debug.contains("[REDACTED]"), "{debug}");
-    }
-
-    /// One case per check, each failing that check alone.
-    #[test]
-    fn each_check_refuses_with_its_own_message() {
-        let with = |f: fn(&mut wit::AwsCredentials)| {
-            let mut c = credentials();
-            f(&mut c);
-            refusal(resolved(Some(c)))
-        };
-        let cases = [
-            (with(|c| c.access_key_id = String::new()), "access key id is not 1 to 128 letters and digits"),
-            (with(|c| c.access_key_id = "AKID-1".into()), "access key id is not 1 to 128 letters and digits"),
-            (with(|c| c.access_key_id = "A".repeat(129)), "access key id is not 1 to 128 letters and digits"),
-            (with(|c| c.secret_access_key = String::new()), "secret access key is empty"),
-            (
-                with(|c| c.secret_access_key = "s\ncredential_process = x".into()),
-                "secret access key contains a NUL or line break",
-            ),
-            (with(|c| c.session_token = Some("t\r".into())), "session token contains a NUL or line break"),
-            (with(|c| c.session_token = Some("t\0".into())), "session token contains a NUL or line break"),
-            (with(|c| c.region = Some("eu-west-1\nx".into())), "is not an AWS region name"),
-            (
-                with(|c| c.endpoint_url = Some("https://allowed.example\n".into())),
-                "endpoint URL contains a NUL or line break",
-            ),
-            (with(|c| c.endpoint_url = Some("https://evil.example".into())), "allowed_endpoints"),
-            (
-                with(|c| c.expiration = Some(u64::MAX)),
-                "AWS credential expiration 18446744073709551615 is past the year 9999",
-            ),
-            (refusal(resolved(None)), "launcher `aws-cli` needs AWS credentials"),
-        ];
-        for (got, want) in cases {
-            assert!(got.contains(want), "{got:?} should say {want:?}");
-        }
-        let mut r = resolved(None);
-        r.launcher = None;
-        r.expiration = Some(MAX_EPOCH_SECONDS + 1);
-        assert!(refusal(r).contains("past the year 9999"));
-        let mut r = resolved(None);
-        r.launcher = None;
-        r.values = vec![wit::NamedValue { name: "1X".into(), value: "v".into(), secret: true }];
-        assert!(refusal(r).contains("value name `1X` is not a variable-style name"));
-    }
-
-    #[test]
-    fn the_last_representable_second_is_accepted() {
-        assert!(epoch_seconds("t", MAX_EPOCH_SECONDS).is_ok());
-        assert!(epoch_seconds("t", MAX_EPOCH_SECONDS + 1).is_err());
-    }
 }

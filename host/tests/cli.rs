@@ -173,8 +173,7 @@ fn validate_checks_every_file_even_after_a_plugin_failure() {
 /// Bytes that move a terminal's cursor, retitle it, or reorder text.
 fn assert_terminal_safe(what: &str, bytes: &[u8]) {
     let text = String::from_utf8_lossy(bytes);
-    let hidden: Vec<char> =
-        text.chars().filter(|&c| !matches!(c, '\n' | '\t') && lava_conn::text::is_hidden(c)).collect();
+    let hidden: Vec<char> = text.chars().filter(|&c| !matches!(c, '\n' | '\t') && lava_conn::is_hidden(c)).collect();
     assert!(hidden.is_empty(), "{what} holds {hidden:?}: {text}");
 }
 

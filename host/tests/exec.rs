@@ -276,7 +276,7 @@ fn the_job_never_sees_the_workers_own_credentials() {
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     let seen: Vec<&str> = stdout.lines().next().unwrap().split_whitespace().collect();
-    for variable in lava_conn::job::WORKER_CREDENTIAL_VARIABLES {
+    for variable in lava_conn::WORKER_CREDENTIAL_VARIABLES {
         assert!(!seen.contains(variable), "the job saw {variable}: {seen:?}");
     }
     // Positive control: the settings the job may keep are still there, and the

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use lava_conn::contract::{AssumeRoleRequest, AwsCredentials, CapabilityError};
+use lava_conn::{AssumeRoleRequest, AwsCredentials, CapabilityError};
 use lava_conn::{AwsBackend, ConnectorHost, WorkerConfig};
 
 /// The hostile test component, as built by this crate's build script.

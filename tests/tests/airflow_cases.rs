@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use lava_conn::contract::{AssumeRoleRequest, AwsCredentials, CapabilityError};
+use lava_conn::{AssumeRoleRequest, AwsCredentials, CapabilityError};
 use lava_conn::{AwsBackend, ConnectorHost, Job, Severity, WorkerConfig};
 use lava_conn_tests::{AIRFLOW_AWS_COMPONENT, plugin_dir, test_config};
 use serde_json::{Value, json};
@@ -35,7 +35,7 @@ impl AwsBackend for Sts {
             access_key_id: "ASIAASSUMED".into(),
             secret_access_key: "assumed-secret".into(),
             session_token: Some("assumed-token".into()),
-            expiration: Some(4_000_000_000),
+            expiration: Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(4_000_000_000)),
             region: None,
             endpoint_url: None,
         })
@@ -418,7 +418,7 @@ fn every_airflow_case_ends_as_airflow_decides() {
                 let source = request.source.as_ref();
                 let got = (
                     source.map(|s| s.access_key_id.as_str()),
-                    source.and_then(|s| s.session_token.as_deref()),
+                    source.and_then(|s| s.session_token.as_ref()).map(secrecy::ExposeSecret::expose_secret),
                     request.session_name.as_str(),
                     request.external_id.as_deref(),
                     request.duration_seconds,

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
-use lava_conn::aws::{SdkBackend, configure};
 use lava_conn::{ConnectorHost, FolderStore, Job, PluginSource, Severity, WorkerConfig};
+use lava_conn::{SdkBackend, configure_sdk};
 use lava_conn_tests::{AIRFLOW_AWS_COMPONENT, plugin_dir, test_config};
 use lava_test_moto::{Moto, venv};
 use secrecy::ExposeSecret;
@@ -31,7 +31,7 @@ fn plugins() -> &'static tempfile::TempDir {
 async fn host_with(config: WorkerConfig, specs: Value) -> (ConnectorHost, tempfile::TempDir) {
     let connections = tempfile::tempdir().unwrap();
     std::fs::write(connections.path().join("airflow.json"), specs.to_string()).unwrap();
-    let sdk = configure(moto().sdk_loader()).load().await;
+    let sdk = configure_sdk(moto().sdk_loader()).load().await;
     let host = ConnectorHost::builder()
         .config(config)
         .plugin_dir(plugins().path())

@@ -4,8 +4,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_config::identity::IdentityCache;
-use lava_conn::aws::{SdkBackend, configure};
 use lava_conn::{ConnectionCredentials, ConnectorHost, FolderStore, Job, WorkerConfig};
+use lava_conn::{SdkBackend, configure_sdk};
 use lava_conn_tests::test_config;
 use lava_test_moto::{Fixture, Moto};
 use serde_json::json;
@@ -31,7 +31,7 @@ fn fixture() -> &'static Fixture {
 
 async fn host(config: WorkerConfig) -> ConnectorHost {
     let f = fixture();
-    let sdk = configure(f.moto.sdk_loader()).load().await;
+    let sdk = configure_sdk(f.moto.sdk_loader()).load().await;
     ConnectorHost::builder()
         .config(config)
         .backend(SdkBackend::new(sdk, tokio::runtime::Handle::current()))

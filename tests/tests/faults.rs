@@ -1,13 +1,13 @@
 //! Injected AWS faults: each gives a clear error (or success after retries)
 //! within a stated bound, and the cache never keeps a failure.
 //!
-//! Bounds (lava_conn::aws): 3 attempts (standard retry mode), 3 s to connect,
+//! Bounds (lava_conn::SdkBackend): 3 attempts (standard retry mode), 3 s to connect,
 //! 5 s per attempt, 12 s per call.
 
 use std::time::{Duration, Instant};
 
-use lava_conn::aws::{SdkBackend, configure};
 use lava_conn::{ConnectorHost, Job};
+use lava_conn::{SdkBackend, configure_sdk};
 use lava_conn_tests::test_config;
 use lava_test_moto::faults::{FaultServer, Reply};
 use secrecy::ExposeSecret;
@@ -18,7 +18,7 @@ async fn host_against(server: &FaultServer) -> ConnectorHost {
         .endpoint_url(&server.endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_sts::config::Credentials::new("testing", "testing", None, None, "faults"));
-    let sdk = configure(loader).load().await;
+    let sdk = configure_sdk(loader).load().await;
     ConnectorHost::builder()
         .config(test_config())
         .backend(SdkBackend::new(sdk, tokio::runtime::Handle::current()))

@@ -4,8 +4,8 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use lava_conn::aws::{SdkBackend, configure};
 use lava_conn::{ConnectorHost, FolderStore, HostError, Job, WorkerConfig};
+use lava_conn::{SdkBackend, configure_sdk};
 use lava_conn_tests::test_config;
 use lava_test_moto::Moto;
 use secrecy::ExposeSecret;
@@ -38,7 +38,7 @@ fn moto() -> &'static Moto {
 }
 
 async fn host_with(config: WorkerConfig) -> ConnectorHost {
-    let sdk = configure(moto().sdk_loader()).load().await;
+    let sdk = configure_sdk(moto().sdk_loader()).load().await;
     ConnectorHost::builder()
         .config(config)
         .backend(SdkBackend::new(sdk, tokio::runtime::Handle::current()))
@@ -224,7 +224,7 @@ async fn ssm_outside_the_grant_is_refused_before_any_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_endpoint_fails_clearly_in_bounded_time() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let sdk = configure(moto().sdk_loader().endpoint_url(format!("http://{closed}"))).load().await;
+    let sdk = configure_sdk(moto().sdk_loader().endpoint_url(format!("http://{closed}"))).load().await;
     let host = ConnectorHost::builder()
         .config(test_config())
         .backend(SdkBackend::new(sdk, tokio::runtime::Handle::current()))
@@ -240,7 +240,7 @@ async fn an_unreachable_endpoint_fails_clearly_in_bounded_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_come_from_dynamodb_and_folders() {
-    let sdk = configure(moto().sdk_loader()).load().await;
+    let sdk = configure_sdk(moto().sdk_loader()).load().await;
     let store = lava_conn::DynamoStore::from_sdk_config(&sdk);
     let host = ConnectorHost::builder()
         .config(test_config())
@@ -264,7 +264,7 @@ async fn connections_come_from_dynamodb_and_folders() {
     .unwrap();
     let host = ConnectorHost::builder()
         .config(test_config())
-        .backend(SdkBackend::new(configure(moto().sdk_loader()).load().await, tokio::runtime::Handle::current()))
+        .backend(SdkBackend::new(configure_sdk(moto().sdk_loader()).load().await, tokio::runtime::Handle::current()))
         .store(Arc::new(FolderStore::open(dir.path()).unwrap()))
         .build()
         .unwrap();

@@ -374,19 +374,19 @@ impl lava_conn::AwsBackend for SlowBackend {
     fn region(&self) -> Option<String> {
         None
     }
-    fn get_parameter(&self, _: &str, _: bool) -> Result<String, lava_conn::contract::CapabilityError> {
+    fn get_parameter(&self, _: &str, _: bool) -> Result<String, lava_conn::CapabilityError> {
         self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         std::thread::sleep(self.delay);
         Ok("value".into())
     }
     fn assume_role(
         &self,
-        _: lava_conn::contract::AssumeRoleRequest,
-    ) -> Result<lava_conn::contract::AwsCredentials, lava_conn::contract::CapabilityError> {
-        Err(lava_conn::contract::CapabilityError::Unavailable("slow".into()))
+        _: lava_conn::AssumeRoleRequest,
+    ) -> Result<lava_conn::AwsCredentials, lava_conn::CapabilityError> {
+        Err(lava_conn::CapabilityError::Unavailable("slow".into()))
     }
-    fn worker_credentials(&self) -> Result<lava_conn::contract::AwsCredentials, lava_conn::contract::CapabilityError> {
-        Err(lava_conn::contract::CapabilityError::Unavailable("slow".into()))
+    fn worker_credentials(&self) -> Result<lava_conn::AwsCredentials, lava_conn::CapabilityError> {
+        Err(lava_conn::CapabilityError::Unavailable("slow".into()))
     }
 }
 
@@ -418,7 +418,7 @@ fn escape_sequences_and_bidi_overrides_from_a_plugin_are_neutralised() {
     let problems = fixture().host.validate(&hostile("terminal"), None).unwrap();
     let p = &problems[0];
     for text in [&p.field, &p.message] {
-        assert!(!text.chars().any(lava_conn::text::is_hidden), "{text:?}");
+        assert!(!text.chars().any(lava_conn::is_hidden), "{text:?}");
     }
     assert_eq!(p.field, "conn_id\\u{1b}[2K");
     assert_eq!(p.message, "\\u{1b}]0;owned\\u{7} all good\\u{202e}lmth.exe\\u{200b}");

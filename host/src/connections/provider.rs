@@ -7,8 +7,8 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::{self, ProvideCredentials, future};
 use secrecy::ExposeSecret;
 
+use super::cache::EXPIRY_SAFETY_WINDOW;
 use crate::ConnectorHost;
-use crate::cache::EXPIRY_SAFETY_WINDOW;
 use crate::error::HostError;
 use crate::types::{Job, Resolved};
 

@@ -11,11 +11,12 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::bindings::latest::lava::connector::types::Descriptor;
-use crate::bindings::{ContractVersion, PluginPre};
-use crate::compiled::CacheState;
+use crate::capabilities::CallContext;
+use crate::contract::{ContractVersion, Descriptor, PluginPre};
 use crate::error::{LoadError, PluginError, PluginFailure, SkippedPlugin};
-use crate::runtime::{CallContext, Runtime};
+use crate::sandbox::CallState;
+use crate::sandbox::Runtime;
+use crate::sandbox::compiled::CacheState;
 use crate::text::sanitize;
 
 /// The aws connector, compiled by the build script and embedded in the binary.
@@ -71,7 +72,7 @@ pub(crate) struct LoadedPlugin {
     pub label: Arc<str>,
     /// Its digest, for the audit trail.
     pub sha256: Arc<str>,
-    pub pre: PluginPre,
+    pub pre: PluginPre<CallState>,
 }
 
 impl LoadedPlugin {

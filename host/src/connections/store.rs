@@ -8,7 +8,7 @@ use std::pin::Pin;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Number, Value};
 
-use crate::specs::{SpecFileError, conn_id_of, read_spec_file};
+use super::specs::{SpecFileError, conn_id_of, read_spec_file};
 
 /// A boxed future, so that stores can be used as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -11,11 +11,11 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sts::config::Credentials;
 use aws_sdk_sts::error::ProvideErrorMetadata;
 use aws_sdk_sts::error::SdkError;
+use secrecy::ExposeSecret;
 use tokio::runtime::Handle;
 
-use crate::bindings::latest::lava::connector::sts::AssumeRoleRequest;
-use crate::bindings::latest::lava::connector::types::{AwsCredentials, CapabilityError};
-use crate::capabilities::AwsBackend;
+use crate::capabilities::{AssumeRoleRequest, AwsBackend, CapabilityError};
+use crate::types::AwsCredentials;
 
 /// Attempts per AWS call (standard retry mode).
 const MAX_ATTEMPTS: u32 = 3;
@@ -131,12 +131,9 @@ impl AwsBackend for SdkBackend {
             .map_err(|e| CapabilityError::Unavailable(format!("the worker's credentials: {}", error_chain(&e))))?;
         Ok(AwsCredentials {
             access_key_id: credentials.access_key_id().to_string(),
-            secret_access_key: credentials.secret_access_key().to_string(),
-            session_token: credentials.session_token().map(str::to_string),
-            expiration: credentials
-                .expiry()
-                .and_then(|e| e.duration_since(std::time::UNIX_EPOCH).ok())
-                .map(|d| d.as_secs()),
+            secret_access_key: credentials.secret_access_key().into(),
+            session_token: credentials.session_token().map(Into::into),
+            expiration: credentials.expiry(),
             region: self.region(),
             endpoint_url: None,
         })
@@ -152,8 +149,8 @@ impl AwsBackend for SdkBackend {
                 if let Some(source) = source {
                     conf = conf.credentials_provider(Credentials::new(
                         source.access_key_id.clone(),
-                        source.secret_access_key.clone(),
-                        source.session_token.clone(),
+                        source.secret_access_key.expose_secret().to_string(),
+                        source.session_token.as_ref().map(|t| t.expose_secret().to_string()),
                         None,
                         "lava-conn-connection",
                     ));
@@ -171,7 +168,7 @@ impl AwsBackend for SdkBackend {
         let tags = request
             .tags
             .iter()
-            .map(|t| aws_sdk_sts::types::Tag::builder().key(&t.key).value(&t.value).build())
+            .map(|(key, value)| aws_sdk_sts::types::Tag::builder().key(key).value(value).build())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| CapabilityError::InvalidInput(format!("session tag: {e}")))?;
         let policy_arns = request
@@ -200,9 +197,9 @@ impl AwsBackend for SdkBackend {
             output.credentials.ok_or_else(|| CapabilityError::Other("STS returned no credentials".into()))?;
         Ok(AwsCredentials {
             access_key_id: credentials.access_key_id,
-            secret_access_key: credentials.secret_access_key,
-            session_token: Some(credentials.session_token),
-            expiration: u64::try_from(credentials.expiration.secs()).ok(),
+            secret_access_key: credentials.secret_access_key.into(),
+            session_token: Some(credentials.session_token.into()),
+            expiration: std::time::SystemTime::try_from(credentials.expiration).ok(),
             region: request.region.or_else(|| client.config().region().map(|r| r.to_string())),
             endpoint_url: None,
         })

@@ -1,21 +1,25 @@
-//! The contract's generated bindings, one module per version, and the
-//! dispatcher that lets the rest of the host speak only the latest version.
+//! The contract: its generated bindings, one module per version; the
+//! dispatcher that lets the rest of the host speak only the latest version;
+//! and the boundary where what plugins return is checked into host types.
 //!
 //! Each version's WIT is frozen in `wit/v<version>/`. A plugin built against
 //! an older version keeps loading: its module maps the old calls and results
 //! onto the latest types (Zed's `extension_host` does the same). Nothing
-//! outside this folder names a version-specific type.
+//! outside this folder names a generated type: the capabilities are
+//! implemented on host types (`capabilities/`), reached through
+//! [`CapabilityView`], whatever the store type is.
 
-pub(crate) mod v0_1;
+pub(crate) mod boundary;
+mod v0_1;
 pub(crate) mod v0_2;
 
 pub(crate) use v0_2 as latest;
 
 use wasmtime::Store;
-use wasmtime::component::{HasSelf, InstancePre, Linker};
+use wasmtime::component::{HasData, InstancePre, Linker};
 
-use crate::runtime::CallState;
-use latest::lava::connector::types::{Descriptor, JobContext, Problem, Resolved, ValidateContext};
+use crate::capabilities::{Capabilities, CapabilityView};
+pub(crate) use latest::lava::connector::types::{Descriptor, JobContext, Problem, Resolved, ValidateContext};
 
 /// The contract version a plugin was built against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -45,17 +49,24 @@ impl std::fmt::Display for ContractVersion {
     }
 }
 
+/// The projection from a store's data to its [`Capabilities`].
+struct HasCapabilities;
+
+impl HasData for HasCapabilities {
+    type Data<'a> = &'a mut Capabilities;
+}
+
 /// Link every version's capabilities; a component takes the ones it imports.
-pub(crate) fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
-    latest::Plugin::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
-    v0_1::Plugin::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
+pub(crate) fn add_to_linker<T: CapabilityView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    latest::Plugin::add_to_linker::<T, HasCapabilities>(linker, T::capabilities)?;
+    v0_1::Plugin::add_to_linker::<T, HasCapabilities>(linker, T::capabilities)?;
     Ok(())
 }
 
 /// A linked plugin of any supported contract version.
-pub(crate) enum PluginPre {
-    V0_1(v0_1::PluginPre<CallState>),
-    V0_2(latest::PluginPre<CallState>),
+pub(crate) enum PluginPre<T: 'static> {
+    V0_1(v0_1::PluginPre<T>),
+    V0_2(latest::PluginPre<T>),
 }
 
 /// One instance of a plugin, for one call.
@@ -64,9 +75,9 @@ pub(crate) enum PluginInstance {
     V0_2(latest::Plugin),
 }
 
-impl PluginPre {
+impl<T: CapabilityView> PluginPre<T> {
     /// The plugin's contract version, read from the connector interface it exports.
-    pub fn new(pre: InstancePre<CallState>) -> Result<Self, String> {
+    pub fn new(pre: InstancePre<T>) -> Result<Self, String> {
         match latest::PluginPre::new(pre.clone()) {
             Ok(pre) => Ok(PluginPre::V0_2(pre)),
             Err(latest_error) => match v0_1::PluginPre::new(pre) {
@@ -88,7 +99,7 @@ impl PluginPre {
     }
 
     /// A fresh instance in `store`.
-    pub fn instantiate(&self, store: &mut Store<CallState>) -> wasmtime::Result<PluginInstance> {
+    pub fn instantiate(&self, store: &mut Store<T>) -> wasmtime::Result<PluginInstance> {
         Ok(match self {
             PluginPre::V0_1(pre) => PluginInstance::V0_1(pre.instantiate(store)?),
             PluginPre::V0_2(pre) => PluginInstance::V0_2(pre.instantiate(store)?),
@@ -98,7 +109,7 @@ impl PluginPre {
 
 impl PluginInstance {
     /// `describe`, as the latest contract's descriptor.
-    pub fn describe(&self, store: &mut Store<CallState>) -> wasmtime::Result<Descriptor> {
+    pub fn describe<T: CapabilityView>(&self, store: &mut Store<T>) -> wasmtime::Result<Descriptor> {
         match self {
             PluginInstance::V0_1(p) => p.lava_connector_connector().call_describe(store).map(v0_1::descriptor),
             PluginInstance::V0_2(p) => p.lava_connector_connector().call_describe(store),
@@ -106,9 +117,9 @@ impl PluginInstance {
     }
 
     /// `validate`, as the latest contract's problems.
-    pub fn validate(
+    pub fn validate<T: CapabilityView>(
         &self,
-        store: &mut Store<CallState>,
+        store: &mut Store<T>,
         spec: &str,
         context: &ValidateContext,
     ) -> wasmtime::Result<Vec<Problem>> {
@@ -122,9 +133,9 @@ impl PluginInstance {
     }
 
     /// `session-name`, as the latest contract's result.
-    pub fn session_name(
+    pub fn session_name<T: CapabilityView>(
         &self,
-        store: &mut Store<CallState>,
+        store: &mut Store<T>,
         spec: &str,
         context: &JobContext,
     ) -> wasmtime::Result<Result<String, Vec<Problem>>> {
@@ -139,9 +150,9 @@ impl PluginInstance {
 
     /// `resolve`, as the latest contract's result. A 0.1.0 plugin's free-form
     /// launcher never survives the mapping (see [`v0_1::resolved`]).
-    pub fn resolve(
+    pub fn resolve<T: CapabilityView>(
         &self,
-        store: &mut Store<CallState>,
+        store: &mut Store<T>,
         spec: &str,
         context: &JobContext,
     ) -> wasmtime::Result<Result<Resolved, String>> {
@@ -149,7 +160,7 @@ impl PluginInstance {
             PluginInstance::V0_1(p) => {
                 let result =
                     p.lava_connector_connector().call_resolve(&mut *store, spec, &v0_1::job_context(context))?;
-                let plugin = store.data().plugin.clone();
+                let plugin = store.data_mut().capabilities().plugin().clone();
                 Ok(result.map(|r| v0_1::resolved(&plugin, r)))
             }
             PluginInstance::V0_2(p) => p.lava_connector_connector().call_resolve(store, spec, context),

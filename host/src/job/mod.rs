@@ -2,7 +2,10 @@
 //! private folder holding a CLI stand-in and the environment that points at
 //! it. Every byte of a stand-in is written here, by host code, from typed and
 //! checked results: a plugin picks a launcher kind, never a program, a
-//! variable or a file.
+//! variable or a file. `output` holds the other shapes a job or tool takes
+//! credentials in (JSON, shell `export` lines, `credential_process`).
+
+pub mod output;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -14,9 +17,9 @@ use std::path::{Path, PathBuf};
 use secrecy::ExposeSecret;
 
 use crate::error::HostError;
-use crate::output::shell_quote;
 use crate::text::sanitize;
 use crate::types::{AwsCredentials, Job, LauncherKind, Resolved};
+use output::shell_quote;
 
 /// The worker's own AWS credential settings. `exec` and `prepare_job` keep
 /// them from jobs (unless `pass_worker_credentials`): a job gets its

@@ -15,7 +15,7 @@ wasmtime::component::bindgen!({
 });
 
 use super::latest;
-use crate::runtime::CallState;
+use crate::capabilities::Capabilities;
 use latest::lava::connector::types as new;
 use lava::connector::types as old;
 
@@ -134,9 +134,9 @@ pub(super) fn resolved(plugin: &str, r: old::Resolved) -> new::Resolved {
     }
 }
 
-impl old::Host for CallState {}
+impl old::Host for Capabilities {}
 
-impl lava::connector::ssm::Host for CallState {
+impl lava::connector::ssm::Host for Capabilities {
     fn get_parameter(
         &mut self,
         name: String,
@@ -147,7 +147,7 @@ impl lava::connector::ssm::Host for CallState {
     }
 }
 
-impl lava::connector::sts::Host for CallState {
+impl lava::connector::sts::Host for Capabilities {
     fn assume_role(
         &mut self,
         r: lava::connector::sts::AssumeRoleRequest,
@@ -173,14 +173,14 @@ impl lava::connector::sts::Host for CallState {
     }
 }
 
-impl lava::connector::worker_credentials::Host for CallState {
+impl lava::connector::worker_credentials::Host for Capabilities {
     fn get(&mut self) -> wasmtime::Result<Result<old::AwsCredentials, old::CapabilityError>> {
         let result = latest::lava::connector::worker_credentials::Host::get(self)?;
         Ok(result.map(credentials_to_old).map_err(error_to_old))
     }
 }
 
-impl lava::connector::log::Host for CallState {
+impl lava::connector::log::Host for Capabilities {
     fn log(&mut self, level: lava::connector::log::Level, message: String) -> wasmtime::Result<()> {
         use latest::lava::connector::log::Level as New;
         use lava::connector::log::Level as Old;
@@ -195,7 +195,7 @@ impl lava::connector::log::Host for CallState {
     }
 }
 
-impl lava::connector::config::Host for CallState {
+impl lava::connector::config::Host for Capabilities {
     fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
         latest::lava::connector::config::Host::get(self, key)
     }

@@ -1,0 +1,179 @@
+//! The host capabilities a plugin may import, one file per interface. Each
+//! call is checked against the grants of the call in progress before anything
+//! is sent anywhere, counted against the call's budget, and written to the
+//! audit trail.
+//!
+//! Everything here is plain Rust on the host's own types: the contract's
+//! generated traits are implemented in `contract/`, over [`Capabilities`],
+//! which the sandbox's per-call state hands out through
+//! [`CapabilityView`] (the view pattern of wasmtime-wasi and Spin's factors).
+//! So capabilities are unit-tested without any wasm, and nothing here names
+//! the sandbox.
+
+mod backend;
+mod config;
+mod grants;
+mod log;
+mod ssm;
+mod sts;
+mod worker_credentials;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use backend::{AssumeRoleRequest, AwsBackend, CapabilityError, NoAws};
+pub use grants::{Grants, is_region};
+pub(crate) use log::LogLevel;
+
+use crate::text::sanitize;
+
+/// The tracing target of the audit trail: one event per AWS capability call.
+pub const AUDIT_TARGET: &str = "lava_conn::audit";
+
+/// Log lines one plugin call may write.
+const MAX_LOG_LINES: u32 = 256;
+
+/// Who is calling, for the audit trail. Never holds a value, key or token.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Audit {
+    /// SHA-256 of the plugin's component.
+    pub sha256: Arc<str>,
+    pub connector_type: String,
+    pub realm: String,
+    pub job: String,
+    pub conn_id: String,
+}
+
+/// Everything a call's capabilities need besides the plugin: grants,
+/// backend, settings, and who is calling.
+pub(crate) struct CallContext {
+    pub grants: Grants,
+    pub backend: Arc<dyn AwsBackend>,
+    pub settings: Arc<BTreeMap<String, String>>,
+    pub audit: Audit,
+}
+
+/// A call bound that a capability call hit: it ends the whole plugin call,
+/// so that a plugin cannot catch the refusal and carry on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BoundHit {
+    /// The call's wall-clock limit was reached.
+    WallClock,
+    /// The call's capability budget was spent.
+    CapabilityCalls,
+}
+
+impl std::fmt::Display for BoundHit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BoundHit::WallClock => "the call's wall-clock limit was reached",
+            BoundHit::CapabilityCalls => "the call's capability budget was spent",
+        })
+    }
+}
+
+impl std::error::Error for BoundHit {}
+
+/// What a capability call yields: the plugin's answer, or a bound that ends
+/// the plugin call.
+pub(crate) type Outcome<T> = Result<Result<T, CapabilityError>, BoundHit>;
+
+/// One plugin call's capabilities: its grants and budget, and the time its
+/// host calls took. Made fresh for every call and dropped with it.
+pub(crate) struct Capabilities {
+    grants: Grants,
+    backend: Arc<dyn AwsBackend>,
+    settings: Arc<BTreeMap<String, String>>,
+    audit: Audit,
+    plugin: Arc<str>,
+    log_lines_left: u32,
+    calls_left: u32,
+    wall_limit: Duration,
+    started: Instant,
+    /// Time spent inside host capability calls, which the deadline does not count.
+    host_time: Duration,
+}
+
+/// Per-call state that can lend out its [`Capabilities`]: how the contract's
+/// bindings reach them without knowing the store type.
+pub(crate) trait CapabilityView: Send + 'static {
+    /// This call's capabilities.
+    fn capabilities(&mut self) -> &mut Capabilities;
+}
+
+impl Capabilities {
+    /// Capabilities for a call of `plugin` that started at `started`, with
+    /// `calls` AWS capability calls and `wall_limit` of wall-clock time.
+    pub fn new(context: CallContext, plugin: Arc<str>, calls: u32, wall_limit: Duration, started: Instant) -> Self {
+        Self {
+            grants: context.grants,
+            backend: context.backend,
+            settings: context.settings,
+            audit: context.audit,
+            plugin,
+            log_lines_left: MAX_LOG_LINES,
+            calls_left: calls,
+            wall_limit,
+            started,
+            host_time: Duration::ZERO,
+        }
+    }
+
+    /// The plugin this call runs, as errors and logs name it.
+    pub fn plugin(&self) -> &Arc<str> {
+        &self.plugin
+    }
+
+    /// When the call started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// Time spent in host capability calls so far.
+    pub fn host_time(&self) -> Duration {
+        self.host_time
+    }
+
+    /// One AWS capability call: counted against the call's budget and its
+    /// wall-clock limit (either ends the whole plugin call), run with its time
+    /// kept off the plugin's own deadline (AWS calls have timeouts of their
+    /// own, and a slow AWS must not be reported as a runaway plugin), and
+    /// recorded in the audit trail.
+    fn capability<R>(
+        &mut self,
+        capability: &'static str,
+        target: &str,
+        call: impl FnOnce(&Self) -> Result<R, CapabilityError>,
+    ) -> Outcome<R> {
+        if self.started.elapsed() >= self.wall_limit {
+            return Err(BoundHit::WallClock);
+        }
+        if self.calls_left == 0 {
+            return Err(BoundHit::CapabilityCalls);
+        }
+        self.calls_left -= 1;
+        let started = Instant::now();
+        let result = call(self);
+        let took = started.elapsed();
+        self.host_time += took;
+        let a = &self.audit;
+        tracing::info!(
+            target: AUDIT_TARGET,
+            plugin = %self.plugin,
+            sha256 = %a.sha256,
+            connector_type = %a.connector_type,
+            realm = %a.realm,
+            job = %a.job,
+            conn_id = %a.conn_id,
+            capability,
+            target = %sanitize(target),
+            outcome = result.as_ref().map_or_else(CapabilityError::kind, |_| "ok"),
+            duration_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+        );
+        if let Err(CapabilityError::NotGranted(refusal)) = &result {
+            tracing::warn!(plugin = %self.plugin, "{refusal}");
+        }
+        Ok(result)
+    }
+}

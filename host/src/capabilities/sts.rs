@@ -1,0 +1,20 @@
+//! `sts`: AssumeRole, for the roles, regions and endpoints the call may use.
+
+use super::{AssumeRoleRequest, Capabilities, Outcome};
+use crate::types::AwsCredentials;
+
+impl Capabilities {
+    /// Assume a role, if the call's grants allow the request as a whole.
+    pub fn assume_role(&mut self, request: AssumeRoleRequest) -> Outcome<AwsCredentials> {
+        let target = match request.endpoint_url.as_deref() {
+            Some(endpoint) => format!("{} via {endpoint}", request.role_arn),
+            None => request.role_arn.clone(),
+        };
+        self.capability("sts.assume-role", &target, |caps| {
+            if let Some(refusal) = caps.grants.sts_refusal(&request) {
+                return Err(refusal);
+            }
+            caps.backend.assume_role(request)
+        })
+    }
+}

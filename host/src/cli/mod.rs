@@ -1,0 +1,9 @@
+//! The `lava-conn` commands, one file each (as aws-vault's `cli/` does);
+//! `common.rs` holds what they share.
+
+pub mod common;
+pub mod exec;
+pub mod plugins;
+pub mod resolve;
+pub mod session_name;
+pub mod validate;

@@ -1,0 +1,126 @@
+//! `lava-conn plugins` and `lava-conn describe`: what the host made of the
+//! plugin folder, for operators and plugin authors.
+
+use std::process::ExitCode;
+
+use lava_conn::{ConnectorHost, PluginInfo, PluginSource, WorkerConfig, sanitize};
+use serde_json::json;
+
+use super::common::{Globals, host};
+
+/// List the loaded connector plugins: type, version, contract, size,
+/// compile-cache state, source, sha256; and the files that were skipped.
+#[derive(clap::Args)]
+pub struct PluginsArgs {
+    /// Print machine-readable JSON (with each type's fields).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Show one connector type: its plugin, and the spec fields it documents.
+#[derive(clap::Args)]
+pub struct DescribeArgs {
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    json: bool,
+    /// The connector type (case-insensitive).
+    #[arg(value_name = "TYPE")]
+    connector_type: String,
+}
+
+pub fn run_plugins(args: &PluginsArgs, globals: &Globals, config: WorkerConfig) -> anyhow::Result<ExitCode> {
+    plugins(&host(globals, config, None)?, args.json);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run_describe(args: &DescribeArgs, globals: &Globals, config: WorkerConfig) -> anyhow::Result<ExitCode> {
+    describe(&host(globals, config, None)?, &args.connector_type, args.json)
+}
+
+/// One plugin's row for `plugins --json` and `describe --json`.
+fn plugin_json(p: &PluginInfo, connector_type: &str) -> serde_json::Value {
+    json!({
+        "type": connector_type,
+        "version": p.version,
+        "contract": p.contract.as_str(),
+        "source": p.source.to_string(),
+        "sha256": p.sha256,
+        "size_bytes": p.size_bytes,
+        "compile_cache": p.compile_cache.as_str(),
+        "fields": p.fields.iter().map(|(name, type_name, required, description)| json!({
+            "name": name, "type": type_name, "required": required, "description": description,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn plugin_source(p: &PluginInfo) -> String {
+    match &p.source {
+        PluginSource::BuiltIn(_) => "built-in".to_string(),
+        PluginSource::File(path) => sanitize(&path.to_string_lossy()),
+    }
+}
+
+fn plugins(host: &ConnectorHost, json: bool) {
+    let plugins = host.plugins();
+    if json {
+        let rows: Vec<_> = plugins.iter().flat_map(|p| p.types.iter().map(move |t| plugin_json(p, t))).collect();
+        let skipped: Vec<_> = host
+            .skipped_plugins()
+            .iter()
+            .map(|s| json!({"source": sanitize(&s.path.to_string_lossy()), "reason": s.reason}))
+            .collect();
+        let out = json!({"plugins": rows, "skipped": skipped});
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        return;
+    }
+    println!(
+        "{:<16} {:<10} {:<8} {:>9} {:<10} {:<40} SHA256",
+        "TYPE", "VERSION", "CONTRACT", "SIZE", "CACHE", "SOURCE"
+    );
+    for p in &plugins {
+        let source = plugin_source(p);
+        for t in &p.types {
+            println!(
+                "{t:<16} {:<10} {:<8} {:>9} {:<10} {source:<40} {}",
+                p.version,
+                p.contract.as_str(),
+                p.size_bytes,
+                p.compile_cache.as_str(),
+                p.sha256
+            );
+        }
+    }
+    for s in host.skipped_plugins() {
+        println!("skipped: {}: {}", sanitize(&s.path.to_string_lossy()), s.reason);
+    }
+}
+
+fn describe(host: &ConnectorHost, connector_type: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let wanted = connector_type.to_ascii_lowercase();
+    let plugins = host.plugins();
+    let Some(plugin) = plugins.iter().find(|p| p.types.contains(&wanted)) else {
+        let known: Vec<&str> = plugins.iter().flat_map(|p| p.types.iter().map(String::as_str)).collect();
+        anyhow::bail!(
+            "no plugin serves connector type `{}`; known types: {} (see `lava-conn plugins` for skipped files)",
+            sanitize(connector_type),
+            known.join(", ")
+        );
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&plugin_json(plugin, &wanted)).unwrap_or_default());
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("type:          {wanted}");
+    println!("version:       {}", plugin.version);
+    println!("contract:      {}", plugin.contract.as_str());
+    println!("source:        {}", plugin_source(plugin));
+    println!("size:          {} bytes", plugin.size_bytes);
+    println!("compile cache: {}", plugin.compile_cache.as_str());
+    println!("sha256:        {}", plugin.sha256);
+    println!();
+    println!("{:<20} {:<22} {:<9} DESCRIPTION", "FIELD", "TYPE", "REQUIRED");
+    for (name, type_name, required, description) in &plugin.fields {
+        println!("{name:<20} {type_name:<22} {:<9} {description}", if *required { "yes" } else { "no" });
+    }
+    Ok(ExitCode::SUCCESS)
+}

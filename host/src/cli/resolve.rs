@@ -1,0 +1,60 @@
+//! `lava-conn resolve`: a connection's credentials for a job, in the shape a
+//! tool wants them. Secrets go to stdout only.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use lava_conn::{WorkerConfig, output};
+
+use super::common::{Globals, JobArgs, StoreArgs, aws_host, runtime};
+
+/// Resolve a connection for a job and print what the job gets. Secrets go to
+/// stdout only; logs and errors go to stderr and never hold them.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    job: JobArgs,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Output: `json`, `env` (export lines), `credential-process` (AWS
+    /// credential_process JSON) or `redshift` (UNLOAD/COPY authorization).
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    format: Format,
+    /// The connection to resolve.
+    conn_id: String,
+}
+
+/// Output formats of `resolve`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Json,
+    Env,
+    CredentialProcess,
+    Redshift,
+}
+
+pub fn run(args: &Args, globals: &Globals, config: WorkerConfig) -> anyhow::Result<ExitCode> {
+    let job = &args.job.job(&config)?;
+    let connections = &args.store.connections(&config)?;
+    let (conn_id, format) = (&args.conn_id, args.format);
+    let runtime = runtime()?;
+    runtime.block_on(async {
+        let host = aws_host(globals, config, connections).await?;
+        let resolved = host.resolve(conn_id, job).await?;
+        let aws = || {
+            resolved
+                .aws
+                .as_ref()
+                .with_context(|| format!("connection `{conn_id}` yields no AWS credentials for this format"))
+        };
+        let text = match format {
+            Format::Json => format!("{:#}\n", output::json(conn_id, &resolved)),
+            Format::Env => output::env_lines(aws()?),
+            Format::CredentialProcess => format!("{}\n", output::credential_process(aws()?)),
+            Format::Redshift => format!("{}\n", output::redshift_clause(aws()?).map_err(anyhow::Error::msg)?),
+        };
+        std::io::stdout().write_all(text.as_bytes())?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
