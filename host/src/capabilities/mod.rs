@@ -177,3 +177,6 @@ impl Capabilities {
         Ok(result)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,184 @@
+//! Each capability on its own, without wasm: a `Capabilities` for one call
+//! against a backend that records what reaches it (Spin's factor tests do
+//! the same). What a plugin meets through real components is tested in
+//! `tests/tests/sandbox.rs`.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::types::AwsCredentials;
+
+/// Records every call that reaches it; answers from fixed values.
+#[derive(Default)]
+struct Recording {
+    calls: Mutex<Vec<String>>,
+    /// How long each call takes.
+    latency: Duration,
+}
+
+impl Recording {
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    fn record(&self, call: String) {
+        std::thread::sleep(self.latency);
+        self.calls.lock().unwrap().push(call);
+    }
+}
+
+fn credentials(id: &str) -> AwsCredentials {
+    AwsCredentials {
+        access_key_id: id.into(),
+        secret_access_key: "secret".into(),
+        session_token: None,
+        expiration: None,
+        region: Some("eu-west-1".into()),
+        endpoint_url: None,
+    }
+}
+
+impl AwsBackend for Recording {
+    fn region(&self) -> Option<String> {
+        Some("ap-southeast-2".into())
+    }
+    fn get_parameter(&self, name: &str, with_decryption: bool) -> Result<String, CapabilityError> {
+        self.record(format!("ssm:{name}:{with_decryption}"));
+        Ok(format!("value of {name}"))
+    }
+    fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
+        self.record(format!("sts:{}:{}:{}", request.role_arn, request.session_name, request.duration_seconds));
+        Ok(credentials("ASIAROLE"))
+    }
+    fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
+        self.record("worker".into());
+        Ok(credentials("AKIAWORKER"))
+    }
+}
+
+/// Capabilities for one call with `grants`, a budget of 3 calls and a
+/// one-minute wall limit, started `ago`.
+fn capabilities(grants: Grants, backend: &Arc<Recording>, ago: Duration) -> Capabilities {
+    let context = CallContext {
+        grants,
+        backend: backend.clone(),
+        settings: Arc::new(BTreeMap::from([("CONN_APP_NAME".to_string(), "lv-{{ realm }}".to_string())])),
+        audit: Audit::default(),
+    };
+    Capabilities::new(context, "test-plugin".into(), 3, Duration::from_secs(60), Instant::now() - ago)
+}
+
+fn resolve_grants() -> Grants {
+    Grants { ssm_prefixes: vec!["/lava/prod/".into()], sts: true, ..Grants::none() }
+}
+
+fn role(arn: &str, session_name: &str) -> AssumeRoleRequest {
+    AssumeRoleRequest {
+        role_arn: arn.into(),
+        session_name: session_name.into(),
+        duration_seconds: 900,
+        ..AssumeRoleRequest::default()
+    }
+}
+
+#[test]
+fn ssm_reads_reach_aws_only_under_the_granted_prefixes() {
+    let backend = Arc::new(Recording::default());
+    let mut caps = capabilities(resolve_grants(), &backend, Duration::ZERO);
+    assert_eq!(caps.get_parameter("/lava/prod/keys", true), Ok(Ok("value of /lava/prod/keys".into())));
+    let refused = caps.get_parameter("/lava/dev/keys", true);
+    assert!(matches!(&refused, Ok(Err(CapabilityError::NotGranted(m))) if m.contains("/lava/prod/")), "{refused:?}");
+    assert_eq!(backend.calls(), ["ssm:/lava/prod/keys:true"], "the refused read never reached AWS");
+}
+
+#[test]
+fn without_grants_no_capability_reaches_aws() {
+    let backend = Arc::new(Recording::default());
+    let mut caps = capabilities(Grants::none(), &backend, Duration::ZERO);
+    assert!(matches!(caps.get_parameter("/lava/prod/keys", true), Ok(Err(CapabilityError::NotGranted(_)))));
+    assert!(matches!(
+        caps.assume_role(role("arn:aws:iam::123456789012:role/r", "s1")),
+        Ok(Err(CapabilityError::NotGranted(_)))
+    ));
+    assert!(
+        matches!(caps.worker_credentials(), Ok(Err(CapabilityError::NotGranted(m))) if m.contains("worker_credentials"))
+    );
+    assert!(backend.calls().is_empty(), "{:?}", backend.calls());
+}
+
+#[test]
+fn assume_role_checks_the_role_and_the_session_name_before_aws() {
+    let backend = Arc::new(Recording::default());
+    let grants = Grants { sts_roles: vec!["arn:aws:iam::123456789012:role/lava-*".into()], ..resolve_grants() };
+    let mut caps = capabilities(grants, &backend, Duration::ZERO);
+    let granted = caps.assume_role(role("arn:aws:iam::123456789012:role/lava-loader", "lv-prod-j1"));
+    assert!(matches!(&granted, Ok(Ok(c)) if c.access_key_id == "ASIAROLE"), "{granted:?}");
+    let other_role = caps.assume_role(role("arn:aws:iam::123456789012:role/admin", "lv-prod-j1"));
+    assert!(matches!(&other_role, Ok(Err(CapabilityError::NotGranted(m))) if m.contains("allowed_roles")));
+    let bad_name = caps.assume_role(role("arn:aws:iam::123456789012:role/lava-loader", "a b"));
+    assert!(matches!(&bad_name, Ok(Err(CapabilityError::InvalidInput(m))) if m.contains("role-session name")));
+    assert_eq!(backend.calls(), ["sts:arn:aws:iam::123456789012:role/lava-loader:lv-prod-j1:900"]);
+}
+
+#[test]
+fn the_workers_credentials_are_handed_out_only_when_granted() {
+    let backend = Arc::new(Recording::default());
+    let grants = Grants { worker_credentials: true, ..Grants::none() };
+    let mut caps = capabilities(grants, &backend, Duration::ZERO);
+    assert!(matches!(caps.worker_credentials(), Ok(Ok(c)) if c.access_key_id == "AKIAWORKER"));
+    assert_eq!(backend.calls(), ["worker"]);
+}
+
+#[test]
+fn the_budget_ends_the_call_and_refusals_count_against_it() {
+    let backend = Arc::new(Recording::default());
+    let mut caps = capabilities(resolve_grants(), &backend, Duration::ZERO);
+    assert!(caps.get_parameter("/lava/prod/a", true).is_ok());
+    assert!(matches!(caps.get_parameter("/elsewhere", true), Ok(Err(CapabilityError::NotGranted(_)))));
+    assert!(caps.get_parameter("/lava/prod/b", false).is_ok());
+    assert_eq!(caps.get_parameter("/lava/prod/c", true), Err(BoundHit::CapabilityCalls));
+    assert_eq!(caps.worker_credentials().unwrap_err(), BoundHit::CapabilityCalls, "every capability shares it");
+    assert_eq!(backend.calls(), ["ssm:/lava/prod/a:true", "ssm:/lava/prod/b:false"]);
+}
+
+#[test]
+fn past_the_wall_limit_nothing_more_is_sent() {
+    let backend = Arc::new(Recording::default());
+    let mut caps = capabilities(resolve_grants(), &backend, Duration::from_secs(61));
+    assert_eq!(caps.get_parameter("/lava/prod/a", true), Err(BoundHit::WallClock));
+    assert!(backend.calls().is_empty());
+}
+
+#[test]
+fn time_in_aws_is_the_hosts_not_the_plugins() {
+    let backend = Arc::new(Recording { latency: Duration::from_millis(30), ..Recording::default() });
+    let mut caps = capabilities(resolve_grants(), &backend, Duration::ZERO);
+    assert_eq!(caps.host_time(), Duration::ZERO);
+    caps.get_parameter("/lava/prod/a", true).unwrap().unwrap();
+    caps.get_parameter("/lava/prod/b", true).unwrap().unwrap();
+    assert!(caps.host_time() >= Duration::from_millis(60), "{:?}", caps.host_time());
+    assert!(caps.host_time() <= caps.started().elapsed());
+}
+
+#[test]
+fn settings_are_the_shared_ones_and_the_region_is_the_workers() {
+    let backend = Arc::new(Recording::default());
+    let caps = capabilities(Grants::none(), &backend, Duration::ZERO);
+    assert_eq!(caps.setting("AWS_REGION").as_deref(), Some("ap-southeast-2"));
+    assert_eq!(caps.setting("CONN_APP_NAME").as_deref(), Some("lv-{{ realm }}"));
+    assert_eq!(caps.setting("HOME"), None, "only what the host shares");
+    assert!(backend.calls().is_empty(), "settings are not AWS calls");
+}
+
+#[test]
+fn log_lines_stop_at_the_per_call_bound_and_cost_no_budget() {
+    let backend = Arc::new(Recording::default());
+    let mut caps = capabilities(resolve_grants(), &backend, Duration::ZERO);
+    for i in 0..MAX_LOG_LINES + 10 {
+        caps.log(LogLevel::Info, &format!("line {i}"));
+    }
+    assert_eq!(caps.log_lines_left, 0);
+    assert!(caps.get_parameter("/lava/prod/a", true).unwrap().is_ok(), "logging spends no capability calls");
+    assert_eq!(caps.calls_left, 2);
+}
