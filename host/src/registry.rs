@@ -19,11 +19,7 @@ use crate::sandbox::Runtime;
 use crate::sandbox::compiled::CacheState;
 use crate::text::sanitize;
 
-/// The aws connector, compiled by the build script and embedded in the binary.
-const BUILTIN_AWS: &[u8] = include_bytes!(env!("LAVA_AWS_COMPONENT"));
-
-/// SHA-256 of [`BUILTIN_AWS`], hex, computed by the build script.
-const BUILTIN_AWS_SHA256: &str = env!("LAVA_AWS_COMPONENT_SHA256");
+include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
 
 /// Where a plugin came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,11 +101,13 @@ impl Registry {
     ) -> Result<Self, LoadError> {
         let mut registry =
             Registry { by_type: BTreeMap::new(), plugins: Vec::new(), clashes: BTreeMap::new(), skipped: Vec::new() };
-        let builtin = PluginSource::BuiltIn("aws");
-        let aws = load_one(runtime, context, builtin.clone(), BUILTIN_AWS, BUILTIN_AWS_SHA256.into())
-            .map_err(|message| LoadError::BuiltIn { name: builtin.to_string(), message })?;
-        if let Err(reason) = registry.add(aws, replaceable) {
-            return Err(LoadError::BuiltIn { name: builtin.to_string(), message: reason });
+        for (name, bytes, sha256) in BUILTINS {
+            let builtin = PluginSource::BuiltIn(name);
+            let plugin = load_one(runtime, context, builtin.clone(), bytes, sha256.to_string())
+                .map_err(|message| LoadError::BuiltIn { name: builtin.to_string(), message })?;
+            if let Err(reason) = registry.add(plugin, replaceable) {
+                return Err(LoadError::BuiltIn { name: builtin.to_string(), message: reason });
+            }
         }
         let Some(folder) = folder else {
             return Ok(registry);
