@@ -148,7 +148,7 @@ fn validate_checks_every_file_even_after_a_plugin_failure() {
         std::fs::write(&path, spec.to_string()).unwrap();
         path.to_str().unwrap().to_string()
     };
-    let a = write("a.json", serde_json::json!({"conn_id": "panic", "type": "hostile"}));
+    let a = write("a.json", serde_json::json!({"conn_id": "panic", "type": "hostile", "attack": "panic"}));
     let b = write("b.json", serde_json::json!({"conn_id": "bad", "type": "aws", "enabled": true}));
     let c = write(
         "c.json",
@@ -187,8 +187,8 @@ fn spec_and_plugin_text_reaches_the_terminal_sanitised() {
         &file,
         serde_json::json!([
             {"conn_id": "x\u{1b}]0;owned\u{7}\r\u{202e}", "type": "nope\u{1b}[31m"},
-            {"conn_id": "terminal", "type": "hostile"},
-            {"conn_id": "panic", "type": "hostile"},
+            {"conn_id": "terminal", "type": "hostile", "attack": "terminal"},
+            {"conn_id": "panic", "type": "hostile", "attack": "panic"},
         ])
         .to_string(),
     )

