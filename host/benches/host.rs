@@ -468,8 +468,8 @@ fn ten_plugins() -> tempfile::TempDir {
     }
     let mut check = Command::new(env!("CARGO_BIN_EXE_lava-conn"));
     let listed = check.args(["--plugins", folder.path().to_str().unwrap(), "plugins", "--json"]).output().unwrap();
-    let listed: Vec<Value> = serde_json::from_slice(&listed.stdout).unwrap();
-    assert_eq!(listed.len(), 11, "the built-in and all ten load: {listed:?}");
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed["plugins"].as_array().map(Vec::len), Some(11), "the built-in and all ten load: {listed}");
     folder
 }
 
