@@ -16,9 +16,9 @@ pub(super) struct Slots {
 struct SlotState {
     free: u32,
     /// Calls waiting for a slot. Only they need a wake-up: std's condvar
-    /// makes a futex syscall on every notify, measured at +0.7 µs on every
-    /// call (7.4 µs instead of 6.7 µs for an empty call) when it was
-    /// notified unconditionally.
+    /// makes a futex syscall on every notify, so the uncontended path stays
+    /// two lock operations. Measured in one run: an empty call 6.75 µs
+    /// before the gate, 7.00 µs with it.
     waiting: u32,
 }
 
