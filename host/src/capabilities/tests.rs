@@ -182,3 +182,10 @@ fn log_lines_stop_at_the_per_call_bound_and_cost_no_budget() {
     assert!(caps.get_parameter("/lava/prod/a", true).unwrap().is_ok(), "logging spends no capability calls");
     assert_eq!(caps.calls_left, 2);
 }
+
+#[test]
+fn a_bound_that_ends_a_call_says_which() {
+    // Shown only if a bound ever escaped the sandbox's classification.
+    assert_eq!(BoundHit::WallClock.to_string(), "the call's wall-clock limit was reached");
+    assert_eq!(BoundHit::CapabilityCalls.to_string(), "the call's capability budget was spent");
+}

@@ -85,14 +85,21 @@ mod tests {
     fn a_freed_slot_wakes_a_waiting_call() {
         let slots = Arc::new(Slots::new(1));
         let held = slots.take(Duration::ZERO).unwrap();
+        // Woken by the freed slot, it returns at once; left to its timeout,
+        // it would take the full 20 s.
         let waiter = {
             let slots = slots.clone();
-            std::thread::spawn(move || slots.take(Duration::from_secs(30)).is_some())
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                slots.take(Duration::from_secs(20)).is_some() && started.elapsed() < Duration::from_secs(10)
+            })
         };
         while slots.state.lock().unwrap().waiting == 0 {
             std::thread::yield_now();
         }
         drop(held);
-        assert!(waiter.join().unwrap(), "the waiter got the freed slot well before its wait ran out");
+        assert!(waiter.join().unwrap(), "the waiter was woken for the freed slot, not by its timeout");
+        let state = slots.state.lock().unwrap();
+        assert_eq!((state.free, state.waiting), (1, 0), "its slot came back, and it counts as waiting no more");
     }
 }
