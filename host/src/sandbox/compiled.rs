@@ -23,10 +23,6 @@ use std::path::{Path, PathBuf};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-/// Compiled components kept per engine version; beyond this the least
-/// recently written are removed when a new one is stored.
-const MAX_ARTIFACTS: usize = 32;
-
 /// Where a plugin's compiled code came from when it was loaded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CacheState {
@@ -49,16 +45,20 @@ impl CacheState {
     }
 }
 
-/// Where this engine's compiled components live, if anywhere.
+/// Where this engine's compiled components live, if anywhere, and how many
+/// bytes of them are kept. The bound is in bytes, not files: a count let a
+/// folder of 40 plugins evict its own artefacts and recompile them on every
+/// start (7.7–8.8 s for `lava-conn plugins`, issue 15).
 pub(crate) struct CompiledStore {
     folder: Option<PathBuf>,
+    max_bytes: u64,
 }
 
 impl CompiledStore {
     /// Use `root` (created owner-only if missing) for `engine`'s artifacts.
     /// An unusable folder is logged and leaves the store off: a slower start
     /// is better than no start.
-    pub fn open(root: &Path, engine: &Engine) -> Self {
+    pub fn open(root: &Path, engine: &Engine, max_bytes: u64) -> Self {
         // Artifacts of another wasmtime version or setting cannot be loaded by
         // this engine; a folder per engine keeps binaries side by side from
         // evicting each other's. `deserialize_file` checks compatibility
@@ -67,10 +67,10 @@ impl CompiledStore {
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let folder = root.join(format!("engine-{:016x}", hasher.finish()));
         match private_folder(root).and_then(|()| private_folder(&folder)) {
-            Ok(()) => Self { folder: Some(folder) },
+            Ok(()) => Self { folder: Some(folder), max_bytes },
             Err(reason) => {
                 tracing::warn!(folder = %root.display(), "compile cache not used, components are compiled at every start: {reason}");
-                Self { folder: None }
+                Self { folder: None, max_bytes }
             }
         }
     }
@@ -92,7 +92,7 @@ impl CompiledStore {
             }
         }
         let compiled = engine.precompile_component(wasm)?;
-        let state = match store(folder, &path, &compiled) {
+        let state = match store(folder, &path, &compiled, self.max_bytes) {
             Ok(()) => CacheState::Compiled,
             Err(e) => {
                 tracing::warn!(artifact = %path.display(), "cannot store a compiled component: {e}");
@@ -128,32 +128,42 @@ fn private_folder(folder: &Path) -> Result<(), String> {
 }
 
 /// Write atomically (a reader sees the whole file or none) and owner-only.
-fn store(folder: &Path, path: &Path, compiled: &[u8]) -> std::io::Result<()> {
+fn store(folder: &Path, path: &Path, compiled: &[u8], max_bytes: u64) -> std::io::Result<()> {
     let mut file = tempfile::NamedTempFile::new_in(folder)?;
     file.write_all(compiled)?;
     file.as_file().sync_data()?;
     file.persist(path).map_err(|e| e.error)?;
-    evict_oldest(folder);
+    evict_oldest(folder, max_bytes, path);
     Ok(())
 }
 
-/// Keep at most [`MAX_ARTIFACTS`] in `folder` (plugins that were replaced
-/// leave theirs behind). Best effort: a file another process removed first
-/// is fine.
-fn evict_oldest(folder: &Path) {
+/// Keep at most `max_bytes` of artefacts in `folder`, removing the least
+/// recently written first (plugins that were replaced leave theirs behind),
+/// but never `keep`, the one just stored. Best effort: a file another
+/// process removed first is fine.
+fn evict_oldest(folder: &Path, max_bytes: u64, keep: &Path) {
     let Ok(entries) = std::fs::read_dir(folder) else { return };
-    let mut artifacts: Vec<(std::time::SystemTime, PathBuf)> = entries
+    let mut artifacts: Vec<(std::time::SystemTime, u64, PathBuf)> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|ext| ext == "cwasm"))
-        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+        .filter_map(|p| {
+            let meta = std::fs::metadata(&p).ok()?;
+            Some((meta.modified().ok()?, meta.len(), p))
+        })
         .collect();
-    if artifacts.len() <= MAX_ARTIFACTS {
+    let mut total: u64 = artifacts.iter().map(|(_, len, _)| len).sum();
+    if total <= max_bytes {
         return;
     }
     artifacts.sort();
-    for (_, path) in &artifacts[..artifacts.len() - MAX_ARTIFACTS] {
-        let _ = std::fs::remove_file(path);
+    for (_, len, path) in &artifacts {
+        if total <= max_bytes {
+            break;
+        }
+        if path != keep && std::fs::remove_file(path).is_ok() {
+            total -= len;
+        }
     }
 }
 
@@ -177,7 +187,7 @@ mod tests {
     fn a_miss_stores_owner_only_and_a_hit_maps_without_rewriting() {
         let engine = Engine::default();
         let root = tempfile::tempdir().unwrap();
-        let store = CompiledStore::open(&root.path().join("cache"), &engine);
+        let store = CompiledStore::open(&root.path().join("cache"), &engine, 1 << 30);
         store.component(&engine, EMPTY_COMPONENT, "d1").unwrap();
         let path = artifact(&root.path().join("cache"), "d1");
         let meta = std::fs::metadata(&path).unwrap();
@@ -194,7 +204,7 @@ mod tests {
     fn a_damaged_artifact_is_recompiled_and_replaced() {
         let engine = Engine::default();
         let root = tempfile::tempdir().unwrap();
-        let store = CompiledStore::open(root.path(), &engine);
+        let store = CompiledStore::open(root.path(), &engine, 1 << 30);
         store.component(&engine, EMPTY_COMPONENT, "d2").unwrap();
         let path = artifact(root.path(), "d2");
         let good = std::fs::read(&path).unwrap();
@@ -208,27 +218,60 @@ mod tests {
         let engine = Engine::default();
         let root = tempfile::tempdir().unwrap();
         std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-        let store = CompiledStore::open(root.path(), &engine);
+        let store = CompiledStore::open(root.path(), &engine, 1 << 30);
         assert!(store.folder.is_none());
         store.component(&engine, EMPTY_COMPONENT, "d3").unwrap();
         assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0, "nothing is written there");
     }
 
-    #[test]
-    fn only_the_newest_artifacts_are_kept() {
-        let folder = tempfile::tempdir().unwrap();
+    /// Files of `len` bytes named 00.cwasm, 01.cwasm, …, oldest first.
+    fn artifacts(folder: &Path, count: usize, len: usize) {
         let start = SystemTime::now() - Duration::from_secs(3600);
-        for i in 0..MAX_ARTIFACTS + 2 {
-            let file = File::create(folder.path().join(format!("{i:02}.cwasm"))).unwrap();
-            file.set_modified(start + Duration::from_secs(i as u64)).unwrap();
+        for i in 0..count {
+            let path = folder.join(format!("{i:02}.cwasm"));
+            std::fs::write(&path, vec![0u8; len]).unwrap();
+            File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(start + Duration::from_secs(i as u64))
+                .unwrap();
         }
-        std::fs::write(folder.path().join("notes.txt"), "kept").unwrap();
-        evict_oldest(folder.path());
+    }
+
+    fn left(folder: &Path) -> Vec<String> {
         let mut left: Vec<String> =
-            std::fs::read_dir(folder.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+            std::fs::read_dir(folder).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         left.sort();
-        assert_eq!(left.len(), MAX_ARTIFACTS + 1);
+        left
+    }
+
+    #[test]
+    fn the_oldest_artifacts_go_once_the_folder_is_over_its_bytes() {
+        let folder = tempfile::tempdir().unwrap();
+        artifacts(folder.path(), 12, 1000);
+        std::fs::write(folder.path().join("notes.txt"), "kept").unwrap();
+        evict_oldest(folder.path(), 10_000, &folder.path().join("11.cwasm"));
+        let left = left(folder.path());
+        assert_eq!(left.len(), 11, "ten artefacts fit in 10,000 bytes, and the notes stay: {left:?}");
         assert_eq!(left[0], "02.cwasm", "the two oldest went");
         assert!(left.contains(&"notes.txt".to_string()));
+    }
+
+    #[test]
+    fn a_folder_of_many_plugins_keeps_them_all_within_the_bytes() {
+        // The count bound this replaced kept 32: a folder of 40 evicted its own.
+        let folder = tempfile::tempdir().unwrap();
+        artifacts(folder.path(), 40, 1000);
+        evict_oldest(folder.path(), 1 << 20, &folder.path().join("39.cwasm"));
+        assert_eq!(left(folder.path()).len(), 40);
+    }
+
+    #[test]
+    fn the_artifact_just_stored_stays_even_alone_over_the_bound() {
+        let folder = tempfile::tempdir().unwrap();
+        artifacts(folder.path(), 3, 1000);
+        evict_oldest(folder.path(), 500, &folder.path().join("00.cwasm"));
+        assert_eq!(left(folder.path()), ["00.cwasm"], "the others went; the one in use stayed");
     }
 }

@@ -102,7 +102,7 @@ impl Runtime {
             InstanceAllocationStrategy::OnDemand
         });
         let engine = Engine::new(&wasm).map_err(engine_error)?;
-        let compiled = CompiledStore::open(&compile_cache_dir(config), &engine);
+        let compiled = CompiledStore::open(&compile_cache_dir(config), &engine, config.compile_cache_max_mib << 20);
         start_epoch_ticker(&engine);
 
         let mut linker = Linker::new(&engine);
