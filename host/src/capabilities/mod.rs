@@ -135,6 +135,13 @@ impl Capabilities {
         self.host_time
     }
 
+    /// Whether the call has run out of wall-clock time (host calls and
+    /// sleeps included): the one test of the wall limit, for the capability
+    /// calls here and for the sandbox's epoch checks.
+    pub fn past_wall_limit(&self) -> bool {
+        self.started.elapsed() >= self.wall_limit
+    }
+
     /// One AWS capability call: counted against the call's budget and its
     /// wall-clock limit (either ends the whole plugin call), run with its time
     /// kept off the plugin's own deadline (AWS calls have timeouts of their
@@ -146,7 +153,7 @@ impl Capabilities {
         target: &str,
         call: impl FnOnce(&Self) -> Result<R, CapabilityError>,
     ) -> Outcome<R> {
-        if self.started.elapsed() >= self.wall_limit {
+        if self.past_wall_limit() {
             return Err(BoundHit::WallClock);
         }
         if self.calls_left == 0 {

@@ -191,7 +191,7 @@ impl Runtime {
         store.set_epoch_deadline(self.deadline_ticks);
         store.epoch_deadline_callback(move |store| {
             let state = store.data();
-            if state.caps.started().elapsed() >= state.limits.wall_limit {
+            if state.caps.past_wall_limit() {
                 return Err(BoundHit::WallClock.into());
             }
             match state.time_left() {
@@ -209,7 +209,7 @@ impl Runtime {
         // A cut sleep wakes at the limit, and the plugin may return before its
         // next epoch check: the call still ran out of time.
         if state.sleep_cut && state.time_left().is_zero() {
-            return Err(fail(if state.caps.started().elapsed() >= self.limits.wall_limit {
+            return Err(fail(if state.caps.past_wall_limit() {
                 PluginFailure::WallClock(self.limits.wall_limit)
             } else {
                 PluginFailure::Deadline(self.limits.deadline)
