@@ -34,6 +34,7 @@ mod host;
 pub mod testing;
 
 pub use host::{AssumeRole, CapabilityError, Credentials, Host, Level};
+pub use lava_rules::fields::{SpecReader, parse_object};
 pub use lava_rules::problem::{Problem, Severity, error_summary, has_error};
 
 #[doc(hidden)]

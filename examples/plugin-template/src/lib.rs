@@ -12,8 +12,9 @@
 //! `cargo build --release --target wasm32-wasip2` makes the `.wasm` to drop
 //! into the host's plugin folder.
 
-use lava_guest_kit::{Connector, Field, Host, JobContext, Problem, Resolved, ValidateContext, Value, has_error};
-use serde_json::Map;
+use lava_guest_kit::{
+    Connector, Field, Host, JobContext, Problem, Resolved, SpecReader, ValidateContext, Value, has_error, parse_object,
+};
 
 /// The connector type.
 #[derive(Default)]
@@ -31,47 +32,59 @@ struct Spec {
     name: String,
 }
 
-/// Read the spec, collecting every problem (not only the first), each naming its field.
+/// Read the spec, collecting every problem (not only the first), each naming
+/// its field. `SpecReader` is the SDK's spec reader, the one the built-in
+/// connectors use: its messages read the same in every connector.
 fn check(spec: &str, realm: Option<&str>) -> (Option<Spec>, Vec<Problem>) {
-    let mut problems = Vec::new();
-    let object: Map<String, serde_json::Value> = match serde_json::from_str(spec) {
-        Ok(serde_json::Value::Object(object)) => object,
-        _ => return (None, vec![Problem::error("", "the spec must be a JSON object")]),
+    let object = match parse_object(spec) {
+        Ok(object) => object,
+        Err(problem) => return (None, vec![problem]),
     };
+    let mut reader = SpecReader::new(&object);
     let known: Vec<&str> = SsmSecret::FIELDS.iter().map(|f| f.name).collect();
     for key in object.keys().filter(|key| !known.contains(&key.as_str())) {
-        problems.push(Problem::warning(key, format!("is not a field of `{}` and is ignored", SsmSecret::TYPE)));
+        reader.warning(key, format!("is not a field of `{}` and is ignored", SsmSecret::TYPE));
     }
-    let text = |field: &str| object.get(field).and_then(serde_json::Value::as_str);
-    if text("conn_id").is_none_or(str::is_empty) {
-        problems.push(Problem::error("conn_id", "is required: a non-empty string"));
+    if reader.required_string("conn_id").is_some_and(|id| id.is_empty()) {
+        reader.error("conn_id", "must not be empty");
     }
     let enabled = match object.get("enabled") {
         None => true,
         Some(serde_json::Value::Bool(enabled)) => *enabled,
         Some(_) => {
-            problems.push(Problem::error("enabled", "must be true or false"));
+            reader.error("enabled", "must be true or false");
             false
         }
     };
-    let parameter = text("parameter").unwrap_or_default().to_string();
-    if !parameter.starts_with('/') {
-        problems.push(Problem::error("parameter", "is required: an SSM parameter name starting with `/`"));
-    } else if let Some(realm) = realm.filter(|realm| !parameter.starts_with(&format!("/lava/{realm}/"))) {
+    // Absent or not a string: `required_string` has said so.
+    let parameter = reader.required_string("parameter");
+    match parameter.as_deref() {
+        Some(p) if !p.starts_with('/') => reader.error("parameter", "must be an SSM parameter name, starting with `/`"),
         // The worker decides which names are readable (`ssm_prefixes`); this
         // is its default, so say so before the read is refused.
-        problems.push(Problem::warning(
-            "parameter",
-            format!("is outside `/lava/{realm}/`, which is all a worker grants by default (setting ssm_prefixes)"),
-        ));
+        Some(p) => {
+            if let Some(realm) = realm.filter(|realm| !p.starts_with(&format!("/lava/{realm}/"))) {
+                reader.warning(
+                    "parameter",
+                    format!(
+                        "is outside `/lava/{realm}/`, which is all a worker grants by default (setting ssm_prefixes)"
+                    ),
+                );
+            }
+        }
+        None => {}
     }
-    let name = text("name").unwrap_or(DEFAULT_NAME).to_string();
+    let name = reader.optional_string("name").unwrap_or_else(|| DEFAULT_NAME.to_string());
     let mut chars = name.chars();
     let starts_well = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
     if !starts_well || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        problems.push(Problem::error("name", "must be a letter or `_`, then letters, digits and `_` (DB_PASSWORD)"));
+        reader.error("name", "must be a letter or `_`, then letters, digits and `_` (DB_PASSWORD)");
     }
-    let spec = (!has_error(&problems)).then_some(Spec { enabled, parameter, name });
+    let problems = reader.problems;
+    let spec = match parameter {
+        Some(parameter) if !has_error(&problems) => Some(Spec { enabled, parameter, name }),
+        _ => None,
+    };
     (spec, problems)
 }
 
@@ -151,6 +164,18 @@ mod tests {
                 ("name", Severity::Error)
             ]
         );
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_kind_is_one_error_never_a_silent_default() {
+        let context = ValidateContext { realm: Some("prod".into()) };
+        let spec = r#"{"conn_id": "w", "type": "ssm-secret", "parameter": 5, "name": 7}"#;
+        let problems = SsmSecret.validate(spec, &context, &FakeHost::default());
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["parameter", "name"], "{problems:?}");
+        assert!(problems.iter().all(|p| p.message == "must be a string, not a number"), "{problems:?}");
+        let absent = SsmSecret.validate(r#"{"conn_id": "w", "type": "ssm-secret"}"#, &context, &FakeHost::default());
+        assert_eq!(absent, vec![Problem::error("parameter", "is required")]);
     }
 
     #[test]
