@@ -87,6 +87,11 @@ pub struct WorkerConfig {
     /// least recently written go. Size it for the plugin folder: the aws
     /// component compiles to about 3 MiB, a Python one to about 35 MiB.
     pub compile_cache_max_mib: u64,
+    /// The `lava-conn` program a job's AWS profiles run as their
+    /// `credential_process` (absolute path). `lava-conn exec` uses itself;
+    /// an embedder sets it to the installed `lava-conn`. Unset, jobs get the
+    /// `LAVA_CONN_<LABEL>` stand-ins but no profiles.
+    pub credential_helper: Option<PathBuf>,
 }
 
 impl Default for WorkerConfig {
@@ -122,6 +127,7 @@ impl Default for WorkerConfig {
             pooling_allocator: true,
             compile_cache: None,
             compile_cache_max_mib: 1024,
+            credential_helper: None,
         }
     }
 }
@@ -146,6 +152,7 @@ const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("LAVA_CONN_INSTANCE_WAIT_MS", "instance_wait_ms"),
     ("LAVA_CONN_COMPILE_CACHE", "compile_cache"),
     ("LAVA_CONN_COMPILE_CACHE_MAX_MIB", "compile_cache_max_mib"),
+    ("LAVA_CONN_CREDENTIAL_HELPER", "credential_helper"),
     ("AWS_CONN_DURATION", "AWS_CONN_DURATION"),
     ("LAVA_AWS_CONN_DURATION", "AWS_CONN_DURATION"),
     ("AWS_ACCESS_KEY_CACHE_TTL", "AWS_ACCESS_KEY_CACHE_TTL"),
@@ -251,6 +258,15 @@ impl WorkerConfig {
             if !scheme_ok || endpoint.chars().any(|c| c.is_whitespace() || c.is_control()) {
                 return Err(invalid(format!(
                     "allowed_endpoints: `{endpoint}` must be an http:// or https:// URL (for example `https://sts.eu-west-1.amazonaws.com`)"
+                )));
+            }
+        }
+        if let Some(helper) = &self.credential_helper {
+            let text = helper.to_string_lossy();
+            if !helper.is_absolute() || text.chars().any(char::is_control) {
+                return Err(invalid(format!(
+                    "credential_helper: `{}` must be the absolute path of the lava-conn program, on one line",
+                    crate::text::sanitize(&text)
                 )));
             }
         }

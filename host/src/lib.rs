@@ -46,6 +46,7 @@ pub use crate::connections::store::{ConnectionStore, DynamoStore, FolderStore, S
 pub use crate::contract::ContractVersion;
 pub use crate::error::{ConfigError, HostError, LoadError, PluginError, PluginFailure, SkippedPlugin};
 pub use crate::job::output;
+pub use crate::job::profiles::check_worker_profile;
 pub use crate::job::{JobEnvironment, WORKER_CREDENTIAL_VARIABLES, check_label};
 pub use crate::registry::{PluginInfo, PluginSource};
 pub use crate::sandbox::compiled::CacheState;
@@ -323,9 +324,13 @@ impl ConnectorHost {
 
     /// Resolve every connection of a job (`label → conn id`, labels `\w+`) and
     /// materialise them in `workdir`: a private folder per connection with its
-    /// launcher, and the environment that points at them. The returned guard
-    /// removes the folders when dropped. Fails, naming the connection, if any
-    /// connection cannot be resolved; nothing is left behind then.
+    /// launcher, and the environment that points at them. With a
+    /// `credential_helper` configured, every connection with AWS credentials
+    /// is also a profile of the job's `AWS_CONFIG_FILE`, refreshed through
+    /// this host while the returned guard lives (see the README's "Python
+    /// job"). The guard removes the folders and stops serving when dropped.
+    /// Fails, naming the connection, if any connection cannot be resolved;
+    /// nothing is left behind then.
     pub async fn prepare_job(
         &self,
         job: &Job,
@@ -355,7 +360,29 @@ impl ConnectorHost {
             }
         }
         let map = resolved.iter().map(|(label, conn_id, r)| (label.clone(), (conn_id.clone(), r.as_ref()))).collect();
-        job::materialise(job, workdir, &map, self.inner.config.pass_worker_credentials)
+        let mut env = job::materialise(job, workdir, &map, self.inner.config.pass_worker_credentials)?;
+        if let Some(helper) = &self.inner.config.credential_helper {
+            let mut with_aws: Vec<_> = resolved
+                .iter()
+                .filter_map(|(label, _, r)| {
+                    let aws = r.aws.as_ref()?;
+                    Some((label.clone(), aws.region.clone(), aws.endpoint_url.clone()))
+                })
+                .collect();
+            with_aws.sort();
+            let (host, job_for_server) = (self.clone(), job.clone());
+            let conn_ids = Arc::new(connections.clone());
+            let resolve: job::server::ResolveLabel = Arc::new(move |label: &str| {
+                let (host, job, conn_id) = (host.clone(), job_for_server.clone(), conn_ids.get(label).cloned());
+                Box::pin(async move {
+                    let conn_id = conn_id.ok_or_else(|| HostError::Spec("not one of this job's labels".into()))?;
+                    host.resolve(&conn_id, &job).await
+                })
+            });
+            let worker_region = self.inner.backend.region();
+            job::add_profiles(&mut env, job, workdir, helper, &with_aws, worker_region.as_deref(), resolve)?;
+        }
+        Ok(env)
     }
 
     /// Resolve a spec for a job, uncached, on the calling thread (which must

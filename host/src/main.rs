@@ -35,6 +35,7 @@ enum Command {
     Exec(cli::exec::Args),
     Plugins(cli::plugins::PluginsArgs),
     Describe(cli::plugins::DescribeArgs),
+    CredentialProcess(cli::credential_process::Args),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +61,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // The job's helper needs no worker configuration (and must not fail on one).
+    if let Command::CredentialProcess(args) = &cli.command {
+        return Ok(cli::credential_process::run(args));
+    }
     let config = WorkerConfig::load(cli.config.as_deref(), std::env::vars())?;
     let globals = Globals { plugins: cli.plugins };
     match &cli.command {
@@ -69,5 +74,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Exec(args) => cli::exec::run(args, &globals, config),
         Command::Plugins(args) => cli::plugins::run_plugins(args, &globals, config),
         Command::Describe(args) => cli::plugins::run_describe(args, &globals, config),
+        Command::CredentialProcess(_) => unreachable!("handled before the configuration is read"),
     }
 }

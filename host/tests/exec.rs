@@ -269,19 +269,22 @@ fn the_job_never_sees_the_workers_own_credentials() {
         ("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/secrets/token"),
         ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/worker"),
     ];
-    let script = "env | grep '^AWS_' | cut -d= -f1 | sort | tr '\\n' ' '; echo; $LAVA_CONN_AWS1 sts get-caller-identity --output text --query Arn";
+    let script = "env | grep '^AWS_' | cut -d= -f1 | sort | tr '\\n' ' '; echo; echo \"profile=$AWS_PROFILE\"; \
+                  $LAVA_CONN_AWS1 sts get-caller-identity --output text --query Arn";
     let mut command = exec_command(workdir.path(), &["aws1=role"], script);
     command.envs(worker_variables);
     let out = command.output().unwrap();
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     let seen: Vec<&str> = stdout.lines().next().unwrap().split_whitespace().collect();
-    for variable in lava_conn::WORKER_CREDENTIAL_VARIABLES {
+    // AWS_PROFILE is the job's own: its connection's profile, not the worker's.
+    for variable in lava_conn::WORKER_CREDENTIAL_VARIABLES.iter().filter(|v| **v != "AWS_PROFILE") {
         assert!(!seen.contains(variable), "the job saw {variable}: {seen:?}");
     }
+    assert_eq!(stdout.lines().nth(1), Some("profile=aws1"), "{stdout}");
     // Positive control: the settings the job may keep are still there, and the
     // worker itself had its credentials (it resolved the connection with them).
-    assert!(seen.contains(&"AWS_ENDPOINT_URL") && seen.contains(&"AWS_REGION"), "{seen:?}");
+    assert!(seen.contains(&"AWS_ENDPOINT_URL") && seen.contains(&"AWS_CONFIG_FILE"), "{seen:?}");
     assert!(stdout.contains("assumed-role/exec-role/"), "{stdout}");
 
     // `pass_worker_credentials = true` hands them on, as the setting says.

@@ -85,6 +85,7 @@ pub fn host(
 
 /// A host with the worker's AWS credentials and the given connection store.
 pub async fn aws_host(globals: &Globals, config: WorkerConfig, connections: &str) -> anyhow::Result<ConnectorHost> {
+    lava_conn::check_worker_profile(&std::env::vars().collect())?;
     let backend = SdkBackend::from_env().await;
     let store: Arc<dyn ConnectionStore> = if connections == "dynamodb" {
         Arc::new(DynamoStore::from_sdk_config(backend.sdk_config()))

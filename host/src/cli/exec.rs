@@ -14,7 +14,11 @@ use super::common::{EXIT_EXEC_FAILURE, Globals, JobArgs, StoreArgs, aws_host, ru
 /// Run COMMAND with connections, as lava's exe jobs do: for each `--conn
 /// LABEL=CONN_ID`, `LAVA_CONN_<LABEL>` is the path of a stand-in for the
 /// connector's CLI (for aws, `$LAVA_CONN_AWS1 s3 ls`) and `LAVA_CONNID_<LABEL>`
-/// the conn id; `LAVA_REALM` and `LAVA_JOB_ID` are set. Exits with COMMAND's
+/// the conn id; `LAVA_REALM` and `LAVA_JOB_ID` are set. Every connection with
+/// AWS credentials is also a profile named LABEL in the job's
+/// `AWS_CONFIG_FILE`, for any AWS SDK (`boto3.Session(profile_name=LABEL)`),
+/// its credentials served by this process and refreshed while COMMAND runs;
+/// `AWS_PROFILE` names the only one, or `--default-conn`. Exits with COMMAND's
 /// status (128+N if killed by signal N), 125 when lava-conn itself fails,
 /// 126/127 when COMMAND cannot be run / is not found.
 #[derive(clap::Args)]
@@ -29,15 +33,25 @@ pub struct Args {
     /// A connection for the command, as LABEL=CONN_ID (LABEL: letters, digits, `_`).
     #[arg(long = "conn", value_name = "LABEL=CONN_ID", required = true)]
     conns: Vec<String>,
+    /// The label whose profile is the job's default (`AWS_PROFILE`) when it has several.
+    #[arg(long, value_name = "LABEL")]
+    default_conn: Option<String>,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<String>,
 }
 
-pub fn run(args: &Args, globals: &Globals, config: WorkerConfig) -> anyhow::Result<ExitCode> {
+pub fn run(args: &Args, globals: &Globals, mut config: WorkerConfig) -> anyhow::Result<ExitCode> {
+    // The job's profiles ask this very program for their credentials.
+    if config.credential_helper.is_none() {
+        config.credential_helper = Some(std::env::current_exe().context("cannot find the lava-conn program")?);
+    }
     let job = args.job.job(&config)?;
     let connections = args.store.connections(&config)?;
     let labels = parse_conns(&args.conns)?;
+    if let Some(label) = &args.default_conn {
+        anyhow::ensure!(labels.contains_key(label), "--default-conn `{label}` is not one of the --conn labels");
+    }
     match exec(globals, config, &connections, &job, &labels, args) {
         Ok(code) => Ok(code),
         Err(error) => {
@@ -85,7 +99,10 @@ fn exec(
             ),
         };
         let workdir = workdir.or(scratch.as_ref().map(|d| d.path())).expect("one of the two");
-        let env = host.prepare_job(job, labels, workdir).await?;
+        let mut env = host.prepare_job(job, labels, workdir).await?;
+        if let Some(label) = &args.default_conn {
+            env.set_default_profile(label)?;
+        }
         let mut child_command = tokio::process::Command::new(&command[0]);
         for name in &env.remove {
             child_command.env_remove(name);

@@ -2,6 +2,7 @@
 //! `common.rs` holds what they share.
 
 pub mod common;
+pub mod credential_process;
 pub mod exec;
 pub mod plugins;
 pub mod resolve;

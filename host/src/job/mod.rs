@@ -6,6 +6,8 @@
 //! credentials in (JSON, shell `export` lines, `credential_process`).
 
 pub mod output;
+pub(crate) mod profiles;
+pub(crate) mod server;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -81,6 +83,10 @@ pub struct JobEnvironment {
     /// unless the worker configuration passes them on.
     pub remove: Vec<String>,
     folders: Vec<tempfile::TempDir>,
+    /// Labels with a profile in the job's AWS config file.
+    profiles: Vec<String>,
+    /// Answers the profiles' `credential_process`; stops when this is dropped.
+    server: Option<server::CredentialServer>,
 }
 
 impl JobEnvironment {
@@ -98,8 +104,25 @@ impl JobEnvironment {
         command.envs(self.vars.iter().map(|(k, v)| (k, v)))
     }
 
-    /// Remove the folders now, reporting any failure (dropping also removes them).
+    /// Make `label`'s profile the job's default (`AWS_PROFILE`), for SDK
+    /// code that names no profile. A job with one connection has it already.
+    pub fn set_default_profile(&mut self, label: &str) -> Result<(), HostError> {
+        if !self.profiles.iter().any(|l| l == label) {
+            return Err(HostError::Spec(format!(
+                "`{}` has no AWS profile: the default must be one of the job's labels with AWS credentials ({})",
+                sanitize(label),
+                self.profiles.join(", ")
+            )));
+        }
+        self.vars.retain(|(name, _)| name != "AWS_PROFILE");
+        self.vars.push(("AWS_PROFILE".into(), label.to_string()));
+        Ok(())
+    }
+
+    /// Remove the folders now, reporting any failure (dropping also removes
+    /// them). The credential server stops first.
     pub fn cleanup(mut self) -> std::io::Result<()> {
+        self.server = None;
         for folder in self.folders.drain(..) {
             folder.close()?;
         }
@@ -126,6 +149,8 @@ pub fn materialise(
         vars: vec![("LAVA_REALM".into(), job.realm.clone()), ("LAVA_JOB_ID".into(), job.job_id.clone())],
         remove,
         folders: Vec::new(),
+        profiles: Vec::new(),
+        server: None,
     };
     for (label, (conn_id, resolved)) in connections {
         check_label(label)?;
@@ -146,6 +171,64 @@ pub fn materialise(
         env.folders.push(folder);
     }
     Ok(env)
+}
+
+/// Give the job's connections with AWS credentials one profile each, in an
+/// owner-only folder of `workdir`: `AWS_CONFIG_FILE` (and an empty
+/// `AWS_SHARED_CREDENTIALS_FILE`, so that the user's own file cannot shadow a
+/// profile), `AWS_PROFILE` when there is one connection, and the server
+/// that answers the profiles' `credential_process` through `resolve`.
+/// `connections` are (label, region, endpoint); a profile without a region
+/// of its own gets `worker_region`. Must run on a tokio runtime.
+pub(crate) fn add_profiles(
+    env: &mut JobEnvironment,
+    job: &Job,
+    workdir: &Path,
+    helper: &Path,
+    connections: &[(String, Option<String>, Option<String>)],
+    worker_region: Option<&str>,
+    resolve: server::ResolveLabel,
+) -> Result<(), HostError> {
+    if connections.is_empty() {
+        return Ok(());
+    }
+    let io_error = |what: &str, e: std::io::Error| HostError::Spec(format!("{what}: {e}"));
+    let folder = tempfile::Builder::new()
+        .prefix("job.")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir_in(workdir)
+        .map_err(|e| io_error(&format!("cannot create the job's folder in {}", workdir.display()), e))?;
+    let socket = folder.path().join("credentials.sock");
+    let profiles: Vec<profiles::Profile<'_>> = connections
+        .iter()
+        .map(|(label, region, endpoint_url)| profiles::Profile {
+            label,
+            region: region.as_deref().or(worker_region),
+            endpoint_url: endpoint_url.as_deref(),
+        })
+        .collect();
+    let config = folder.path().join("aws_config");
+    let credentials = folder.path().join("aws_credentials");
+    let text = profiles::config_file(helper, &socket, job, &profiles)?;
+    write_private(&config, text.as_bytes(), 0o600).map_err(|e| io_error("cannot write the job's AWS config", e))?;
+    write_private(&credentials, b"", 0o600).map_err(|e| io_error("cannot write the job's AWS config", e))?;
+    let labels = connections.iter().map(|(label, ..)| label.clone()).collect();
+    env.server = Some(
+        server::start(&socket, labels, resolve)
+            .map_err(|e| io_error(&format!("cannot listen on {}", socket.display()), e))?,
+    );
+    // A region in the environment would override every profile's own.
+    if profiles.iter().all(|p| p.region.is_some()) {
+        env.remove.extend(["AWS_REGION".to_string(), "AWS_DEFAULT_REGION".to_string()]);
+    }
+    env.vars.push(("AWS_CONFIG_FILE".into(), config.display().to_string()));
+    env.vars.push(("AWS_SHARED_CREDENTIALS_FILE".into(), credentials.display().to_string()));
+    env.profiles = connections.iter().map(|(label, ..)| label.clone()).collect();
+    if let [only] = env.profiles.as_slice() {
+        env.vars.push(("AWS_PROFILE".into(), only.clone()));
+    }
+    env.folders.push(folder);
+    Ok(())
 }
 
 /// lava's AWS CLI stand-in in `folder`: `.aws_config` with the connection's
