@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group};
@@ -58,12 +58,12 @@ impl Bench {
 
     /// A host with the SDK backend against moto.
     fn host(&self, config: WorkerConfig) -> ConnectorHost {
-        host_with(config, SdkBackend::new(self.sdk.clone(), self.runtime.handle().clone()))
+        host_with(config, SdkBackend::new(self.sdk.clone()))
     }
 
     fn timed_backend(&self) -> Arc<TimedBackend> {
         Arc::new(TimedBackend {
-            inner: SdkBackend::new(self.sdk.clone(), self.runtime.handle().clone()),
+            inner: SdkBackend::new(self.sdk.clone()),
             nanos: AtomicU64::new(0),
             assume_role_calls: AtomicU64::new(0),
         })
@@ -83,9 +83,9 @@ struct TimedBackend {
 }
 
 impl TimedBackend {
-    fn timed<R>(&self, call: impl FnOnce() -> R) -> R {
+    async fn timed<R>(&self, call: impl std::future::Future<Output = R>) -> R {
         let started = Instant::now();
-        let result = call();
+        let result = call.await;
         self.nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         result
     }
@@ -95,19 +95,20 @@ impl TimedBackend {
     }
 }
 
+#[lava_conn::async_trait]
 impl AwsBackend for TimedBackend {
     fn region(&self) -> Option<String> {
         self.inner.region()
     }
-    fn get_parameter(&self, name: &str, with_decryption: bool) -> Result<String, CapabilityError> {
-        self.timed(|| self.inner.get_parameter(name, with_decryption))
+    async fn get_parameter(&self, name: &str, with_decryption: bool) -> Result<String, CapabilityError> {
+        self.timed(self.inner.get_parameter(name, with_decryption)).await
     }
-    fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
+    async fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
         self.assume_role_calls.fetch_add(1, Ordering::Relaxed);
-        self.timed(|| self.inner.assume_role(request))
+        self.timed(self.inner.assume_role(request)).await
     }
-    fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
-        self.timed(|| self.inner.worker_credentials())
+    async fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
+        self.timed(self.inner.worker_credentials()).await
     }
 }
 
@@ -249,14 +250,15 @@ fn instant_credentials() -> lava_guest_kit::Credentials {
     }
 }
 
+#[lava_conn::async_trait]
 impl AwsBackend for InstantBackend {
     fn region(&self) -> Option<String> {
         Some("us-east-1".into())
     }
-    fn get_parameter(&self, _: &str, _: bool) -> Result<String, CapabilityError> {
+    async fn get_parameter(&self, _: &str, _: bool) -> Result<String, CapabilityError> {
         Err(CapabilityError::Unavailable("not in this benchmark".into()))
     }
-    fn assume_role(&self, _: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
+    async fn assume_role(&self, _: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
         let lava_guest_kit::Credentials {
             access_key_id,
             secret_access_key,
@@ -274,7 +276,7 @@ impl AwsBackend for InstantBackend {
             endpoint_url,
         })
     }
-    fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
+    async fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
         Err(CapabilityError::Unavailable("not in this benchmark".into()))
     }
 }
@@ -426,7 +428,7 @@ fn facts(bench: &Bench, mut facts: BTreeMap<&'static str, Value>) -> BTreeMap<&'
     facts.insert("concurrent_rss_before_kib", json!(rss_before));
     facts.insert("concurrent_peak_rss_kib", json!(proc_status_kib("VmHWM")));
 
-    facts.insert("instance_kib", json!(per_live_instance_kib()));
+    facts.insert("instance_kib", json!(per_live_instance_kib(&bench.runtime)));
     facts
 }
 
@@ -475,7 +477,7 @@ fn ten_plugins() -> tempfile::TempDir {
 
 /// Memory of one live instance, mid-resolve: RSS with 48 resolves held
 /// inside their first capability call, less RSS before, per resolve.
-fn per_live_instance_kib() -> u64 {
+fn per_live_instance_kib(runtime: &Runtime) -> u64 {
     const LIVE: usize = 48;
     let gate = Arc::new(Gate::default());
     let host = ConnectorHost::builder().config(test_config()).backend(gate.clone()).build().unwrap();
@@ -486,53 +488,59 @@ fn per_live_instance_kib() -> u64 {
     host.resolve_uncached(&spec, &job).unwrap();
     gate.close();
     let before = proc_status_kib("VmRSS");
-    std::thread::scope(|scope| {
-        for _ in 0..LIVE {
-            scope.spawn(|| host.resolve_uncached(&spec, &job).unwrap());
-        }
-        gate.wait_for(LIVE);
-        let during = proc_status_kib("VmRSS");
-        gate.open();
-        during.saturating_sub(before) / LIVE as u64
-    })
+    let tasks: Vec<_> = (0..LIVE)
+        .map(|_| {
+            let (host, spec, job) = (host.clone(), spec.clone(), job.clone());
+            runtime.spawn(async move { host.resolve_uncached_async(&spec, &job).await.unwrap() })
+        })
+        .collect();
+    gate.wait_for(LIVE);
+    let during = proc_status_kib("VmRSS");
+    gate.open();
+    for task in tasks {
+        runtime.block_on(task).unwrap();
+    }
+    during.saturating_sub(before) / LIVE as u64
 }
 
 /// A backend whose SSM reads wait until the gate opens: the instances that
 /// called it stay alive meanwhile.
 #[derive(Default)]
 struct Gate {
-    state: Mutex<(bool, usize)>,
-    changed: Condvar,
+    open: tokio::sync::watch::Sender<bool>,
+    waiting: AtomicU64,
 }
 
 impl Gate {
     fn open(&self) {
-        self.state.lock().unwrap().0 = true;
-        self.changed.notify_all();
+        self.open.send_replace(true);
     }
     fn close(&self) {
-        *self.state.lock().unwrap() = (false, 0);
+        self.open.send_replace(false);
+        self.waiting.store(0, Ordering::SeqCst);
     }
     fn wait_for(&self, waiting: usize) {
-        drop(self.changed.wait_while(self.state.lock().unwrap(), |(_, n)| *n < waiting).unwrap());
+        while self.waiting.load(Ordering::SeqCst) < waiting as u64 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 }
 
+#[lava_conn::async_trait]
 impl AwsBackend for Gate {
     fn region(&self) -> Option<String> {
         Some("us-east-1".into())
     }
-    fn get_parameter(&self, _: &str, _: bool) -> Result<String, CapabilityError> {
-        let mut state = self.state.lock().unwrap();
-        state.1 += 1;
-        self.changed.notify_all();
-        drop(self.changed.wait_while(state, |(open, _)| !*open).unwrap());
+    async fn get_parameter(&self, _: &str, _: bool) -> Result<String, CapabilityError> {
+        let mut open = self.open.subscribe();
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        open.wait_for(|open| *open).await.unwrap();
         Ok(format!("AKIAEXAMPLEKEY000000,{}", "s".repeat(40)))
     }
-    fn assume_role(&self, _: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
+    async fn assume_role(&self, _: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
         Err(CapabilityError::Unavailable("not in this benchmark".into()))
     }
-    fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
+    async fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
         Err(CapabilityError::Unavailable("not in this benchmark".into()))
     }
 }

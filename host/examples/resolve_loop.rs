@@ -13,7 +13,7 @@ fn main() {
     let sdk = runtime.block_on(configure_sdk(moto.sdk_loader()).load());
     let host = ConnectorHost::builder()
         .config(WorkerConfig { aws_access_key_cache_ttl: "0s".into(), ..WorkerConfig::default() })
-        .backend(SdkBackend::new(sdk, runtime.handle().clone()))
+        .backend(SdkBackend::new(sdk))
         .build()
         .unwrap();
     let spec =

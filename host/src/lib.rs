@@ -52,13 +52,15 @@ pub use crate::registry::{PluginInfo, PluginSource};
 pub use crate::sandbox::compiled::CacheState;
 pub use crate::text::{is_hidden, sanitize};
 pub use crate::types::{AwsCredentials, Job, LauncherKind, NamedValue, Problem, Resolved, Severity};
+/// The attribute for implementing [`AwsBackend`] (its calls are async).
+pub use async_trait::async_trait;
 
 use crate::capabilities::{Audit, CallContext};
 use crate::connections::cache::{CacheKey, CredentialCache};
 use crate::connections::specs;
 use crate::contract::{JobContext, ValidateContext};
 use crate::registry::{LoadedPlugin, Registry};
-use crate::sandbox::Runtime;
+use crate::sandbox::{Runtime, block_on};
 
 /// Builds a [`ConnectorHost`].
 #[derive(Default)]
@@ -212,8 +214,19 @@ impl ConnectorHost {
     }
 
     /// Check a spec. An empty list means valid; warnings do not make it invalid.
-    /// Only plugin failures are errors.
+    /// Only plugin failures are errors. Blocks the calling thread: async
+    /// callers use [`ConnectorHost::validate_async`].
     pub fn validate(&self, spec: &Value, realm: Option<&str>) -> Result<Vec<Problem>, HostError> {
+        block_on(self.validate_in(spec, realm))
+    }
+
+    /// [`ConnectorHost::validate`] for async callers: the plugin runs on the
+    /// caller's task, and yields while it waits for a slot or runs long.
+    pub async fn validate_async(&self, spec: Value, realm: Option<String>) -> Result<Vec<Problem>, HostError> {
+        self.validate_in(&spec, realm.as_deref()).await
+    }
+
+    async fn validate_in(&self, spec: &Value, realm: Option<&str>) -> Result<Vec<Problem>, HostError> {
         let plugin = match self.plugin_for(spec) {
             Ok(plugin) => plugin,
             Err(problem) => return Ok(vec![problem]),
@@ -221,23 +234,17 @@ impl ConnectorHost {
         let json = spec.to_string();
         let context = ValidateContext { realm: realm.map(str::to_string) };
         let call = self.context(plugin, Grants::none(), spec, None);
-        let problems =
-            self.inner.runtime.call(&plugin.label, &plugin.pre, call, |p, store| p.validate(store, &json, &context))?;
+        let problems = self
+            .inner
+            .runtime
+            .call(&plugin.label, &plugin.pre, call, async |p, store| p.validate(store, &json, &context).await)
+            .await?;
         Ok(self.check_problems(plugin, problems)?)
     }
 
-    /// [`ConnectorHost::validate`] for async callers: the plugin call (and
-    /// any wait for a free instance slot) happens on tokio's blocking pool,
-    /// so the caller's runtime threads never block.
-    pub async fn validate_async(&self, spec: Value, realm: Option<String>) -> Result<Vec<Problem>, HostError> {
-        let host = self.clone();
-        off_runtime("validate", move || host.validate(&spec, realm.as_deref())).await
-    }
-
-    /// [`ConnectorHost::session_name`] for async callers, off the runtime's threads.
+    /// [`ConnectorHost::session_name`] for async callers, on the caller's task.
     pub async fn session_name_async(&self, spec: Value, job: Job) -> Result<Result<String, Vec<Problem>>, HostError> {
-        let host = self.clone();
-        off_runtime("session-name", move || host.session_name(&spec, &job)).await
+        self.session_name_in(&spec, &job).await
     }
 
     fn check_problems(
@@ -261,8 +268,13 @@ impl ConnectorHost {
         }
     }
 
-    /// The STS role-session name for the spec in this job, or the problems that prevent one.
+    /// The STS role-session name for the spec in this job, or the problems
+    /// that prevent one. Blocks the calling thread.
     pub fn session_name(&self, spec: &Value, job: &Job) -> Result<Result<String, Vec<Problem>>, HostError> {
+        block_on(self.session_name_in(spec, job))
+    }
+
+    async fn session_name_in(&self, spec: &Value, job: &Job) -> Result<Result<String, Vec<Problem>>, HostError> {
         let plugin = match self.plugin_for(spec) {
             Ok(plugin) => plugin,
             Err(problem) => return Ok(Err(vec![problem])),
@@ -273,7 +285,8 @@ impl ConnectorHost {
         let result = self
             .inner
             .runtime
-            .call(&plugin.label, &plugin.pre, call, |p, store| p.session_name(store, &json, &context))?;
+            .call(&plugin.label, &plugin.pre, call, async |p, store| p.session_name(store, &json, &context).await)
+            .await?;
         match result {
             Ok(name) if lava_rules::session::is_valid_session_name(&name) => Ok(Ok(name)),
             Ok(name) => Err(plugin
@@ -312,14 +325,7 @@ impl ConnectorHost {
     pub async fn resolve_spec(&self, spec: Value, job: &Job) -> Result<Arc<Resolved>, HostError> {
         let conn_id = specs::conn_id_of(&spec).to_string();
         let key = CacheKey::new(&spec, &conn_id, job, &self.inner.config.conn_app_name);
-        self.inner
-            .cache
-            .get_or_resolve(key, || {
-                let host = self.clone();
-                let job = job.clone();
-                async move { off_runtime("resolve", move || host.resolve_uncached(&spec, &job)).await }
-            })
-            .await
+        self.inner.cache.get_or_resolve(key, || self.resolve_uncached_async(&spec, job)).await
     }
 
     /// Resolve every connection of a job (`label → conn id`, labels `\w+`) and
@@ -385,10 +391,16 @@ impl ConnectorHost {
         Ok(env)
     }
 
-    /// Resolve a spec for a job, uncached, on the calling thread (which must
-    /// not be an async runtime worker). The plugin may read SSM under the
-    /// realm's prefixes and assume roles through the backend.
+    /// Resolve a spec for a job, uncached, blocking the calling thread. The
+    /// plugin may read SSM under the realm's prefixes and assume roles
+    /// through the backend.
     pub fn resolve_uncached(&self, spec: &Value, job: &Job) -> Result<Resolved, HostError> {
+        block_on(self.resolve_uncached_async(spec, job))
+    }
+
+    /// [`ConnectorHost::resolve_uncached`] on the caller's task: the plugin's
+    /// AWS calls are awaited there. Dropping the future stops the plugin.
+    pub async fn resolve_uncached_async(&self, spec: &Value, job: &Job) -> Result<Resolved, HostError> {
         let conn_id = specs::conn_id_of(spec).to_string();
         let plugin = self.plugin_for(spec).map_err(|p| HostError::Invalid {
             conn_id: sanitize(&conn_id),
@@ -398,24 +410,15 @@ impl ConnectorHost {
         let context = self.job_context(spec, job);
         let grants = self.resolve_grants(job, spec.get("type").and_then(Value::as_str).unwrap_or_default());
         let call = self.context(plugin, grants.clone(), spec, Some(job));
-        let result =
-            self.inner.runtime.call(&plugin.label, &plugin.pre, call, |p, store| p.resolve(store, &json, &context))?;
+        let result = self
+            .inner
+            .runtime
+            .call(&plugin.label, &plugin.pre, call, async |p, store| p.resolve(store, &json, &context).await)
+            .await?;
         match result {
             Ok(resolved) => crate::contract::boundary::resolved(resolved, &grants)
                 .map_err(|message| plugin.invalid_result(message).into()),
             Err(message) => Err(HostError::Resolve { conn_id: sanitize(&conn_id), message: sanitize(&message) }),
         }
     }
-}
-
-/// Run a blocking host call on tokio's blocking pool. Plugin calls block
-/// (capability calls wait on the SDK, a call may wait for an instance slot),
-/// so they never run on a runtime worker.
-async fn off_runtime<R: Send + 'static>(
-    what: &str,
-    call: impl FnOnce() -> Result<R, HostError> + Send + 'static,
-) -> Result<R, HostError> {
-    tokio::task::spawn_blocking(call)
-        .await
-        .unwrap_or_else(|e| Err(HostError::Spec(format!("the {what} task failed: {e}"))))
 }

@@ -15,8 +15,8 @@ use crate::capabilities::CallContext;
 use crate::contract::{ContractVersion, Descriptor, PluginPre};
 use crate::error::{LoadError, PluginError, PluginFailure, SkippedPlugin};
 use crate::sandbox::CallState;
-use crate::sandbox::Runtime;
 use crate::sandbox::compiled::CacheState;
+use crate::sandbox::{Runtime, block_on};
 use crate::text::sanitize;
 
 include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
@@ -249,8 +249,7 @@ fn load_one(
     let sha256: Arc<str> = sha256.into();
     let mut context = context();
     context.audit.sha256 = sha256.clone();
-    let descriptor = runtime
-        .call(&label, &pre, context, |plugin, store| plugin.describe(store))
+    let descriptor = block_on(runtime.call(&label, &pre, context, async |plugin, store| plugin.describe(store).await))
         .map_err(|e| format!("describe failed: {}", e.failure))?;
     let Descriptor { types, version, fields } = descriptor;
     if types.is_empty() {

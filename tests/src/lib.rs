@@ -77,12 +77,13 @@ impl RecordingBackend {
     }
 }
 
+#[lava_conn::async_trait]
 impl AwsBackend for RecordingBackend {
     fn region(&self) -> Option<String> {
         Some("us-east-1".into())
     }
 
-    fn get_parameter(&self, name: &str, _with_decryption: bool) -> Result<String, CapabilityError> {
+    async fn get_parameter(&self, name: &str, _with_decryption: bool) -> Result<String, CapabilityError> {
         self.calls.lock().unwrap().push(format!("ssm:{name}"));
         self.parameters
             .iter()
@@ -91,12 +92,12 @@ impl AwsBackend for RecordingBackend {
             .ok_or_else(|| CapabilityError::NotFound(format!("parameter {name}")))
     }
 
-    fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
+    async fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
         self.calls.lock().unwrap().push("worker-credentials".into());
         Err(CapabilityError::Unavailable("the recording backend has no worker credentials".into()))
     }
 
-    fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
+    async fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
         let via = request.endpoint_url.as_deref();
         self.calls.lock().unwrap().push(match via {
             Some(endpoint) => format!("sts:{} via {endpoint}", request.role_arn),

@@ -22,14 +22,15 @@ struct Sts {
     requests: Mutex<Vec<AssumeRoleRequest>>,
 }
 
+#[lava_conn::async_trait]
 impl AwsBackend for Sts {
     fn region(&self) -> Option<String> {
         Some("us-east-1".into())
     }
-    fn get_parameter(&self, _: &str, _: bool) -> Result<String, CapabilityError> {
+    async fn get_parameter(&self, _: &str, _: bool) -> Result<String, CapabilityError> {
         Err(CapabilityError::NotFound("no SSM here".into()))
     }
-    fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
+    async fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
         self.requests.lock().unwrap().push(request);
         Ok(AwsCredentials {
             access_key_id: "ASIAASSUMED".into(),
@@ -40,7 +41,7 @@ impl AwsBackend for Sts {
             endpoint_url: None,
         })
     }
-    fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
+    async fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
         Ok(AwsCredentials {
             access_key_id: "AKIDWORKER".into(),
             secret_access_key: "worker-secret".into(),

@@ -35,7 +35,7 @@ async fn host_with(config: WorkerConfig, specs: Value) -> (ConnectorHost, tempfi
     let host = ConnectorHost::builder()
         .config(config)
         .plugin_dir(plugins().path())
-        .backend(SdkBackend::new(sdk, tokio::runtime::Handle::current()))
+        .backend(SdkBackend::new(sdk))
         .store(Arc::new(FolderStore::open(connections.path()).unwrap()))
         .build()
         .expect("the host loads the plugin");

@@ -34,7 +34,7 @@ async fn host(config: WorkerConfig) -> ConnectorHost {
     let sdk = configure_sdk(f.moto.sdk_loader()).load().await;
     ConnectorHost::builder()
         .config(config)
-        .backend(SdkBackend::new(sdk, tokio::runtime::Handle::current()))
+        .backend(SdkBackend::new(sdk))
         .store(Arc::new(FolderStore::open(f.connections.path()).unwrap()))
         .build()
         .unwrap()

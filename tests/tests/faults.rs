@@ -19,11 +19,7 @@ async fn host_against(server: &FaultServer) -> ConnectorHost {
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_sts::config::Credentials::new("testing", "testing", None, None, "faults"));
     let sdk = configure_sdk(loader).load().await;
-    ConnectorHost::builder()
-        .config(test_config())
-        .backend(SdkBackend::new(sdk, tokio::runtime::Handle::current()))
-        .build()
-        .unwrap()
+    ConnectorHost::builder().config(test_config()).backend(SdkBackend::new(sdk)).build().unwrap()
 }
 
 fn keys_spec() -> Value {

@@ -39,11 +39,7 @@ fn moto() -> &'static Moto {
 
 async fn host_with(config: WorkerConfig) -> ConnectorHost {
     let sdk = configure_sdk(moto().sdk_loader()).load().await;
-    ConnectorHost::builder()
-        .config(config)
-        .backend(SdkBackend::new(sdk, tokio::runtime::Handle::current()))
-        .build()
-        .expect("the host starts")
+    ConnectorHost::builder().config(config).backend(SdkBackend::new(sdk)).build().expect("the host starts")
 }
 
 async fn host() -> ConnectorHost {
@@ -225,11 +221,7 @@ async fn ssm_outside_the_grant_is_refused_before_any_request() {
 async fn an_unreachable_endpoint_fails_clearly_in_bounded_time() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let sdk = configure_sdk(moto().sdk_loader().endpoint_url(format!("http://{closed}"))).load().await;
-    let host = ConnectorHost::builder()
-        .config(test_config())
-        .backend(SdkBackend::new(sdk, tokio::runtime::Handle::current()))
-        .build()
-        .unwrap();
+    let host = ConnectorHost::builder().config(test_config()).backend(SdkBackend::new(sdk)).build().unwrap();
     let started = Instant::now();
     let error = host.resolve_spec(role_spec("down", "loader"), &job("d")).await.unwrap_err();
     let elapsed = started.elapsed();
@@ -244,7 +236,7 @@ async fn connections_come_from_dynamodb_and_folders() {
     let store = lava_conn::DynamoStore::from_sdk_config(&sdk);
     let host = ConnectorHost::builder()
         .config(test_config())
-        .backend(SdkBackend::new(sdk, tokio::runtime::Handle::current()))
+        .backend(SdkBackend::new(sdk))
         .store(Arc::new(store))
         .build()
         .unwrap();
@@ -264,7 +256,7 @@ async fn connections_come_from_dynamodb_and_folders() {
     .unwrap();
     let host = ConnectorHost::builder()
         .config(test_config())
-        .backend(SdkBackend::new(configure_sdk(moto().sdk_loader()).load().await, tokio::runtime::Handle::current()))
+        .backend(SdkBackend::new(configure_sdk(moto().sdk_loader()).load().await))
         .store(Arc::new(FolderStore::open(dir.path()).unwrap()))
         .build()
         .unwrap();

@@ -85,32 +85,38 @@ pub struct AssumeRoleRequest {
 
 /// Where capability calls that pass the grant checks go: the real AWS SDK in
 /// production ([`crate::SdkBackend`]), anything else in an embedder's tests.
+///
+/// The calls are async and awaited on the caller's task, inside the plugin
+/// call: implement them with [`async_trait`](crate::async_trait) and never
+/// block in them (a blocked call holds a runtime thread and an instance slot).
+#[async_trait::async_trait]
 pub trait AwsBackend: Send + Sync {
     /// The worker's AWS region, when known; plugins use it when a spec names none.
     fn region(&self) -> Option<String>;
     /// Read an SSM parameter.
-    fn get_parameter(&self, name: &str, with_decryption: bool) -> Result<String, CapabilityError>;
+    async fn get_parameter(&self, name: &str, with_decryption: bool) -> Result<String, CapabilityError>;
     /// Call STS `AssumeRole`.
-    fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError>;
+    async fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError>;
     /// The worker's own current credentials, with its region.
-    fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError>;
+    async fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError>;
 }
 
 /// A backend for hosts that never resolve: every call is unavailable.
 #[derive(Debug, Default)]
 pub struct NoAws;
 
+#[async_trait::async_trait]
 impl AwsBackend for NoAws {
     fn region(&self) -> Option<String> {
         None
     }
-    fn get_parameter(&self, _: &str, _: bool) -> Result<String, CapabilityError> {
+    async fn get_parameter(&self, _: &str, _: bool) -> Result<String, CapabilityError> {
         Err(CapabilityError::Unavailable("this host has no AWS backend".into()))
     }
-    fn assume_role(&self, _: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
+    async fn assume_role(&self, _: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
         Err(CapabilityError::Unavailable("this host has no AWS backend".into()))
     }
-    fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
+    async fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
         Err(CapabilityError::Unavailable("this host has no AWS backend".into()))
     }
 }
@@ -119,12 +125,12 @@ impl AwsBackend for NoAws {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_host_without_aws_refuses_every_call() {
+    #[tokio::test]
+    async fn a_host_without_aws_refuses_every_call() {
         assert_eq!(NoAws.region(), None);
-        assert!(matches!(NoAws.get_parameter("/x", true), Err(CapabilityError::Unavailable(_))));
-        assert!(matches!(NoAws.assume_role(AssumeRoleRequest::default()), Err(CapabilityError::Unavailable(_))));
-        assert!(matches!(NoAws.worker_credentials(), Err(CapabilityError::Unavailable(_))));
+        assert!(matches!(NoAws.get_parameter("/x", true).await, Err(CapabilityError::Unavailable(_))));
+        assert!(matches!(NoAws.assume_role(AssumeRoleRequest::default()).await, Err(CapabilityError::Unavailable(_))));
+        assert!(matches!(NoAws.worker_credentials().await, Err(CapabilityError::Unavailable(_))));
     }
 
     #[test]

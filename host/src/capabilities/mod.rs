@@ -19,6 +19,7 @@ mod sts;
 mod worker_credentials;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -142,16 +143,22 @@ impl Capabilities {
         self.started.elapsed() >= self.wall_limit
     }
 
+    /// Wall-clock time left to the call.
+    fn wall_left(&self) -> Duration {
+        self.wall_limit.saturating_sub(self.started.elapsed())
+    }
+
     /// One AWS capability call: counted against the call's budget and its
-    /// wall-clock limit (either ends the whole plugin call), run with its time
-    /// kept off the plugin's own deadline (AWS calls have timeouts of their
-    /// own, and a slow AWS must not be reported as a runaway plugin), and
-    /// recorded in the audit trail.
-    fn capability<R>(
+    /// wall-clock limit (either ends the whole plugin call; the limit also
+    /// cuts a backend call that runs past it), run with its time kept off
+    /// the plugin's own deadline (AWS calls have timeouts of their own, and
+    /// a slow AWS must not be reported as a runaway plugin), and recorded in
+    /// the audit trail. `call` is not started when a bound is already hit.
+    async fn capability<R>(
         &mut self,
         capability: &'static str,
         target: &str,
-        call: impl FnOnce(&Self) -> Result<R, CapabilityError>,
+        call: impl Future<Output = Result<R, CapabilityError>>,
     ) -> Outcome<R> {
         if self.past_wall_limit() {
             return Err(BoundHit::WallClock);
@@ -161,9 +168,10 @@ impl Capabilities {
         }
         self.calls_left -= 1;
         let started = Instant::now();
-        let result = call(self);
+        let result = tokio::time::timeout(self.wall_left(), call).await;
         let took = started.elapsed();
         self.host_time += took;
+        let result = result.map_err(|_| BoundHit::WallClock);
         let a = &self.audit;
         tracing::info!(
             target: AUDIT_TARGET,
@@ -175,13 +183,17 @@ impl Capabilities {
             conn_id = %a.conn_id,
             capability,
             target = %sanitize(target),
-            outcome = result.as_ref().map_or_else(CapabilityError::kind, |_| "ok"),
+            outcome = match &result {
+                Ok(Ok(_)) => "ok",
+                Ok(Err(e)) => e.kind(),
+                Err(_) => "wall-clock-limit",
+            },
             duration_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
         );
-        if let Err(CapabilityError::NotGranted(refusal)) = &result {
+        if let Ok(Err(CapabilityError::NotGranted(refusal))) = &result {
             tracing::warn!(plugin = %self.plugin, "{refusal}");
         }
-        Ok(result)
+        result
     }
 }
 

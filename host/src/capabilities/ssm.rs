@@ -4,12 +4,15 @@ use super::{Capabilities, CapabilityError, Outcome};
 
 impl Capabilities {
     /// Read an SSM parameter, if the call's grants cover its name.
-    pub fn get_parameter(&mut self, name: &str, with_decryption: bool) -> Outcome<String> {
-        self.capability("ssm.get-parameter", name, |caps| {
-            if let Some(refusal) = caps.grants.ssm_refusal(name) {
-                return Err(CapabilityError::NotGranted(refusal));
+    pub async fn get_parameter(&mut self, name: &str, with_decryption: bool) -> Outcome<String> {
+        let refusal = self.grants.ssm_refusal(name).map(CapabilityError::NotGranted);
+        let backend = self.backend.clone();
+        self.capability("ssm.get-parameter", name, async move {
+            match refusal {
+                Some(refusal) => Err(refusal),
+                None => backend.get_parameter(name, with_decryption).await,
             }
-            caps.backend.get_parameter(name, with_decryption)
         })
+        .await
     }
 }

@@ -22,8 +22,8 @@ impl Recording {
         self.calls.lock().unwrap().clone()
     }
 
-    fn record(&self, call: String) {
-        std::thread::sleep(self.latency);
+    async fn record(&self, call: String) {
+        tokio::time::sleep(self.latency).await;
         self.calls.lock().unwrap().push(call);
     }
 }
@@ -39,20 +39,21 @@ fn credentials(id: &str) -> AwsCredentials {
     }
 }
 
+#[async_trait::async_trait]
 impl AwsBackend for Recording {
     fn region(&self) -> Option<String> {
         Some("ap-southeast-2".into())
     }
-    fn get_parameter(&self, name: &str, with_decryption: bool) -> Result<String, CapabilityError> {
-        self.record(format!("ssm:{name}:{with_decryption}"));
+    async fn get_parameter(&self, name: &str, with_decryption: bool) -> Result<String, CapabilityError> {
+        self.record(format!("ssm:{name}:{with_decryption}")).await;
         Ok(format!("value of {name}"))
     }
-    fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
-        self.record(format!("sts:{}:{}:{}", request.role_arn, request.session_name, request.duration_seconds));
+    async fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
+        self.record(format!("sts:{}:{}:{}", request.role_arn, request.session_name, request.duration_seconds)).await;
         Ok(credentials("ASIAROLE"))
     }
-    fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
-        self.record("worker".into());
+    async fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
+        self.record("worker".into()).await;
         Ok(credentials("AKIAWORKER"))
     }
 }
@@ -82,81 +83,81 @@ fn role(arn: &str, session_name: &str) -> AssumeRoleRequest {
     }
 }
 
-#[test]
-fn ssm_reads_reach_aws_only_under_the_granted_prefixes() {
+#[tokio::test]
+async fn ssm_reads_reach_aws_only_under_the_granted_prefixes() {
     let backend = Arc::new(Recording::default());
     let mut caps = capabilities(resolve_grants(), &backend, Duration::ZERO);
-    assert_eq!(caps.get_parameter("/lava/prod/keys", true), Ok(Ok("value of /lava/prod/keys".into())));
-    let refused = caps.get_parameter("/lava/dev/keys", true);
+    assert_eq!(caps.get_parameter("/lava/prod/keys", true).await, Ok(Ok("value of /lava/prod/keys".into())));
+    let refused = caps.get_parameter("/lava/dev/keys", true).await;
     assert!(matches!(&refused, Ok(Err(CapabilityError::NotGranted(m))) if m.contains("/lava/prod/")), "{refused:?}");
     assert_eq!(backend.calls(), ["ssm:/lava/prod/keys:true"], "the refused read never reached AWS");
 }
 
-#[test]
-fn without_grants_no_capability_reaches_aws() {
+#[tokio::test]
+async fn without_grants_no_capability_reaches_aws() {
     let backend = Arc::new(Recording::default());
     let mut caps = capabilities(Grants::none(), &backend, Duration::ZERO);
-    assert!(matches!(caps.get_parameter("/lava/prod/keys", true), Ok(Err(CapabilityError::NotGranted(_)))));
+    assert!(matches!(caps.get_parameter("/lava/prod/keys", true).await, Ok(Err(CapabilityError::NotGranted(_)))));
     assert!(matches!(
-        caps.assume_role(role("arn:aws:iam::123456789012:role/r", "s1")),
+        caps.assume_role(role("arn:aws:iam::123456789012:role/r", "s1")).await,
         Ok(Err(CapabilityError::NotGranted(_)))
     ));
     assert!(
-        matches!(caps.worker_credentials(), Ok(Err(CapabilityError::NotGranted(m))) if m.contains("worker_credentials"))
+        matches!(caps.worker_credentials().await, Ok(Err(CapabilityError::NotGranted(m))) if m.contains("worker_credentials"))
     );
     assert!(backend.calls().is_empty(), "{:?}", backend.calls());
 }
 
-#[test]
-fn assume_role_checks_the_role_and_the_session_name_before_aws() {
+#[tokio::test]
+async fn assume_role_checks_the_role_and_the_session_name_before_aws() {
     let backend = Arc::new(Recording::default());
     let grants = Grants { sts_roles: vec!["arn:aws:iam::123456789012:role/lava-*".into()], ..resolve_grants() };
     let mut caps = capabilities(grants, &backend, Duration::ZERO);
-    let granted = caps.assume_role(role("arn:aws:iam::123456789012:role/lava-loader", "lv-prod-j1"));
+    let granted = caps.assume_role(role("arn:aws:iam::123456789012:role/lava-loader", "lv-prod-j1")).await;
     assert!(matches!(&granted, Ok(Ok(c)) if c.access_key_id == "ASIAROLE"), "{granted:?}");
-    let other_role = caps.assume_role(role("arn:aws:iam::123456789012:role/admin", "lv-prod-j1"));
+    let other_role = caps.assume_role(role("arn:aws:iam::123456789012:role/admin", "lv-prod-j1")).await;
     assert!(matches!(&other_role, Ok(Err(CapabilityError::NotGranted(m))) if m.contains("allowed_roles")));
-    let bad_name = caps.assume_role(role("arn:aws:iam::123456789012:role/lava-loader", "a b"));
+    let bad_name = caps.assume_role(role("arn:aws:iam::123456789012:role/lava-loader", "a b")).await;
     assert!(matches!(&bad_name, Ok(Err(CapabilityError::InvalidInput(m))) if m.contains("role-session name")));
     assert_eq!(backend.calls(), ["sts:arn:aws:iam::123456789012:role/lava-loader:lv-prod-j1:900"]);
 }
 
-#[test]
-fn the_workers_credentials_are_handed_out_only_when_granted() {
+#[tokio::test]
+async fn the_workers_credentials_are_handed_out_only_when_granted() {
     let backend = Arc::new(Recording::default());
     let grants = Grants { worker_credentials: true, ..Grants::none() };
     let mut caps = capabilities(grants, &backend, Duration::ZERO);
-    assert!(matches!(caps.worker_credentials(), Ok(Ok(c)) if c.access_key_id == "AKIAWORKER"));
+    assert!(matches!(caps.worker_credentials().await, Ok(Ok(c)) if c.access_key_id == "AKIAWORKER"));
     assert_eq!(backend.calls(), ["worker"]);
 }
 
-#[test]
-fn the_budget_ends_the_call_and_refusals_count_against_it() {
+#[tokio::test]
+async fn the_budget_ends_the_call_and_refusals_count_against_it() {
     let backend = Arc::new(Recording::default());
     let mut caps = capabilities(resolve_grants(), &backend, Duration::ZERO);
-    assert!(caps.get_parameter("/lava/prod/a", true).is_ok());
-    assert!(matches!(caps.get_parameter("/elsewhere", true), Ok(Err(CapabilityError::NotGranted(_)))));
-    assert!(caps.get_parameter("/lava/prod/b", false).is_ok());
-    assert_eq!(caps.get_parameter("/lava/prod/c", true), Err(BoundHit::CapabilityCalls));
-    assert_eq!(caps.worker_credentials().unwrap_err(), BoundHit::CapabilityCalls, "every capability shares it");
+    assert!(caps.get_parameter("/lava/prod/a", true).await.is_ok());
+    assert!(matches!(caps.get_parameter("/elsewhere", true).await, Ok(Err(CapabilityError::NotGranted(_)))));
+    assert!(caps.get_parameter("/lava/prod/b", false).await.is_ok());
+    assert_eq!(caps.get_parameter("/lava/prod/c", true).await, Err(BoundHit::CapabilityCalls));
+    assert_eq!(caps.worker_credentials().await.unwrap_err(), BoundHit::CapabilityCalls, "every capability shares it");
     assert_eq!(backend.calls(), ["ssm:/lava/prod/a:true", "ssm:/lava/prod/b:false"]);
 }
 
-#[test]
-fn past_the_wall_limit_nothing_more_is_sent() {
+#[tokio::test]
+async fn past_the_wall_limit_nothing_more_is_sent() {
     let backend = Arc::new(Recording::default());
     let mut caps = capabilities(resolve_grants(), &backend, Duration::from_secs(61));
-    assert_eq!(caps.get_parameter("/lava/prod/a", true), Err(BoundHit::WallClock));
+    assert_eq!(caps.get_parameter("/lava/prod/a", true).await, Err(BoundHit::WallClock));
     assert!(backend.calls().is_empty());
 }
 
-#[test]
-fn time_in_aws_is_the_hosts_not_the_plugins() {
+#[tokio::test]
+async fn time_in_aws_is_the_hosts_not_the_plugins() {
     let backend = Arc::new(Recording { latency: Duration::from_millis(30), ..Recording::default() });
     let mut caps = capabilities(resolve_grants(), &backend, Duration::ZERO);
     assert_eq!(caps.host_time(), Duration::ZERO);
-    caps.get_parameter("/lava/prod/a", true).unwrap().unwrap();
-    caps.get_parameter("/lava/prod/b", true).unwrap().unwrap();
+    caps.get_parameter("/lava/prod/a", true).await.unwrap().unwrap();
+    caps.get_parameter("/lava/prod/b", true).await.unwrap().unwrap();
     assert!(caps.host_time() >= Duration::from_millis(60), "{:?}", caps.host_time());
     assert!(caps.host_time() <= caps.started().elapsed());
 }
@@ -171,15 +172,15 @@ fn settings_are_the_shared_ones_and_the_region_is_the_workers() {
     assert!(backend.calls().is_empty(), "settings are not AWS calls");
 }
 
-#[test]
-fn log_lines_stop_at_the_per_call_bound_and_cost_no_budget() {
+#[tokio::test]
+async fn log_lines_stop_at_the_per_call_bound_and_cost_no_budget() {
     let backend = Arc::new(Recording::default());
     let mut caps = capabilities(resolve_grants(), &backend, Duration::ZERO);
     for i in 0..MAX_LOG_LINES + 10 {
         caps.log(LogLevel::Info, &format!("line {i}"));
     }
     assert_eq!(caps.log_lines_left, 0);
-    assert!(caps.get_parameter("/lava/prod/a", true).unwrap().is_ok(), "logging spends no capability calls");
+    assert!(caps.get_parameter("/lava/prod/a", true).await.unwrap().is_ok(), "logging spends no capability calls");
     assert_eq!(caps.calls_left, 2);
 }
 

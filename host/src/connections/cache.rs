@@ -114,6 +114,10 @@ impl CredentialCache {
             }
             state.in_flight.entry(key.clone()).or_default().clone()
         };
+        // If this caller is dropped mid-resolve (its task cancelled), the
+        // guard takes the unfilled cell out of the map, unless another
+        // caller waits on it (one of them then runs its own resolve).
+        let _guard = InFlightGuard { cache: self, key: key.clone(), cell: &cell };
         let mut ran_here = false;
         let shared = cell
             .get_or_init(|| {
@@ -132,6 +136,7 @@ impl CredentialCache {
                 self.insert(&mut state, key, value.clone());
             }
         }
+        drop(_guard);
         drop(cell);
         shared.map_err(|error| Arc::try_unwrap(error).unwrap_or_else(HostError::Shared))
     }
@@ -165,6 +170,33 @@ impl CredentialCache {
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.lock().entries.len()
+    }
+
+    /// How many resolves are in flight.
+    #[cfg(test)]
+    pub fn in_flight(&self) -> usize {
+        self.lock().in_flight.len()
+    }
+}
+
+/// Removes an in-flight cell that nobody will fill: see `get_or_resolve`.
+struct InFlightGuard<'a> {
+    cache: &'a CredentialCache,
+    key: CacheKey,
+    cell: &'a Arc<OnceCell<Shared>>,
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        let mut state = self.cache.lock();
+        // Under the lock no new caller can take the cell: the map's reference
+        // and this caller's are the only ones when nobody else waits.
+        let ours_alone = state.in_flight.get(&self.key).is_some_and(|c| Arc::ptr_eq(c, self.cell))
+            && Arc::strong_count(self.cell) == 2
+            && !self.cell.initialized();
+        if ours_alone {
+            state.in_flight.remove(&self.key);
+        }
     }
 }
 
@@ -301,5 +333,45 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 1, "one round for 100 concurrent callers");
         let error = cache.get_or_resolve(key("a", "j"), || async { Err(HostError::Spec("again".into())) }).await;
         assert!(error.unwrap_err().to_string().contains("again"), "the failure was not cached");
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_resolve_leaves_nothing_behind_and_the_next_one_runs() {
+        let cache = CredentialCache::new(Duration::from_secs(60), 10);
+        let never = cache.get_or_resolve(key("a", "j"), std::future::pending::<Result<Resolved, HostError>>);
+        assert!(tokio::time::timeout(Duration::from_millis(20), never).await.is_err(), "it was still resolving");
+        assert_eq!((cache.len(), cache.in_flight()), (0, 0), "no entry, and no cell left in flight");
+        let calls = AtomicUsize::new(0);
+        let resolve = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok(resolved(None))
+        };
+        cache.get_or_resolve(key("a", "j"), resolve).await.unwrap();
+        assert_eq!((calls.load(Ordering::SeqCst), cache.len(), cache.in_flight()), (1, 1, 0));
+    }
+
+    #[tokio::test]
+    async fn when_the_first_caller_is_cancelled_a_waiting_one_resolves_instead() {
+        let cache = Arc::new(CredentialCache::new(Duration::from_secs(60), 10));
+        let first = tokio::spawn({
+            let cache = cache.clone();
+            async move { cache.get_or_resolve(key("a", "j"), std::future::pending).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let second = tokio::spawn({
+            let cache = cache.clone();
+            async move {
+                cache
+                    .get_or_resolve(key("a", "j"), || async {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        Ok(resolved(None))
+                    })
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        first.abort();
+        assert!(second.await.unwrap().is_ok(), "the waiter took over");
+        assert_eq!((cache.len(), cache.in_flight()), (1, 0));
     }
 }

@@ -12,7 +12,6 @@ use aws_sdk_sts::config::Credentials;
 use aws_sdk_sts::error::ProvideErrorMetadata;
 use aws_sdk_sts::error::SdkError;
 use secrecy::ExposeSecret;
-use tokio::runtime::Handle;
 
 use crate::capabilities::{AssumeRoleRequest, AwsBackend, CapabilityError};
 use crate::types::AwsCredentials;
@@ -54,7 +53,6 @@ pub struct SdkBackend {
     config: SdkConfig,
     ssm: aws_sdk_ssm::Client,
     sts_by_region: RwLock<HashMap<String, aws_sdk_sts::Client>>,
-    runtime: Handle,
 }
 
 impl std::fmt::Debug for SdkBackend {
@@ -64,22 +62,15 @@ impl std::fmt::Debug for SdkBackend {
 }
 
 impl SdkBackend {
-    /// A backend over `config`, running SDK futures on `runtime`.
-    ///
-    /// Capability calls block the plugin's thread on `runtime`, so plugin calls
-    /// must run outside it (the async API uses `spawn_blocking`).
-    pub fn new(config: SdkConfig, runtime: Handle) -> Arc<Self> {
-        Arc::new(Self {
-            ssm: aws_sdk_ssm::Client::new(&config),
-            sts_by_region: RwLock::new(HashMap::new()),
-            config,
-            runtime,
-        })
+    /// A backend over `config`. Its calls are awaited on the task of the
+    /// plugin call that makes them.
+    pub fn new(config: SdkConfig) -> Arc<Self> {
+        Arc::new(Self { ssm: aws_sdk_ssm::Client::new(&config), sts_by_region: RwLock::new(HashMap::new()), config })
     }
 
-    /// A backend from the environment ([`load_sdk_config`]) on the current runtime.
+    /// A backend from the environment ([`load_sdk_config`]).
     pub async fn from_env() -> Arc<Self> {
-        Self::new(load_sdk_config().await, Handle::current())
+        Self::new(load_sdk_config().await)
     }
 
     /// The SDK settings, for other clients (for example a DynamoDB connection store).
@@ -105,29 +96,30 @@ impl SdkBackend {
     }
 }
 
+#[async_trait::async_trait]
 impl AwsBackend for SdkBackend {
     fn region(&self) -> Option<String> {
         self.config.region().map(|r| r.to_string())
     }
 
-    fn get_parameter(&self, name: &str, with_decryption: bool) -> Result<String, CapabilityError> {
+    async fn get_parameter(&self, name: &str, with_decryption: bool) -> Result<String, CapabilityError> {
         let request = self.ssm.get_parameter().name(name).with_decryption(with_decryption).send();
-        let output = self.runtime.block_on(request).map_err(capability_error)?;
+        let output = request.await.map_err(capability_error)?;
         output
             .parameter
             .and_then(|p| p.value)
             .ok_or_else(|| CapabilityError::NotFound(format!("SSM parameter `{name}` has no value")))
     }
 
-    fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
+    async fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
         use aws_credential_types::provider::ProvideCredentials;
         let provider = self
             .config
             .credentials_provider()
             .ok_or_else(|| CapabilityError::NotFound("the worker has no AWS credentials provider".into()))?;
-        let credentials = self
-            .runtime
-            .block_on(provider.provide_credentials())
+        let credentials = provider
+            .provide_credentials()
+            .await
             .map_err(|e| CapabilityError::Unavailable(format!("the worker's credentials: {}", error_chain(&e))))?;
         Ok(AwsCredentials {
             access_key_id: credentials.access_key_id().to_string(),
@@ -139,7 +131,7 @@ impl AwsBackend for SdkBackend {
         })
     }
 
-    fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
+    async fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
         let client = match (&request.source, &request.endpoint_url) {
             (None, None) => self.sts_client(request.region.as_deref()),
             // Source keys (an Airflow login/password) or an STS endpoint of the
@@ -192,7 +184,7 @@ impl AwsBackend for SdkBackend {
             )
             .set_source_identity(request.source_identity.clone())
             .send();
-        let output = self.runtime.block_on(call).map_err(capability_error)?;
+        let output = call.await.map_err(capability_error)?;
         let credentials =
             output.credentials.ok_or_else(|| CapabilityError::Other("STS returned no credentials".into()))?;
         Ok(AwsCredentials {
@@ -284,10 +276,9 @@ mod tests {
 
     #[test]
     fn the_sts_client_map_stops_at_its_bound_and_later_regions_still_get_their_own_client() {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let config =
             SdkConfig::builder().behavior_version(BehaviorVersion::latest()).region(Region::new("eu-west-1")).build();
-        let backend = SdkBackend::new(config, runtime.handle().clone());
+        let backend = SdkBackend::new(config);
         let kept = || backend.sts_by_region.read().unwrap().len();
         for i in 0..100 {
             let region = format!("xx-test-{i}");

@@ -99,25 +99,25 @@ impl<T: CapabilityView> PluginPre<T> {
     }
 
     /// A fresh instance in `store`.
-    pub fn instantiate(&self, store: &mut Store<T>) -> wasmtime::Result<PluginInstance> {
+    pub async fn instantiate(&self, store: &mut Store<T>) -> wasmtime::Result<PluginInstance> {
         Ok(match self {
-            PluginPre::V0_1(pre) => PluginInstance::V0_1(pre.instantiate(store)?),
-            PluginPre::V0_2(pre) => PluginInstance::V0_2(pre.instantiate(store)?),
+            PluginPre::V0_1(pre) => PluginInstance::V0_1(pre.instantiate_async(store).await?),
+            PluginPre::V0_2(pre) => PluginInstance::V0_2(pre.instantiate_async(store).await?),
         })
     }
 }
 
 impl PluginInstance {
     /// `describe`, as the latest contract's descriptor.
-    pub fn describe<T: CapabilityView>(&self, store: &mut Store<T>) -> wasmtime::Result<Descriptor> {
+    pub async fn describe<T: CapabilityView>(&self, store: &mut Store<T>) -> wasmtime::Result<Descriptor> {
         match self {
-            PluginInstance::V0_1(p) => p.lava_connector_connector().call_describe(store).map(v0_1::descriptor),
-            PluginInstance::V0_2(p) => p.lava_connector_connector().call_describe(store),
+            PluginInstance::V0_1(p) => p.lava_connector_connector().call_describe(store).await.map(v0_1::descriptor),
+            PluginInstance::V0_2(p) => p.lava_connector_connector().call_describe(store).await,
         }
     }
 
     /// `validate`, as the latest contract's problems.
-    pub fn validate<T: CapabilityView>(
+    pub async fn validate<T: CapabilityView>(
         &self,
         store: &mut Store<T>,
         spec: &str,
@@ -127,13 +127,14 @@ impl PluginInstance {
             PluginInstance::V0_1(p) => p
                 .lava_connector_connector()
                 .call_validate(store, spec, &v0_1::validate_context(context))
+                .await
                 .map(v0_1::problems),
-            PluginInstance::V0_2(p) => p.lava_connector_connector().call_validate(store, spec, context),
+            PluginInstance::V0_2(p) => p.lava_connector_connector().call_validate(store, spec, context).await,
         }
     }
 
     /// `session-name`, as the latest contract's result.
-    pub fn session_name<T: CapabilityView>(
+    pub async fn session_name<T: CapabilityView>(
         &self,
         store: &mut Store<T>,
         spec: &str,
@@ -143,14 +144,15 @@ impl PluginInstance {
             PluginInstance::V0_1(p) => p
                 .lava_connector_connector()
                 .call_session_name(store, spec, &v0_1::job_context(context))
+                .await
                 .map(|r| r.map_err(v0_1::problems)),
-            PluginInstance::V0_2(p) => p.lava_connector_connector().call_session_name(store, spec, context),
+            PluginInstance::V0_2(p) => p.lava_connector_connector().call_session_name(store, spec, context).await,
         }
     }
 
     /// `resolve`, as the latest contract's result. A 0.1.0 plugin's free-form
     /// launcher never survives the mapping (see [`v0_1::resolved`]).
-    pub fn resolve<T: CapabilityView>(
+    pub async fn resolve<T: CapabilityView>(
         &self,
         store: &mut Store<T>,
         spec: &str,
@@ -159,11 +161,11 @@ impl PluginInstance {
         match self {
             PluginInstance::V0_1(p) => {
                 let result =
-                    p.lava_connector_connector().call_resolve(&mut *store, spec, &v0_1::job_context(context))?;
+                    p.lava_connector_connector().call_resolve(&mut *store, spec, &v0_1::job_context(context)).await?;
                 let plugin = store.data_mut().capabilities().plugin().clone();
                 Ok(result.map(|r| v0_1::resolved(&plugin, r)))
             }
-            PluginInstance::V0_2(p) => p.lava_connector_connector().call_resolve(store, spec, context),
+            PluginInstance::V0_2(p) => p.lava_connector_connector().call_resolve(store, spec, context).await,
         }
     }
 }

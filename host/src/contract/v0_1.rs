@@ -11,7 +11,13 @@
 wasmtime::component::bindgen!({
     world: "plugin",
     path: "../wit/v0.1.0",
-    imports: { default: trappable },
+    imports: {
+        "lava:connector/ssm.get-parameter": async | trappable,
+        "lava:connector/sts.assume-role": async | trappable,
+        "lava:connector/worker-credentials.get": async | trappable,
+        default: trappable,
+    },
+    exports: { default: async },
 });
 
 use super::latest;
@@ -137,18 +143,18 @@ pub(super) fn resolved(plugin: &str, r: old::Resolved) -> new::Resolved {
 impl old::Host for Capabilities {}
 
 impl lava::connector::ssm::Host for Capabilities {
-    fn get_parameter(
+    async fn get_parameter(
         &mut self,
         name: String,
         with_decryption: bool,
     ) -> wasmtime::Result<Result<String, old::CapabilityError>> {
-        let result = latest::lava::connector::ssm::Host::get_parameter(self, name, with_decryption)?;
+        let result = latest::lava::connector::ssm::Host::get_parameter(self, name, with_decryption).await?;
         Ok(result.map_err(error_to_old))
     }
 }
 
 impl lava::connector::sts::Host for Capabilities {
-    fn assume_role(
+    async fn assume_role(
         &mut self,
         r: lava::connector::sts::AssumeRoleRequest,
     ) -> wasmtime::Result<Result<old::AwsCredentials, old::CapabilityError>> {
@@ -168,14 +174,14 @@ impl lava::connector::sts::Host for Capabilities {
             endpoint_url: r.source.as_ref().and_then(|s| s.endpoint_url.clone()),
             source: r.source.map(credentials_to_new),
         };
-        let result = sts::Host::assume_role(self, request)?;
+        let result = sts::Host::assume_role(self, request).await?;
         Ok(result.map(credentials_to_old).map_err(error_to_old))
     }
 }
 
 impl lava::connector::worker_credentials::Host for Capabilities {
-    fn get(&mut self) -> wasmtime::Result<Result<old::AwsCredentials, old::CapabilityError>> {
-        let result = latest::lava::connector::worker_credentials::Host::get(self)?;
+    async fn get(&mut self) -> wasmtime::Result<Result<old::AwsCredentials, old::CapabilityError>> {
+        let result = latest::lava::connector::worker_credentials::Host::get(self).await?;
         Ok(result.map(credentials_to_old).map_err(error_to_old))
     }
 }

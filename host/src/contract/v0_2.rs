@@ -6,8 +6,16 @@ wasmtime::component::bindgen!({
     world: "plugin",
     path: "../wit/v0.2.0",
     // A host function may end the whole call (a spent capability budget, the
-    // wall-clock limit), which a plugin cannot catch and carry on after.
-    imports: { default: trappable },
+    // wall-clock limit), which a plugin cannot catch and carry on after. The
+    // AWS calls are async: awaited on the caller's task while the plugin's
+    // fiber is suspended; logging and settings answer at once.
+    imports: {
+        "lava:connector/ssm.get-parameter": async | trappable,
+        "lava:connector/sts.assume-role": async | trappable,
+        "lava:connector/worker-credentials.get": async | trappable,
+        default: trappable,
+    },
+    exports: { default: async },
 });
 
 use std::time::UNIX_EPOCH;
@@ -67,17 +75,20 @@ fn credentials_from_wit(c: AwsCredentials) -> crate::types::AwsCredentials {
 impl types::Host for Capabilities {}
 
 impl ssm::Host for Capabilities {
-    fn get_parameter(
+    async fn get_parameter(
         &mut self,
         name: String,
         with_decryption: bool,
     ) -> wasmtime::Result<Result<String, CapabilityError>> {
-        trappable(Capabilities::get_parameter(self, &name, with_decryption), |value| value)
+        trappable(Capabilities::get_parameter(self, &name, with_decryption).await, |value| value)
     }
 }
 
 impl sts::Host for Capabilities {
-    fn assume_role(&mut self, r: sts::AssumeRoleRequest) -> wasmtime::Result<Result<AwsCredentials, CapabilityError>> {
+    async fn assume_role(
+        &mut self,
+        r: sts::AssumeRoleRequest,
+    ) -> wasmtime::Result<Result<AwsCredentials, CapabilityError>> {
         let request = host::AssumeRoleRequest {
             role_arn: r.role_arn,
             session_name: r.session_name,
@@ -92,13 +103,13 @@ impl sts::Host for Capabilities {
             endpoint_url: r.endpoint_url,
             source: r.source.map(credentials_from_wit),
         };
-        trappable(Capabilities::assume_role(self, request), credentials_to_wit)
+        trappable(Capabilities::assume_role(self, request).await, credentials_to_wit)
     }
 }
 
 impl worker_credentials::Host for Capabilities {
-    fn get(&mut self) -> wasmtime::Result<Result<AwsCredentials, CapabilityError>> {
-        trappable(Capabilities::worker_credentials(self), credentials_to_wit)
+    async fn get(&mut self) -> wasmtime::Result<Result<AwsCredentials, CapabilityError>> {
+        trappable(Capabilities::worker_credentials(self).await, credentials_to_wit)
     }
 }
 

@@ -28,7 +28,8 @@ use slots::Slots;
 pub(crate) use state::CallState;
 use state::MemoryLimiter;
 
-/// How often the epoch advances; deadlines are whole ticks.
+/// How often the epoch advances: a busy plugin yields, and its limits are
+/// checked, once per tick.
 const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// How much of a plugin's stderr (its panic message) is kept for the error.
@@ -65,7 +66,6 @@ pub(crate) struct Runtime {
     compiled: CompiledStore,
     linker: Linker<CallState>,
     pub(crate) limits: CallLimits,
-    deadline_ticks: u64,
     slots: Slots,
 }
 
@@ -76,7 +76,14 @@ impl Runtime {
         let mut wasm = Config::new();
         wasm.wasm_component_model(true);
         wasm.epoch_interruption(true);
-        // Connectors are synchronous; the async machinery costs per call and per store.
+        // Plugin calls run on fibers, driven by the caller's task: an AWS
+        // capability call suspends the plugin and is awaited on the caller's
+        // runtime, and a busy plugin yields at every epoch tick, so no
+        // runtime thread ever blocks on a plugin (Issue 14: the hop to
+        // tokio's blocking pool and back cost ~60 µs per resolve). wasmtime
+        // 48 has this on with its `async` feature; calls use `*_async`.
+        // Component-model async (streams, futures, tasks) is not in the
+        // contract, and costs per call and per store.
         wasm.concurrency_support(false);
         let slots = config.max_concurrent_instances;
         let mut pool = PoolingAllocationConfig::default();
@@ -86,16 +93,21 @@ impl Runtime {
             .total_memories(slots.saturating_mul(2))
             .total_tables(slots.saturating_mul(8))
             .max_memory_size(memory_bytes)
-            // Calls are synchronous and run on the caller's stack: no fiber
-            // stacks. The default (1000 stacks, each with a guard page set
-            // up by its own mprotect) cost every process ~10 ms to start.
-            .total_stacks(0)
+            // One fiber stack per slot. The default (1000 stacks, each with a
+            // guard page set up by its own mprotect) cost every process
+            // ~10 ms to start.
+            .total_stacks(slots)
+            // A fiber stack goes from plugin to plugin: what one call left
+            // on it (spilled values, perhaps a secret) is zeroed before the
+            // next, the first 64 KiB by memset and the rest by madvise.
+            .async_stack_keep_resident(64 << 10)
             // Reusing a slot is the hot path: reset what a call touched with
             // memset (only the pages it touched, where the kernel can say
             // which) instead of madvise, so the next call takes no page faults.
             .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
             .table_keep_resident(KEEP_RESIDENT_BYTES / 8)
             .pagemap_scan(wasmtime::Enabled::Auto);
+        wasm.async_stack_zeroing(true);
         wasm.allocation_strategy(if config.pooling_allocator {
             InstanceAllocationStrategy::Pooling(pool)
         } else {
@@ -108,7 +120,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         // Rust's std for wasm32-wasip2 imports WASI even when it uses none of it:
         // link it with nothing granted (no files, env, args, sockets, stdio).
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_error)?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_error)?;
         // Then replace its monotonic clock with one whose sleeps end by the
         // call's deadline (see `monotonic_clock::Host for CallState`).
         linker.allow_shadowing(true);
@@ -117,7 +129,6 @@ impl Runtime {
         linker.allow_shadowing(false);
         crate::contract::add_to_linker(&mut linker).map_err(engine_error)?;
         let deadline = config.call_deadline();
-        let deadline_ticks = ticks(deadline);
         Ok(Self {
             engine,
             compiled,
@@ -132,7 +143,6 @@ impl Runtime {
                 instance_wait: Duration::from_millis(config.instance_wait_ms),
             },
             slots: Slots::new(slots),
-            deadline_ticks,
         })
     }
 
@@ -150,18 +160,20 @@ impl Runtime {
         Ok((PluginPre::new(pre)?, cache))
     }
 
-    /// Run `body` in a fresh instance of `pre`, within the call bounds.
-    pub fn call<R>(
+    /// Run `body` in a fresh instance of `pre`, within the call bounds, on
+    /// the caller's task. Dropping the returned future stops the call: the
+    /// plugin's fiber is unwound, its store dropped and its slot freed.
+    pub async fn call<R>(
         &self,
         plugin: &Arc<str>,
         pre: &PluginPre<CallState>,
         context: CallContext,
-        body: impl FnOnce(&PluginInstance, &mut Store<CallState>) -> wasmtime::Result<R>,
+        body: impl AsyncFnOnce(&PluginInstance, &mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         let fail = |failure| PluginError { plugin: plugin.to_string(), failure };
         // Declared before the store, so dropped after it: the slot is free
         // only once the instance is gone.
-        let _slot = self.slots.take(self.limits.instance_wait).ok_or_else(|| {
+        let _slot = self.slots.take(self.limits.instance_wait).await.ok_or_else(|| {
             fail(PluginFailure::NoFreeSlot { slots: self.slots.total, waited: self.limits.instance_wait })
         })?;
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
@@ -188,23 +200,26 @@ impl Runtime {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
-        store.set_epoch_deadline(self.deadline_ticks);
+        // The callback runs at every tick of plugin time: it ends the call
+        // at its limits, and otherwise yields to the caller's executor, so
+        // that a busy plugin shares its runtime thread.
+        store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |store| {
             let state = store.data();
             if state.caps.past_wall_limit() {
                 return Err(BoundHit::WallClock.into());
             }
-            match state.time_left() {
-                left if !left.is_zero() => Ok(UpdateDeadline::Continue(ticks(left))),
-                _ => Err(Trap::Interrupt.into()),
+            if state.time_left().is_zero() {
+                return Err(Trap::Interrupt.into());
             }
+            Ok(UpdateDeadline::Yield(1))
         });
         store.set_hostcall_fuel(self.limits.max_output_bytes);
-        let instance = match pre.instantiate(&mut store) {
+        let instance = match pre.instantiate(&mut store).await {
             Ok(instance) => instance,
             Err(e) => return Err(fail(self.classify(&store, e, true))),
         };
-        let result = body(&instance, &mut store).map_err(|e| fail(self.classify(&store, e, false)))?;
+        let result = body(&instance, &mut store).await.map_err(|e| fail(self.classify(&store, e, false)))?;
         let state = store.data();
         // A cut sleep wakes at the limit, and the plugin may return before its
         // next epoch check: the call still ran out of time.
@@ -247,9 +262,28 @@ impl Runtime {
     }
 }
 
-/// Whole epoch ticks covering `duration` (at least one).
-fn ticks(duration: Duration) -> u64 {
-    u64::try_from(duration.as_micros().div_ceil(EPOCH_TICK.as_micros())).unwrap_or(u64::MAX).max(1)
+/// Drive a host future to its end for a synchronous caller. Outside a tokio
+/// runtime it runs on the calling thread (with wasmtime-wasi's shared
+/// runtime for timers and I/O); inside one, where blocking in place would
+/// panic, on a thread of its own.
+pub(crate) fn block_on<F>(future: F) -> F::Output
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
+    if tokio::runtime::Handle::try_current().is_err() {
+        return wasmtime_wasi::runtime::in_tokio(future);
+    }
+    std::thread::scope(|scope| {
+        let driver = std::thread::Builder::new()
+            .name("lava-conn-blocking".into())
+            .spawn_scoped(scope, || wasmtime_wasi::runtime::in_tokio(future));
+        match driver.map(|thread| thread.join()) {
+            Ok(Ok(output)) => output,
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(e) => panic!("cannot start a thread for a blocking host call: {e}"),
+        }
+    })
 }
 
 fn compile_cache_dir(config: &WorkerConfig) -> PathBuf {
