@@ -370,18 +370,23 @@ fn run(command: &mut Command) {
     assert!(out.status.success(), "{command:?} failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
-/// (5) 1000 concurrent resolves over 10 connections (10 jobs of one spec),
+/// Concurrent resolves per round in (5).
+const CONCURRENT: usize = 10_000;
+
+/// (5) 10,000 concurrent resolves over 10 connections (10 jobs of one spec),
 /// each round in a new host with an empty cache.
 fn concurrency(c: &mut Criterion, bench: &Bench) {
     let mut group = c.benchmark_group("concurrency");
     group.sampling_mode(SamplingMode::Flat).sample_size(20).measurement_time(Duration::from_secs(8));
-    group.bench_with_input(BenchmarkId::new("resolves-over-10-connections", 1000), &1000, |b, &n| {
+    group.bench_with_input(BenchmarkId::new("resolves-over-10-connections", CONCURRENT), &CONCURRENT, |b, &n| {
         b.iter_custom(|iters| {
             let mut spent = Duration::ZERO;
             for _ in 0..iters {
                 let backend = bench.timed_backend();
                 let host = host_with(test_config(), backend.clone());
-                spent += concurrent_resolves(bench, &host, n);
+                let (wall, failed) = concurrent_resolves(&bench.runtime, &host, n);
+                assert_eq!(failed, 0, "every resolve succeeds");
+                spent += wall;
                 assert_eq!(backend.assume_role_calls.load(Ordering::Relaxed), 10, "one STS call per connection");
             }
             spent
@@ -390,10 +395,11 @@ fn concurrency(c: &mut Criterion, bench: &Bench) {
     group.finish();
 }
 
-/// Resolve `n` times at once, spread over 10 jobs; the wall time.
-fn concurrent_resolves(bench: &Bench, host: &ConnectorHost, n: usize) -> Duration {
+/// Resolve `n` times at once on `runtime`, spread over 10 jobs: the wall
+/// time, and how many failed.
+fn concurrent_resolves(runtime: &Runtime, host: &ConnectorHost, n: usize) -> (Duration, usize) {
     let started = Instant::now();
-    bench.runtime.block_on(async {
+    let failed = runtime.block_on(async {
         let tasks: Vec<_> = (0..n)
             .map(|i| {
                 let host = host.clone();
@@ -402,26 +408,48 @@ fn concurrent_resolves(bench: &Bench, host: &ConnectorHost, n: usize) -> Duratio
                 )
             })
             .collect();
+        let mut failed = 0;
         for task in tasks {
-            task.await.unwrap().unwrap();
+            failed += usize::from(!matches!(task.await, Ok(Ok(()))));
         }
+        failed
     });
-    started.elapsed()
+    (started.elapsed(), failed)
 }
 
 /// The figures that are not times, measured once.
 fn facts(bench: &Bench, mut facts: BTreeMap<&'static str, Value>) -> BTreeMap<&'static str, Value> {
-    // (5) STS calls as moto saw them, the host's CPU time and the peak
-    // memory of one round, after a first round (in another host) has warmed
-    // the connections, the thread pool and moto.
-    concurrent_resolves(bench, &bench.host(test_config()), 1000);
+    // (5) STS calls as moto saw them, failures, the threads the runtime
+    // needed, the host's CPU time and the peak memory of one round, after a
+    // first round (in another host) has warmed the connections and moto.
+    // The round runs on a runtime of its own, two workers like the bench's,
+    // that counts every thread it starts (its workers and any blocking-pool
+    // thread).
+    let threads = Arc::new(AtomicU64::new(0));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .on_thread_start({
+            let threads = threads.clone();
+            move || {
+                threads.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+        .build()
+        .unwrap();
+    concurrent_resolves(&runtime, &bench.host(test_config()), CONCURRENT);
     let host = bench.host(test_config());
     let before_calls = bench.moto.assume_role_requests(ROLE_ARN).len();
     let rss_before = proc_status_kib("VmRSS");
     reset_peak_rss();
     let cpu_before = own_cpu_time();
-    let wall = concurrent_resolves(bench, &host, 1000);
+    let (wall, failed) = concurrent_resolves(&runtime, &host, CONCURRENT);
     let cpu = own_cpu_time() - cpu_before;
+    facts.insert("concurrent_resolves", json!(CONCURRENT));
+    facts.insert("concurrent_failed", json!(failed));
+    facts.insert("concurrent_runtime_workers", json!(runtime.metrics().num_workers()));
+    facts.insert("concurrent_runtime_threads", json!(threads.load(Ordering::SeqCst)));
+    drop(runtime);
     facts.insert("concurrent_wall_ms", json!(wall.as_secs_f64() * 1e3));
     facts.insert("concurrent_host_cpu_ms", json!(cpu.as_secs_f64() * 1e3));
     facts.insert("concurrent_sts_calls", json!(bench.moto.assume_role_requests(ROLE_ARN).len() - before_calls));

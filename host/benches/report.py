@@ -109,13 +109,19 @@ validate_process = estimate("process", "lava-conn-validate-warm")
 timed("4", "`lava-conn validate` of one spec, whole process, warm compile cache", "process",
       "lava-conn-validate-warm", "", "≤ 10 ms", yes(validate_process and validate_process[0] <= 10e-3))
 
-concurrent = timed("5", "1000 concurrent resolves over 10 connections, wall", "concurrency",
-                   "resolves-over-10-connections/1000")
+n = facts["concurrent_resolves"]
+concurrent = timed("5", f"{n:,} concurrent resolves over 10 connections, wall", "concurrency",
+                   f"resolves-over-10-connections/{n}")
 sts_calls = facts["concurrent_sts_calls"]
 rows.append(("5", "… STS calls made (as moto recorded them)", str(sts_calls), "", "exactly 10", yes(sts_calls == 10)))
+failed = facts["concurrent_failed"]
+rows.append(("5", "… resolves that failed", str(failed), "", "none", yes(failed == 0)))
+workers, threads = facts["concurrent_runtime_workers"], facts["concurrent_runtime_threads"]
+rows.append(("5", "… threads the runtime started for the round (workers and blocking pool)", str(threads),
+             f"{workers} workers, {threads - workers} blocking-pool threads", "", ""))
 if concurrent and uncached:
-    rows.append(("5", "… throughput (calls answered; 10 rounds shared by 100 callers each)",
-                 f"{1000 / concurrent:,.0f} calls/s",
+    rows.append(("5", f"… throughput (calls answered; 10 rounds shared by {n // 10:,} callers each)",
+                 f"{n / concurrent:,.0f} calls/s",
                  f"{concurrent / (10 * uncached):.2f}× the time of 10 serial uncached resolves", "", ""))
 cpu, wall = facts["concurrent_host_cpu_ms"], facts["concurrent_wall_ms"]
 cores = os.cpu_count() or 1
