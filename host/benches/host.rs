@@ -34,6 +34,16 @@ fn role_spec() -> Value {
     })
 }
 
+/// The table's items: the role spec, and ten more like it (`fan-0`…`fan-9`).
+fn stored_specs() -> Vec<Value> {
+    let fan = (0..10).map(|i| {
+        let mut spec = role_spec();
+        spec["conn_id"] = json!(format!("fan-{i}"));
+        spec
+    });
+    std::iter::once(role_spec()).chain(fan).collect()
+}
+
 fn job(job_id: &str) -> Job {
     Job { realm: "prod".into(), job_id: job_id.into() }
 }
@@ -50,7 +60,7 @@ impl Bench {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let moto = Moto::start(&json!({
             "roles": ["bench"],
-            "tables": [{"name": "lava.prod.connections", "items": [role_spec()]}],
+            "tables": [{"name": "lava.prod.connections", "items": stored_specs()}],
         }));
         let sdk = runtime.block_on(configure_sdk(moto.sdk_loader()).load());
         Self { moto, runtime, sdk }
@@ -59,6 +69,16 @@ impl Bench {
     /// A host with the SDK backend against moto.
     fn host(&self, config: WorkerConfig) -> ConnectorHost {
         host_with(config, SdkBackend::new(self.sdk.clone()))
+    }
+
+    /// A host that reads its specs from the DynamoDB table, as a worker does.
+    fn worker_host(&self) -> ConnectorHost {
+        ConnectorHost::builder()
+            .config(test_config())
+            .backend(SdkBackend::new(self.sdk.clone()))
+            .store(Arc::new(lava_conn::DynamoStore::from_sdk_config(&self.sdk)))
+            .build()
+            .unwrap()
     }
 
     fn timed_backend(&self) -> Arc<TimedBackend> {
@@ -153,6 +173,12 @@ fn resolve(c: &mut Criterion, bench: &Bench) {
     let mut group = c.benchmark_group("resolve");
     group.bench_function("cache-hit", |b| {
         b.to_async(&bench.runtime).iter(|| async { cached.resolve_spec(black_box(spec.clone()), &job).await.unwrap() })
+    });
+    // A worker's hit: by conn id, the spec from the spec cache, not DynamoDB.
+    let worker = bench.worker_host();
+    bench.runtime.block_on(worker.resolve("bench", &job)).unwrap();
+    group.bench_function("cache-hit-by-conn-id", |b| {
+        b.to_async(&bench.runtime).iter(|| async { worker.resolve(black_box("bench"), &job).await.unwrap() })
     });
 
     // A zero TTL caches nothing: every resolve is a full round to moto.
@@ -455,6 +481,35 @@ fn facts(bench: &Bench, mut facts: BTreeMap<&'static str, Value>) -> BTreeMap<&'
     facts.insert("concurrent_sts_calls", json!(bench.moto.assume_role_requests(ROLE_ARN).len() - before_calls));
     facts.insert("concurrent_rss_before_kib", json!(rss_before));
     facts.insert("concurrent_peak_rss_kib", json!(proc_status_kib("VmHWM")));
+
+    // 1000 concurrent resolves by conn id over 10 connections of the table:
+    // the GetItems and AssumeRoles moto saw.
+    let worker = bench.worker_host();
+    let get_items = || {
+        bench
+            .moto
+            .requests()
+            .into_iter()
+            .filter(|r| r.target.ends_with(".GetItem") && r.body.contains("\"fan-"))
+            .count()
+    };
+    let (items_before, roles_before) = (get_items(), bench.moto.assume_role_requests(ROLE_ARN).len());
+    let failed = bench.runtime.block_on(async {
+        let tasks: Vec<_> = (0..1000)
+            .map(|i| {
+                let worker = worker.clone();
+                tokio::spawn(async move { worker.resolve(&format!("fan-{}", i % 10), &job("by-id")).await.map(drop) })
+            })
+            .collect();
+        let mut failed = 0;
+        for task in tasks {
+            failed += usize::from(!matches!(task.await, Ok(Ok(()))));
+        }
+        failed
+    });
+    assert_eq!(failed, 0, "every resolve by conn id succeeds");
+    facts.insert("by_id_get_items", json!(get_items() - items_before));
+    facts.insert("by_id_assume_roles", json!(bench.moto.assume_role_requests(ROLE_ARN).len() - roles_before));
 
     facts.insert("instance_kib", json!(per_live_instance_kib(&bench.runtime)));
     facts

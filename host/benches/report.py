@@ -76,6 +76,10 @@ timed("2", "fresh instance + empty call, on-demand allocator", "floor", "on-dema
 
 hit = estimate("resolve", "cache-hit")
 timed("3", "resolve, cache hit", "resolve", "cache-hit", "", "≤ 1 µs", yes(hit and hit[0] <= 1e-6))
+by_id = estimate("resolve", "cache-hit-by-conn-id")
+timed("3", "resolve by conn id from DynamoDB, cache hit (spec and credentials from memory)", "resolve",
+      "cache-hit-by-conn-id", f"{by_id[0] / hit[0]:.2f}× the cache hit" if by_id and hit else "", "≤ 2×",
+      yes(by_id and hit and by_id[0] <= 2 * hit[0]))
 logic_native = timed("3", "resolve without network (instant backend), guest logic compiled natively",
                      "resolve-logic", "native", "1×")
 logic_sandboxed = estimate("resolve-logic", "sandboxed")
@@ -114,6 +118,10 @@ concurrent = timed("5", f"{n:,} concurrent resolves over 10 connections, wall", 
                    f"resolves-over-10-connections/{n}")
 sts_calls = facts["concurrent_sts_calls"]
 rows.append(("5", "… STS calls made (as moto recorded them)", str(sts_calls), "", "exactly 10", yes(sts_calls == 10)))
+for fact, what in (("by_id_get_items", "GetItems"), ("by_id_assume_roles", "AssumeRoles")):
+    count = facts[fact]
+    rows.append(("5", f"1000 concurrent resolves by conn id over 10 connections in DynamoDB: {what} (moto)",
+                 str(count), "", "exactly 10", yes(count == 10)))
 failed = facts["concurrent_failed"]
 rows.append(("5", "… resolves that failed", str(failed), "", "none", yes(failed == 0)))
 workers, threads = facts["concurrent_runtime_workers"], facts["concurrent_runtime_threads"]

@@ -41,6 +41,10 @@ pub struct WorkerConfig {
     /// How long resolved credentials are reused (lava's `AWS_ACCESS_KEY_CACHE_TTL`).
     #[serde(rename = "AWS_ACCESS_KEY_CACHE_TTL")]
     pub aws_access_key_cache_ttl: String,
+    /// How long a spec read from the connection store is used before it is
+    /// read again: a changed spec is seen within this bound. `0s` reads the
+    /// store on every resolve.
+    pub spec_cache_ttl: String,
     /// How many resolved connections are cached (lava's `AWS_ACCESS_KEY_CACHE_SIZE`).
     #[serde(rename = "AWS_ACCESS_KEY_CACHE_SIZE")]
     pub aws_access_key_cache_size: usize,
@@ -106,6 +110,7 @@ impl Default for WorkerConfig {
             ssm_prefixes: vec![format!("/lava/{REALM_PLACEHOLDER}/")],
             aws_conn_duration: "3h".into(),
             aws_access_key_cache_ttl: "10m".into(),
+            spec_cache_ttl: "1m".into(),
             aws_access_key_cache_size: 20,
             conn_app_name: "lv-{{ realm }}-{{ job_id }}".into(),
             call_deadline_ms: 1_000,
@@ -153,6 +158,7 @@ const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("LAVA_CONN_COMPILE_CACHE", "compile_cache"),
     ("LAVA_CONN_COMPILE_CACHE_MAX_MIB", "compile_cache_max_mib"),
     ("LAVA_CONN_CREDENTIAL_HELPER", "credential_helper"),
+    ("LAVA_CONN_SPEC_CACHE_TTL", "spec_cache_ttl"),
     ("AWS_CONN_DURATION", "AWS_CONN_DURATION"),
     ("LAVA_AWS_CONN_DURATION", "AWS_CONN_DURATION"),
     ("AWS_ACCESS_KEY_CACHE_TTL", "AWS_ACCESS_KEY_CACHE_TTL"),
@@ -162,6 +168,12 @@ const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("CONN_APP_NAME", "CONN_APP_NAME"),
     ("LAVA_CONN_APP_NAME", "CONN_APP_NAME"),
 ];
+
+/// A duration setting that [`WorkerConfig::check`] has accepted.
+fn checked_duration(text: &str, default_seconds: f64) -> Duration {
+    let seconds = lava_rules::duration::parse_duration(text).unwrap_or(default_seconds);
+    Duration::from_secs_f64(seconds.clamp(0.0, MAX_CACHE_TTL_SECONDS))
+}
 
 impl WorkerConfig {
     /// Load `file` (when given) and apply the environment overrides of `env`.
@@ -223,6 +235,7 @@ impl WorkerConfig {
         for (key, value, max_seconds) in [
             ("AWS_CONN_DURATION", &self.aws_conn_duration, f64::from(lava_rules::sts::MAX_DURATION_SECONDS)),
             ("AWS_ACCESS_KEY_CACHE_TTL", &self.aws_access_key_cache_ttl, MAX_CACHE_TTL_SECONDS),
+            ("spec_cache_ttl", &self.spec_cache_ttl, MAX_CACHE_TTL_SECONDS),
         ] {
             let seconds = lava_rules::duration::parse_duration(value).map_err(|e| invalid(format!("{key}: {e}")))?;
             if !(0.0..=max_seconds).contains(&seconds) {
@@ -298,8 +311,12 @@ impl WorkerConfig {
 
     /// The cache lifetime, already checked by [`WorkerConfig::load`].
     pub fn cache_ttl(&self) -> Duration {
-        let seconds = lava_rules::duration::parse_duration(&self.aws_access_key_cache_ttl).unwrap_or(600.0);
-        Duration::from_secs_f64(seconds.clamp(0.0, MAX_CACHE_TTL_SECONDS))
+        checked_duration(&self.aws_access_key_cache_ttl, 600.0)
+    }
+
+    /// How long a spec read from the store is used, already checked.
+    pub fn spec_cache_ttl(&self) -> Duration {
+        checked_duration(&self.spec_cache_ttl, 60.0)
     }
 
     /// The SSM prefixes granted for `realm`. A realm that would widen a prefix

@@ -56,8 +56,8 @@ pub use crate::types::{AwsCredentials, Job, LauncherKind, NamedValue, Problem, R
 pub use async_trait::async_trait;
 
 use crate::capabilities::{Audit, CallContext};
-use crate::connections::cache::{CacheKey, CredentialCache};
-use crate::connections::specs;
+use crate::connections::cache::{CacheKey, CredentialCache, SpecCache};
+use crate::connections::specs::{self, CachedSpec, SpecKey};
 use crate::contract::{JobContext, ValidateContext};
 use crate::registry::{LoadedPlugin, Registry};
 use crate::sandbox::{Runtime, block_on};
@@ -119,7 +119,9 @@ impl HostBuilder {
         let registry =
             Registry::load(&runtime, &context, plugin_dir.as_deref(), &config.replace_builtin, max_file_bytes)?;
         let cache = CredentialCache::new(config.cache_ttl(), config.aws_access_key_cache_size);
-        let inner = HostInner { runtime, registry, config, backend, settings, endpoints, store: self.store, cache };
+        let specs = SpecCache::new(config.spec_cache_ttl(), MAX_CACHED_SPECS);
+        let store = self.store;
+        let inner = HostInner { runtime, registry, config, backend, settings, endpoints, store, specs, cache };
         Ok(ConnectorHost { inner: Arc::new(inner) })
     }
 }
@@ -141,8 +143,13 @@ struct HostInner {
     /// Endpoint URLs plugins may name: `allowed_endpoints` and the worker's own.
     endpoints: Vec<String>,
     store: Option<Arc<dyn ConnectionStore>>,
+    /// Specs read from the store, for `spec_cache_ttl`.
+    specs: SpecCache,
     cache: CredentialCache,
 }
+
+/// Specs kept from the store at most: a worker's connections, with room.
+const MAX_CACHED_SPECS: usize = 10_000;
 
 impl ConnectorHost {
     /// Start building a host.
@@ -312,20 +319,32 @@ impl ConnectorHost {
         }
     }
 
-    /// Resolve `conn_id` from the store for `job`, through the cache.
+    /// Resolve `conn_id` from the store for `job`, through the caches: the
+    /// spec is read from the store at most once per `spec_cache_ttl` (one
+    /// read for concurrent callers), then resolved as [`Self::resolve_spec`].
     pub async fn resolve(&self, conn_id: &str, job: &Job) -> Result<Arc<Resolved>, HostError> {
         let store = self.inner.store.as_ref().ok_or(HostError::NoStore)?;
-        let spec = store.get(&job.realm, conn_id).await?;
-        self.resolve_spec(spec, job).await
+        let spec = self
+            .inner
+            .specs
+            .get_or_resolve(SpecKey::new(&job.realm, conn_id), || async {
+                Ok(CachedSpec::new(store.get(&job.realm, conn_id).await?))
+            })
+            .await?;
+        self.resolve_cached(&spec, job).await
     }
 
     /// Resolve a spec for `job`, through the cache: within the TTL (and never
     /// past the credentials' expiry minus five minutes) the same spec for the
     /// same job is served from memory, and concurrent resolves share one round.
     pub async fn resolve_spec(&self, spec: Value, job: &Job) -> Result<Arc<Resolved>, HostError> {
-        let conn_id = specs::conn_id_of(&spec).to_string();
-        let key = CacheKey::new(&spec, &conn_id, job, &self.inner.config.conn_app_name);
-        self.inner.cache.get_or_resolve(key, || self.resolve_uncached_async(&spec, job)).await
+        self.resolve_cached(&CachedSpec::new(spec), job).await
+    }
+
+    async fn resolve_cached(&self, spec: &CachedSpec, job: &Job) -> Result<Arc<Resolved>, HostError> {
+        let conn_id = specs::conn_id_of(&spec.spec);
+        let key = CacheKey::new(spec, conn_id, job, &self.inner.config.conn_app_name);
+        self.inner.cache.get_or_resolve(key, || self.resolve_uncached_async(&spec.spec, job)).await
     }
 
     /// Resolve every connection of a job (`label → conn id`, labels `\w+`) and

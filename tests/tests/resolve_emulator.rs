@@ -28,11 +28,12 @@ fn moto() -> &'static Moto {
                 {"name": "/lava/prod/aws/ext-id", "value": "ext-id-4711", "key": "alias/lava-prod-sys"},
                 {"name": "/shared/aws/ext-id", "value": "ext-id-shared"},
             ],
-            "roles": ["loader", "cached", "single-flight", "ttl", "grant", "dyn"],
-            "tables": [{"name": "lava.prod.connections", "items": [
-                {"conn_id": "dyn-role", "type": "aws", "enabled": true, "role_arn": role("dyn"), "duration": "1h",
-                 "tags": {"team": "data"}}
-            ]}],
+            "roles": ["loader", "cached", "single-flight", "ttl", "grant", "dyn", "fan", "spec-a", "spec-b"],
+            "tables": [{"name": "lava.prod.connections", "items": std::iter::once(
+                json!({"conn_id": "dyn-role", "type": "aws", "enabled": true, "role_arn": role("dyn"), "duration": "1h",
+                 "tags": {"team": "data"}})
+            ).chain((0..10).map(|i| json!({"conn_id": format!("fan-{i}"), "type": "aws", "enabled": true, "role_arn": role("fan")})))
+            .collect::<Vec<_>>()}],
         }))
     })
 }
@@ -262,4 +263,61 @@ async fn connections_come_from_dynamodb_and_folders() {
         .unwrap();
     let resolved = host.resolve("folder-keys", &job("folder")).await.unwrap();
     assert_eq!(resolved.aws.as_ref().unwrap().access_key_id, "AKIDSTATIC0001");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_resolves_by_conn_id_read_each_spec_once_and_assume_each_role_once() {
+    let sdk = configure_sdk(moto().sdk_loader()).load().await;
+    let store = lava_conn::DynamoStore::from_sdk_config(&sdk);
+    let host = ConnectorHost::builder()
+        .config(test_config())
+        .backend(SdkBackend::new(sdk))
+        .store(Arc::new(store))
+        .build()
+        .unwrap();
+    let get_items = || {
+        moto().requests().into_iter().filter(|r| r.target.ends_with(".GetItem") && r.body.contains("\"fan-")).count()
+    };
+    let (items_before, roles_before) = (get_items(), moto().assume_role_requests(&role("fan")).len());
+    let tasks: Vec<_> = (0..1000)
+        .map(|i| {
+            let host = host.clone();
+            tokio::spawn(async move { host.resolve(&format!("fan-{}", i % 10), &job("fan")).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(get_items() - items_before, 10, "one GetItem per connection");
+    assert_eq!(moto().assume_role_requests(&role("fan")).len() - roles_before, 10, "one AssumeRole per connection");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_spec_is_seen_within_spec_cache_ttl_and_not_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.yaml");
+    let write = |role_name: &str| {
+        std::fs::write(&file, format!("conn_id: edited\ntype: aws\nenabled: true\nrole_arn: {}\n", role(role_name)))
+            .unwrap()
+    };
+    write("spec-a");
+    let config = WorkerConfig { spec_cache_ttl: "1s".into(), ..test_config() };
+    let host = ConnectorHost::builder()
+        .config(config)
+        .backend(SdkBackend::new(configure_sdk(moto().sdk_loader()).load().await))
+        .store(Arc::new(FolderStore::open(dir.path()).unwrap()))
+        .build()
+        .unwrap();
+    let assumed = |name: &str| moto().assume_role_requests(&role(name)).len();
+    let first = host.resolve("edited", &job("edit")).await.unwrap();
+    assert_eq!((assumed("spec-a"), assumed("spec-b")), (1, 0));
+    write("spec-b");
+    // Within the bound: the spec read a moment ago, and its cached credentials.
+    let again = host.resolve("edited", &job("edit")).await.unwrap();
+    assert!(Arc::ptr_eq(&first, &again), "served from the caches");
+    assert_eq!(assumed("spec-b"), 0);
+    // Past it: the edited spec, and a session of the new role.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    host.resolve("edited", &job("edit")).await.unwrap();
+    assert_eq!((assumed("spec-a"), assumed("spec-b")), (1, 1), "the edit was seen");
 }

@@ -1,5 +1,7 @@
-//! The resolved-credentials cache: keyed by everything that changes the result,
-//! bounded in size and age, single-flight, failures never cached.
+//! The host's caches: one bounded, single-flight cache that never keeps a
+//! failure, used for resolved credentials (keyed by everything that changes
+//! the result, never kept past their expiry minus a safety window) and for
+//! connection specs read from a store (kept for `spec_cache_ttl`).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -9,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
+use super::specs::{CachedSpec, SpecKey};
 use crate::error::HostError;
 use crate::types::{Job, Resolved};
 
@@ -24,67 +27,74 @@ pub(crate) struct CacheKey([u8; 32]);
 
 impl CacheKey {
     /// One SHA-256 over every input, each length-prefixed so that no two
-    /// different inputs run together into the same bytes. Hashing the spec as
-    /// it serialises needs no copy of it, and a fixed-size key makes a cache
-    /// hit allocation-free.
-    pub fn new(spec: &serde_json::Value, conn_id: &str, job: &Job, template: &str) -> Self {
+    /// different inputs run together into the same bytes; the spec enters as
+    /// its digest. A fixed-size key makes a cache hit allocation-free.
+    pub fn new(spec: &CachedSpec, conn_id: &str, job: &Job, template: &str) -> Self {
         let mut hasher = Sha256::new();
         for part in [job.realm.as_str(), conn_id, job.job_id.as_str(), template] {
             hasher.update((part.len() as u64).to_le_bytes());
             hasher.update(part.as_bytes());
         }
-        serde_json::to_writer(HashWriter(&mut hasher), spec).expect("a JSON value always serialises");
+        hasher.update(spec.digest);
         Self(hasher.finalize().into())
     }
 }
 
-/// Feeds serialised JSON straight into the digest.
-struct HashWriter<'a>(&'a mut Sha256);
+type Shared<V> = Result<Arc<V>, Arc<HostError>>;
 
-impl std::io::Write for HashWriter<'_> {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.update(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+/// What a cached value may say about its own end: resolved credentials
+/// expire; a spec does not.
+pub(crate) trait Expiring {
+    /// When the value stops being usable, if it ever does.
+    fn expiration(&self) -> Option<SystemTime> {
+        None
     }
 }
 
-type Shared = Result<Arc<Resolved>, Arc<HostError>>;
+impl Expiring for Resolved {
+    fn expiration(&self) -> Option<SystemTime> {
+        self.expiration
+    }
+}
 
-struct Entry {
-    value: Arc<Resolved>,
+struct Entry<V> {
+    value: Arc<V>,
     valid_until: Instant,
     last_used: u64,
 }
 
-#[derive(Default)]
-struct State {
-    entries: HashMap<CacheKey, Entry>,
-    in_flight: HashMap<CacheKey, Arc<OnceCell<Shared>>>,
+struct State<K, V> {
+    entries: HashMap<K, Entry<V>>,
+    in_flight: HashMap<K, Arc<OnceCell<Shared<V>>>>,
     clock: u64,
 }
 
-/// A bounded LRU of resolved connections with single-flight resolution.
-pub(crate) struct CredentialCache {
+/// A bounded LRU with single-flight loading.
+pub(crate) struct Cache<K, V> {
     ttl: Duration,
     capacity: usize,
-    state: Mutex<State>,
+    state: Mutex<State<K, V>>,
 }
 
-impl CredentialCache {
+/// Resolved connections, by everything that changes the result.
+pub(crate) type CredentialCache = Cache<CacheKey, Resolved>;
+
+/// Specs read from the store, by realm and conn id.
+pub(crate) type SpecCache = Cache<SpecKey, CachedSpec>;
+
+impl<K: Clone + Eq + std::hash::Hash, V: Expiring> Cache<K, V> {
     pub fn new(ttl: Duration, capacity: usize) -> Self {
-        Self { ttl, capacity, state: Mutex::new(State::default()) }
+        let state = State { entries: HashMap::new(), in_flight: HashMap::new(), clock: 0 };
+        Self { ttl, capacity, state: Mutex::new(state) }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State<K, V>> {
         // A panic elsewhere never leaves the map half-updated: recover it.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A fresh cached value, marked as just used.
-    fn hit(state: &mut State, key: &CacheKey, now: Instant) -> Option<Arc<Resolved>> {
+    fn hit(state: &mut State<K, V>, key: &K, now: Instant) -> Option<Arc<V>> {
         state.clock += 1;
         let clock = state.clock;
         match state.entries.get_mut(key) {
@@ -102,10 +112,10 @@ impl CredentialCache {
 
     /// The cached value for `key`, or the result of `resolve`, run once however
     /// many callers ask for the same key at the same time.
-    pub async fn get_or_resolve<F, Fut>(&self, key: CacheKey, resolve: F) -> Result<Arc<Resolved>, HostError>
+    pub async fn get_or_resolve<F, Fut>(&self, key: K, resolve: F) -> Result<Arc<V>, HostError>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Resolved, HostError>>,
+        Fut: Future<Output = Result<V, HostError>>,
     {
         let cell = {
             let mut state = self.lock();
@@ -141,13 +151,13 @@ impl CredentialCache {
         shared.map_err(|error| Arc::try_unwrap(error).unwrap_or_else(HostError::Shared))
     }
 
-    fn insert(&self, state: &mut State, key: CacheKey, value: Arc<Resolved>) {
+    fn insert(&self, state: &mut State<K, V>, key: K, value: Arc<V>) {
         let now = Instant::now();
         // Both durations are bounded (the TTL by the config check, expirations
         // at the plugin boundary); checked all the same, as a panic here
         // would take down every task sharing the cache.
         let mut valid_until = now.checked_add(self.ttl).unwrap_or(now);
-        if let Some(expiration) = value.expiration {
+        if let Some(expiration) = value.expiration() {
             let left = expiration.duration_since(SystemTime::now()).unwrap_or_default();
             let usable = left.saturating_sub(EXPIRY_SAFETY_WINDOW);
             valid_until = valid_until.min(now.checked_add(usable).unwrap_or(now));
@@ -180,13 +190,13 @@ impl CredentialCache {
 }
 
 /// Removes an in-flight cell that nobody will fill: see `get_or_resolve`.
-struct InFlightGuard<'a> {
-    cache: &'a CredentialCache,
-    key: CacheKey,
-    cell: &'a Arc<OnceCell<Shared>>,
+struct InFlightGuard<'a, K: Clone + Eq + std::hash::Hash, V: Expiring> {
+    cache: &'a Cache<K, V>,
+    key: K,
+    cell: &'a Arc<OnceCell<Shared<V>>>,
 }
 
-impl Drop for InFlightGuard<'_> {
+impl<K: Clone + Eq + std::hash::Hash, V: Expiring> Drop for InFlightGuard<'_, K, V> {
     fn drop(&mut self) {
         let mut state = self.cache.lock();
         // Under the lock no new caller can take the cell: the map's reference
@@ -212,7 +222,7 @@ mod tests {
 
     fn key(conn: &str, job: &str) -> CacheKey {
         let job = Job { realm: "prod".into(), job_id: job.into() };
-        CacheKey::new(&serde_json::json!({"conn_id": conn}), conn, &job, "t")
+        CacheKey::new(&CachedSpec::new(serde_json::json!({"conn_id": conn})), conn, &job, "t")
     }
 
     #[tokio::test]
@@ -229,14 +239,15 @@ mod tests {
         cache.get_or_resolve(key("a", "j2"), resolve).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 2, "another job is another key");
         let job = Job { realm: "prod".into(), job_id: "j1".into() };
-        let changed = CacheKey::new(&serde_json::json!({"conn_id": "a", "duration": "1h"}), "a", &job, "t");
+        let changed =
+            CacheKey::new(&CachedSpec::new(serde_json::json!({"conn_id": "a", "duration": "1h"})), "a", &job, "t");
         cache.get_or_resolve(changed, resolve).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 3, "a changed spec is another key");
     }
 
     #[test]
     fn keys_do_not_run_inputs_together() {
-        let spec = serde_json::json!({});
+        let spec = CachedSpec::new(serde_json::json!({}));
         let job = |realm: &str, id: &str| Job { realm: realm.into(), job_id: id.into() };
         assert_ne!(CacheKey::new(&spec, "c", &job("ab", "j"), "t"), CacheKey::new(&spec, "bc", &job("a", "j"), "t"));
         assert_ne!(CacheKey::new(&spec, "c", &job("r", "j"), "t"), CacheKey::new(&spec, "c", &job("r", "j"), "u"));

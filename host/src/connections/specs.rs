@@ -1,8 +1,12 @@
-//! Reading connection specs from JSON or YAML files.
+//! Connection specs: reading them from JSON or YAML files, and a spec as the
+//! host keeps it once read (with its digest, which keys the credential cache).
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::cache::Expiring;
 
 /// A spec file could not be read or parsed.
 #[derive(Debug, thiserror::Error)]
@@ -42,4 +46,51 @@ pub fn read_spec_file(path: &Path) -> Result<Vec<Value>, SpecFileError> {
 /// The `conn_id` of a spec, for messages; `<no conn_id>` when absent.
 pub fn conn_id_of(spec: &Value) -> &str {
     spec.get("conn_id").and_then(Value::as_str).unwrap_or("<no conn_id>")
+}
+
+/// A spec with the SHA-256 of its JSON: what the credential cache keys by,
+/// computed once per read rather than at every resolve.
+#[derive(Debug)]
+pub(crate) struct CachedSpec {
+    pub spec: Value,
+    pub digest: [u8; 32],
+}
+
+impl CachedSpec {
+    pub fn new(spec: Value) -> Self {
+        let mut hasher = Sha256::new();
+        serde_json::to_writer(HashWriter(&mut hasher), &spec).expect("a JSON value always serialises");
+        Self { digest: hasher.finalize().into(), spec }
+    }
+}
+
+impl Expiring for CachedSpec {}
+
+/// Feeds serialised JSON straight into the digest, with no copy of it.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Which spec: a realm's conn id. Hashed into a fixed-size key, each part
+/// length-prefixed, so that a lookup allocates nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct SpecKey([u8; 32]);
+
+impl SpecKey {
+    pub fn new(realm: &str, conn_id: &str) -> Self {
+        let mut hasher = Sha256::new();
+        for part in [realm, conn_id] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+        Self(hasher.finalize().into())
+    }
 }

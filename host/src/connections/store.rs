@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::{Arc, RwLock};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Number, Value};
@@ -36,52 +37,108 @@ pub trait ConnectionStore: Send + Sync {
     fn get<'a>(&'a self, realm: &'a str, conn_id: &'a str) -> BoxFuture<'a, Result<Value, StoreError>>;
 }
 
-/// Specs from a folder of JSON/YAML files (one spec or a list per file), read once.
+/// Specs from a folder of JSON/YAML files (one spec or a list per file).
+/// Read at open, and again whenever a `get` finds that the folder's files
+/// changed (a file added, removed or rewritten, by size, times and inode),
+/// so a long-running worker sees edited specs; the host's spec cache bounds
+/// how often a `get` comes (`spec_cache_ttl`).
 #[derive(Debug)]
 pub struct FolderStore {
     folder: PathBuf,
+    snapshot: RwLock<Arc<Snapshot>>,
+}
+
+/// The folder's specs as read, and the identity of the files they came from.
+#[derive(Debug)]
+struct Snapshot {
+    files: Vec<FileIdentity>,
     specs: BTreeMap<String, (PathBuf, Value)>,
+}
+
+/// What tells a rewritten file from the one that was read.
+#[derive(Debug, PartialEq, Eq)]
+struct FileIdentity {
+    path: PathBuf,
+    inode: u64,
+    len: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
 }
 
 impl FolderStore {
     /// Read every `*.json`, `*.yaml` and `*.yml` in `folder`. Duplicate conn ids
     /// are an error naming both files.
     pub fn open(folder: &Path) -> Result<Self, StoreError> {
+        let snapshot = Self::read(Self::scan(folder)?)?;
+        Ok(Self { folder: folder.to_path_buf(), snapshot: RwLock::new(Arc::new(snapshot)) })
+    }
+
+    /// The spec files in `folder`, in name order, with their identities.
+    fn scan(folder: &Path) -> Result<Vec<FileIdentity>, StoreError> {
+        use std::os::unix::fs::MetadataExt;
         let unavailable = |e: std::io::Error| StoreError::Unavailable {
             store: format!("connection folder {}", folder.display()),
             message: e.to_string(),
         };
-        let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
+        let mut files: Vec<FileIdentity> = std::fs::read_dir(folder)
             .map_err(unavailable)?
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "json" || e == "yaml" || e == "yml"))
+            .filter(|p| p.extension().is_some_and(|e| e == "json" || e == "yaml" || e == "yml"))
+            .filter_map(|path| {
+                let m = std::fs::metadata(&path).ok().filter(|m| m.is_file())?;
+                Some(FileIdentity {
+                    inode: m.ino(),
+                    len: m.len(),
+                    modified: (m.mtime(), m.mtime_nsec()),
+                    changed: (m.ctime(), m.ctime_nsec()),
+                    path,
+                })
+            })
             .collect();
-        files.sort();
-        let mut specs: BTreeMap<String, (PathBuf, Value)> = BTreeMap::new();
-        for file in files {
-            for spec in read_spec_file(&file)? {
-                let conn_id = conn_id_of(&spec).to_string();
-                if let Some((first, _)) = specs.get(&conn_id) {
-                    return Err(StoreError::Duplicate { conn_id, first: first.clone(), second: file });
-                }
-                specs.insert(conn_id, (file.clone(), spec));
-            }
-        }
-        Ok(Self { folder: folder.to_path_buf(), specs })
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(files)
     }
 
-    /// The conn ids in the folder.
-    pub fn conn_ids(&self) -> impl Iterator<Item = &str> {
-        self.specs.keys().map(String::as_str)
+    fn read(files: Vec<FileIdentity>) -> Result<Snapshot, StoreError> {
+        let mut specs: BTreeMap<String, (PathBuf, Value)> = BTreeMap::new();
+        for file in &files {
+            for spec in read_spec_file(&file.path)? {
+                let conn_id = conn_id_of(&spec).to_string();
+                if let Some((first, _)) = specs.get(&conn_id) {
+                    return Err(StoreError::Duplicate { conn_id, first: first.clone(), second: file.path.clone() });
+                }
+                specs.insert(conn_id, (file.path.clone(), spec));
+            }
+        }
+        Ok(Snapshot { files, specs })
+    }
+
+    /// The specs as the folder holds them now: the last read, unless a file changed.
+    fn current(&self) -> Result<Arc<Snapshot>, StoreError> {
+        let files = Self::scan(&self.folder)?;
+        let last = self.snapshot.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if last.files == files {
+            return Ok(last);
+        }
+        let fresh = Arc::new(Self::read(files)?);
+        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
+        Ok(fresh)
+    }
+
+    /// The conn ids in the folder, as it holds them now.
+    pub fn conn_ids(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.current()?.specs.keys().cloned().collect())
     }
 }
 
 impl ConnectionStore for FolderStore {
     fn get<'a>(&'a self, _realm: &'a str, conn_id: &'a str) -> BoxFuture<'a, Result<Value, StoreError>> {
-        let found = self.specs.get(conn_id).map(|(_, spec)| spec.clone()).ok_or_else(|| StoreError::NotFound {
-            conn_id: conn_id.to_string(),
-            store: format!("connection folder {}", self.folder.display()),
+        let found = self.current().and_then(|snapshot| {
+            snapshot.specs.get(conn_id).map(|(_, spec)| spec.clone()).ok_or_else(|| StoreError::NotFound {
+                conn_id: conn_id.to_string(),
+                store: format!("connection folder {}", self.folder.display()),
+            })
         });
         Box::pin(std::future::ready(found))
     }
@@ -172,8 +229,32 @@ mod tests {
         assert!(error.contains("a.json") && error.contains("b.yaml") && error.contains("`x`"), "{error}");
         std::fs::remove_file(dir.join("a.json")).unwrap();
         let store = FolderStore::open(&dir).unwrap();
-        assert_eq!(store.conn_ids().collect::<Vec<_>>(), vec!["x", "y"]);
+        assert_eq!(store.conn_ids().unwrap(), vec!["x", "y"]);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn get(store: &FolderStore, conn_id: &str) -> Result<Value, StoreError> {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(store.get("prod", conn_id))
+    }
+
+    #[test]
+    fn a_long_lived_folder_store_sees_specs_added_changed_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.json");
+        std::fs::write(&file, r#"{"conn_id": "x", "type": "aws", "role_arn": "one"}"#).unwrap();
+        let store = FolderStore::open(dir.path()).unwrap();
+        assert_eq!(get(&store, "x").unwrap()["role_arn"], "one");
+        // Rewritten with the same size: the identity still tells it apart.
+        std::fs::write(&file, r#"{"conn_id": "x", "type": "aws", "role_arn": "two"}"#).unwrap();
+        assert_eq!(get(&store, "x").unwrap()["role_arn"], "two");
+        std::fs::write(dir.path().join("b.yaml"), "conn_id: y\ntype: aws\n").unwrap();
+        assert_eq!(store.conn_ids().unwrap(), vec!["x", "y"]);
+        std::fs::remove_file(&file).unwrap();
+        assert!(matches!(get(&store, "x"), Err(StoreError::NotFound { .. })));
+        // A file broken mid-edit is an error naming it, not a stale answer.
+        std::fs::write(dir.path().join("b.yaml"), "conn_id: [").unwrap();
+        let error = get(&store, "y").unwrap_err().to_string();
+        assert!(error.contains("b.yaml"), "{error}");
     }
 
     #[test]
