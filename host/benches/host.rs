@@ -344,11 +344,30 @@ fn processes(c: &mut Criterion, bench: &Bench) {
     std::fs::write(&spec_file, role_spec().to_string()).unwrap();
     let validate = ["validate", "--realm", "prod", spec_file.to_str().unwrap()];
     run(&mut lava_conn(&warm_cache, &resolve));
+    // The same commands with a folder of drop-in plugins present (none of
+    // them needed), after a first run has compiled and indexed them.
+    let folders: Vec<(usize, tempfile::TempDir)> = [10, 100].into_iter().map(|n| (n, renamed_plugins(n))).collect();
+    let with_plugins = |folder: &Path, args: &[&str]| {
+        let mut command = lava_conn(&warm_cache, &[]);
+        command.arg("--plugins").arg(folder).args(args);
+        command
+    };
+    for (_, folder) in &folders {
+        run(&mut with_plugins(folder.path(), &resolve));
+    }
 
     let mut group = c.benchmark_group("process");
     group.sampling_mode(SamplingMode::Flat).sample_size(20).measurement_time(Duration::from_secs(6));
     group.bench_function("lava-conn-resolve-warm", |b| b.iter(|| run(&mut lava_conn(&warm_cache, &resolve))));
     group.bench_function("lava-conn-validate-warm", |b| b.iter(|| run(&mut lava_conn(&warm_cache, &validate))));
+    for (n, folder) in &folders {
+        group.bench_function(format!("lava-conn-resolve-warm-{n}-plugins"), |b| {
+            b.iter(|| run(&mut with_plugins(folder.path(), &resolve)))
+        });
+        group.bench_function(format!("lava-conn-validate-warm-{n}-plugins"), |b| {
+            b.iter(|| run(&mut with_plugins(folder.path(), &validate)))
+        });
+    }
     group.sample_size(10).measurement_time(Duration::from_secs(10));
     let mut cold_runs = 0;
     group.bench_function("lava-conn-resolve-cold", |b| {
@@ -520,7 +539,7 @@ fn facts(bench: &Bench, mut facts: BTreeMap<&'static str, Value>) -> BTreeMap<&'
 /// before the bench process grows: a child's peak as `wait4` reports it is
 /// at least its parent's peak when it was spawned.
 fn process_memory_facts(facts: &mut BTreeMap<&'static str, Value>) {
-    let ten = ten_plugins();
+    let ten = renamed_plugins(10);
     let plugins_rss = |extra: &[&str]| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_lava-conn"));
         command.args(extra).arg("plugins");
@@ -535,13 +554,13 @@ fn process_memory_facts(facts: &mut BTreeMap<&'static str, Value>) {
     facts.insert("plugin_bytes", json!(std::fs::metadata(AIRFLOW_AWS_COMPONENT).unwrap().len()));
 }
 
-/// Ten distinct plugins: the airflow-aws component with its type renamed
-/// `airflow-aw0` to `airflow-aw9` (same length, so the component stays valid).
-fn ten_plugins() -> tempfile::TempDir {
+/// `n` distinct plugins: the airflow-aws component with its type renamed
+/// `airflow-000`, `airflow-001`, … (same length, so the component stays valid).
+fn renamed_plugins(n: usize) -> tempfile::TempDir {
     let folder = tempfile::tempdir().unwrap();
     let original = std::fs::read(AIRFLOW_AWS_COMPONENT).unwrap();
-    for i in 0..10u8 {
-        let renamed = format!("airflow-aw{i}");
+    for i in 0..n {
+        let renamed = format!("airflow-{i:03}");
         let mut bytes = original.clone();
         let mut at = 0;
         while let Some(found) = bytes[at..].windows(11).position(|w| w == b"airflow-aws") {
@@ -554,7 +573,7 @@ fn ten_plugins() -> tempfile::TempDir {
     let mut check = Command::new(env!("CARGO_BIN_EXE_lava-conn"));
     let listed = check.args(["--plugins", folder.path().to_str().unwrap(), "plugins", "--json"]).output().unwrap();
     let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
-    assert_eq!(listed["plugins"].as_array().map(Vec::len), Some(11), "the built-in and all ten load: {listed}");
+    assert_eq!(listed["plugins"].as_array().map(Vec::len), Some(n + 1), "the built-in and all {n} load: {listed}");
     folder
 }
 

@@ -109,6 +109,16 @@ for bench, measure, goal in (
     speedup = lava / e[0] if e and lava else None
     timed("4", measure, "process", bench, f"{speedup:.1f}× faster than lava" if speedup else "",
           goal, yes(speedup and speedup >= 30) if goal else "")
+resolve_none = estimate("process", "lava-conn-resolve-warm")
+validate_none = estimate("process", "lava-conn-validate-warm")
+for n in (10, 100):
+    for command, none in (("resolve", resolve_none), ("validate", validate_none)):
+        e = estimate("process", f"lava-conn-{command}-warm-{n}-plugins")
+        ratio = e[0] / none[0] if e and none else None
+        goal = "≤ 1.2× none" if command == "resolve" and n == 100 else ""
+        timed("4", f"`lava-conn {command}`, whole process, warm, with {n} drop-in plugins present (none needed)",
+              "process", f"lava-conn-{command}-warm-{n}-plugins", f"{ratio:.2f}× with none" if ratio else "",
+              goal, yes(ratio and ratio <= 1.2) if goal else "")
 validate_process = estimate("process", "lava-conn-validate-warm")
 timed("4", "`lava-conn validate` of one spec, whole process, warm compile cache", "process",
       "lava-conn-validate-warm", "", "≤ 10 ms", yes(validate_process and validate_process[0] <= 10e-3))
@@ -170,7 +180,7 @@ measured around each capability call. Whole processes are `lava-conn` (release) 
 compile cache is a new empty folder for each run. Memory figures are measured once: peak
 RSS from `/proc/self/status` (reset with `clear_refs`) and from `wait4` for child
 processes; the 10 plugins are the airflow-aws component with its type renamed
-`airflow-aw0`…`airflow-aw9`.
+`airflow-000`, `airflow-001`, …
 """)
 print("| # | measure | figure | ratio | target | met |")
 print("|---|---|---|---|---|---|")

@@ -59,7 +59,7 @@ use crate::capabilities::{Audit, CallContext};
 use crate::connections::cache::{CacheKey, CredentialCache, SpecCache};
 use crate::connections::specs::{self, CachedSpec, SpecKey};
 use crate::contract::{JobContext, ValidateContext};
-use crate::registry::{LoadedPlugin, Registry};
+use crate::registry::{LoadedPlugin, Registry, Unserved};
 use crate::sandbox::{Runtime, block_on};
 
 /// Builds a [`ConnectorHost`].
@@ -162,14 +162,27 @@ impl ConnectorHost {
         &self.inner.config
     }
 
-    /// Every loaded plugin.
+    /// Every plugin, built-ins first. A plugin file known from the plugin
+    /// index is loaded now if no call has needed it yet. Blocks the calling
+    /// thread.
     pub fn plugins(&self) -> Vec<PluginInfo> {
-        self.inner.registry.plugins().cloned().collect()
+        block_on(self.inner.registry.plugins(&self.inner.runtime, &|| self.base_context()))
     }
 
-    /// Plugin files that were found but not loaded, and why.
-    pub fn skipped_plugins(&self) -> &[SkippedPlugin] {
-        &self.inner.registry.skipped
+    /// Plugin files that were found but not loaded, and why (so far: a file
+    /// known from the index is loaded, and can fail, at its first use).
+    pub fn skipped_plugins(&self) -> Vec<SkippedPlugin> {
+        self.inner.registry.skipped()
+    }
+
+    /// The context of a call that is granted nothing and works for nobody.
+    fn base_context(&self) -> CallContext {
+        CallContext {
+            grants: Grants::none(),
+            backend: self.inner.backend.clone(),
+            settings: self.inner.settings.clone(),
+            audit: Audit::default(),
+        }
     }
 
     /// What a call of `plugin` needs besides the plugin: its grants, the
@@ -190,31 +203,40 @@ impl ConnectorHost {
     }
 
     /// The plugin for the spec's `type`, or a problem saying why there is none.
-    fn plugin_for(&self, spec: &Value) -> Result<&Arc<LoadedPlugin>, Problem> {
+    async fn plugin_for(&self, spec: &Value) -> Result<Arc<LoadedPlugin>, Problem> {
         let Some(object) = spec.as_object() else {
             return Err(Problem::error("", "a connection spec must be a map of fields"));
         };
         match object.get("type") {
-            Some(Value::String(t)) => match self.inner.registry.get(t) {
-                Ok(Some(plugin)) => Ok(plugin),
-                Ok(None) => Err(Problem::error(
-                    "type",
-                    format!(
-                        "connector type `{}` is not handled by any loaded plugin (known: {}); \
+            Some(Value::String(t)) => {
+                match self.inner.registry.get(&self.inner.runtime, &|| self.base_context(), t).await {
+                    Ok(Some(plugin)) => Ok(plugin),
+                    Ok(None) => Err(Problem::error(
+                        "type",
+                        format!(
+                            "connector type `{}` is not handled by any loaded plugin (known: {}); \
                          add its plugin to the plugin folder",
-                        sanitize(t),
-                        self.inner.registry.known_types()
-                    ),
-                )),
-                Err((first, second)) => Err(Problem::error(
-                    "type",
-                    format!(
-                        "connector type `{}` is claimed by both {first} and {second}; \
+                            sanitize(t),
+                            self.inner.registry.known_types()
+                        ),
+                    )),
+                    Err(Unserved::Clash(first, second)) => Err(Problem::error(
+                        "type",
+                        format!(
+                            "connector type `{}` is claimed by both {first} and {second}; \
                          remove one of them from the plugin folder",
-                        sanitize(t)
-                    ),
-                )),
-            },
+                            sanitize(t)
+                        ),
+                    )),
+                    Err(Unserved::Unloadable { source, reason }) => Err(Problem::error(
+                        "type",
+                        format!(
+                            "connector type `{}` is served by {source}, which cannot be loaded: {reason}",
+                            sanitize(t)
+                        ),
+                    )),
+                }
+            }
             Some(_) => Err(Problem::error("type", "must be a string naming the connector type, such as `aws`")),
             None => Err(Problem::error("type", "is required: it names the connector type, such as `aws`")),
         }
@@ -234,7 +256,7 @@ impl ConnectorHost {
     }
 
     async fn validate_in(&self, spec: &Value, realm: Option<&str>) -> Result<Vec<Problem>, HostError> {
-        let plugin = match self.plugin_for(spec) {
+        let plugin = &match self.plugin_for(spec).await {
             Ok(plugin) => plugin,
             Err(problem) => return Ok(vec![problem]),
         };
@@ -282,7 +304,7 @@ impl ConnectorHost {
     }
 
     async fn session_name_in(&self, spec: &Value, job: &Job) -> Result<Result<String, Vec<Problem>>, HostError> {
-        let plugin = match self.plugin_for(spec) {
+        let plugin = &match self.plugin_for(spec).await {
             Ok(plugin) => plugin,
             Err(problem) => return Ok(Err(vec![problem])),
         };
@@ -421,7 +443,7 @@ impl ConnectorHost {
     /// AWS calls are awaited there. Dropping the future stops the plugin.
     pub async fn resolve_uncached_async(&self, spec: &Value, job: &Job) -> Result<Resolved, HostError> {
         let conn_id = specs::conn_id_of(spec).to_string();
-        let plugin = self.plugin_for(spec).map_err(|p| HostError::Invalid {
+        let plugin = &self.plugin_for(spec).await.map_err(|p| HostError::Invalid {
             conn_id: sanitize(&conn_id),
             summary: format!("{}: {}", p.field, p.message),
         })?;

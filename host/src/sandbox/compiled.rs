@@ -75,6 +75,11 @@ impl CompiledStore {
         }
     }
 
+    /// This engine's private folder, when the store is in use.
+    pub fn folder(&self) -> Option<&Path> {
+        self.folder.as_deref()
+    }
+
     /// The component for `wasm`, whose SHA-256 is `digest`: mapped from the
     /// store when it is there, compiled (and stored) when not.
     pub fn component(&self, engine: &Engine, wasm: &[u8], digest: &str) -> wasmtime::Result<(Component, CacheState)> {

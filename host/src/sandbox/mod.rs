@@ -146,6 +146,12 @@ impl Runtime {
         })
     }
 
+    /// Where the plugin index is kept: beside the compiled components, in
+    /// the compile cache's private folder (none when that is not in use).
+    pub fn plugin_index_path(&self) -> Option<PathBuf> {
+        self.compiled.folder().map(|folder| folder.join("plugin-index.json"))
+    }
+
     /// Compile (or map from the compile cache) a component and link it.
     /// `sha256` is the hex digest of `bytes`.
     pub fn prepare(&self, bytes: &[u8], sha256: &str) -> Result<(PluginPre<CallState>, CacheState), String> {

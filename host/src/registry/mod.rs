@@ -7,7 +7,7 @@ use std::fmt;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
@@ -18,6 +18,8 @@ use crate::sandbox::CallState;
 use crate::sandbox::compiled::CacheState;
 use crate::sandbox::{Runtime, block_on};
 use crate::text::sanitize;
+
+mod index;
 
 include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
 
@@ -78,68 +80,133 @@ impl LoadedPlugin {
     }
 }
 
-/// All loaded plugins, by connector type.
+/// A plugin that serves connector types: loaded, or known from the index
+/// and loaded before its first call.
+pub(crate) struct Entry {
+    source: PluginSource,
+    types: Vec<String>,
+    /// For a file known from the index: its entry, checked again at load.
+    indexed: Option<index::Indexed>,
+    loaded: tokio::sync::OnceCell<Result<Arc<LoadedPlugin>, String>>,
+}
+
+impl Entry {
+    fn loaded(plugin: LoadedPlugin) -> Self {
+        Self {
+            source: plugin.info.source.clone(),
+            types: plugin.info.types.clone(),
+            indexed: None,
+            loaded: tokio::sync::OnceCell::new_with(Some(Ok(Arc::new(plugin)))),
+        }
+    }
+}
+
+/// Why there is no plugin for a type.
+pub(crate) enum Unserved {
+    /// Two files claim it; neither serves it.
+    Clash(String, String),
+    /// Its plugin file could not be loaded now.
+    Unloadable { source: String, reason: String },
+}
+
+/// The plugins, by connector type.
 pub(crate) struct Registry {
-    by_type: BTreeMap<String, Arc<LoadedPlugin>>,
-    plugins: Vec<Arc<LoadedPlugin>>,
+    by_type: BTreeMap<String, Arc<Entry>>,
+    entries: Vec<Arc<Entry>>,
     /// Types that two files claim: served by neither, so that which file
     /// wins never depends on file names. The value names both.
     clashes: BTreeMap<String, (String, String)>,
-    pub skipped: Vec<SkippedPlugin>,
+    skipped: Mutex<Vec<SkippedPlugin>>,
+    max_file_bytes: u64,
 }
 
 impl Registry {
-    /// Load the built-ins, then every `*.wasm` in `folder` (sorted by name).
+    /// Load the built-ins, then take stock of every `*.wasm` in `folder`
+    /// (sorted by name): a file the index knows unchanged is loaded when its
+    /// type is first needed; any other is loaded now and indexed.
     /// `replaceable` lists built-in types a file may take over; files larger
     /// than `max_file_bytes` are skipped unread.
     pub fn load(
         runtime: &Runtime,
-        context: &dyn Fn() -> CallContext,
+        context: &(dyn Fn() -> CallContext + Sync),
         folder: Option<&Path>,
         replaceable: &[String],
         max_file_bytes: u64,
     ) -> Result<Self, LoadError> {
-        let mut registry =
-            Registry { by_type: BTreeMap::new(), plugins: Vec::new(), clashes: BTreeMap::new(), skipped: Vec::new() };
+        let mut registry = Registry {
+            by_type: BTreeMap::new(),
+            entries: Vec::new(),
+            clashes: BTreeMap::new(),
+            skipped: Mutex::new(Vec::new()),
+            max_file_bytes,
+        };
         for (name, bytes, sha256) in BUILTINS {
             let builtin = PluginSource::BuiltIn(name);
-            let plugin = load_one(runtime, context, builtin.clone(), bytes, sha256.to_string())
+            let plugin = block_on(load_one(runtime, context(), builtin.clone(), bytes, sha256.to_string()))
                 .map_err(|message| LoadError::BuiltIn { name: builtin.to_string(), message })?;
-            if let Err(reason) = registry.add(plugin, replaceable) {
+            if let Err(reason) = registry.add(Entry::loaded(plugin), replaceable) {
                 return Err(LoadError::BuiltIn { name: builtin.to_string(), message: reason });
             }
         }
         let Some(folder) = folder else {
             return Ok(registry);
         };
+        let mut index = index::Index::open(runtime.plugin_index_path());
+        let settings = format!("{:x}", Sha256::digest(serde_json::to_vec(&*context().settings).unwrap_or_default()));
+        let mut present = Vec::new();
         for path in wasm_entries(folder)? {
-            let loaded = read_plugin_file(&path, max_file_bytes).and_then(|bytes| {
-                let sha256 = format!("{:x}", Sha256::digest(&bytes));
-                load_one(runtime, context, PluginSource::File(path.clone()), &bytes, sha256)
-            });
-            if let Err(reason) = loaded.and_then(|plugin| registry.add(plugin, replaceable)) {
-                registry.skip(path, reason);
+            let known = std::fs::metadata(&path)
+                .ok()
+                .filter(std::fs::Metadata::is_file)
+                .and_then(|m| index.lookup(&path, &index::FileIdentity::of(&m), &settings).cloned());
+            let entry = match known {
+                Some(indexed) => Ok(Entry {
+                    source: PluginSource::File(path.clone()),
+                    types: indexed.types.clone(),
+                    indexed: Some(indexed),
+                    loaded: tokio::sync::OnceCell::new(),
+                }),
+                None => read_plugin_file(&path, max_file_bytes).and_then(|(bytes, identity)| {
+                    let sha256 = format!("{:x}", Sha256::digest(&bytes));
+                    let plugin =
+                        block_on(load_one(runtime, context(), PluginSource::File(path.clone()), &bytes, sha256))?;
+                    let types = plugin.info.types.clone();
+                    let sha256 = plugin.info.sha256.clone();
+                    index.record(&path, index::Indexed { identity, settings: settings.clone(), sha256, types });
+                    Ok(Entry::loaded(plugin))
+                }),
+            };
+            match entry.and_then(|entry| registry.add(entry, replaceable)) {
+                Ok(()) => present.push(path),
+                Err(reason) => registry.skip(path, reason),
             }
         }
+        index.retain_in(folder, &present);
+        index.save();
         Ok(registry)
     }
 
-    fn skip(&mut self, path: PathBuf, reason: String) {
+    fn skip(&self, path: PathBuf, reason: String) {
         tracing::warn!(plugin = %sanitize(&path.to_string_lossy()), "skipping plugin: {reason}");
-        self.skipped.push(SkippedPlugin { path, reason });
+        self.skipped.lock().unwrap_or_else(|e| e.into_inner()).push(SkippedPlugin { path, reason });
+    }
+
+    /// Plugin files that were found but not loaded, and why.
+    pub fn skipped(&self) -> Vec<SkippedPlugin> {
+        self.skipped.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Register a plugin, or say why it is skipped. A file that clashes with
     /// another file takes the clashing type out of service for both.
-    fn add(&mut self, plugin: LoadedPlugin, replaceable: &[String]) -> Result<(), String> {
-        let plugin = Arc::new(plugin);
+    fn add(&mut self, entry: Entry, replaceable: &[String]) -> Result<(), String> {
+        let entry = Arc::new(entry);
         let mut replaces = Vec::new();
-        for connector_type in &plugin.info.types {
+        for connector_type in &entry.types {
             // The file that claimed the type first, when this one clashes with it.
             let first = match (self.clashes.get(connector_type), self.by_type.get(connector_type)) {
                 (Some((first, _)), _) => first.clone(),
                 (None, None) => continue,
-                (None, Some(existing)) => match &existing.info.source {
+                (None, Some(existing)) => match &existing.source {
                     PluginSource::BuiltIn(_) if replaceable.iter().any(|t| t.eq_ignore_ascii_case(connector_type)) => {
                         replaces.push(connector_type.clone());
                         continue;
@@ -154,31 +221,79 @@ impl Registry {
                 },
             };
             self.by_type.remove(connector_type);
-            self.clashes.insert(connector_type.clone(), (first.clone(), plugin.info.source.to_string()));
+            self.clashes.insert(connector_type.clone(), (first.clone(), entry.source.to_string()));
             return Err(format!(
                 "claims connector type `{connector_type}`, which {first} claims too; \
                  neither serves it until one is removed"
             ));
         }
-        for connector_type in &plugin.info.types {
+        for connector_type in &entry.types {
             if replaces.contains(connector_type) {
-                tracing::info!(connector_type, by = %plugin.info.source, "plugin replaces a built-in");
+                tracing::info!(connector_type, by = %entry.source, "plugin replaces a built-in");
             }
-            self.by_type.insert(connector_type.clone(), plugin.clone());
+            self.by_type.insert(connector_type.clone(), entry.clone());
         }
-        self.plugins.retain(|p| self.by_type.values().any(|q| Arc::ptr_eq(p, q)));
-        self.plugins.push(plugin);
+        self.entries.retain(|e| self.by_type.values().any(|f| Arc::ptr_eq(e, f)));
+        self.entries.push(entry);
         Ok(())
     }
 
-    /// The plugin for a connector type (case-insensitive), or, when two files
-    /// claim it, the two files.
-    pub fn get(&self, connector_type: &str) -> Result<Option<&Arc<LoadedPlugin>>, (&str, &str)> {
+    /// The plugin for a connector type (case-insensitive), loading it if
+    /// this is its first use; `Ok(None)` when no plugin claims the type.
+    pub async fn get(
+        &self,
+        runtime: &Runtime,
+        context: &(dyn Fn() -> CallContext + Sync),
+        connector_type: &str,
+    ) -> Result<Option<Arc<LoadedPlugin>>, Unserved> {
         let lowered = connector_type.to_ascii_lowercase();
         if let Some((first, second)) = self.clashes.get(&lowered) {
-            return Err((first, second));
+            return Err(Unserved::Clash(first.clone(), second.clone()));
         }
-        Ok(self.by_type.get(&lowered))
+        let Some(entry) = self.by_type.get(&lowered) else {
+            return Ok(None);
+        };
+        self.plugin(runtime, context, entry).await.map(Some)
+    }
+
+    /// An entry's plugin, loaded and checked against its index entry the
+    /// first time. A file that changed since it was indexed is refused (and
+    /// reported): this run took stock of another file.
+    async fn plugin(
+        &self,
+        runtime: &Runtime,
+        context: &(dyn Fn() -> CallContext + Sync),
+        entry: &Entry,
+    ) -> Result<Arc<LoadedPlugin>, Unserved> {
+        let loaded = entry
+            .loaded
+            .get_or_init(|| async {
+                let (PluginSource::File(path), Some(indexed)) = (&entry.source, &entry.indexed) else {
+                    return Err("was not loaded".to_string());
+                };
+                let result = async {
+                    let (bytes, identity) = read_plugin_file(path, self.max_file_bytes)?;
+                    let sha256 = format!("{:x}", Sha256::digest(&bytes));
+                    if identity != indexed.identity || sha256 != indexed.sha256 {
+                        return Err("changed since this host started; start it again to load the new file".into());
+                    }
+                    let plugin = load_one(runtime, context(), entry.source.clone(), &bytes, sha256).await?;
+                    if plugin.info.types != indexed.types {
+                        return Err(format!(
+                            "now claims connector types {:?}, not the {:?} it was indexed with",
+                            plugin.info.types, indexed.types
+                        ));
+                    }
+                    Ok(Arc::new(plugin))
+                }
+                .await;
+                if let Err(reason) = &result {
+                    self.skip(path.clone(), reason.clone());
+                }
+                result
+            })
+            .await;
+        loaded.clone().map_err(|reason| Unserved::Unloadable { source: entry.source.to_string(), reason })
     }
 
     /// The known connector types, comma-separated, for messages.
@@ -186,9 +301,16 @@ impl Registry {
         self.by_type.keys().cloned().collect::<Vec<_>>().join(", ")
     }
 
-    /// Every loaded plugin, built-ins first.
-    pub fn plugins(&self) -> impl Iterator<Item = &PluginInfo> {
-        self.plugins.iter().map(|p| &p.info)
+    /// Every plugin, built-ins first, each loaded (a file that can no longer
+    /// be loaded is left out, and reported with the skipped ones).
+    pub async fn plugins(&self, runtime: &Runtime, context: &(dyn Fn() -> CallContext + Sync)) -> Vec<PluginInfo> {
+        let mut infos = Vec::with_capacity(self.entries.len());
+        for entry in &self.entries {
+            if let Ok(plugin) = self.plugin(runtime, context, entry).await {
+                infos.push(plugin.info.clone());
+            }
+        }
+        infos
     }
 }
 
@@ -209,7 +331,7 @@ fn wasm_entries(folder: &Path) -> Result<Vec<PathBuf>, LoadError> {
 /// of at most `max_bytes`. It is opened without blocking, so that a FIFO
 /// cannot hang the load, and checked on the open handle, so that it cannot
 /// be swapped between the check and the read.
-fn read_plugin_file(path: &Path, max_bytes: u64) -> Result<Vec<u8>, String> {
+fn read_plugin_file(path: &Path, max_bytes: u64) -> Result<(Vec<u8>, index::FileIdentity), String> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
@@ -233,13 +355,13 @@ fn read_plugin_file(path: &Path, max_bytes: u64) -> Result<Vec<u8>, String> {
     if bytes.len() as u64 > max_bytes {
         return Err(format!("grew past the {} MiB allowed while it was read", max_bytes >> 20));
     }
-    Ok(bytes)
+    Ok((bytes, index::FileIdentity::of(&metadata)))
 }
 
 /// Compile, link and describe one component; the error says why it is unusable.
-fn load_one(
+async fn load_one(
     runtime: &Runtime,
-    context: &dyn Fn() -> CallContext,
+    mut context: CallContext,
     source: PluginSource,
     bytes: &[u8],
     sha256: String,
@@ -247,9 +369,10 @@ fn load_one(
     let (pre, compile_cache) = runtime.prepare(bytes, &sha256)?;
     let label: Arc<str> = source.to_string().into();
     let sha256: Arc<str> = sha256.into();
-    let mut context = context();
     context.audit.sha256 = sha256.clone();
-    let descriptor = block_on(runtime.call(&label, &pre, context, async |plugin, store| plugin.describe(store).await))
+    let descriptor = runtime
+        .call(&label, &pre, context, async |plugin, store| plugin.describe(store).await)
+        .await
         .map_err(|e| format!("describe failed: {}", e.failure))?;
     let Descriptor { types, version, fields } = descriptor;
     if types.is_empty() {
