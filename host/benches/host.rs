@@ -356,8 +356,13 @@ fn processes(c: &mut Criterion, bench: &Bench) {
         run(&mut with_plugins(folder.path(), &resolve));
     }
 
+    let mut floor = Command::new(std::env::current_exe().unwrap());
+    floor.env(FLOOR_MODE, "1").envs(bench.moto.env());
+    run(&mut floor);
+
     let mut group = c.benchmark_group("process");
     group.sampling_mode(SamplingMode::Flat).sample_size(20).measurement_time(Duration::from_secs(6));
+    group.bench_function("sdk-floor", |b| b.iter(|| run(&mut floor)));
     group.bench_function("lava-conn-resolve-warm", |b| b.iter(|| run(&mut lava_conn(&warm_cache, &resolve))));
     group.bench_function("lava-conn-validate-warm", |b| b.iter(|| run(&mut lava_conn(&warm_cache, &validate))));
     for (n, folder) in &folders {
@@ -369,20 +374,23 @@ fn processes(c: &mut Criterion, bench: &Bench) {
         });
     }
     group.sample_size(10).measurement_time(Duration::from_secs(10));
+    // Each run with a new, empty compile cache folder.
     let mut cold_runs = 0;
-    group.bench_function("lava-conn-resolve-cold", |b| {
-        b.iter_custom(|iters| {
-            let mut spent = Duration::ZERO;
-            for _ in 0..iters {
-                cold_runs += 1;
-                let mut command = lava_conn(&caches.path().join(format!("cold-{cold_runs}")), &resolve);
-                let started = Instant::now();
-                run(&mut command);
-                spent += started.elapsed();
-            }
-            spent
-        })
-    });
+    for (name, args) in [("lava-conn-resolve-cold", &resolve[..]), ("lava-conn-validate-cold", &validate[..])] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    cold_runs += 1;
+                    let mut command = lava_conn(&caches.path().join(format!("cold-{cold_runs}")), args);
+                    let started = Instant::now();
+                    run(&mut command);
+                    spent += started.elapsed();
+                }
+                spent
+            })
+        });
+    }
     match lava_python() {
         Some(python) => {
             group.measurement_time(Duration::from_secs(20));
@@ -701,4 +709,56 @@ fn benches(c: &mut Criterion) {
 }
 
 criterion_group!(host_benches, benches);
-criterion::criterion_main!(host_benches);
+
+/// Set in the environment of this binary run as the SDK floor (4): a plain
+/// Rust process that makes the GetItem and AssumeRole of `lava-conn resolve`.
+const FLOOR_MODE: &str = "LAVA_BENCH_SDK_FLOOR";
+
+/// The floor for `lava-conn resolve` as a process: the same two AWS calls
+/// with the AWS SDK alone, on the same runtime shape and SDK settings, the
+/// credentials printed as JSON. No sandbox, no plugin, no caches.
+fn sdk_floor() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let sdk = lava_conn::load_sdk_config().await;
+        let item = aws_sdk_dynamodb::Client::new(&sdk)
+            .get_item()
+            .table_name("lava.prod.connections")
+            .key("conn_id", aws_sdk_dynamodb::types::AttributeValue::S("bench".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap();
+        let role_arn = item["role_arn"].as_s().unwrap();
+        let output = aws_sdk_sts::Client::new(&sdk)
+            .assume_role()
+            .role_arn(role_arn)
+            .role_session_name("lv-prod-bench")
+            .duration_seconds(7200)
+            .tags(aws_sdk_sts::types::Tag::builder().key("team").value("data").build().unwrap())
+            .policy_arns(
+                aws_sdk_sts::types::PolicyDescriptorType::builder()
+                    .arn("arn:aws:iam::aws:policy/ReadOnlyAccess")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let credentials = output.credentials.unwrap();
+        println!(
+            "{}",
+            json!({"access_key_id": credentials.access_key_id, "secret_access_key": credentials.secret_access_key,
+                   "session_token": credentials.session_token})
+        );
+    });
+}
+
+fn main() {
+    if std::env::var_os(FLOOR_MODE).is_some() {
+        return sdk_floor();
+    }
+    host_benches();
+    criterion::Criterion::default().configure_from_args().final_summary();
+}

@@ -109,6 +109,17 @@ for bench, measure, goal in (
     speedup = lava / e[0] if e and lava else None
     timed("4", measure, "process", bench, f"{speedup:.1f}× faster than lava" if speedup else "",
           goal, yes(speedup and speedup >= 30) if goal else "")
+for command in ("resolve", "validate"):
+    warm, cold = estimate("process", f"lava-conn-{command}-warm"), estimate("process", f"lava-conn-{command}-cold")
+    ratio = cold[0] / warm[0] if warm and cold else None
+    timed("4", f"… `lava-conn {command}` cold against warm (an empty compile cache: the built-in precompiled at build time)",
+          "process", f"lava-conn-{command}-cold", f"{ratio:.2f}× warm" if ratio else "", "≤ 3× warm",
+          yes(ratio and ratio <= 3))
+floor = estimate("process", "sdk-floor")
+resolve_warm = estimate("process", "lava-conn-resolve-warm")
+timed("4", "the floor: the same GetItem and AssumeRole with the AWS SDK alone, whole Rust process", "process",
+      "sdk-floor", f"`lava-conn resolve` warm is {resolve_warm[0] / floor[0]:.2f}× this" if floor and resolve_warm else "",
+      "resolve ≤ 1.3×", yes(floor and resolve_warm and resolve_warm[0] <= 1.3 * floor[0]))
 resolve_none = estimate("process", "lava-conn-resolve-warm")
 validate_none = estimate("process", "lava-conn-validate-warm")
 for n in (10, 100):

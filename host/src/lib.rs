@@ -42,7 +42,7 @@ pub use crate::config::WorkerConfig;
 pub use crate::connections::provider::ConnectionCredentials;
 pub use crate::connections::sdk::{SdkBackend, configure as configure_sdk, load_sdk_config};
 pub use crate::connections::specs::{SpecFileError, conn_id_of, read_spec_file};
-pub use crate::connections::store::{ConnectionStore, DynamoStore, FolderStore, StoreError};
+pub use crate::connections::store::{BoxFuture, ConnectionStore, DynamoStore, FolderStore, StoreError};
 pub use crate::contract::ContractVersion;
 pub use crate::error::{ConfigError, HostError, LoadError, PluginError, PluginFailure, SkippedPlugin};
 pub use crate::job::output;

@@ -216,3 +216,32 @@ fn every_command_has_help() {
         assert!(stdout(&out).contains("Usage:"), "{command:?}");
     }
 }
+
+#[test]
+fn a_first_run_maps_the_builtin_precompiled_at_build_time_instead_of_compiling_it() {
+    let cache = tempfile::tempdir().unwrap();
+    let builtin_state = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_lava-conn"))
+            .env("LAVA_CONN_COMPILE_CACHE", cache.path())
+            .env_remove("LAVA_CONN_PLUGINS")
+            .args(["plugins", "--json"])
+            .output()
+            .unwrap();
+        let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        listed["plugins"][0]["compile_cache"].as_str().unwrap().to_string()
+    };
+    assert_eq!(builtin_state(), "embedded", "an empty cache takes the build's artefact");
+    let stored: Vec<_> =
+        walk(cache.path()).into_iter().filter(|p| p.extension().is_some_and(|e| e == "cwasm")).collect();
+    assert_eq!(stored.len(), 1, "and stores it: {stored:?}");
+    assert_eq!(builtin_state(), "mapped", "the next start maps the stored copy");
+}
+
+/// Every file below `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .flat_map(|p| if p.is_dir() { walk(&p) } else { vec![p] })
+        .collect()
+}

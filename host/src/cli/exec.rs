@@ -88,7 +88,7 @@ fn exec(
 ) -> anyhow::Result<ExitCode> {
     let (workdir, command) = (args.workdir.as_deref(), &args.command);
     runtime()?.block_on(async {
-        let host = aws_host(globals, config, connections).await?;
+        let (host, _) = aws_host(globals, config, connections, None).await?;
         let scratch = match workdir {
             Some(_) => None,
             None => Some(

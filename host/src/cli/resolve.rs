@@ -40,8 +40,9 @@ pub fn run(args: &Args, globals: &Globals, config: WorkerConfig) -> anyhow::Resu
     let (conn_id, format) = (&args.conn_id, args.format);
     let runtime = runtime()?;
     runtime.block_on(async {
-        let host = aws_host(globals, config, connections).await?;
-        let resolved = host.resolve(conn_id, job).await?;
+        let (host, spec) = aws_host(globals, config, connections, Some((&job.realm, conn_id))).await?;
+        let spec = spec.context("the spec was read while the host started")?;
+        let resolved = host.resolve_spec(spec, job).await?;
         let aws = || {
             resolved
                 .aws

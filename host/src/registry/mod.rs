@@ -140,10 +140,10 @@ impl Registry {
             skipped: Mutex::new(Vec::new()),
             max_file_bytes,
         };
-        for (name, bytes, sha256) in BUILTINS {
+        for (name, bytes, sha256, precompiled) in BUILTINS {
             let builtin = PluginSource::BuiltIn(name);
-            let plugin = block_on(load_one(runtime, context(), builtin.clone(), bytes, sha256.to_string()))
-                .map_err(|message| LoadError::BuiltIn { name: builtin.to_string(), message })?;
+            let load = load_one(runtime, context(), builtin.clone(), bytes, sha256.to_string(), Some(precompiled));
+            let plugin = block_on(load).map_err(|message| LoadError::BuiltIn { name: builtin.to_string(), message })?;
             if let Err(reason) = registry.add(Entry::loaded(plugin), replaceable) {
                 return Err(LoadError::BuiltIn { name: builtin.to_string(), message: reason });
             }
@@ -169,7 +169,7 @@ impl Registry {
                 None => read_plugin_file(&path, max_file_bytes).and_then(|(bytes, identity)| {
                     let sha256 = format!("{:x}", Sha256::digest(&bytes));
                     let plugin =
-                        block_on(load_one(runtime, context(), PluginSource::File(path.clone()), &bytes, sha256))?;
+                        block_on(load_one(runtime, context(), PluginSource::File(path.clone()), &bytes, sha256, None))?;
                     let types = plugin.info.types.clone();
                     let sha256 = plugin.info.sha256.clone();
                     index.record(&path, index::Indexed { identity, settings: settings.clone(), sha256, types });
@@ -277,7 +277,7 @@ impl Registry {
                     if identity != indexed.identity || sha256 != indexed.sha256 {
                         return Err("changed since this host started; start it again to load the new file".into());
                     }
-                    let plugin = load_one(runtime, context(), entry.source.clone(), &bytes, sha256).await?;
+                    let plugin = load_one(runtime, context(), entry.source.clone(), &bytes, sha256, None).await?;
                     if plugin.info.types != indexed.types {
                         return Err(format!(
                             "now claims connector types {:?}, not the {:?} it was indexed with",
@@ -365,8 +365,9 @@ async fn load_one(
     source: PluginSource,
     bytes: &[u8],
     sha256: String,
+    precompiled: Option<&'static [u8]>,
 ) -> Result<LoadedPlugin, String> {
-    let (pre, compile_cache) = runtime.prepare(bytes, &sha256)?;
+    let (pre, compile_cache) = runtime.prepare(bytes, &sha256, precompiled)?;
     let label: Arc<str> = source.to_string().into();
     let sha256: Arc<str> = sha256.into();
     context.audit.sha256 = sha256.clone();

@@ -32,6 +32,9 @@ pub enum CacheState {
     Compiled,
     /// Compiled now in memory only: the cache is off or could not store it.
     NotCached,
+    /// Precompiled into the host at build time (a built-in), and stored
+    /// for the next start.
+    Embedded,
 }
 
 impl CacheState {
@@ -41,6 +44,7 @@ impl CacheState {
             Self::Mapped => "mapped",
             Self::Compiled => "compiled",
             Self::NotCached => "not-cached",
+            Self::Embedded => "embedded",
         }
     }
 }
@@ -81,10 +85,31 @@ impl CompiledStore {
     }
 
     /// The component for `wasm`, whose SHA-256 is `digest`: mapped from the
-    /// store when it is there, compiled (and stored) when not.
-    pub fn component(&self, engine: &Engine, wasm: &[u8], digest: &str) -> wasmtime::Result<(Component, CacheState)> {
+    /// store when it is there; else taken from `embedded` (a built-in's
+    /// artefact, precompiled at build time) when this engine accepts it;
+    /// else compiled. Either way stored for the next start.
+    pub fn component(
+        &self,
+        engine: &Engine,
+        wasm: &[u8],
+        digest: &str,
+        embedded: Option<&'static [u8]>,
+    ) -> wasmtime::Result<(Component, CacheState)> {
+        // SAFETY: the bytes were produced by `Engine::precompile_component`
+        // in this crate's build script and are part of this binary; wasmtime
+        // checks they were compiled for this engine's settings and CPU.
+        let from_build = embedded.and_then(|bytes| match unsafe { Component::deserialize(engine, bytes) } {
+            Ok(component) => Some((component, bytes)),
+            Err(e) => {
+                tracing::debug!("the built-in's precompiled artefact does not fit this engine, compiling: {e:#}");
+                None
+            }
+        });
         let Some(folder) = &self.folder else {
-            return Ok((Component::new(engine, wasm)?, CacheState::NotCached));
+            return Ok(match from_build {
+                Some((component, _)) => (component, CacheState::Embedded),
+                None => (Component::new(engine, wasm)?, CacheState::NotCached),
+            });
         };
         let path = folder.join(format!("{digest}.cwasm"));
         if path.is_file() {
@@ -95,6 +120,12 @@ impl CompiledStore {
                 Ok(component) => return Ok((component, CacheState::Mapped)),
                 Err(e) => tracing::warn!(artifact = %path.display(), "recompiling a stored component: {e:#}"),
             }
+        }
+        if let Some((component, bytes)) = from_build {
+            if let Err(e) = store(folder, &path, bytes, self.max_bytes) {
+                tracing::warn!(artifact = %path.display(), "cannot store a compiled component: {e}");
+            }
+            return Ok((component, CacheState::Embedded));
         }
         let compiled = engine.precompile_component(wasm)?;
         let state = match store(folder, &path, &compiled, self.max_bytes) {
@@ -193,7 +224,7 @@ mod tests {
         let engine = Engine::default();
         let root = tempfile::tempdir().unwrap();
         let store = CompiledStore::open(&root.path().join("cache"), &engine, 1 << 30);
-        store.component(&engine, EMPTY_COMPONENT, "d1").unwrap();
+        store.component(&engine, EMPTY_COMPONENT, "d1", None).unwrap();
         let path = artifact(&root.path().join("cache"), "d1");
         let meta = std::fs::metadata(&path).unwrap();
         assert_eq!(meta.mode() & 0o777, 0o600);
@@ -201,7 +232,7 @@ mod tests {
 
         let written = meta.modified().unwrap();
         std::thread::sleep(Duration::from_millis(20));
-        store.component(&engine, EMPTY_COMPONENT, "d1").unwrap();
+        store.component(&engine, EMPTY_COMPONENT, "d1", None).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), written, "a hit must not rewrite");
     }
 
@@ -210,11 +241,11 @@ mod tests {
         let engine = Engine::default();
         let root = tempfile::tempdir().unwrap();
         let store = CompiledStore::open(root.path(), &engine, 1 << 30);
-        store.component(&engine, EMPTY_COMPONENT, "d2").unwrap();
+        store.component(&engine, EMPTY_COMPONENT, "d2", None).unwrap();
         let path = artifact(root.path(), "d2");
         let good = std::fs::read(&path).unwrap();
         std::fs::write(&path, b"not an artifact").unwrap();
-        store.component(&engine, EMPTY_COMPONENT, "d2").unwrap();
+        store.component(&engine, EMPTY_COMPONENT, "d2", None).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), good);
     }
 
@@ -225,7 +256,7 @@ mod tests {
         std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
         let store = CompiledStore::open(root.path(), &engine, 1 << 30);
         assert!(store.folder.is_none());
-        store.component(&engine, EMPTY_COMPONENT, "d3").unwrap();
+        store.component(&engine, EMPTY_COMPONENT, "d3", None).unwrap();
         assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0, "nothing is written there");
     }
 

@@ -12,8 +12,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use lava_engine::EngineSettings;
 use wasmtime::component::{HasSelf, Linker, ResourceTable, ResourceTableError};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap, UpdateDeadline};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -34,10 +35,6 @@ const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// How much of a plugin's stderr (its panic message) is kept for the error.
 const STDERR_CAPTURE_BYTES: usize = 4 * 1024;
-
-/// Linear memory kept resident in a pooled slot between calls. A validate
-/// touches well under this; a resolve a little more.
-const KEEP_RESIDENT_BYTES: usize = 2 << 20;
 
 /// Host resources (WASI streams, pollables) one call may hold at once. A
 /// connector holds a handful; wasmtime's default of a million would let a
@@ -73,46 +70,8 @@ impl Runtime {
     pub fn new(config: &WorkerConfig) -> Result<Self, LoadError> {
         let engine_error = |e: wasmtime::Error| LoadError::Engine(format!("{e:#}"));
         let memory_bytes = usize::try_from(config.memory_limit_mib).unwrap_or(usize::MAX) << 20;
-        let mut wasm = Config::new();
-        wasm.wasm_component_model(true);
-        wasm.epoch_interruption(true);
-        // Plugin calls run on fibers, driven by the caller's task: an AWS
-        // capability call suspends the plugin and is awaited on the caller's
-        // runtime, and a busy plugin yields at every epoch tick, so no
-        // runtime thread ever blocks on a plugin (Issue 14: the hop to
-        // tokio's blocking pool and back cost ~60 µs per resolve). wasmtime
-        // 48 has this on with its `async` feature; calls use `*_async`.
-        // Component-model async (streams, futures, tasks) is not in the
-        // contract, and costs per call and per store.
-        wasm.concurrency_support(false);
         let slots = config.max_concurrent_instances;
-        let mut pool = PoolingAllocationConfig::default();
-        // A Rust component has a handful of core instances; one memory, a few tables.
-        pool.total_component_instances(slots)
-            .total_core_instances(slots.saturating_mul(8))
-            .total_memories(slots.saturating_mul(2))
-            .total_tables(slots.saturating_mul(8))
-            .max_memory_size(memory_bytes)
-            // One fiber stack per slot. The default (1000 stacks, each with a
-            // guard page set up by its own mprotect) cost every process
-            // ~10 ms to start.
-            .total_stacks(slots)
-            // Reusing a slot is the hot path: reset what a call touched with
-            // memset (only the pages it touched, where the kernel can say
-            // which) instead of madvise, so the next call takes no page faults.
-            .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
-            .table_keep_resident(KEEP_RESIDENT_BYTES / 8)
-            .pagemap_scan(wasmtime::Enabled::Auto);
-        // Fiber stacks are not zeroed between calls (wasmtime's default).
-        // Wasm cannot address them (its own stack is in its linear memory,
-        // which is reset), and before fibers its frames ran on the caller's
-        // thread stack, never zeroed either. Zeroing cost ~6 µs and five page
-        // faults per uncached resolve against moto (of ~77 µs the host spent).
-        wasm.allocation_strategy(if config.pooling_allocator {
-            InstanceAllocationStrategy::Pooling(pool)
-        } else {
-            InstanceAllocationStrategy::OnDemand
-        });
+        let wasm = lava_engine::config(&EngineSettings { slots, memory_bytes, pooling: config.pooling_allocator });
         let engine = Engine::new(&wasm).map_err(engine_error)?;
         let compiled = CompiledStore::open(&compile_cache_dir(config), &engine, config.compile_cache_max_mib << 20);
         start_epoch_ticker(&engine);
@@ -152,12 +111,18 @@ impl Runtime {
         self.compiled.folder().map(|folder| folder.join("plugin-index.json"))
     }
 
-    /// Compile (or map from the compile cache) a component and link it.
-    /// `sha256` is the hex digest of `bytes`.
-    pub fn prepare(&self, bytes: &[u8], sha256: &str) -> Result<(PluginPre<CallState>, CacheState), String> {
+    /// Compile (or map from the compile cache, or take the built-in's
+    /// precompiled `embedded` artefact) a component and link it. `sha256` is
+    /// the hex digest of `bytes`.
+    pub fn prepare(
+        &self,
+        bytes: &[u8],
+        sha256: &str,
+        embedded: Option<&'static [u8]>,
+    ) -> Result<(PluginPre<CallState>, CacheState), String> {
         let (component, cache) = self
             .compiled
-            .component(&self.engine, bytes, sha256)
+            .component(&self.engine, bytes, sha256, embedded)
             .map_err(|e| format!("not a WebAssembly component: {e:#}"))?;
         let pre = self
             .linker

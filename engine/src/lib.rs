@@ -1,0 +1,77 @@
+//! lava-conn's wasmtime engine settings, in one place: the host runs plugins
+//! with them, and its build script precompiles the built-in components with
+//! the very same ones, so that a first run maps the built-in instead of
+//! compiling it (wasmtime refuses an artefact whose settings, target or CPU
+//! features differ, and the host then compiles as before).
+
+pub use wasmtime;
+
+use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// Linear memory kept resident in a pooled slot between calls. A validate
+/// touches well under this; a resolve a little more.
+pub const KEEP_RESIDENT_BYTES: usize = 2 << 20;
+
+/// What the engine's settings depend on in the worker's configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineSettings {
+    /// Instance slots (`max_concurrent_instances`).
+    pub slots: u32,
+    /// Linear-memory limit of one instance, in bytes (`memory_limit_mib`).
+    pub memory_bytes: usize,
+    /// Pre-allocated instance slots (`pooling_allocator`).
+    pub pooling: bool,
+}
+
+impl Default for EngineSettings {
+    /// The worker configuration's defaults: what the built-ins are
+    /// precompiled for.
+    fn default() -> Self {
+        Self { slots: 64, memory_bytes: 64 << 20, pooling: true }
+    }
+}
+
+/// The engine configuration for `settings`.
+pub fn config(settings: &EngineSettings) -> Config {
+    let mut wasm = Config::new();
+    wasm.wasm_component_model(true);
+    wasm.epoch_interruption(true);
+    // Plugin calls run on fibers, driven by the caller's task: an AWS
+    // capability call suspends the plugin and is awaited on the caller's
+    // runtime, and a busy plugin yields at every epoch tick, so no runtime
+    // thread ever blocks on a plugin (issue 14: the hop to tokio's blocking
+    // pool and back cost ~60 µs per resolve). wasmtime 48 has this on with
+    // its `async` feature; calls use `*_async`. Component-model async
+    // (streams, futures, tasks) is not in the contract, and costs per call
+    // and per store.
+    wasm.concurrency_support(false);
+    let slots = settings.slots;
+    let mut pool = PoolingAllocationConfig::default();
+    // A Rust component has a handful of core instances; one memory, a few tables.
+    pool.total_component_instances(slots)
+        .total_core_instances(slots.saturating_mul(8))
+        .total_memories(slots.saturating_mul(2))
+        .total_tables(slots.saturating_mul(8))
+        .max_memory_size(settings.memory_bytes)
+        // One fiber stack per slot. The default (1000 stacks, each with a
+        // guard page set up by its own mprotect) cost every process ~10 ms
+        // to start.
+        .total_stacks(slots)
+        // Reusing a slot is the hot path: reset what a call touched with
+        // memset (only the pages it touched, where the kernel can say which)
+        // instead of madvise, so the next call takes no page faults.
+        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+        .table_keep_resident(KEEP_RESIDENT_BYTES / 8)
+        .pagemap_scan(wasmtime::Enabled::Auto);
+    // Fiber stacks are not zeroed between calls (wasmtime's default). Wasm
+    // cannot address them (its own stack is in its linear memory, which is
+    // reset), and before fibers its frames ran on the caller's thread stack,
+    // never zeroed either. Zeroing cost ~6 µs and five page faults per
+    // uncached resolve against moto (of ~77 µs the host spent).
+    wasm.allocation_strategy(if settings.pooling {
+        InstanceAllocationStrategy::Pooling(pool)
+    } else {
+        InstanceAllocationStrategy::OnDemand
+    });
+    wasm
+}
