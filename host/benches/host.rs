@@ -208,17 +208,7 @@ fn resolve(c: &mut Criterion, bench: &Bench) {
                 .runtime
                 .block_on(
                     // The request the plugin sends for `role_spec()`, tags and policy ARN included.
-                    sts.assume_role()
-                        .role_arn(ROLE_ARN)
-                        .role_session_name("lv-prod-bench")
-                        .duration_seconds(7200)
-                        .tags(aws_sdk_sts::types::Tag::builder().key("team").value("data").build().unwrap())
-                        .policy_arns(
-                            aws_sdk_sts::types::PolicyDescriptorType::builder()
-                                .arn("arn:aws:iam::aws:policy/ReadOnlyAccess")
-                                .build(),
-                        )
-                        .send(),
+                    assume_role_as_the_plugin_does(&sts, ROLE_ARN).send(),
                 )
                 .unwrap()
         })
@@ -562,22 +552,10 @@ fn process_memory_facts(facts: &mut BTreeMap<&'static str, Value>) {
     facts.insert("plugin_bytes", json!(std::fs::metadata(AIRFLOW_AWS_COMPONENT).unwrap().len()));
 }
 
-/// `n` distinct plugins: the airflow-aws component with its type renamed
-/// `airflow-000`, `airflow-001`, … (same length, so the component stays valid).
+/// `n` distinct plugins (`lava_conn_tests::renamed_airflow_plugins`),
+/// checked to load in the real binary.
 fn renamed_plugins(n: usize) -> tempfile::TempDir {
-    let folder = tempfile::tempdir().unwrap();
-    let original = std::fs::read(AIRFLOW_AWS_COMPONENT).unwrap();
-    for i in 0..n {
-        let renamed = format!("airflow-{i:03}");
-        let mut bytes = original.clone();
-        let mut at = 0;
-        while let Some(found) = bytes[at..].windows(11).position(|w| w == b"airflow-aws") {
-            bytes[at + found..at + found + 11].copy_from_slice(renamed.as_bytes());
-            at += found + 11;
-        }
-        assert!(at > 0, "the type name is in the component");
-        std::fs::write(folder.path().join(format!("{renamed}.wasm")), bytes).unwrap();
-    }
+    let folder = lava_conn_tests::renamed_airflow_plugins(n);
     let mut check = Command::new(env!("CARGO_BIN_EXE_lava-conn"));
     let listed = check.args(["--plugins", folder.path().to_str().unwrap(), "plugins", "--json"]).output().unwrap();
     let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
@@ -710,6 +688,21 @@ fn benches(c: &mut Criterion) {
 
 criterion_group!(host_benches, benches);
 
+/// The AssumeRole the aws plugin sends for `role_spec()`, tags and policy ARN included.
+fn assume_role_as_the_plugin_does(
+    sts: &aws_sdk_sts::Client,
+    role_arn: &str,
+) -> aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder {
+    sts.assume_role()
+        .role_arn(role_arn)
+        .role_session_name("lv-prod-bench")
+        .duration_seconds(7200)
+        .tags(aws_sdk_sts::types::Tag::builder().key("team").value("data").build().unwrap())
+        .policy_arns(
+            aws_sdk_sts::types::PolicyDescriptorType::builder().arn("arn:aws:iam::aws:policy/ReadOnlyAccess").build(),
+        )
+}
+
 /// Set in the environment of this binary run as the SDK floor (4): a plain
 /// Rust process that makes the GetItem and AssumeRole of `lava-conn resolve`.
 const FLOOR_MODE: &str = "LAVA_BENCH_SDK_FLOOR";
@@ -732,20 +725,7 @@ fn sdk_floor() {
             .item
             .unwrap();
         let role_arn = item["role_arn"].as_s().unwrap();
-        let output = aws_sdk_sts::Client::new(&sdk)
-            .assume_role()
-            .role_arn(role_arn)
-            .role_session_name("lv-prod-bench")
-            .duration_seconds(7200)
-            .tags(aws_sdk_sts::types::Tag::builder().key("team").value("data").build().unwrap())
-            .policy_arns(
-                aws_sdk_sts::types::PolicyDescriptorType::builder()
-                    .arn("arn:aws:iam::aws:policy/ReadOnlyAccess")
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        let output = assume_role_as_the_plugin_does(&aws_sdk_sts::Client::new(&sdk), role_arn).send().await.unwrap();
         let credentials = output.credentials.unwrap();
         println!(
             "{}",

@@ -24,6 +24,7 @@ mod config;
 mod connections;
 mod contract;
 mod error;
+mod files;
 mod job;
 mod registry;
 mod sandbox;

@@ -1,5 +1,6 @@
 //! `lava-conn exec` with the real AWS CLI against a real moto server.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -65,6 +66,19 @@ fn exec_command(workdir: &Path, conns: &[&str], script: &str) -> Command {
         .env("PATH", path)
         .env("HOME", workdir)
         .env("LAVA_CONN_COMPILE_CACHE", Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache"));
+    // Signals as a worker's own would be: not ignored. Tests run under
+    // `nohup` or as a background job inherit SIGHUP and SIGINT ignored,
+    // which lava-conn's command would inherit in turn, and a shell cannot
+    // `trap` a signal ignored on entry.
+    // SAFETY: signal(2) is async-signal-safe, as pre_exec requires.
+    unsafe {
+        command.pre_exec(|| {
+            for signal in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM] {
+                libc::signal(signal, libc::SIG_DFL);
+            }
+            Ok(())
+        });
+    }
     command
 }
 

@@ -44,6 +44,25 @@ pub fn test_config() -> WorkerConfig {
     }
 }
 
+/// `n` distinct plugins: the airflow-aws component with its type renamed
+/// `airflow-000`, `airflow-001`, … (same length, so the component stays valid).
+pub fn renamed_airflow_plugins(n: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let original = std::fs::read(AIRFLOW_AWS_COMPONENT).expect("the airflow-aws component");
+    for i in 0..n {
+        let renamed = format!("airflow-{i:03}");
+        let mut bytes = original.clone();
+        let mut at = 0;
+        while let Some(found) = bytes[at..].windows(11).position(|w| w == b"airflow-aws") {
+            bytes[at + found..at + found + 11].copy_from_slice(renamed.as_bytes());
+            at += found + 11;
+        }
+        assert!(at > 0, "the type name is in the component");
+        std::fs::write(dir.path().join(format!("{renamed}.wasm")), bytes).expect("write a plugin");
+    }
+    dir
+}
+
 /// A plugin folder holding copies of `components` under the given file names.
 pub fn plugin_dir(components: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("a temporary folder");

@@ -203,24 +203,6 @@ fn a_plugin_importing_a_newer_wasi_is_refused_at_load_naming_the_import() {
     assert_eq!(host.plugins().len(), 1, "only the built-in");
 }
 
-/// Copies of the airflow-aws component serving `airflow-aw0`, `airflow-aw1`,
-/// … (same length as `airflow-aws`, so the component stays valid).
-fn renamed_plugins(count: u8) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let original = std::fs::read(lava_conn_tests::AIRFLOW_AWS_COMPONENT).unwrap();
-    for i in 0..count {
-        let renamed = format!("airflow-aw{i}");
-        let mut bytes = original.clone();
-        let mut at = 0;
-        while let Some(found) = bytes[at..].windows(11).position(|w| w == b"airflow-aws") {
-            bytes[at + found..at + found + 11].copy_from_slice(renamed.as_bytes());
-            at += found + 11;
-        }
-        std::fs::write(dir.path().join(format!("{renamed}.wasm")), bytes).unwrap();
-    }
-    dir
-}
-
 fn airflow_spec(connector_type: &str) -> serde_json::Value {
     serde_json::json!({"conn_id": "a", "type": connector_type, "login": "AKIDEXAMPLE", "password": "secret"})
 }
@@ -229,20 +211,20 @@ fn airflow_spec(connector_type: &str) -> serde_json::Value {
 fn a_host_with_an_indexed_folder_loads_a_plugin_only_when_a_call_needs_it() {
     let cache = tempfile::tempdir().unwrap();
     let config = || WorkerConfig { compile_cache: Some(cache.path().to_path_buf()), ..test_config() };
-    let dir = renamed_plugins(3);
+    let dir = lava_conn_tests::renamed_airflow_plugins(3);
     // The first host loads and describes every file, and indexes them.
     let first = build(config(), dir.path()).unwrap();
     assert_eq!(first.plugins().len(), 4, "the built-in and three files");
     // The next one takes stock from the index: the files are not loaded yet.
     let host = build(config(), dir.path()).unwrap();
     assert!(host.skipped_plugins().is_empty());
-    std::fs::write(dir.path().join("airflow-aw1.wasm"), b"no longer a component").unwrap();
-    assert!(host.validate(&airflow_spec("airflow-aw0"), None).unwrap().is_empty(), "aw0 loads when needed");
-    assert!(host.skipped_plugins().is_empty(), "aw1 was not touched");
-    // aw1's file changed after this host took stock: it is refused, never trusted stale.
-    let problems = host.validate(&airflow_spec("airflow-aw1"), None).unwrap();
+    std::fs::write(dir.path().join("airflow-001.wasm"), b"no longer a component").unwrap();
+    assert!(host.validate(&airflow_spec("airflow-000"), None).unwrap().is_empty(), "000 loads when needed");
+    assert!(host.skipped_plugins().is_empty(), "001 was not touched");
+    // 001's file changed after this host took stock: it is refused, never trusted stale.
+    let problems = host.validate(&airflow_spec("airflow-001"), None).unwrap();
     assert!(problems[0].message.contains("cannot be loaded: changed since this host started"), "{problems:?}");
-    assert_eq!(host.skipped_plugins()[0].path, dir.path().join("airflow-aw1.wasm"));
+    assert_eq!(host.skipped_plugins()[0].path, dir.path().join("airflow-001.wasm"));
     // A new host sees the changed file for what it is, at start.
     let after = build(config(), dir.path()).unwrap();
     let skipped = after.skipped_plugins();
@@ -255,13 +237,13 @@ fn a_host_with_an_indexed_folder_loads_a_plugin_only_when_a_call_needs_it() {
 fn an_index_entry_is_not_trusted_for_a_file_swapped_in_its_place() {
     let cache = tempfile::tempdir().unwrap();
     let config = || WorkerConfig { compile_cache: Some(cache.path().to_path_buf()), ..test_config() };
-    let dir = renamed_plugins(2);
+    let dir = lava_conn_tests::renamed_airflow_plugins(2);
     build(config(), dir.path()).unwrap();
-    // aw1.wasm is replaced by another valid plugin (aw0's bytes) between runs.
-    std::fs::copy(dir.path().join("airflow-aw0.wasm"), dir.path().join("airflow-aw1.wasm")).unwrap();
+    // airflow-001.wasm is replaced by another valid plugin (000's bytes) between runs.
+    std::fs::copy(dir.path().join("airflow-000.wasm"), dir.path().join("airflow-001.wasm")).unwrap();
     let host = build(config(), dir.path()).unwrap();
     let skipped = host.skipped_plugins();
     assert!(skipped.iter().any(|s| s.reason.contains("which `") && s.reason.contains("claims too")), "{skipped:?}");
-    let problems = host.validate(&airflow_spec("airflow-aw1"), None).unwrap();
+    let problems = host.validate(&airflow_spec("airflow-001"), None).unwrap();
     assert!(problems[0].message.contains("not handled by any loaded plugin"), "{problems:?}");
 }

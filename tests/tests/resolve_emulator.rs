@@ -43,6 +43,13 @@ async fn host_with(config: WorkerConfig) -> ConnectorHost {
     ConnectorHost::builder().config(config).backend(SdkBackend::new(sdk)).build().expect("the host starts")
 }
 
+/// A host that reads its specs from moto's DynamoDB table, as a worker does.
+async fn dynamo_host() -> ConnectorHost {
+    let sdk = configure_sdk(moto().sdk_loader()).load().await;
+    let store = lava_conn::DynamoStore::from_sdk_config(&sdk);
+    ConnectorHost::builder().config(test_config()).backend(SdkBackend::new(sdk)).store(Arc::new(store)).build().unwrap()
+}
+
 async fn host() -> ConnectorHost {
     host_with(test_config()).await
 }
@@ -233,14 +240,7 @@ async fn an_unreachable_endpoint_fails_clearly_in_bounded_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_come_from_dynamodb_and_folders() {
-    let sdk = configure_sdk(moto().sdk_loader()).load().await;
-    let store = lava_conn::DynamoStore::from_sdk_config(&sdk);
-    let host = ConnectorHost::builder()
-        .config(test_config())
-        .backend(SdkBackend::new(sdk))
-        .store(Arc::new(store))
-        .build()
-        .unwrap();
+    let host = dynamo_host().await;
     let resolved = host.resolve("dyn-role", &job("dynamo")).await.unwrap();
     assert!(resolved.aws.as_ref().unwrap().session_token.is_some());
     let calls = moto().assume_role_requests(&role("dyn"));
@@ -267,14 +267,7 @@ async fn connections_come_from_dynamodb_and_folders() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_resolves_by_conn_id_read_each_spec_once_and_assume_each_role_once() {
-    let sdk = configure_sdk(moto().sdk_loader()).load().await;
-    let store = lava_conn::DynamoStore::from_sdk_config(&sdk);
-    let host = ConnectorHost::builder()
-        .config(test_config())
-        .backend(SdkBackend::new(sdk))
-        .store(Arc::new(store))
-        .build()
-        .unwrap();
+    let host = dynamo_host().await;
     let get_items = || {
         moto().requests().into_iter().filter(|r| r.target.ends_with(".GetItem") && r.body.contains("\"fan-")).count()
     };

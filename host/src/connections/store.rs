@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Number, Value};
 
 use super::specs::{SpecFileError, conn_id_of, read_spec_file};
+use crate::files::FileIdentity;
 
 /// A boxed future, so that stores can be used as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -51,18 +52,15 @@ pub struct FolderStore {
 /// The folder's specs as read, and the identity of the files they came from.
 #[derive(Debug)]
 struct Snapshot {
-    files: Vec<FileIdentity>,
+    files: Vec<SpecFile>,
     specs: BTreeMap<String, (PathBuf, Value)>,
 }
 
-/// What tells a rewritten file from the one that was read.
+/// A spec file and its identity when it was read.
 #[derive(Debug, PartialEq, Eq)]
-struct FileIdentity {
+struct SpecFile {
     path: PathBuf,
-    inode: u64,
-    len: u64,
-    modified: (i64, i64),
-    changed: (i64, i64),
+    identity: FileIdentity,
 }
 
 impl FolderStore {
@@ -74,33 +72,26 @@ impl FolderStore {
     }
 
     /// The spec files in `folder`, in name order, with their identities.
-    fn scan(folder: &Path) -> Result<Vec<FileIdentity>, StoreError> {
-        use std::os::unix::fs::MetadataExt;
+    fn scan(folder: &Path) -> Result<Vec<SpecFile>, StoreError> {
         let unavailable = |e: std::io::Error| StoreError::Unavailable {
             store: format!("connection folder {}", folder.display()),
             message: e.to_string(),
         };
-        let mut files: Vec<FileIdentity> = std::fs::read_dir(folder)
+        let mut files: Vec<SpecFile> = std::fs::read_dir(folder)
             .map_err(unavailable)?
             .filter_map(Result::ok)
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|e| e == "json" || e == "yaml" || e == "yml"))
             .filter_map(|path| {
-                let m = std::fs::metadata(&path).ok().filter(|m| m.is_file())?;
-                Some(FileIdentity {
-                    inode: m.ino(),
-                    len: m.len(),
-                    modified: (m.mtime(), m.mtime_nsec()),
-                    changed: (m.ctime(), m.ctime_nsec()),
-                    path,
-                })
+                let metadata = std::fs::metadata(&path).ok().filter(|m| m.is_file())?;
+                Some(SpecFile { identity: FileIdentity::of(&metadata), path })
             })
             .collect();
         files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(files)
     }
 
-    fn read(files: Vec<FileIdentity>) -> Result<Snapshot, StoreError> {
+    fn read(files: Vec<SpecFile>) -> Result<Snapshot, StoreError> {
         let mut specs: BTreeMap<String, (PathBuf, Value)> = BTreeMap::new();
         for file in &files {
             for spec in read_spec_file(&file.path)? {

@@ -12,35 +12,14 @@
 //! its types differ from the entry (see `Registry::plugin`).
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use crate::files::FileIdentity;
+
 /// Entries kept at most, over every plugin folder that shares the cache.
 const MAX_ENTRIES: usize = 10_000;
-
-/// What tells a rewritten or replaced file from the one that was indexed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct FileIdentity {
-    dev: u64,
-    ino: u64,
-    len: u64,
-    modified: (i64, i64),
-    changed: (i64, i64),
-}
-
-impl FileIdentity {
-    pub fn of(metadata: &std::fs::Metadata) -> Self {
-        Self {
-            dev: metadata.dev(),
-            ino: metadata.ino(),
-            len: metadata.len(),
-            modified: (metadata.mtime(), metadata.mtime_nsec()),
-            changed: (metadata.ctime(), metadata.ctime_nsec()),
-        }
-    }
-}
 
 /// One indexed plugin file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,7 +118,7 @@ mod tests {
     use super::*;
 
     fn identity(len: u64) -> FileIdentity {
-        FileIdentity { dev: 1, ino: 2, len, modified: (3, 4), changed: (5, 6) }
+        FileIdentity::with_len(len)
     }
 
     fn entry(len: u64) -> Indexed {
