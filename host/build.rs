@@ -16,9 +16,8 @@ fn main() {
     let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let engine = engine();
     let mut table = String::from(
-        "/// The built-in plugins, compiled by the build script: name, component, SHA-256 (hex),\n\
-         /// and the component precompiled for the default engine settings.\n\
-         pub(crate) const BUILTINS: &[(&str, &[u8], &str, &[u8])] = &[\n",
+        "/// The built-in plugins, compiled (and precompiled) by the build script.\n\
+         pub(crate) const BUILTINS: &[Builtin] = &[\n",
     );
     for (name, package, watch) in BUILTINS {
         let component = lava_wasm_build::build_guest(package, watch);
@@ -31,9 +30,11 @@ fn main() {
         std::fs::write(&precompiled, artefact).expect("write the precompiled built-in");
         writeln!(
             table,
-            "    ({name:?}, include_bytes!({:?}), {sha256:?}, include_bytes!({:?})),",
+            "    Builtin {{ name: {name:?}, component: include_bytes!({:?}), sha256: {sha256:?}, \
+             precompiled: Precompiled {{ bytes: include_bytes!({:?}), engine_key: {} }} }},",
             component.display().to_string(),
-            precompiled.display().to_string()
+            precompiled.display().to_string(),
+            lava_engine::compatibility_key(&engine)
         )
         .unwrap();
     }

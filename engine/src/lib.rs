@@ -75,3 +75,15 @@ pub fn config(settings: &EngineSettings) -> Config {
     });
     wasm
 }
+
+/// A key that is equal for two engines exactly when wasmtime would accept
+/// one's compiled artefacts in the other (its compatibility hash: version,
+/// settings, target, CPU features). Names the compile cache's folder, and
+/// tells whether the built-in precompiled at build time fits the running
+/// engine before anything is written or copied.
+pub fn compatibility_key(engine: &wasmtime::Engine) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut hasher = DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    hasher.finish()
+}

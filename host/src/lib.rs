@@ -110,12 +110,7 @@ impl HostBuilder {
         let endpoints = config.endpoints_allowed(std::env::vars());
         let runtime = Runtime::new(&config)?;
         let plugin_dir = self.plugin_dir.or_else(|| config.plugins.clone());
-        let context = || CallContext {
-            grants: Grants::none(),
-            backend: backend.clone(),
-            settings: settings.clone(),
-            audit: Audit::default(),
-        };
+        let context = || CallContext::granting_nothing(&backend, &settings);
         let max_file_bytes = u64::from(config.max_plugin_file_mib) << 20;
         let registry =
             Registry::load(&runtime, &context, plugin_dir.as_deref(), &config.replace_builtin, max_file_bytes)?;
@@ -178,12 +173,7 @@ impl ConnectorHost {
 
     /// The context of a call that is granted nothing and works for nobody.
     fn base_context(&self) -> CallContext {
-        CallContext {
-            grants: Grants::none(),
-            backend: self.inner.backend.clone(),
-            settings: self.inner.settings.clone(),
-            audit: Audit::default(),
-        }
+        CallContext::granting_nothing(&self.inner.backend, &self.inner.settings)
     }
 
     /// What a call of `plugin` needs besides the plugin: its grants, the

@@ -55,6 +55,14 @@ pub(crate) struct CallContext {
     pub audit: Audit,
 }
 
+impl CallContext {
+    /// A call that is granted nothing and works for nobody: `describe` at
+    /// load, and the plugin loads that come with it.
+    pub fn granting_nothing(backend: &Arc<dyn AwsBackend>, settings: &Arc<BTreeMap<String, String>>) -> Self {
+        Self { grants: Grants::none(), backend: backend.clone(), settings: settings.clone(), audit: Audit::default() }
+    }
+}
+
 /// A call bound that a capability call hit: it ends the whole plugin call,
 /// so that a plugin cannot catch the refusal and carry on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

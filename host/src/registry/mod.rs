@@ -15,11 +15,23 @@ use crate::capabilities::CallContext;
 use crate::contract::{ContractVersion, Descriptor, PluginPre};
 use crate::error::{LoadError, PluginError, PluginFailure, SkippedPlugin};
 use crate::sandbox::CallState;
-use crate::sandbox::compiled::CacheState;
+use crate::sandbox::compiled::{CacheState, Precompiled};
 use crate::sandbox::{Runtime, block_on};
 use crate::text::sanitize;
 
 mod index;
+
+/// A plugin compiled into the host.
+pub(crate) struct Builtin {
+    /// Its name in `lava-conn plugins`.
+    name: &'static str,
+    /// The component.
+    component: &'static [u8],
+    /// The component's SHA-256, hex, computed at build time.
+    sha256: &'static str,
+    /// The component precompiled for the default engine settings.
+    precompiled: Precompiled,
+}
 
 include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
 
@@ -133,6 +145,18 @@ impl Registry {
         replaceable: &[String],
         max_file_bytes: u64,
     ) -> Result<Self, LoadError> {
+        // One driver for every load: inside a runtime each `block_on` needs
+        // a thread of its own, which was one thread per plugin loaded.
+        block_on(Self::load_all(runtime, context, folder, replaceable, max_file_bytes))
+    }
+
+    async fn load_all(
+        runtime: &Runtime,
+        context: &(dyn Fn() -> CallContext + Sync),
+        folder: Option<&Path>,
+        replaceable: &[String],
+        max_file_bytes: u64,
+    ) -> Result<Self, LoadError> {
         let mut registry = Registry {
             by_type: BTreeMap::new(),
             entries: Vec::new(),
@@ -140,10 +164,12 @@ impl Registry {
             skipped: Mutex::new(Vec::new()),
             max_file_bytes,
         };
-        for (name, bytes, sha256, precompiled) in BUILTINS {
-            let builtin = PluginSource::BuiltIn(name);
-            let load = load_one(runtime, context(), builtin.clone(), bytes, sha256.to_string(), Some(precompiled));
-            let plugin = block_on(load).map_err(|message| LoadError::BuiltIn { name: builtin.to_string(), message })?;
+        for built_in in BUILTINS {
+            let builtin = PluginSource::BuiltIn(built_in.name);
+            let sha256 = built_in.sha256.to_string();
+            let load =
+                load_one(runtime, context(), builtin.clone(), built_in.component, sha256, Some(built_in.precompiled));
+            let plugin = load.await.map_err(|message| LoadError::BuiltIn { name: builtin.to_string(), message })?;
             if let Err(reason) = registry.add(Entry::loaded(plugin), replaceable) {
                 return Err(LoadError::BuiltIn { name: builtin.to_string(), message: reason });
             }
@@ -166,15 +192,18 @@ impl Registry {
                     indexed: Some(indexed),
                     loaded: tokio::sync::OnceCell::new(),
                 }),
-                None => read_plugin_file(&path, max_file_bytes).and_then(|(bytes, identity)| {
-                    let sha256 = format!("{:x}", Sha256::digest(&bytes));
-                    let plugin =
-                        block_on(load_one(runtime, context(), PluginSource::File(path.clone()), &bytes, sha256, None))?;
-                    let types = plugin.info.types.clone();
-                    let sha256 = plugin.info.sha256.clone();
-                    index.record(&path, index::Indexed { identity, settings: settings.clone(), sha256, types });
-                    Ok(Entry::loaded(plugin))
-                }),
+                None => match read_plugin_file(&path, max_file_bytes) {
+                    Ok((bytes, identity)) => {
+                        let sha256 = format!("{:x}", Sha256::digest(&bytes));
+                        let source = PluginSource::File(path.clone());
+                        load_one(runtime, context(), source, &bytes, sha256, None).await.map(|plugin| {
+                            let (types, sha256) = (plugin.info.types.clone(), plugin.info.sha256.clone());
+                            index.record(&path, index::Indexed { identity, settings: settings.clone(), sha256, types });
+                            Entry::loaded(plugin)
+                        })
+                    }
+                    Err(reason) => Err(reason),
+                },
             };
             match entry.and_then(|entry| registry.add(entry, replaceable)) {
                 Ok(()) => present.push(path),
@@ -365,7 +394,7 @@ async fn load_one(
     source: PluginSource,
     bytes: &[u8],
     sha256: String,
-    precompiled: Option<&'static [u8]>,
+    precompiled: Option<Precompiled>,
 ) -> Result<LoadedPlugin, String> {
     let (pre, compile_cache) = runtime.prepare(bytes, &sha256, precompiled)?;
     let label: Arc<str> = source.to_string().into();

@@ -15,7 +15,6 @@
 //! is not used and components are compiled in memory on every start.
 
 use std::fs::DirBuilder;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -56,6 +55,16 @@ impl CacheState {
 pub(crate) struct CompiledStore {
     folder: Option<PathBuf>,
     max_bytes: u64,
+    /// `lava_engine::compatibility_key` of the engine.
+    engine_key: u64,
+}
+
+/// A built-in's artefact, precompiled by the build script, and the
+/// compatibility key of the engine that compiled it.
+#[derive(Clone, Copy)]
+pub(crate) struct Precompiled {
+    pub bytes: &'static [u8],
+    pub engine_key: u64,
 }
 
 impl CompiledStore {
@@ -67,14 +76,13 @@ impl CompiledStore {
         // this engine; a folder per engine keeps binaries side by side from
         // evicting each other's. `deserialize_file` checks compatibility
         // again, so a hash collision only costs a recompile.
-        let mut hasher = DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut hasher);
-        let folder = root.join(format!("engine-{:016x}", hasher.finish()));
+        let engine_key = lava_engine::compatibility_key(engine);
+        let folder = root.join(format!("engine-{engine_key:016x}"));
         match private_folder(root).and_then(|()| private_folder(&folder)) {
-            Ok(()) => Self { folder: Some(folder), max_bytes },
+            Ok(()) => Self { folder: Some(folder), max_bytes, engine_key },
             Err(reason) => {
                 tracing::warn!(folder = %root.display(), "compile cache not used, components are compiled at every start: {reason}");
-                Self { folder: None, max_bytes }
+                Self { folder: None, max_bytes, engine_key }
             }
         }
     }
@@ -93,19 +101,21 @@ impl CompiledStore {
         engine: &Engine,
         wasm: &[u8],
         digest: &str,
-        embedded: Option<&'static [u8]>,
+        embedded: Option<Precompiled>,
     ) -> wasmtime::Result<(Component, CacheState)> {
+        // An artefact compiled for other settings or another CPU would be
+        // refused by wasmtime: known here from the keys, before anything is
+        // written or copied.
+        let embedded = embedded.filter(|p| p.engine_key == self.engine_key).map(|p| p.bytes);
+        // SAFETY: the bytes were produced by `Engine::precompile_component`
+        // in this crate's build script and are part of this binary; wasmtime
+        // checks again that they were compiled for this engine.
+        let from_memory = |bytes: &'static [u8]| unsafe { Component::deserialize(engine, bytes) };
         let Some(folder) = &self.folder else {
-            if let Some(bytes) = embedded {
-                // SAFETY: the bytes were produced by `Engine::precompile_component`
-                // in this crate's build script and are part of this binary;
-                // wasmtime checks they were compiled for this engine's settings and CPU.
-                match unsafe { Component::deserialize(engine, bytes) } {
-                    Ok(component) => return Ok((component, CacheState::Embedded)),
-                    Err(e) => tracing::debug!("the built-in's precompiled artefact does not fit this engine: {e:#}"),
-                }
-            }
-            return Ok((Component::new(engine, wasm)?, CacheState::NotCached));
+            return Ok(match embedded.map(from_memory) {
+                Some(Ok(component)) => (component, CacheState::Embedded),
+                _ => (Component::new(engine, wasm)?, CacheState::NotCached),
+            });
         };
         let path = folder.join(format!("{digest}.cwasm"));
         if path.is_file() {
@@ -121,13 +131,18 @@ impl CompiledStore {
         // mapped like any stored one: deserializing it from memory copied
         // 3.4 MiB into fresh pages at every start (a warm `lava-conn
         // validate` 4.0 -> 5.8 ms), and once stored the copy is never needed.
-        if let Some(bytes) = embedded
-            && store(folder, &path, bytes, self.max_bytes).is_ok()
-        {
-            // SAFETY: as above; the file holds this binary's own artefact.
-            match unsafe { Component::deserialize_file(engine, &path) } {
+        if let Some(bytes) = embedded {
+            let component = match store(folder, &path, bytes, self.max_bytes) {
+                // SAFETY: as above; the file holds this binary's own artefact.
+                Ok(()) => unsafe { Component::deserialize_file(engine, &path) },
+                Err(e) => {
+                    tracing::warn!(artifact = %path.display(), "cannot store a compiled component: {e}");
+                    from_memory(bytes)
+                }
+            };
+            match component {
                 Ok(component) => return Ok((component, CacheState::Embedded)),
-                Err(e) => tracing::debug!("the built-in's precompiled artefact does not fit this engine: {e:#}"),
+                Err(e) => tracing::warn!("the built-in's precompiled artefact was refused, compiling: {e:#}"),
             }
         }
         let compiled = engine.precompile_component(wasm)?;
@@ -237,6 +252,27 @@ mod tests {
         std::thread::sleep(Duration::from_millis(20));
         store.component(&engine, EMPTY_COMPONENT, "d1", None).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), written, "a hit must not rewrite");
+    }
+
+    #[test]
+    fn a_built_artefact_is_taken_only_from_an_engine_it_fits_and_is_stored() {
+        let engine = Engine::default();
+        let bytes: &'static [u8] = Box::leak(engine.precompile_component(EMPTY_COMPONENT).unwrap().into_boxed_slice());
+        let key = lava_engine::compatibility_key(&engine);
+        let root = tempfile::tempdir().unwrap();
+        let store = CompiledStore::open(&root.path().join("cache"), &engine, 1 << 30);
+        let fits = Precompiled { bytes, engine_key: key };
+        let (_, state) = store.component(&engine, EMPTY_COMPONENT, "fits", Some(fits)).unwrap();
+        assert_eq!(state, CacheState::Embedded);
+        assert_eq!(std::fs::read(artifact(&root.path().join("cache"), "fits")).unwrap(), bytes, "stored as built");
+        // Built for another engine: never stored nor copied, compiled instead.
+        let other = Precompiled { bytes, engine_key: key ^ 1 };
+        let (_, state) = store.component(&engine, EMPTY_COMPONENT, "other", Some(other)).unwrap();
+        assert_eq!(state, CacheState::Compiled);
+        let (_, state) = CompiledStore::open(&root.path().join("nowhere\0"), &engine, 1)
+            .component(&engine, EMPTY_COMPONENT, "x", Some(other))
+            .unwrap();
+        assert_eq!(state, CacheState::NotCached, "without a cache folder as well");
     }
 
     #[test]

@@ -118,7 +118,7 @@ impl Runtime {
         &self,
         bytes: &[u8],
         sha256: &str,
-        embedded: Option<&'static [u8]>,
+        embedded: Option<compiled::Precompiled>,
     ) -> Result<(PluginPre<CallState>, CacheState), String> {
         let (component, cache) = self
             .compiled
