@@ -6,6 +6,9 @@
 
 pub use wasmtime;
 
+mod needs;
+pub use needs::{CORE_INSTANCES_PER_SLOT, MEMORIES_PER_SLOT, Needs, TABLES_PER_SLOT};
+
 use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// Linear memory kept resident in a pooled slot between calls. A validate
@@ -17,7 +20,9 @@ pub const KEEP_RESIDENT_BYTES: usize = 2 << 20;
 pub struct EngineSettings {
     /// Instance slots (`max_concurrent_instances`).
     pub slots: u32,
-    /// Linear-memory limit of one instance, in bytes (`memory_limit_mib`).
+    /// The largest linear memory the pool holds for one instance, in bytes:
+    /// the largest of the worker's memory limits (`memory_limit_mib`,
+    /// `plugin_memory_mib`). Each call's own limit is its store's.
     pub memory_bytes: usize,
     /// Pre-allocated instance slots (`pooling_allocator`).
     pub pooling: bool,
@@ -47,11 +52,13 @@ pub fn config(settings: &EngineSettings) -> Config {
     wasm.concurrency_support(false);
     let slots = settings.slots;
     let mut pool = PoolingAllocationConfig::default();
-    // A Rust component has a handful of core instances; one memory, a few tables.
+    // Per slot, what the components we know need (`Needs`): a Rust one has
+    // a handful of core instances, a Python one 14; one memory, a few
+    // tables. A component that needs more takes several slots per call.
     pool.total_component_instances(slots)
-        .total_core_instances(slots.saturating_mul(8))
-        .total_memories(slots.saturating_mul(2))
-        .total_tables(slots.saturating_mul(8))
+        .total_core_instances(slots.saturating_mul(CORE_INSTANCES_PER_SLOT))
+        .total_memories(slots.saturating_mul(MEMORIES_PER_SLOT))
+        .total_tables(slots.saturating_mul(TABLES_PER_SLOT))
         .max_memory_size(settings.memory_bytes)
         // One fiber stack per slot. The default (1000 stacks, each with a
         // guard page set up by its own mprotect) cost every process ~10 ms

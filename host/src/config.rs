@@ -75,6 +75,11 @@ pub struct WorkerConfig {
     pub pass_worker_credentials: bool,
     /// Linear-memory limit of one plugin instance, in MiB.
     pub memory_limit_mib: u32,
+    /// Memory limits for particular connector types, in MiB, instead of
+    /// `memory_limit_mib` (a Python plugin starts with 12.4 MiB and grows):
+    /// `[plugin_memory_mib]` then `db-login = 128`. A plugin serving several
+    /// types gets the largest of theirs.
+    pub plugin_memory_mib: BTreeMap<String, u32>,
     /// Most bytes a plugin may hand the host in one call (results, capability arguments).
     pub max_plugin_output_bytes: usize,
     /// How many plugin instances may be live at once (pooling allocator slots).
@@ -124,6 +129,7 @@ impl Default for WorkerConfig {
             allowed_roles: Vec::new(),
             pass_worker_credentials: false,
             memory_limit_mib: 64,
+            plugin_memory_mib: BTreeMap::new(),
             max_plugin_output_bytes: 1 << 20,
             max_concurrent_instances: 64,
             // Half the wall limit: a burst waits for the slots in use to end,
@@ -154,6 +160,7 @@ const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("LAVA_CONN_ALLOWED_ENDPOINTS", "allowed_endpoints"),
     ("LAVA_CONN_ALLOWED_ROLES", "allowed_roles"),
     ("LAVA_CONN_MEMORY_LIMIT_MIB", "memory_limit_mib"),
+    ("LAVA_CONN_PLUGIN_MEMORY_MIB", "plugin_memory_mib"),
     ("LAVA_CONN_INSTANCE_WAIT_MS", "instance_wait_ms"),
     ("LAVA_CONN_COMPILE_CACHE", "compile_cache"),
     ("LAVA_CONN_COMPILE_CACHE_MAX_MIB", "compile_cache_max_mib"),
@@ -202,6 +209,22 @@ impl WorkerConfig {
                             .map(|s| toml::Value::String(s.to_string()))
                             .collect(),
                     )
+                }
+                // `type=MiB,type=MiB`, as the file's table.
+                "plugin_memory_mib" => {
+                    let mut limits = toml::Table::new();
+                    for pair in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                        let parsed =
+                            pair.split_once('=').and_then(|(t, mib)| Some((t.trim(), mib.trim().parse::<i64>().ok()?)));
+                        let Some((connector_type, mib)) = parsed else {
+                            return Err(ConfigError::Invalid {
+                                origin: format!("environment variable {variable}"),
+                                message: format!("`{pair}` is not `TYPE=MIB` (for example `db-login=128`)"),
+                            });
+                        };
+                        limits.insert(connector_type.to_string(), toml::Value::Integer(mib));
+                    }
+                    toml::Value::Table(limits)
                 }
                 "call_deadline_ms"
                 | "call_wall_limit_ms"
@@ -259,6 +282,11 @@ impl WorkerConfig {
                 return Err(invalid(format!("{key} must be {} to {}, not {value}", range.start(), range.end())));
             }
         }
+        for (connector_type, mib) in &self.plugin_memory_mib {
+            if !(1..=4096).contains(mib) {
+                return Err(invalid(format!("plugin_memory_mib.{connector_type} must be 1 to 4096, not {mib}")));
+            }
+        }
         for prefix in &self.ssm_prefixes {
             if !prefix.starts_with('/') || !prefix.ends_with('/') {
                 return Err(invalid(format!(
@@ -288,6 +316,23 @@ impl WorkerConfig {
                 .map_err(|e| invalid(format!("allowed_roles: `{pattern}` is not a glob pattern: {e}")))?;
         }
         Ok(())
+    }
+
+    /// The memory limit of a plugin serving `types`, in MiB: the largest of
+    /// their `plugin_memory_mib`, with `memory_limit_mib` for a type not listed.
+    pub fn memory_limit_for(&self, types: &[String]) -> u32 {
+        let limit = |t: &String| {
+            let listed = self.plugin_memory_mib.iter().find(|(k, _)| k.eq_ignore_ascii_case(t));
+            listed.map_or(self.memory_limit_mib, |(_, mib)| *mib)
+        };
+        types.iter().map(limit).max().unwrap_or(self.memory_limit_mib)
+    }
+
+    /// The largest memory limit any plugin may have, in MiB: what the
+    /// instance pool holds per memory, and the bound while a plugin
+    /// describes itself (before its types are known).
+    pub fn memory_ceiling_mib(&self) -> u32 {
+        self.plugin_memory_mib.values().copied().chain([self.memory_limit_mib]).max().unwrap_or(self.memory_limit_mib)
     }
 
     /// The per-call wall-clock limit, everything included.
@@ -403,6 +448,22 @@ mod tests {
         assert_eq!(c.cache_ttl(), Duration::from_secs(30 * 86_400));
         let c = WorkerConfig::load(None, env(&[("LAVA_CONN_INSTANCE_WAIT_MS", "0")])).unwrap();
         assert_eq!(c.instance_wait_ms, 0, "0 is allowed: fail at once");
+    }
+
+    #[test]
+    fn a_types_memory_limit_is_its_own_the_largest_of_its_types_or_the_default() {
+        let c = WorkerConfig::load(None, env(&[("LAVA_CONN_PLUGIN_MEMORY_MIB", "db-login=128, Tiny=16")])).unwrap();
+        let types = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert_eq!(c.memory_limit_for(&types(&["db-login"])), 128);
+        assert_eq!(c.memory_limit_for(&types(&["tiny"])), 16, "types compare case-insensitively, and may lower it");
+        assert_eq!(c.memory_limit_for(&types(&["tiny", "other"])), 64, "an unlisted type has the default");
+        assert_eq!(c.memory_limit_for(&types(&["tiny", "db-login"])), 128);
+        assert_eq!(c.memory_ceiling_mib(), 128);
+        assert_eq!(WorkerConfig::default().memory_ceiling_mib(), 64);
+        for bad in ["db-login", "db-login=lots", "db-login=0", "db-login=5000"] {
+            let err = WorkerConfig::load(None, env(&[("LAVA_CONN_PLUGIN_MEMORY_MIB", bad)])).unwrap_err().to_string();
+            assert!(err.contains("LAVA_CONN_PLUGIN_MEMORY_MIB") || err.contains("plugin_memory_mib"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -257,7 +257,9 @@ impl ConnectorHost {
         let problems = self
             .inner
             .runtime
-            .call(&plugin.label, &plugin.pre, call, async |p, store| p.validate(store, &json, &context).await)
+            .call(&plugin.label, &plugin.pre, plugin.bounds, call, async |p, store| {
+                p.validate(store, &json, &context).await
+            })
             .await?;
         Ok(self.check_problems(plugin, problems)?)
     }
@@ -305,7 +307,9 @@ impl ConnectorHost {
         let result = self
             .inner
             .runtime
-            .call(&plugin.label, &plugin.pre, call, async |p, store| p.session_name(store, &json, &context).await)
+            .call(&plugin.label, &plugin.pre, plugin.bounds, call, async |p, store| {
+                p.session_name(store, &json, &context).await
+            })
             .await?;
         match result {
             Ok(name) if lava_rules::session::is_valid_session_name(&name) => Ok(Ok(name)),
@@ -445,7 +449,9 @@ impl ConnectorHost {
         let result = self
             .inner
             .runtime
-            .call(&plugin.label, &plugin.pre, call, async |p, store| p.resolve(store, &json, &context).await)
+            .call(&plugin.label, &plugin.pre, plugin.bounds, call, async |p, store| {
+                p.resolve(store, &json, &context).await
+            })
             .await?;
         match result {
             Ok(resolved) => crate::contract::boundary::resolved(resolved, &grants)

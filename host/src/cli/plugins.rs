@@ -47,6 +47,10 @@ fn plugin_json(p: &PluginInfo, connector_type: &str) -> serde_json::Value {
         "sha256": p.sha256,
         "size_bytes": p.size_bytes,
         "compile_cache": p.compile_cache.as_str(),
+        "memory_limit_mib": p.memory_limit_mib,
+        "initial_memory_bytes": p.initial_memory_bytes,
+        "core_instances": p.core_instances,
+        "slots_per_call": p.slots_per_call,
         "fields": p.fields.iter().map(|(name, type_name, required, description)| json!({
             "name": name, "type": type_name, "required": required, "description": description,
         })).collect::<Vec<_>>(),
@@ -58,6 +62,11 @@ fn plugin_source(p: &PluginInfo) -> String {
         PluginSource::BuiltIn(_) => "built-in".to_string(),
         PluginSource::File(path) => sanitize(&path.to_string_lossy()),
     }
+}
+
+/// Linear memory at start over the limit, in MiB: `12.4/64`.
+fn memory(p: &PluginInfo) -> String {
+    format!("{:.1}/{}", p.initial_memory_bytes as f64 / f64::from(1 << 20), p.memory_limit_mib)
 }
 
 fn plugins(host: &ConnectorHost, json: bool) {
@@ -74,18 +83,20 @@ fn plugins(host: &ConnectorHost, json: bool) {
         return;
     }
     println!(
-        "{:<16} {:<10} {:<8} {:>9} {:<10} {:<40} SHA256",
-        "TYPE", "VERSION", "CONTRACT", "SIZE", "CACHE", "SOURCE"
+        "{:<16} {:<10} {:<8} {:>9} {:<10} {:>9} {:>5} {:<40} SHA256",
+        "TYPE", "VERSION", "CONTRACT", "SIZE", "CACHE", "MEMORY", "SLOTS", "SOURCE"
     );
     for p in &plugins {
         let source = plugin_source(p);
         for t in &p.types {
             println!(
-                "{t:<16} {:<10} {:<8} {:>9} {:<10} {source:<40} {}",
+                "{t:<16} {:<10} {:<8} {:>9} {:<10} {:>9} {:>5} {source:<40} {}",
                 p.version,
                 p.contract.as_str(),
                 p.size_bytes,
                 p.compile_cache.as_str(),
+                memory(p),
+                p.slots_per_call,
                 p.sha256
             );
         }
@@ -116,6 +127,15 @@ fn describe(host: &ConnectorHost, connector_type: &str, json: bool) -> anyhow::R
     println!("source:        {}", plugin_source(plugin));
     println!("size:          {} bytes", plugin.size_bytes);
     println!("compile cache: {}", plugin.compile_cache.as_str());
+    println!(
+        "memory:        {:.1} MiB at start, limit {} MiB",
+        plugin.initial_memory_bytes as f64 / f64::from(1 << 20),
+        plugin.memory_limit_mib
+    );
+    println!(
+        "instance:      {} core instances, {} slot(s) of the pool per call",
+        plugin.core_instances, plugin.slots_per_call
+    );
     println!("sha256:        {}", plugin.sha256);
     println!();
     println!("{:<20} {:<22} {:<9} DESCRIPTION", "FIELD", "TYPE", "REQUIRED");

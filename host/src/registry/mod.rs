@@ -16,7 +16,7 @@ use crate::contract::{ContractVersion, Descriptor, PluginPre};
 use crate::error::{LoadError, PluginError, PluginFailure, SkippedPlugin};
 use crate::sandbox::CallState;
 use crate::sandbox::compiled::{CacheState, Precompiled};
-use crate::sandbox::{Runtime, block_on};
+use crate::sandbox::{PluginBounds, Runtime, block_on};
 use crate::text::sanitize;
 
 mod index;
@@ -31,6 +31,8 @@ pub(crate) struct Builtin {
     sha256: &'static str,
     /// The component precompiled for the default engine settings.
     precompiled: Precompiled,
+    /// What one instance of it takes from the pool.
+    needs: lava_engine::Needs,
 }
 
 include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
@@ -73,6 +75,14 @@ pub struct PluginInfo {
     pub compile_cache: CacheState,
     /// The spec fields it documents: name, type, required, description.
     pub fields: Vec<(String, String, bool, String)>,
+    /// Its memory limit per call, in MiB.
+    pub memory_limit_mib: u32,
+    /// Its linear memory before it runs any code, in bytes.
+    pub initial_memory_bytes: u64,
+    /// Core module instances one instance of it creates.
+    pub core_instances: u32,
+    /// Instance slots one call holds (`max_concurrent_instances` in all).
+    pub slots_per_call: u32,
 }
 
 /// A compiled, linked plugin, ready to be instantiated for each call.
@@ -83,6 +93,7 @@ pub(crate) struct LoadedPlugin {
     /// Its digest, for the audit trail.
     pub sha256: Arc<str>,
     pub pre: PluginPre<CallState>,
+    pub bounds: PluginBounds,
 }
 
 impl LoadedPlugin {
@@ -167,8 +178,8 @@ impl Registry {
         for built_in in BUILTINS {
             let builtin = PluginSource::BuiltIn(built_in.name);
             let sha256 = built_in.sha256.to_string();
-            let load =
-                load_one(runtime, context(), builtin.clone(), built_in.component, sha256, Some(built_in.precompiled));
+            let built = Some((built_in.precompiled, built_in.needs));
+            let load = load_one(runtime, context(), builtin.clone(), built_in.component, sha256, built);
             let plugin = load.await.map_err(|message| LoadError::BuiltIn { name: builtin.to_string(), message })?;
             if let Err(reason) = registry.add(Entry::loaded(plugin), replaceable) {
                 return Err(LoadError::BuiltIn { name: builtin.to_string(), message: reason });
@@ -394,14 +405,20 @@ async fn load_one(
     source: PluginSource,
     bytes: &[u8],
     sha256: String,
-    precompiled: Option<Precompiled>,
+    built_in: Option<(Precompiled, lava_engine::Needs)>,
 ) -> Result<LoadedPlugin, String> {
-    let (pre, compile_cache) = runtime.prepare(bytes, &sha256, precompiled)?;
+    let needs = match built_in {
+        Some((_, needs)) => needs,
+        None => lava_engine::Needs::of(bytes).map_err(|e| format!("not a WebAssembly component: {e}"))?,
+    };
+    let (pre, compile_cache) = runtime.prepare(bytes, &sha256, built_in.map(|(p, _)| p), &needs)?;
+    // Its types are not known yet: it describes itself under the largest limit.
+    let describing = runtime.bounds_for(&[], &needs)?;
     let label: Arc<str> = source.to_string().into();
     let sha256: Arc<str> = sha256.into();
     context.audit.sha256 = sha256.clone();
     let descriptor = runtime
-        .call(&label, &pre, context, async |plugin, store| plugin.describe(store).await)
+        .call(&label, &pre, describing, context, async |plugin, store| plugin.describe(store).await)
         .await
         .map_err(|e| format!("describe failed: {}", e.failure))?;
     let Descriptor { types, version, fields } = descriptor;
@@ -426,6 +443,7 @@ async fn load_one(
         }
         lowered.push(t);
     }
+    let bounds = runtime.bounds_for(&lowered, &needs)?;
     let info = PluginInfo {
         types: lowered,
         version: sanitize(&version),
@@ -438,6 +456,10 @@ async fn load_one(
             .into_iter()
             .map(|f| (sanitize(&f.name), sanitize(&f.type_name), f.required, sanitize(&f.description)))
             .collect(),
+        memory_limit_mib: bounds.memory_mib,
+        initial_memory_bytes: needs.initial_memory_bytes,
+        core_instances: needs.core_instances,
+        slots_per_call: bounds.slots,
     };
-    Ok(LoadedPlugin { info, label, sha256, pre })
+    Ok(LoadedPlugin { info, label, sha256, pre, bounds })
 }

@@ -124,6 +124,10 @@ impl CompiledStore {
             // and wasmtime checks it was compiled for this engine.
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(component) => return Ok((component, CacheState::Mapped)),
+                // The artefact is fine; the pool cannot hold the component,
+                // and compiling it again (5.5 s for a Python one, issue 17)
+                // would end the same way.
+                Err(e) if refused_by_pool(&e) => return Err(e),
                 Err(e) => tracing::warn!(artifact = %path.display(), "recompiling a stored component: {e:#}"),
             }
         }
@@ -156,6 +160,14 @@ impl CompiledStore {
         // SAFETY: `compiled` was produced by this engine just now.
         Ok((unsafe { Component::deserialize(engine, &compiled) }?, state))
     }
+}
+
+/// Whether wasmtime refused a component because the instance pool cannot
+/// hold it (a memory, table or instance over the pool's sizes), rather than
+/// because the artefact is damaged or stale. wasmtime says so only in its
+/// message (`… does not fit in pooling allocator requirements`).
+fn refused_by_pool(error: &wasmtime::Error) -> bool {
+    error.chain().any(|cause| cause.to_string().contains("pooling allocator"))
 }
 
 /// Create `folder` owner-only if missing; accept it only if it is ours and
@@ -286,6 +298,33 @@ mod tests {
         std::fs::write(&path, b"not an artifact").unwrap();
         store.component(&engine, EMPTY_COMPONENT, "d2", None).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), good);
+    }
+
+    #[test]
+    fn a_component_the_pool_cannot_hold_is_refused_without_recompiling() {
+        // A component of one core module with a 2-page (128 KiB) memory.
+        let module = b"\0asm\x01\0\0\0\x05\x03\x01\x00\x02";
+        let mut component = b"\0asm\x0d\0\x01\0\x01".to_vec();
+        component.push(module.len() as u8);
+        component.extend(module);
+        let engine_for = |memory_bytes| {
+            let settings = lava_engine::EngineSettings { slots: 2, memory_bytes, pooling: true };
+            Engine::new(&lava_engine::config(&settings)).unwrap()
+        };
+        let root = tempfile::tempdir().unwrap();
+        let roomy = engine_for(1 << 20);
+        CompiledStore::open(root.path(), &roomy, 1 << 30).component(&roomy, &component, "big", None).unwrap();
+        let path = artifact(root.path(), "big");
+        let written = std::fs::metadata(&path).unwrap().modified().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+
+        let small = engine_for(1 << 16);
+        let store = CompiledStore::open(root.path(), &small, 1 << 30);
+        let error = store.component(&small, &component, "big", None).map(|_| ()).unwrap_err();
+        assert!(refused_by_pool(&error), "{error:#}");
+        assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), written, "not compiled and stored again");
+        let damaged = wasmtime::Error::msg("failed to parse precompiled artifact");
+        assert!(!refused_by_pool(&damaged), "a damaged artefact is still recompiled");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lava_engine::EngineSettings;
+use lava_engine::{EngineSettings, Needs};
 use wasmtime::component::{HasSelf, Linker, ResourceTable, ResourceTableError};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
@@ -46,8 +46,6 @@ const MAX_HOST_RESOURCES: usize = 10_000;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct CallLimits {
     pub deadline: Duration,
-    pub memory_bytes: usize,
-    pub memory_mib: u32,
     pub max_output_bytes: usize,
     /// Wall-clock limit, host time and WASI sleeps included.
     pub wall_limit: Duration,
@@ -57,6 +55,14 @@ pub(crate) struct CallLimits {
     pub instance_wait: Duration,
 }
 
+/// What one plugin's calls may take: its memory limit and the instance
+/// slots one call holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PluginBounds {
+    pub memory_mib: u32,
+    pub slots: u32,
+}
+
 /// The engine, the linker with the host capabilities, and the call bounds.
 pub(crate) struct Runtime {
     engine: Engine,
@@ -64,12 +70,16 @@ pub(crate) struct Runtime {
     linker: Linker<CallState>,
     pub(crate) limits: CallLimits,
     slots: Slots,
+    /// `memory_limit_mib` and `plugin_memory_mib`, for `bounds_for`.
+    memory: WorkerConfig,
 }
 
 impl Runtime {
     pub fn new(config: &WorkerConfig) -> Result<Self, LoadError> {
         let engine_error = |e: wasmtime::Error| LoadError::Engine(format!("{e:#}"));
-        let memory_bytes = usize::try_from(config.memory_limit_mib).unwrap_or(usize::MAX) << 20;
+        // The pool holds the largest memory any plugin may have; each call's
+        // own limit is its store's limiter.
+        let memory_bytes = usize::try_from(config.memory_ceiling_mib()).unwrap_or(usize::MAX) << 20;
         let slots = config.max_concurrent_instances;
         let wasm = lava_engine::config(&EngineSettings { slots, memory_bytes, pooling: config.pooling_allocator });
         let engine = Engine::new(&wasm).map_err(engine_error)?;
@@ -94,15 +104,49 @@ impl Runtime {
             linker,
             limits: CallLimits {
                 deadline,
-                memory_bytes,
-                memory_mib: config.memory_limit_mib,
                 max_output_bytes: config.max_plugin_output_bytes,
                 wall_limit: config.call_wall_limit(),
                 capability_calls: config.max_capability_calls,
                 instance_wait: Duration::from_millis(config.instance_wait_ms),
             },
             slots: Slots::new(slots),
+            memory: WorkerConfig {
+                memory_limit_mib: config.memory_limit_mib,
+                plugin_memory_mib: config.plugin_memory_mib.clone(),
+                ..WorkerConfig::default()
+            },
         })
+    }
+
+    /// The bounds of a plugin serving `types` that needs `needs`, or why it
+    /// cannot run here. `types` is empty before the plugin has described
+    /// itself: it then gets the largest limit any type may have.
+    pub fn bounds_for(&self, types: &[String], needs: &Needs) -> Result<PluginBounds, String> {
+        let memory_mib =
+            if types.is_empty() { self.memory.memory_ceiling_mib() } else { self.memory.memory_limit_for(types) };
+        let need_mib = needs.initial_memory_bytes.div_ceil(1 << 20);
+        if needs.initial_memory_bytes > u64::from(memory_mib) << 20 {
+            let setting = match types.first() {
+                Some(t) => {
+                    format!("set `plugin_memory_mib` for `{t}` (`[plugin_memory_mib]` then `{t} = {}`)", need_mib * 2)
+                }
+                None => "set `plugin_memory_mib` for its type".to_string(),
+            };
+            return Err(format!(
+                "needs {:.1} MiB of linear memory before it runs any code, more than its limit of {memory_mib} MiB: \
+                 {setting}, or raise `memory_limit_mib` to at least {need_mib}",
+                needs.initial_memory_bytes as f64 / f64::from(1 << 20),
+            ));
+        }
+        let slots = needs.slots();
+        if slots > self.slots.total {
+            return Err(format!(
+                "needs {slots} instance slots per call ({} core instances, {} memories, {} tables), more than \
+                 the {} of this worker: raise `max_concurrent_instances`",
+                needs.core_instances, needs.memories, needs.tables, self.slots.total
+            ));
+        }
+        Ok(PluginBounds { memory_mib, slots })
     }
 
     /// Where the plugin index is kept: beside the compiled components, in
@@ -113,13 +157,17 @@ impl Runtime {
 
     /// Compile (or map from the compile cache, or take the built-in's
     /// precompiled `embedded` artefact) a component and link it. `sha256` is
-    /// the hex digest of `bytes`.
+    /// the hex digest of `bytes`, `needs` what it takes from the pool.
+    /// A component the pool cannot hold is refused before anything is
+    /// compiled, with what it needs.
     pub fn prepare(
         &self,
         bytes: &[u8],
         sha256: &str,
         embedded: Option<compiled::Precompiled>,
+        needs: &Needs,
     ) -> Result<(PluginPre<CallState>, CacheState), String> {
+        self.bounds_for(&[], needs)?;
         let (component, cache) = self
             .compiled
             .component(&self.engine, bytes, sha256, embedded)
@@ -138,13 +186,14 @@ impl Runtime {
         &self,
         plugin: &Arc<str>,
         pre: &PluginPre<CallState>,
+        bounds: PluginBounds,
         context: CallContext,
         body: impl AsyncFnOnce(&PluginInstance, &mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         let fail = |failure| PluginError { plugin: plugin.to_string(), failure };
         // Declared before the store, so dropped after it: the slot is free
         // only once the instance is gone.
-        let _slot = self.slots.take(self.limits.instance_wait).await.ok_or_else(|| {
+        let _slot = self.slots.take(bounds.slots, self.limits.instance_wait).await.ok_or_else(|| {
             fail(PluginFailure::NoFreeSlot { slots: self.slots.total, waited: self.limits.instance_wait })
         })?;
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
@@ -163,7 +212,7 @@ impl Runtime {
                 table.set_max_capacity(MAX_HOST_RESOURCES);
                 table
             },
-            limiter: MemoryLimiter { cap: self.limits.memory_bytes, hit: false },
+            limiter: MemoryLimiter { cap: usize::try_from(bounds.memory_mib).unwrap_or(usize::MAX) << 20, hit: false },
             stderr,
             caps,
             sleep_cut: false,
@@ -188,9 +237,9 @@ impl Runtime {
         store.set_hostcall_fuel(self.limits.max_output_bytes);
         let instance = match pre.instantiate(&mut store).await {
             Ok(instance) => instance,
-            Err(e) => return Err(fail(self.classify(&store, e, true))),
+            Err(e) => return Err(fail(self.classify(&store, bounds, e, true))),
         };
-        let result = body(&instance, &mut store).await.map_err(|e| fail(self.classify(&store, e, false)))?;
+        let result = body(&instance, &mut store).await.map_err(|e| fail(self.classify(&store, bounds, e, false)))?;
         let state = store.data();
         // A cut sleep wakes at the limit, and the plugin may return before its
         // next epoch check: the call still ran out of time.
@@ -204,7 +253,13 @@ impl Runtime {
         Ok(result)
     }
 
-    fn classify(&self, store: &Store<CallState>, error: wasmtime::Error, instantiating: bool) -> PluginFailure {
+    fn classify(
+        &self,
+        store: &Store<CallState>,
+        bounds: PluginBounds,
+        error: wasmtime::Error,
+        instantiating: bool,
+    ) -> PluginFailure {
         match error.downcast_ref::<BoundHit>() {
             Some(BoundHit::WallClock) => return PluginFailure::WallClock(self.limits.wall_limit),
             Some(BoundHit::CapabilityCalls) => return PluginFailure::CapabilityBudget(self.limits.capability_calls),
@@ -217,7 +272,7 @@ impl Runtime {
             return PluginFailure::HostResources(MAX_HOST_RESOURCES);
         }
         if store.data().limiter.hit {
-            return PluginFailure::MemoryLimit(self.limits.memory_mib);
+            return PluginFailure::MemoryLimit(bounds.memory_mib);
         }
         let stderr = sanitize_bytes(&store.data().stderr.contents());
         let detail = match error.downcast_ref::<Trap>() {
