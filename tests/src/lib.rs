@@ -36,6 +36,45 @@ pub const AIRFLOW_AWS_COMPONENT: &str = env!("LAVA_TEST_AIRFLOW_AWS_COMPONENT");
 /// The aws connector component as a file (the host embeds the same build).
 pub const AWS_COMPONENT: &str = env!("LAVA_TEST_AWS_COMPONENT");
 
+/// A connector written in Python with the SDK, built by componentize-py from
+/// the test venv: `examples/python-connector` (module `db_login`, type
+/// `db-login`) or `tests/python-hostile` (`py_hostile`, type `py-hostile`).
+/// Built once into `target/python-plugins/` and reused while its sources, the
+/// SDK, the contract and componentize-py are unchanged (a build is ~6 s).
+pub fn python_component(folder: &str, module: &str) -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let componentize = lava_test_moto::venv_program("componentize-py");
+    let version = std::process::Command::new(&componentize).arg("--version").output().expect("componentize-py runs");
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    version.stdout.hash(&mut hasher);
+    for source in [root.join(folder), root.join("sdk/python/lava_connector"), root.join("wit/v0.2.0")] {
+        let mut files: Vec<PathBuf> =
+            std::fs::read_dir(&source).expect("a source folder").map(|e| e.unwrap().path()).collect();
+        files.sort();
+        for file in files.iter().filter(|f| f.extension().is_some_and(|e| e == "py" || e == "wit")) {
+            file.file_name().hash(&mut hasher);
+            std::fs::read(file).expect("read a source").hash(&mut hasher);
+        }
+    }
+    let out = root.join("target/python-plugins");
+    let component = out.join(format!("{module}-{:016x}.wasm", hasher.finish()));
+    if component.is_file() {
+        return component;
+    }
+    std::fs::create_dir_all(&out).expect("create target/python-plugins");
+    let partial = tempfile::Builder::new().suffix(".wasm").tempfile_in(&out).expect("a temporary file");
+    let built = std::process::Command::new(&componentize)
+        .current_dir(&root)
+        .args(["-d", "wit/v0.2.0", "-w", "plugin", "componentize", module, "-p", folder, "-p", "sdk/python", "-o"])
+        .arg(partial.path())
+        .output()
+        .expect("componentize-py runs");
+    assert!(built.status.success(), "componentize-py failed:\n{}", String::from_utf8_lossy(&built.stderr));
+    partial.persist(&component).expect("keep the component");
+    component
+}
+
 /// A worker config for tests: defaults, a compile cache inside `target/`.
 pub fn test_config() -> WorkerConfig {
     WorkerConfig {
