@@ -1,5 +1,6 @@
 """A hostile connector written in Python (type `py-hostile`), for the
-component tests: its spec's `attack` says how it misbehaves in `validate`."""
+component tests: its spec's `attack` says how it misbehaves in `validate`.
+Its `resolve` goes through every capability wrapper of the SDK."""
 
 import time
 
@@ -24,6 +25,27 @@ class PyHostile(lc.Connector):
         if attack == "sleep":
             time.sleep(0.3)
         return []
+
+    def resolve(self, spec, context):
+        lc.log.info(f"probing for job {context.job_id}")
+        credentials = lc.sts.assume_role(
+            spec["role_arn"],
+            lc.session_name(context),
+            900,
+            tags={"team": "data"},
+            external_id="py-ext",
+        )
+        values = [lc.Value("DURATION", lc.config.get("AWS_CONN_DURATION") or "unset")]
+        for name in ("/lava/other-realm/x", "/lava/prod/missing"):
+            try:
+                lc.ssm.get_parameter(name)
+            except lc.CapabilityError as e:
+                values.append(lc.Value(name.split("/")[2].replace("-", "_").upper(), type(e).__name__))
+        try:
+            lc.worker_credentials.get()
+        except lc.CapabilityError as e:
+            values.append(lc.Value("WORKER", type(e).__name__))
+        return lc.Resolved(values=values, expiration=credentials.expiration, aws=credentials)
 
 
 Connector = lc.export(PyHostile)

@@ -147,6 +147,34 @@ async fn it_resolves_the_password_from_ssm_under_the_realms_grant_and_nothing_el
     assert_eq!(moto().get_parameter_requests("/other/warehouse/password").len(), 0, "refused before anything was sent");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdks_capability_wrappers_reach_the_host_and_its_refusals_come_back_as_exceptions() {
+    let role = "arn:aws:iam::123456789012:role/py-probe";
+    let sdk = configure_sdk(moto().sdk_loader()).load().await;
+    let host = ConnectorHost::builder()
+        .config(WorkerConfig { aws_conn_duration: "2h".into(), ..test_config() })
+        .plugin_dir(plugins().path())
+        .backend(SdkBackend::new(sdk))
+        .build()
+        .unwrap();
+    let spec = json!({"conn_id": "probe", "type": "py-hostile", "role_arn": role});
+    let resolved = host.resolve_uncached_async(&spec, &job("probe-job")).await.unwrap();
+    let values: Vec<(&str, &str)> =
+        resolved.values.iter().map(|v| (v.name.as_str(), v.value.expose_secret())).collect();
+    assert_eq!(
+        values,
+        [("DURATION", "2h"), ("OTHER_REALM", "NotGranted"), ("PROD", "NotFound"), ("WORKER", "NotGranted")],
+        "config.get, ssm's refusal and miss, and the worker's credentials (not granted to this type) as exceptions"
+    );
+    assert!(resolved.aws.as_ref().unwrap().session_token.is_some());
+    let call = &moto().assume_role_requests(role)[0];
+    assert_eq!(call.param("RoleSessionName"), Some("lv-prod-probe-job"), "the SDK's default session name");
+    assert_eq!(call.param("DurationSeconds"), Some("900"));
+    assert_eq!((call.param("Tags.member.1.Key"), call.param("Tags.member.1.Value")), (Some("team"), Some("data")));
+    assert_eq!(call.param("ExternalId"), Some("py-ext"));
+    assert_eq!(moto().get_parameter_requests("/lava/other-realm/x").len(), 0, "the refused read was never sent");
+}
+
 #[test]
 fn a_hostile_python_plugin_is_contained_and_the_host_serves_the_next_call() {
     let host = host(WorkerConfig { call_deadline_ms: 500, memory_limit_mib: 64, ..test_config() });
