@@ -1,7 +1,8 @@
 //! The benchmarks (`./dev bench`, `just bench`): the sandbox against the same
 //! logic compiled natively, the floor of a sandboxed call, the credential
 //! cache, resolves against a real moto server split into host and SDK time,
-//! whole `lava-conn` processes against lava 8.3.0, concurrency and memory.
+//! whole `lava-conn` processes against lava 8.3.0, concurrency and memory,
+//! and a connector written in Python (componentize-py) beside the Rust ones.
 //!
 //! Criterion measures the times. What is not a time (STS calls made, memory)
 //! is measured once and written to `target/criterion/lava-conn-facts.json`;
@@ -19,7 +20,7 @@ use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group};
 use lava_conn::{AssumeRoleRequest, AwsCredentials, CapabilityError};
 use lava_conn::{AwsBackend, ConnectorHost, Job, WorkerConfig};
 use lava_conn::{SdkBackend, configure_sdk};
-use lava_conn_tests::{AIRFLOW_AWS_COMPONENT, EMPTY_COMPONENT, plugin_dir, test_config};
+use lava_conn_tests::{AIRFLOW_AWS_COMPONENT, EMPTY_COMPONENT, plugin_dir, python_component, test_config};
 use lava_test_moto::Moto;
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
@@ -132,8 +133,21 @@ impl AwsBackend for TimedBackend {
     }
 }
 
+/// The `db-login` example connector, written in Python, built by
+/// componentize-py (`lava_conn_tests::python_component`).
+fn python_plugins() -> tempfile::TempDir {
+    let component = python_component("examples/python-connector", "db_login");
+    plugin_dir(&[("db-login.wasm", component.to_str().unwrap())])
+}
+
+/// A valid `db-login` spec.
+fn python_spec() -> Value {
+    json!({"conn_id": "warehouse", "type": "db-login", "enabled": true, "host": "warehouse.internal",
+           "port": 5432, "database": "sales", "user": "etl", "password_parameter": "/lava/prod/warehouse/password"})
+}
+
 /// (1) validate through the sandbox, a fresh pooled instance per call, against
-/// the same guest code compiled natively.
+/// the same guest code compiled natively; and (7) the Python connector's.
 fn validate(c: &mut Criterion, bench: &Bench) {
     let spec = role_spec();
     let text = spec.to_string();
@@ -142,6 +156,11 @@ fn validate(c: &mut Criterion, bench: &Bench) {
     let mut group = c.benchmark_group("validate");
     group.bench_function("native", |b| b.iter(|| lava_guest_aws::validate(black_box(&text), &settings)));
     group.bench_function("sandboxed", |b| b.iter(|| host.validate(black_box(&spec), Some("prod")).unwrap()));
+    let python = python_plugins();
+    let python_host = ConnectorHost::builder().config(test_config()).plugin_dir(python.path()).build().unwrap();
+    let python_spec = python_spec();
+    assert_eq!(python_host.validate(&python_spec, Some("prod")).unwrap(), []);
+    group.bench_function("python", |b| b.iter(|| python_host.validate(black_box(&python_spec), Some("prod")).unwrap()));
     group.finish();
 }
 
@@ -345,6 +364,12 @@ fn processes(c: &mut Criterion, bench: &Bench) {
     for (_, folder) in &folders {
         run(&mut with_plugins(folder.path(), &resolve));
     }
+    // (7) The Python connector in the folder: unused (an aws spec), and used.
+    let python = python_plugins();
+    let python_spec_file = caches.path().join("db-login.json");
+    std::fs::write(&python_spec_file, python_spec().to_string()).unwrap();
+    let validate_python = ["validate", "--realm", "prod", python_spec_file.to_str().unwrap()];
+    run(&mut with_plugins(python.path(), &validate_python));
 
     let mut floor = Command::new(std::env::current_exe().unwrap());
     floor.env(FLOOR_MODE, "1").envs(bench.moto.env());
@@ -363,6 +388,12 @@ fn processes(c: &mut Criterion, bench: &Bench) {
             b.iter(|| run(&mut with_plugins(folder.path(), &validate)))
         });
     }
+    group.bench_function("lava-conn-validate-warm-python-present", |b| {
+        b.iter(|| run(&mut with_plugins(python.path(), &validate)))
+    });
+    group.bench_function("lava-conn-validate-warm-python-used", |b| {
+        b.iter(|| run(&mut with_plugins(python.path(), &validate_python)))
+    });
     group.sample_size(10).measurement_time(Duration::from_secs(10));
     // Each run with a new, empty compile cache folder.
     let mut cold_runs = 0;
@@ -550,6 +581,53 @@ fn process_memory_facts(facts: &mut BTreeMap<&'static str, Value>) {
     facts.insert("rss_builtin_kib", json!(plugins_rss(&[])));
     facts.insert("rss_builtin_plus_10_kib", json!(plugins_rss(&["--plugins", ten.path().to_str().unwrap()])));
     facts.insert("plugin_bytes", json!(std::fs::metadata(AIRFLOW_AWS_COMPONENT).unwrap().len()));
+    python_compile_facts(facts);
+}
+
+/// (7) The Python connector's first load with an empty compile cache (a
+/// `lava-conn describe` process: read, compile, store), three times: wall
+/// time, peak RSS, and what it leaves in the cache.
+fn python_compile_facts(facts: &mut BTreeMap<&'static str, Value>) {
+    let python = python_plugins();
+    let component = python.path().join("db-login.wasm");
+    let caches = tempfile::tempdir().unwrap();
+    let (mut walls, mut peaks, mut stored) = (Vec::new(), Vec::new(), 0);
+    for run in 0..3 {
+        let cache = caches.path().join(format!("cold-{run}"));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lava-conn"));
+        command
+            .env("LAVA_CONN_COMPILE_CACHE", &cache)
+            .arg("--plugins")
+            .arg(python.path())
+            .args(["describe", "db-login"]);
+        let started = Instant::now();
+        peaks.push(child_peak_rss_kib(&mut command));
+        walls.push(started.elapsed().as_secs_f64());
+        stored = walk_bytes(&cache, "cwasm");
+    }
+    walls.sort_by(f64::total_cmp);
+    facts.insert("python_component_bytes", json!(std::fs::metadata(component).unwrap().len()));
+    facts.insert("python_cold_compile_seconds", json!(walls[1]));
+    facts.insert("python_cold_compile_peak_kib", json!(peaks.iter().max()));
+    // The built-in's artefact is stored beside it: the difference is Python's.
+    let builtin_only = caches.path().join("builtin-only");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lava-conn"));
+    run(command.env("LAVA_CONN_COMPILE_CACHE", &builtin_only).arg("plugins"));
+    facts.insert("python_artefact_bytes", json!(stored - walk_bytes(&builtin_only, "cwasm")));
+}
+
+/// Bytes of the files ending `.extension` under `dir`.
+fn walk_bytes(dir: &Path, extension: &str) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            total += walk_bytes(&path, extension);
+        } else if path.extension().is_some_and(|e| e == extension) {
+            total += path.metadata().unwrap().len();
+        }
+    }
+    total
 }
 
 /// `n` distinct plugins (`lava_conn_tests::renamed_airflow_plugins`),

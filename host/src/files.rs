@@ -28,6 +28,11 @@ impl FileIdentity {
         }
     }
 
+    /// The file's size in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
     /// An identity for tests, distinguished by its size.
     #[cfg(test)]
     pub fn with_len(len: u64) -> Self {

@@ -240,6 +240,19 @@ fn a_python_plugin_over_its_memory_limit_is_refused_with_its_need_before_compili
     assert!(host.skipped_plugins().iter().any(|s| s.path.ends_with("py-hostile.wasm")), "py-hostile is still 8 MiB");
 }
 
+#[test]
+fn an_indexed_python_plugin_over_the_file_size_cap_is_refused_though_it_is_not_read() {
+    // Indexed (and compiled) by a first host; the next one does not read
+    // the unchanged file to use it, and still holds it to the size cap. A
+    // cache of its own: the index is per cache, and other tests change settings.
+    let cache = tempfile::tempdir().unwrap();
+    let config = WorkerConfig { compile_cache: Some(cache.path().into()), ..test_config() };
+    host(config.clone()).validate(&db_login("w", "/lava/prod/w"), None).unwrap();
+    let capped = host(WorkerConfig { max_plugin_file_mib: 8, ..config });
+    let problems = capped.validate(&db_login("w", "/lava/prod/w"), None).unwrap();
+    assert!(problems[0].message.contains("MiB allowed (setting max_plugin_file_mib)"), "{problems:?}");
+}
+
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {

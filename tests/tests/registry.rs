@@ -247,3 +247,27 @@ fn an_index_entry_is_not_trusted_for_a_file_swapped_in_its_place() {
     let problems = host.validate(&airflow_spec("airflow-001"), None).unwrap();
     assert!(problems[0].message.contains("not handled by any loaded plugin"), "{problems:?}");
 }
+
+#[test]
+fn an_indexed_plugin_whose_artefact_is_gone_is_read_checked_and_compiled_again() {
+    let cache = tempfile::tempdir().unwrap();
+    let config = || WorkerConfig { compile_cache: Some(cache.path().to_path_buf()), ..test_config() };
+    let dir = lava_conn_tests::renamed_airflow_plugins(1);
+    build(config(), dir.path()).unwrap();
+    // The file is unchanged, so its next use maps the artefact without
+    // reading the file. With the artefacts deleted, it is read, checked
+    // against its indexed digest, compiled and stored again.
+    for artefact in std::fs::read_dir(cache.path()).unwrap().flat_map(|engine| {
+        let engine = engine.unwrap().path();
+        std::fs::read_dir(engine).unwrap().map(|e| e.unwrap().path())
+    }) {
+        if artefact.extension().is_some_and(|e| e == "cwasm") {
+            std::fs::remove_file(artefact).unwrap();
+        }
+    }
+    let host = build(config(), dir.path()).unwrap();
+    assert!(host.validate(&airflow_spec("airflow-000"), None).unwrap().is_empty());
+    let info = host.plugins().into_iter().find(|p| p.types == ["airflow-000"]).unwrap();
+    assert_eq!(info.compile_cache.as_str(), "compiled", "read and compiled again");
+    assert_eq!(info.size_bytes, std::fs::metadata(dir.path().join("airflow-000.wasm")).unwrap().len());
+}

@@ -7,9 +7,13 @@
 //! inode, size, modification and change times (the change time cannot be
 //! set back by a user), described under the same worker settings (a plugin
 //! may read them in `describe`). A file that differs in any of them is
-//! loaded and described again. Whatever the index says, a plugin is still read, hashed,
-//! linked and described before its first call, and refused if its digest or
-//! its types differ from the entry (see `Registry::plugin`).
+//! loaded and described again. A file that still has its entry's identity
+//! is not read again to be used: its digest and needs are the entry's, and
+//! its compiled artefact is mapped (reading and hashing an 18 MB Python
+//! plugin was ~22 ms of every start, issue 17); it is read, and its digest
+//! checked, only when that artefact is missing. It is still linked and
+//! described before its first call, and refused if its types differ from the
+//! entry (see `Registry::plugin`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,6 +35,39 @@ pub(crate) struct Indexed {
     pub sha256: String,
     /// The connector types it described, lower case.
     pub types: Vec<String>,
+    /// What one instance of it takes from the pool.
+    pub needs: IndexedNeeds,
+}
+
+/// `lava_engine::Needs`, as the index keeps it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct IndexedNeeds {
+    core_instances: u32,
+    memories: u32,
+    tables: u32,
+    initial_memory_bytes: u64,
+}
+
+impl From<lava_engine::Needs> for IndexedNeeds {
+    fn from(n: lava_engine::Needs) -> Self {
+        Self {
+            core_instances: n.core_instances,
+            memories: n.memories,
+            tables: n.tables,
+            initial_memory_bytes: n.initial_memory_bytes,
+        }
+    }
+}
+
+impl From<IndexedNeeds> for lava_engine::Needs {
+    fn from(n: IndexedNeeds) -> Self {
+        Self {
+            core_instances: n.core_instances,
+            memories: n.memories,
+            tables: n.tables,
+            initial_memory_bytes: n.initial_memory_bytes,
+        }
+    }
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -39,7 +76,8 @@ struct IndexFile {
     files: BTreeMap<String, Indexed>,
 }
 
-const VERSION: u32 = 1;
+/// 2: entries carry the plugin's needs.
+const VERSION: u32 = 2;
 
 /// The index as read at start, and what this run learnt.
 pub(crate) struct Index {
@@ -122,7 +160,14 @@ mod tests {
     }
 
     fn entry(len: u64) -> Indexed {
-        Indexed { identity: identity(len), settings: "s1".into(), sha256: "ab".into(), types: vec!["t".into()] }
+        let needs = lava_engine::Needs { core_instances: 14, memories: 1, tables: 2, initial_memory_bytes: 13 << 20 };
+        Indexed {
+            identity: identity(len),
+            settings: "s1".into(),
+            sha256: "ab".into(),
+            types: vec!["t".into()],
+            needs: needs.into(),
+        }
     }
 
     #[test]

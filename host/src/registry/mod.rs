@@ -94,6 +94,8 @@ pub(crate) struct LoadedPlugin {
     pub sha256: Arc<str>,
     pub pre: PluginPre<CallState>,
     pub bounds: PluginBounds,
+    /// What one instance takes from the pool (kept in the plugin index).
+    pub needs: lava_engine::Needs,
 }
 
 impl LoadedPlugin {
@@ -178,9 +180,16 @@ impl Registry {
         for built_in in BUILTINS {
             let builtin = PluginSource::BuiltIn(built_in.name);
             let sha256 = built_in.sha256.to_string();
-            let built = Some((built_in.precompiled, built_in.needs));
-            let load = load_one(runtime, context(), builtin.clone(), built_in.component, sha256, built);
-            let plugin = load.await.map_err(|message| LoadError::BuiltIn { name: builtin.to_string(), message })?;
+            let candidate = Candidate {
+                source: builtin.clone(),
+                bytes: Some(built_in.component),
+                size: built_in.component.len() as u64,
+                sha256,
+                needs: Some(built_in.needs),
+                precompiled: Some(built_in.precompiled),
+            };
+            let load = load_one(runtime, context(), candidate).await.and_then(|p| p.ok_or_else(unreachable_bytes));
+            let plugin = load.map_err(|message| LoadError::BuiltIn { name: builtin.to_string(), message })?;
             if let Err(reason) = registry.add(Entry::loaded(plugin), replaceable) {
                 return Err(LoadError::BuiltIn { name: builtin.to_string(), message: reason });
             }
@@ -205,11 +214,13 @@ impl Registry {
                 }),
                 None => match read_plugin_file(&path, max_file_bytes) {
                     Ok((bytes, identity)) => {
-                        let sha256 = format!("{:x}", Sha256::digest(&bytes));
-                        let source = PluginSource::File(path.clone());
-                        load_one(runtime, context(), source, &bytes, sha256, None).await.map(|plugin| {
+                        let candidate = Candidate::read(PluginSource::File(path.clone()), &bytes);
+                        let load = load_one(runtime, context(), candidate).await;
+                        load.and_then(|p| p.ok_or_else(unreachable_bytes)).map(|plugin| {
                             let (types, sha256) = (plugin.info.types.clone(), plugin.info.sha256.clone());
-                            index.record(&path, index::Indexed { identity, settings: settings.clone(), sha256, types });
+                            let needs = plugin.needs.into();
+                            let settings = settings.clone();
+                            index.record(&path, index::Indexed { identity, settings, sha256, types, needs });
                             Entry::loaded(plugin)
                         })
                     }
@@ -312,12 +323,38 @@ impl Registry {
                     return Err("was not loaded".to_string());
                 };
                 let result = async {
-                    let (bytes, identity) = read_plugin_file(path, self.max_file_bytes)?;
-                    let sha256 = format!("{:x}", Sha256::digest(&bytes));
-                    if identity != indexed.identity || sha256 != indexed.sha256 {
-                        return Err("changed since this host started; start it again to load the new file".into());
+                    let changed = || "changed since this host started; start it again to load the new file".to_string();
+                    let identity = std::fs::metadata(path)
+                        .ok()
+                        .filter(std::fs::Metadata::is_file)
+                        .map(|m| index::FileIdentity::of(&m))
+                        .ok_or_else(changed)?;
+                    if identity != indexed.identity {
+                        return Err(changed());
                     }
-                    let plugin = load_one(runtime, context(), entry.source.clone(), &bytes, sha256, None).await?;
+                    within_size(identity.len(), self.max_file_bytes)?;
+                    // The same file as indexed: its digest and needs are the
+                    // index's, and its artefact is mapped without reading it.
+                    let trusted = Candidate {
+                        source: entry.source.clone(),
+                        bytes: None,
+                        size: identity.len(),
+                        sha256: indexed.sha256.clone(),
+                        needs: Some(indexed.needs.into()),
+                        precompiled: None,
+                    };
+                    let plugin = match load_one(runtime, context(), trusted).await? {
+                        Some(plugin) => plugin,
+                        // No usable artefact: read the file, and check it is the one indexed.
+                        None => {
+                            let (bytes, identity) = read_plugin_file(path, self.max_file_bytes)?;
+                            let candidate = Candidate::read(entry.source.clone(), &bytes);
+                            if identity != indexed.identity || candidate.sha256 != indexed.sha256 {
+                                return Err(changed());
+                            }
+                            load_one(runtime, context(), candidate).await?.ok_or_else(unreachable_bytes)?
+                        }
+                    };
                     if plugin.info.types != indexed.types {
                         return Err(format!(
                             "now claims connector types {:?}, not the {:?} it was indexed with",
@@ -367,6 +404,18 @@ fn wasm_entries(folder: &Path) -> Result<Vec<PathBuf>, LoadError> {
     Ok(files)
 }
 
+/// Whether a plugin file of `len` bytes may be loaded.
+fn within_size(len: u64, max_bytes: u64) -> Result<(), String> {
+    if len > max_bytes {
+        return Err(format!(
+            "is {} MiB, more than the {} MiB allowed (setting max_plugin_file_mib)",
+            len.div_ceil(1 << 20),
+            max_bytes >> 20
+        ));
+    }
+    Ok(())
+}
+
 /// A plugin file's bytes, if it is a regular file (a symlink to one is fine)
 /// of at most `max_bytes`. It is opened without blocking, so that a FIFO
 /// cannot hang the load, and checked on the open handle, so that it cannot
@@ -382,13 +431,7 @@ fn read_plugin_file(path: &Path, max_bytes: u64) -> Result<(Vec<u8>, index::File
         let kind = if metadata.is_dir() { "a folder" } else { "not a regular file (a device, FIFO or socket)" };
         return Err(format!("is {kind}; plugins must be regular files"));
     }
-    if metadata.len() > max_bytes {
-        return Err(format!(
-            "is {} MiB, more than the {} MiB allowed (setting max_plugin_file_mib)",
-            metadata.len().div_ceil(1 << 20),
-            max_bytes >> 20
-        ));
-    }
+    within_size(metadata.len(), max_bytes)?;
     let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
     // The file may have grown since: read one byte past the cap at most.
     file.take(max_bytes + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot be read: {e}"))?;
@@ -398,20 +441,52 @@ fn read_plugin_file(path: &Path, max_bytes: u64) -> Result<(Vec<u8>, index::File
     Ok((bytes, index::FileIdentity::of(&metadata)))
 }
 
-/// Compile, link and describe one component; the error says why it is unusable.
+/// A component to load, and what is known of it ahead of loading.
+struct Candidate<'a> {
+    source: PluginSource,
+    /// Its bytes, unless the index vouches for them (then read only if the
+    /// compile cache has no artefact for them).
+    bytes: Option<&'a [u8]>,
+    size: u64,
+    /// SHA-256 of its bytes, hex.
+    sha256: String,
+    /// What one instance takes from the pool, when known without parsing it.
+    needs: Option<lava_engine::Needs>,
+    /// A built-in's artefact, precompiled at build time.
+    precompiled: Option<Precompiled>,
+}
+
+impl<'a> Candidate<'a> {
+    /// A file that was just read.
+    fn read(source: PluginSource, bytes: &'a [u8]) -> Self {
+        let sha256 = format!("{:x}", Sha256::digest(bytes));
+        Self { source, bytes: Some(bytes), size: bytes.len() as u64, sha256, needs: None, precompiled: None }
+    }
+}
+
+/// `load_one` asks for bytes only when it was given none.
+fn unreachable_bytes() -> String {
+    "was loaded without its bytes".to_string()
+}
+
+/// Compile, link and describe one component; the error says why it is
+/// unusable. `Ok(None)` when its bytes are needed and were not given.
 async fn load_one(
     runtime: &Runtime,
     mut context: CallContext,
-    source: PluginSource,
-    bytes: &[u8],
-    sha256: String,
-    built_in: Option<(Precompiled, lava_engine::Needs)>,
-) -> Result<LoadedPlugin, String> {
-    let needs = match built_in {
-        Some((_, needs)) => needs,
-        None => lava_engine::Needs::of(bytes).map_err(|e| format!("not a WebAssembly component: {e}"))?,
+    candidate: Candidate<'_>,
+) -> Result<Option<LoadedPlugin>, String> {
+    let Candidate { source, bytes, size, sha256, needs, precompiled } = candidate;
+    let needs = match (needs, bytes) {
+        (Some(needs), _) => needs,
+        (None, Some(bytes)) => {
+            lava_engine::Needs::of(bytes).map_err(|e| format!("not a WebAssembly component: {e}"))?
+        }
+        (None, None) => return Ok(None),
     };
-    let (pre, compile_cache) = runtime.prepare(bytes, &sha256, built_in.map(|(p, _)| p), &needs)?;
+    let Some((pre, compile_cache)) = runtime.prepare(bytes, &sha256, precompiled, &needs)? else {
+        return Ok(None);
+    };
     // Its types are not known yet: it describes itself under the largest limit.
     let describing = runtime.bounds_for(&[], &needs)?;
     let label: Arc<str> = source.to_string().into();
@@ -450,7 +525,7 @@ async fn load_one(
         contract: pre.version(),
         source,
         sha256: sha256.to_string(),
-        size_bytes: bytes.len() as u64,
+        size_bytes: size,
         compile_cache,
         fields: fields
             .into_iter()
@@ -461,5 +536,5 @@ async fn load_one(
         core_instances: needs.core_instances,
         slots_per_call: bounds.slots,
     };
-    Ok(LoadedPlugin { info, label, sha256, pre, bounds })
+    Ok(Some(LoadedPlugin { info, label, sha256, pre, bounds, needs }))
 }

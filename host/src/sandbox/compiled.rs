@@ -95,14 +95,16 @@ impl CompiledStore {
     /// The component for `wasm`, whose SHA-256 is `digest`: mapped from the
     /// store when it is there; else taken from `embedded` (a built-in's
     /// artefact, precompiled at build time) when this engine accepts it;
-    /// else compiled. Either way stored for the next start.
+    /// else compiled. Either way stored for the next start. `None` when it
+    /// would have to be compiled and `wasm` was not given: a caller that
+    /// trusts a digest without the bytes reads them then.
     pub fn component(
         &self,
         engine: &Engine,
-        wasm: &[u8],
+        wasm: Option<&[u8]>,
         digest: &str,
         embedded: Option<Precompiled>,
-    ) -> wasmtime::Result<(Component, CacheState)> {
+    ) -> wasmtime::Result<Option<(Component, CacheState)>> {
         // An artefact compiled for other settings or another CPU would be
         // refused by wasmtime: known here from the keys, before anything is
         // written or copied.
@@ -112,9 +114,10 @@ impl CompiledStore {
         // checks again that they were compiled for this engine.
         let from_memory = |bytes: &'static [u8]| unsafe { Component::deserialize(engine, bytes) };
         let Some(folder) = &self.folder else {
-            return Ok(match embedded.map(from_memory) {
-                Some(Ok(component)) => (component, CacheState::Embedded),
-                _ => (Component::new(engine, wasm)?, CacheState::NotCached),
+            return Ok(match (embedded.map(from_memory), wasm) {
+                (Some(Ok(component)), _) => Some((component, CacheState::Embedded)),
+                (_, Some(wasm)) => Some((Component::new(engine, wasm)?, CacheState::NotCached)),
+                (_, None) => None,
             });
         };
         let path = folder.join(format!("{digest}.cwasm"));
@@ -123,7 +126,7 @@ impl CompiledStore {
             // into a folder only this user can write to (checked in `open`),
             // and wasmtime checks it was compiled for this engine.
             match unsafe { Component::deserialize_file(engine, &path) } {
-                Ok(component) => return Ok((component, CacheState::Mapped)),
+                Ok(component) => return Ok(Some((component, CacheState::Mapped))),
                 // The artefact is fine; the pool cannot hold the component,
                 // and compiling it again (5.5 s for a Python one, issue 17)
                 // would end the same way.
@@ -145,10 +148,13 @@ impl CompiledStore {
                 }
             };
             match component {
-                Ok(component) => return Ok((component, CacheState::Embedded)),
+                Ok(component) => return Ok(Some((component, CacheState::Embedded))),
                 Err(e) => tracing::warn!("the built-in's precompiled artefact was refused, compiling: {e:#}"),
             }
         }
+        let Some(wasm) = wasm else {
+            return Ok(None);
+        };
         let compiled = engine.precompile_component(wasm)?;
         let state = match store(folder, &path, &compiled, self.max_bytes) {
             Ok(()) => CacheState::Compiled,
@@ -158,7 +164,7 @@ impl CompiledStore {
             }
         };
         // SAFETY: `compiled` was produced by this engine just now.
-        Ok((unsafe { Component::deserialize(engine, &compiled) }?, state))
+        Ok(Some((unsafe { Component::deserialize(engine, &compiled) }?, state)))
     }
 }
 
@@ -254,7 +260,7 @@ mod tests {
         let engine = Engine::default();
         let root = tempfile::tempdir().unwrap();
         let store = CompiledStore::open(&root.path().join("cache"), &engine, 1 << 30);
-        store.component(&engine, EMPTY_COMPONENT, "d1", None).unwrap();
+        store.component(&engine, Some(EMPTY_COMPONENT), "d1", None).unwrap();
         let path = artifact(&root.path().join("cache"), "d1");
         let meta = std::fs::metadata(&path).unwrap();
         assert_eq!(meta.mode() & 0o777, 0o600);
@@ -262,7 +268,7 @@ mod tests {
 
         let written = meta.modified().unwrap();
         std::thread::sleep(Duration::from_millis(20));
-        store.component(&engine, EMPTY_COMPONENT, "d1", None).unwrap();
+        store.component(&engine, Some(EMPTY_COMPONENT), "d1", None).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), written, "a hit must not rewrite");
     }
 
@@ -274,17 +280,31 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let store = CompiledStore::open(&root.path().join("cache"), &engine, 1 << 30);
         let fits = Precompiled { bytes, engine_key: key };
-        let (_, state) = store.component(&engine, EMPTY_COMPONENT, "fits", Some(fits)).unwrap();
+        let (_, state) = store.component(&engine, Some(EMPTY_COMPONENT), "fits", Some(fits)).unwrap().unwrap();
         assert_eq!(state, CacheState::Embedded);
         assert_eq!(std::fs::read(artifact(&root.path().join("cache"), "fits")).unwrap(), bytes, "stored as built");
         // Built for another engine: never stored nor copied, compiled instead.
         let other = Precompiled { bytes, engine_key: key ^ 1 };
-        let (_, state) = store.component(&engine, EMPTY_COMPONENT, "other", Some(other)).unwrap();
+        let (_, state) = store.component(&engine, Some(EMPTY_COMPONENT), "other", Some(other)).unwrap().unwrap();
         assert_eq!(state, CacheState::Compiled);
         let (_, state) = CompiledStore::open(&root.path().join("nowhere\0"), &engine, 1)
-            .component(&engine, EMPTY_COMPONENT, "x", Some(other))
+            .component(&engine, Some(EMPTY_COMPONENT), "x", Some(other))
+            .unwrap()
             .unwrap();
         assert_eq!(state, CacheState::NotCached, "without a cache folder as well");
+    }
+
+    #[test]
+    fn without_the_bytes_a_stored_artefact_is_mapped_and_a_missing_one_asked_for() {
+        let engine = Engine::default();
+        let root = tempfile::tempdir().unwrap();
+        let store = CompiledStore::open(root.path(), &engine, 1 << 30);
+        assert!(store.component(&engine, None, "d4", None).unwrap().is_none(), "nothing to map, nothing to compile");
+        store.component(&engine, Some(EMPTY_COMPONENT), "d4", None).unwrap();
+        let (_, state) = store.component(&engine, None, "d4", None).unwrap().expect("mapped without the bytes");
+        assert_eq!(state, CacheState::Mapped);
+        std::fs::write(artifact(root.path(), "d4"), b"not an artifact").unwrap();
+        assert!(store.component(&engine, None, "d4", None).unwrap().is_none(), "a damaged one needs the bytes");
     }
 
     #[test]
@@ -292,11 +312,11 @@ mod tests {
         let engine = Engine::default();
         let root = tempfile::tempdir().unwrap();
         let store = CompiledStore::open(root.path(), &engine, 1 << 30);
-        store.component(&engine, EMPTY_COMPONENT, "d2", None).unwrap();
+        store.component(&engine, Some(EMPTY_COMPONENT), "d2", None).unwrap();
         let path = artifact(root.path(), "d2");
         let good = std::fs::read(&path).unwrap();
         std::fs::write(&path, b"not an artifact").unwrap();
-        store.component(&engine, EMPTY_COMPONENT, "d2", None).unwrap();
+        store.component(&engine, Some(EMPTY_COMPONENT), "d2", None).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), good);
     }
 
@@ -313,14 +333,14 @@ mod tests {
         };
         let root = tempfile::tempdir().unwrap();
         let roomy = engine_for(1 << 20);
-        CompiledStore::open(root.path(), &roomy, 1 << 30).component(&roomy, &component, "big", None).unwrap();
+        CompiledStore::open(root.path(), &roomy, 1 << 30).component(&roomy, Some(&component), "big", None).unwrap();
         let path = artifact(root.path(), "big");
         let written = std::fs::metadata(&path).unwrap().modified().unwrap();
         std::thread::sleep(Duration::from_millis(20));
 
         let small = engine_for(1 << 16);
         let store = CompiledStore::open(root.path(), &small, 1 << 30);
-        let error = store.component(&small, &component, "big", None).map(|_| ()).unwrap_err();
+        let error = store.component(&small, Some(&component), "big", None).map(|_| ()).unwrap_err();
         assert!(refused_by_pool(&error), "{error:#}");
         assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), written, "not compiled and stored again");
         let damaged = wasmtime::Error::msg("failed to parse precompiled artifact");
@@ -334,7 +354,7 @@ mod tests {
         std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
         let store = CompiledStore::open(root.path(), &engine, 1 << 30);
         assert!(store.folder.is_none());
-        store.component(&engine, EMPTY_COMPONENT, "d3", None).unwrap();
+        store.component(&engine, Some(EMPTY_COMPONENT), "d3", None).unwrap();
         assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0, "nothing is written there");
     }
 

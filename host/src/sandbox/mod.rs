@@ -157,26 +157,30 @@ impl Runtime {
 
     /// Compile (or map from the compile cache, or take the built-in's
     /// precompiled `embedded` artefact) a component and link it. `sha256` is
-    /// the hex digest of `bytes`, `needs` what it takes from the pool.
-    /// A component the pool cannot hold is refused before anything is
-    /// compiled, with what it needs.
+    /// the hex digest of `bytes`, `needs` what it takes from the pool. A
+    /// component the pool cannot hold is refused before anything is
+    /// compiled. `Ok(None)` when `bytes` were not given and the cache has no
+    /// usable artefact: the caller reads them and asks again.
     pub fn prepare(
         &self,
-        bytes: &[u8],
+        bytes: Option<&[u8]>,
         sha256: &str,
         embedded: Option<compiled::Precompiled>,
         needs: &Needs,
-    ) -> Result<(PluginPre<CallState>, CacheState), String> {
+    ) -> Result<Option<(PluginPre<CallState>, CacheState)>, String> {
         self.bounds_for(&[], needs)?;
-        let (component, cache) = self
+        let Some((component, cache)) = self
             .compiled
             .component(&self.engine, bytes, sha256, embedded)
-            .map_err(|e| format!("not a WebAssembly component: {e:#}"))?;
+            .map_err(|e| format!("not a WebAssembly component: {e:#}"))?
+        else {
+            return Ok(None);
+        };
         let pre = self
             .linker
             .instantiate_pre(&component)
             .map_err(|e| format!("needs something the host does not provide: {e:#}"))?;
-        Ok((PluginPre::new(pre)?, cache))
+        Ok(Some((PluginPre::new(pre)?, cache)))
     }
 
     /// Run `body` in a fresh instance of `pre`, within the call bounds, on
