@@ -174,13 +174,15 @@ python = estimate("validate", "python")
 timed("7", "validate, sandboxed, fresh pooled instance per call: the Python connector (`db-login`)", "validate",
       "python", f"{python[0] / sandboxed[0]:.0f}× the Rust one (row 1)" if python and sandboxed else "")
 validate_warm = estimate("process", "lava-conn-validate-warm")
-for bench, measure in (
+for bench, measure, against in (
     ("lava-conn-validate-warm-python-present",
-     "`lava-conn validate` of an aws spec, whole process, warm, the Python plugin in the folder (unused)"),
-    ("lava-conn-validate-warm-python-used", "`lava-conn validate` of a `db-login` spec, whole process, warm"),
+     "`lava-conn validate` of an aws spec, whole process, warm, the Python plugin in the folder (unused)",
+     "without it"),
+    ("lava-conn-validate-warm-python-used", "`lava-conn validate` of a `db-login` spec, whole process, warm",
+     "an aws spec's"),
 ):
     e = estimate("process", bench)
-    timed("7", measure, "process", bench, f"{e[0] / validate_warm[0]:.2f}× without it (row 4)"
+    timed("7", measure, "process", bench, f"{e[0] / validate_warm[0]:.2f}× {against} (row 4)"
           if e and validate_warm else "")
 rows.append(("7", f"the Python component, size (CPython inside)", f"{facts['python_component_bytes'] / 1e6:.1f} MB",
              f"{facts['python_component_bytes'] / facts['plugin_bytes']:.0f}× the airflow-aws component", "", ""))
