@@ -17,10 +17,16 @@ fn marker(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("lava-conn-exec-markers-{}", std::process::id())).join(name)
 }
 
-/// A plugin folder with the connector built against contract 0.1.0.
+/// A plugin folder with the connector built against contract 0.1.0, and the
+/// template (`ssm-secret`, which hands the job one secret value).
 fn plugins() -> &'static tempfile::TempDir {
     static PLUGINS: OnceLock<tempfile::TempDir> = OnceLock::new();
-    PLUGINS.get_or_init(|| lava_conn_tests::plugin_dir(&[("legacy.wasm", lava_conn_tests::LEGACY_V0_1_COMPONENT)]))
+    PLUGINS.get_or_init(|| {
+        lava_conn_tests::plugin_dir(&[
+            ("legacy.wasm", lava_conn_tests::LEGACY_V0_1_COMPONENT),
+            ("ssm-secret.wasm", lava_conn_tests::TEMPLATE_COMPONENT),
+        ])
+    })
 }
 
 fn fixture() -> &'static Fixture {
@@ -29,7 +35,8 @@ fn fixture() -> &'static Fixture {
         Fixture::start(
             &json!({
                 "kms_aliases": ["alias/lava-prod-sys"],
-                "parameters": [{"name": "/lava/prod/aws/keys", "value": "AKIDEXEC0001,execsecretvalue", "key": "alias/lava-prod-sys"}],
+                "parameters": [{"name": "/lava/prod/aws/keys", "value": "AKIDEXEC0001,execsecretvalue", "key": "alias/lava-prod-sys"},
+                               {"name": "/lava/prod/db/password", "value": "s3cr3t-db-value"}],
                 "roles": ["exec-role"],
             }),
             &json!([
@@ -37,6 +44,7 @@ fn fixture() -> &'static Fixture {
                 {"conn_id": "keys", "type": "aws", "enabled": true, "access_keys": "/lava/prod/aws/keys"},
                 {"conn_id": "aws-launcher", "type": "legacy", "marker": marker("aws-launcher")},
                 {"conn_id": "sh-launcher", "type": "legacy", "marker": marker("sh-launcher")},
+                {"conn_id": "db-secret", "type": "ssm-secret", "parameter": "/lava/prod/db/password", "name": "DB_PASSWORD"},
             ]),
         )
     })
@@ -131,6 +139,21 @@ fn folders_and_files_are_private_while_the_command_runs() {
     assert_eq!(modes, vec!["700", "700", "600", "600"], "{}", text(&out.stdout));
     assert!(text(&out.stdout).contains("/conn.aws1."), "{}", text(&out.stdout));
     assert!(private_folders(workdir.path()).is_empty());
+}
+
+#[test]
+fn a_connections_secret_value_reaches_the_job_as_a_private_file_never_in_its_environment() {
+    let workdir = tempfile::tempdir().unwrap();
+    let out = run(
+        workdir.path(),
+        &["db=db-secret"],
+        r#"stat -c '%a' "$LAVA_CONN_DB_DB_PASSWORD_FILE" && cat "$LAVA_CONN_DB_DB_PASSWORD_FILE" && echo &&
+           echo "in env: $(env | grep -c s3cr3t-db-value)""#,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "600\ns3cr3t-db-value\nin env: 0\n");
+    assert!(!text(&out.stderr).contains("s3cr3t-db-value"), "nor in lava-conn's own output");
+    assert!(private_folders(workdir.path()).is_empty(), "its folder is gone with the job");
 }
 
 #[test]

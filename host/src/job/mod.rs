@@ -75,8 +75,10 @@ pub fn check_label(label: &str) -> Result<(), HostError> {
 #[derive(Debug)]
 pub struct JobEnvironment {
     /// Variables to add to the job's environment: `LAVA_REALM`, `LAVA_JOB_ID`,
-    /// and per label `LAVA_CONNID_<LABEL>` and, when the connector has a
-    /// launcher, `LAVA_CONN_<LABEL>`.
+    /// and per label `LAVA_CONNID_<LABEL>`; when the connector has a
+    /// launcher, `LAVA_CONN_<LABEL>`; for each named value it resolved,
+    /// `LAVA_CONN_<LABEL>_<NAME>` (the value) or, for a secret one,
+    /// `LAVA_CONN_<LABEL>_<NAME>_FILE` (a private file holding it).
     pub vars: Vec<(String, String)>,
     /// Variables to remove from the job's inherited environment: the
     /// worker's own AWS credential settings ([`WORKER_CREDENTIAL_VARIABLES`]),
@@ -90,7 +92,7 @@ pub struct JobEnvironment {
 }
 
 impl JobEnvironment {
-    /// The private folders, one per connection with a launcher.
+    /// The private folders, one per connection with a launcher or a secret value.
     pub fn folders(&self) -> impl Iterator<Item = &Path> {
         self.folders.iter().map(|d| d.path())
     }
@@ -152,23 +154,59 @@ pub fn materialise(
         profiles: Vec::new(),
         server: None,
     };
+    // Which label set each variable: two labels must not set one variable
+    // (label `db` with value `X_Y` and label `db_x` with value `Y`).
+    let mut set_by: BTreeMap<String, &str> = BTreeMap::new();
     for (label, (conn_id, resolved)) in connections {
         check_label(label)?;
         let upper = label.to_uppercase();
         env.vars.push((format!("LAVA_CONNID_{upper}"), conn_id.clone()));
-        let (Some(LauncherKind::AwsCli), Some(aws)) = (resolved.launcher, &resolved.aws) else {
-            continue;
+        let launcher = match (resolved.launcher, &resolved.aws) {
+            (Some(LauncherKind::AwsCli), Some(aws)) => Some(aws),
+            _ => None,
         };
+        let mut own: Vec<(String, String)> = Vec::new();
+        let mut folder = None;
         // Owner-only from creation, under an unpredictable name.
-        let folder = tempfile::Builder::new()
-            .prefix(&format!("conn.{label}."))
-            .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir_in(workdir)
-            .map_err(|e| io_error(&format!("cannot create a private folder in {}", workdir.display()), e))?;
-        let script = write_aws_stand_in(folder.path(), conn_id, aws)
-            .map_err(|e| io_error(&format!("cannot write the launcher of connection `{conn_id}`"), e))?;
-        env.vars.push((format!("LAVA_CONN_{upper}"), script.display().to_string()));
-        env.folders.push(folder);
+        let mut private_folder = || -> Result<PathBuf, HostError> {
+            if folder.is_none() {
+                let created = tempfile::Builder::new()
+                    .prefix(&format!("conn.{label}."))
+                    .permissions(std::fs::Permissions::from_mode(0o700))
+                    .tempdir_in(workdir)
+                    .map_err(|e| io_error(&format!("cannot create a private folder in {}", workdir.display()), e))?;
+                folder = Some(created);
+            }
+            Ok(folder.as_ref().map(|f| f.path().to_path_buf()).unwrap_or_default())
+        };
+        if let Some(aws) = launcher {
+            let script = write_aws_stand_in(&private_folder()?, conn_id, aws)
+                .map_err(|e| io_error(&format!("cannot write the launcher of connection `{conn_id}`"), e))?;
+            own.push((format!("LAVA_CONN_{upper}"), script.display().to_string()));
+        }
+        // Names were checked at the boundary: a letter or `_`, then letters,
+        // digits and `_`. A secret never goes into the environment (which
+        // `ps e` and child processes see): into a 0600 file, named by a variable.
+        for value in &resolved.values {
+            if value.secret {
+                let path = private_folder()?.join(format!("value.{}", value.name));
+                write_private(&path, value.value.expose_secret().as_bytes(), 0o600).map_err(|e| {
+                    io_error(&format!("cannot write value `{}` of connection `{conn_id}`", value.name), e)
+                })?;
+                own.push((format!("LAVA_CONN_{upper}_{}_FILE", value.name), path.display().to_string()));
+            } else {
+                own.push((format!("LAVA_CONN_{upper}_{}", value.name), value.value.expose_secret().to_string()));
+            }
+        }
+        for (name, _) in &own {
+            if let Some(other) = set_by.insert(name.clone(), label) {
+                return Err(HostError::Spec(format!(
+                    "connections `{other}` and `{label}` would both set {name}: rename one of the labels"
+                )));
+            }
+        }
+        env.vars.extend(own);
+        env.folders.extend(folder);
     }
     Ok(env)
 }
@@ -317,5 +355,52 @@ mod tests {
         assert!(lines[2].starts_with("unset AWS_ACCESS_KEY_ID ") && !lines[2].contains("REGION"), "{text}");
         assert_eq!(lines[5], "exec aws --profile lava \"$@\"");
         assert_eq!(script.file_name().unwrap(), "aws");
+    }
+
+    fn with_values(values: &[(&str, &str, bool)]) -> Resolved {
+        Resolved {
+            values: values
+                .iter()
+                .map(|(name, value, secret)| crate::types::NamedValue {
+                    name: name.to_string(),
+                    value: value.to_string().into(),
+                    secret: *secret,
+                })
+                .collect(),
+            expiration: None,
+            aws: None,
+            launcher: None,
+        }
+    }
+
+    #[test]
+    fn a_jobs_values_are_variables_and_its_secret_ones_private_files() {
+        let workdir = tempfile::tempdir().unwrap();
+        let resolved = with_values(&[("HOST", "db.internal", false), ("PASSWORD", "hunter2", true)]);
+        let connections = BTreeMap::from([("db".to_string(), ("warehouse".to_string(), &resolved))]);
+        let job = Job { realm: "prod".into(), job_id: "j".into() };
+        let env = materialise(&job, workdir.path(), &connections, false).unwrap();
+        let var = |name: &str| env.vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        assert_eq!(var("LAVA_CONN_DB_HOST").as_deref(), Some("db.internal"));
+        assert_eq!(var("LAVA_CONN_DB_PASSWORD"), None, "a secret is never in the environment");
+        assert!(env.vars.iter().all(|(_, v)| !v.contains("hunter2")));
+        let file = PathBuf::from(var("LAVA_CONN_DB_PASSWORD_FILE").expect("its file is named"));
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "hunter2");
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        let folder = file.parent().unwrap().to_path_buf();
+        assert_eq!(std::fs::metadata(&folder).unwrap().permissions().mode() & 0o777, 0o700);
+        env.cleanup().unwrap();
+        assert!(!folder.exists(), "removed with the job");
+    }
+
+    #[test]
+    fn two_labels_that_would_set_one_variable_are_refused() {
+        let workdir = tempfile::tempdir().unwrap();
+        let (a, b) = (with_values(&[("X_Y", "1", false)]), with_values(&[("Y", "2", false)]));
+        let connections =
+            BTreeMap::from([("db".to_string(), ("c1".to_string(), &a)), ("db_x".to_string(), ("c2".to_string(), &b))]);
+        let job = Job { realm: "prod".into(), job_id: "j".into() };
+        let error = materialise(&job, workdir.path(), &connections, false).unwrap_err().to_string();
+        assert!(error.contains("`db` and `db_x`") && error.contains("LAVA_CONN_DB_X_Y"), "{error}");
     }
 }
