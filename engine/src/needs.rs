@@ -2,7 +2,7 @@
 //! its binary before anything is compiled.
 //!
 //! A Rust connector is one core module and a few adapters; a Python one
-//! (componentize-py) instantiates 14 core modules and starts with 12.4 MiB
+//! (componentize-py) instantiates 14 core modules and starts with 12–13 MiB
 //! of linear memory (issue 17). The pool is sized per instance slot; a
 //! component that needs more than one slot's share takes several slots per
 //! call, so that concurrent calls wait for the pool instead of failing inside

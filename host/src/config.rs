@@ -76,7 +76,7 @@ pub struct WorkerConfig {
     /// Linear-memory limit of one plugin instance, in MiB.
     pub memory_limit_mib: u32,
     /// Memory limits for particular connector types, in MiB, instead of
-    /// `memory_limit_mib` (a Python plugin starts with 12.4 MiB and grows):
+    /// `memory_limit_mib` (a Python plugin starts with 12–13 MiB and grows):
     /// `[plugin_memory_mib]` then `db-login = 128`. A plugin serving several
     /// types gets the largest of theirs.
     pub plugin_memory_mib: BTreeMap<String, u32>,
