@@ -121,11 +121,20 @@ fn describe_and_plugins_show_an_author_what_the_host_made_of_a_plugin() {
     let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
     let template = listed["plugins"].as_array().unwrap().iter().find(|p| p["type"] == "ssm-secret").unwrap();
     assert_eq!(template["compile_cache"], "mapped", "the next start maps what the first stored");
+    // What it costs the pool: a Rust component fits one slot; the template
+    // links with 2 MiB of memory at start (`.cargo/config.toml`), under the 64 MiB limit.
+    assert_eq!((template["slots_per_call"].as_u64(), template["memory_limit_mib"].as_u64()), (Some(1), Some(64)));
+    assert_eq!(template["initial_memory_bytes"], 2 << 20, "{template}");
+    assert!(template["core_instances"].as_u64().is_some_and(|n| (1..=16).contains(&n)), "{template}");
     assert_eq!(listed["skipped"].as_array().unwrap().len(), 1);
     assert!(listed["skipped"][0]["reason"].as_str().unwrap().contains("evil:plugin/backdoor"), "{listed}");
 
     let text = stdout(&run(&["describe", "ssm-secret"]));
     assert!(text.contains("compile cache: mapped") && text.contains("parameter"), "{text}");
+    assert!(text.contains("memory:        2.0 MiB at start, limit 64 MiB"), "{text}");
+    let table = stdout(&run(&["plugins"]));
+    assert!(table.lines().next().is_some_and(|header| header.contains("MEMORY SLOTS")), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("ssm-secret") && l.contains(" 2.0/64     1 ")), "{table}");
     let unknown = run(&["describe", "nope"]);
     assert_eq!(unknown.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&unknown.stderr);
