@@ -189,6 +189,11 @@ fn a_hostile_python_plugin_is_contained_and_the_host_serves_the_next_call() {
         assert_eq!(host.validate(&hostile("none"), None).unwrap(), [], "{attack}: the plugin serves the next call");
         assert_eq!(host.validate(&good, Some("prod")).unwrap(), [], "{attack}: and so does every other");
     }
+    // A type's own limit is the one its calls run under.
+    let mut config = WorkerConfig { call_deadline_ms: 500, ..test_config() };
+    config.plugin_memory_mib.insert("py-hostile".into(), 24);
+    let error = self::host(config).validate(&hostile("memory"), None).unwrap_err().to_string();
+    assert!(error.contains("memory limit of 24 MiB"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
