@@ -89,9 +89,21 @@ pub(crate) fn credentials(c: wit::AwsCredentials, grants: &Grants) -> Result<Aws
 /// job or a terminal unless it passed here.
 pub(crate) fn resolved(r: wit::Resolved, grants: &Grants) -> Result<Resolved, String> {
     let mut values = Vec::with_capacity(r.values.len());
+    // A set, not a scan: a plugin may hand over hundreds of thousands of values.
+    let mut names = std::collections::HashSet::with_capacity(r.values.len());
     for v in r.values {
         if !is_env_name(&v.name) {
             return Err(format!("value name `{}` is not a variable-style name", sanitize(&v.name)));
+        }
+        // Each becomes one variable (or file) of a job: a second of the same
+        // name would silently replace the first.
+        if !names.insert(v.name.clone()) {
+            return Err(format!("value name `{}` appears more than once", v.name));
+        }
+        // A value that is not secret goes into the job's environment, which
+        // cannot hold a NUL (the job would not start); a secret one goes to a file.
+        if !v.secret && v.value.contains('\0') {
+            return Err(format!("value `{}` holds a NUL, which an environment variable cannot", v.name));
         }
         values.push(NamedValue { name: v.name, value: v.value.into(), secret: v.secret });
     }
@@ -196,6 +208,20 @@ mod tests {
         r.launcher = None;
         r.values = vec![wit::NamedValue { name: "1X".into(), value: "v".into(), secret: true }];
         assert!(refusal(r).contains("value name `1X` is not a variable-style name"));
+        let value =
+            |name: &str, value: &str, secret| wit::NamedValue { name: name.into(), value: value.into(), secret };
+        let mut r = wit_resolved(None);
+        r.launcher = None;
+        r.values = vec![value("HOST", "a", false), value("HOST", "b", false)];
+        assert!(refusal(r).contains("value name `HOST` appears more than once"));
+        let mut r = wit_resolved(None);
+        r.launcher = None;
+        r.values = vec![value("HOST", "a\0b", false)];
+        assert!(refusal(r).contains("value `HOST` holds a NUL"));
+        let mut r = wit_resolved(None);
+        r.launcher = None;
+        r.values = vec![value("KEY", "binary\0secret", true)];
+        assert!(resolved(r, &Grants::none()).is_ok(), "a secret one goes to a file: any bytes");
     }
 
     #[test]
