@@ -45,7 +45,7 @@ impl Needs {
                 Payload::InstanceSection(reader) => {
                     for instance in reader {
                         if let Instance::Instantiate { .. } = instance.map_err(|e| e.to_string())? {
-                            needs.core_instances += 1;
+                            needs.core_instances = needs.core_instances.saturating_add(1);
                         }
                     }
                 }
@@ -53,12 +53,15 @@ impl Needs {
                     for memory in reader {
                         let memory = memory.map_err(|e| e.to_string())?;
                         let page = memory.page_size_log2.map_or(1 << 16, |log2| 1u64 << log2.min(32));
-                        needs.memories += 1;
+                        needs.memories = needs.memories.saturating_add(1);
                         needs.initial_memory_bytes =
                             needs.initial_memory_bytes.max(memory.initial.saturating_mul(page));
                     }
                 }
-                Payload::TableSection(reader) => needs.tables += reader.count(),
+                // The section's declared count, which a hostile binary may
+                // inflate: saturating, it then asks for more slots than any
+                // pool has and is refused, never wrapped round to a few.
+                Payload::TableSection(reader) => needs.tables = needs.tables.saturating_add(reader.count()),
                 _ => {}
             }
         }
@@ -119,6 +122,21 @@ mod tests {
         assert_eq!(Needs { core_instances: 17, ..needs }.slots(), 2);
         assert_eq!(Needs { memories: 5, ..needs }.slots(), 3);
         assert_eq!(Needs { tables: 9, ..needs }.slots(), 2);
+    }
+
+    #[test]
+    fn an_inflated_table_count_saturates_instead_of_wrapping() {
+        // A component of two core modules, each with a table section that
+        // declares 2^32 - 1 tables and holds none.
+        let module = b"\0asm\x01\0\0\0\x04\x05\xff\xff\xff\xff\x0f";
+        let mut component = b"\0asm\x0d\0\x01\0".to_vec();
+        for _ in 0..2 {
+            component.extend([1, module.len() as u8]);
+            component.extend(module);
+        }
+        let needs = Needs::of(&component).unwrap();
+        assert_eq!(needs.tables, u32::MAX);
+        assert_eq!(needs.slots(), u32::MAX.div_ceil(TABLES_PER_SLOT));
     }
 
     #[test]
