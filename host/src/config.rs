@@ -143,6 +143,33 @@ impl Default for WorkerConfig {
     }
 }
 
+/// The memory limits plugins run under: `memory_limit_mib`, and
+/// `plugin_memory_mib` for the types it lists.
+#[derive(Clone, Debug)]
+pub(crate) struct MemoryLimits {
+    default_mib: u32,
+    per_type: BTreeMap<String, u32>,
+}
+
+impl MemoryLimits {
+    /// The limit of a plugin serving `types`, in MiB: the largest of their
+    /// own, with the default for a type not listed.
+    pub fn for_types(&self, types: &[String]) -> u32 {
+        let limit = |t: &String| {
+            let listed = self.per_type.iter().find(|(k, _)| k.eq_ignore_ascii_case(t));
+            listed.map_or(self.default_mib, |(_, mib)| *mib)
+        };
+        types.iter().map(limit).max().unwrap_or(self.default_mib)
+    }
+
+    /// The largest limit any plugin may have, in MiB: what the instance pool
+    /// holds per memory, and the bound while a plugin describes itself
+    /// (before its types are known).
+    pub fn ceiling(&self) -> u32 {
+        self.per_type.values().copied().chain([self.default_mib]).max().unwrap_or(self.default_mib)
+    }
+}
+
 /// Environment variables that override the file, and the key each sets.
 /// lava's own parameter names are accepted bare and with lava's `LAVA_` prefix.
 const ENV_OVERRIDES: &[(&str, &str)] = &[
@@ -318,21 +345,9 @@ impl WorkerConfig {
         Ok(())
     }
 
-    /// The memory limit of a plugin serving `types`, in MiB: the largest of
-    /// their `plugin_memory_mib`, with `memory_limit_mib` for a type not listed.
-    pub fn memory_limit_for(&self, types: &[String]) -> u32 {
-        let limit = |t: &String| {
-            let listed = self.plugin_memory_mib.iter().find(|(k, _)| k.eq_ignore_ascii_case(t));
-            listed.map_or(self.memory_limit_mib, |(_, mib)| *mib)
-        };
-        types.iter().map(limit).max().unwrap_or(self.memory_limit_mib)
-    }
-
-    /// The largest memory limit any plugin may have, in MiB: what the
-    /// instance pool holds per memory, and the bound while a plugin
-    /// describes itself (before its types are known).
-    pub fn memory_ceiling_mib(&self) -> u32 {
-        self.plugin_memory_mib.values().copied().chain([self.memory_limit_mib]).max().unwrap_or(self.memory_limit_mib)
+    /// The memory limits plugins run under.
+    pub(crate) fn memory_limits(&self) -> MemoryLimits {
+        MemoryLimits { default_mib: self.memory_limit_mib, per_type: self.plugin_memory_mib.clone() }
     }
 
     /// The per-call wall-clock limit, everything included.
@@ -454,12 +469,13 @@ mod tests {
     fn a_types_memory_limit_is_its_own_the_largest_of_its_types_or_the_default() {
         let c = WorkerConfig::load(None, env(&[("LAVA_CONN_PLUGIN_MEMORY_MIB", "db-login=128, Tiny=16")])).unwrap();
         let types = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
-        assert_eq!(c.memory_limit_for(&types(&["db-login"])), 128);
-        assert_eq!(c.memory_limit_for(&types(&["tiny"])), 16, "types compare case-insensitively, and may lower it");
-        assert_eq!(c.memory_limit_for(&types(&["tiny", "other"])), 64, "an unlisted type has the default");
-        assert_eq!(c.memory_limit_for(&types(&["tiny", "db-login"])), 128);
-        assert_eq!(c.memory_ceiling_mib(), 128);
-        assert_eq!(WorkerConfig::default().memory_ceiling_mib(), 64);
+        let limits = c.memory_limits();
+        assert_eq!(limits.for_types(&types(&["db-login"])), 128);
+        assert_eq!(limits.for_types(&types(&["tiny"])), 16, "types compare case-insensitively, and may lower it");
+        assert_eq!(limits.for_types(&types(&["tiny", "other"])), 64, "an unlisted type has the default");
+        assert_eq!(limits.for_types(&types(&["tiny", "db-login"])), 128);
+        assert_eq!(limits.ceiling(), 128);
+        assert_eq!(WorkerConfig::default().memory_limits().ceiling(), 64);
         for bad in ["db-login", "db-login=lots", "db-login=0", "db-login=5000"] {
             let err = WorkerConfig::load(None, env(&[("LAVA_CONN_PLUGIN_MEMORY_MIB", bad)])).unwrap_err().to_string();
             assert!(err.contains("LAVA_CONN_PLUGIN_MEMORY_MIB") || err.contains("plugin_memory_mib"), "{bad}: {err}");

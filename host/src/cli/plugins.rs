@@ -64,9 +64,14 @@ fn plugin_source(p: &PluginInfo) -> String {
     }
 }
 
+/// A plugin's linear memory at start, in MiB (`12.4`).
+fn memory_at_start_mib(p: &PluginInfo) -> String {
+    format!("{:.1}", p.initial_memory_bytes as f64 / f64::from(1 << 20))
+}
+
 /// Linear memory at start over the limit, in MiB: `12.4/64`.
 fn memory(p: &PluginInfo) -> String {
-    format!("{:.1}/{}", p.initial_memory_bytes as f64 / f64::from(1 << 20), p.memory_limit_mib)
+    format!("{}/{}", memory_at_start_mib(p), p.memory_limit_mib)
 }
 
 fn plugins(host: &ConnectorHost, json: bool) {
@@ -127,11 +132,7 @@ fn describe(host: &ConnectorHost, connector_type: &str, json: bool) -> anyhow::R
     println!("source:        {}", plugin_source(plugin));
     println!("size:          {} bytes", plugin.size_bytes);
     println!("compile cache: {}", plugin.compile_cache.as_str());
-    println!(
-        "memory:        {:.1} MiB at start, limit {} MiB",
-        plugin.initial_memory_bytes as f64 / f64::from(1 << 20),
-        plugin.memory_limit_mib
-    );
+    println!("memory:        {} MiB at start, limit {} MiB", memory_at_start_mib(plugin), plugin.memory_limit_mib);
     println!(
         "instance:      {} core instances, {} slot(s) of the pool per call",
         plugin.core_instances, plugin.slots_per_call

@@ -166,18 +166,18 @@ pub fn materialise(
             _ => None,
         };
         let mut own: Vec<(String, String)> = Vec::new();
-        let mut folder = None;
-        // Owner-only from creation, under an unpredictable name.
+        // Made at its first use, owner-only from creation, under an unpredictable name.
+        let mut folder: Option<tempfile::TempDir> = None;
         let mut private_folder = || -> Result<PathBuf, HostError> {
-            if folder.is_none() {
-                let created = tempfile::Builder::new()
-                    .prefix(&format!("conn.{label}."))
-                    .permissions(std::fs::Permissions::from_mode(0o700))
-                    .tempdir_in(workdir)
-                    .map_err(|e| io_error(&format!("cannot create a private folder in {}", workdir.display()), e))?;
-                folder = Some(created);
+            if let Some(made) = &folder {
+                return Ok(made.path().to_path_buf());
             }
-            Ok(folder.as_ref().map(|f| f.path().to_path_buf()).unwrap_or_default())
+            let made = tempfile::Builder::new()
+                .prefix(&format!("conn.{label}."))
+                .permissions(std::fs::Permissions::from_mode(0o700))
+                .tempdir_in(workdir)
+                .map_err(|e| io_error(&format!("cannot create a private folder in {}", workdir.display()), e))?;
+            Ok(folder.insert(made).path().to_path_buf())
         };
         if let Some(aws) = launcher {
             let script = write_aws_stand_in(&private_folder()?, conn_id, aws)

@@ -484,11 +484,13 @@ async fn load_one(
         }
         (None, None) => return Ok(None),
     };
-    let Some((pre, compile_cache)) = runtime.prepare(bytes, &sha256, precompiled, &needs)? else {
+    // Its types are not known yet: it describes itself under the largest
+    // limit. A component the pool cannot hold is refused here, before
+    // anything is compiled.
+    let describing = runtime.bounds_for(&[], &needs)?;
+    let Some((pre, compile_cache)) = runtime.prepare(bytes, &sha256, precompiled)? else {
         return Ok(None);
     };
-    // Its types are not known yet: it describes itself under the largest limit.
-    let describing = runtime.bounds_for(&[], &needs)?;
     let label: Arc<str> = source.to_string().into();
     let sha256: Arc<str> = sha256.into();
     context.audit.sha256 = sha256.clone();

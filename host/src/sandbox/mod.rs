@@ -20,7 +20,7 @@ use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 use crate::capabilities::{BoundHit, CallContext, Capabilities};
-use crate::config::WorkerConfig;
+use crate::config::{MemoryLimits, WorkerConfig};
 use crate::contract::{PluginInstance, PluginPre};
 use crate::error::{LoadError, PluginError, PluginFailure};
 use crate::text::sanitize_bytes;
@@ -70,8 +70,7 @@ pub(crate) struct Runtime {
     linker: Linker<CallState>,
     pub(crate) limits: CallLimits,
     slots: Slots,
-    /// `memory_limit_mib` and `plugin_memory_mib`, for `bounds_for`.
-    memory: WorkerConfig,
+    memory: MemoryLimits,
 }
 
 impl Runtime {
@@ -79,7 +78,8 @@ impl Runtime {
         let engine_error = |e: wasmtime::Error| LoadError::Engine(format!("{e:#}"));
         // The pool holds the largest memory any plugin may have; each call's
         // own limit is its store's limiter.
-        let memory_bytes = usize::try_from(config.memory_ceiling_mib()).unwrap_or(usize::MAX) << 20;
+        let memory = config.memory_limits();
+        let memory_bytes = usize::try_from(memory.ceiling()).unwrap_or(usize::MAX) << 20;
         let slots = config.max_concurrent_instances;
         let wasm = lava_engine::config(&EngineSettings { slots, memory_bytes, pooling: config.pooling_allocator });
         let engine = Engine::new(&wasm).map_err(engine_error)?;
@@ -110,11 +110,7 @@ impl Runtime {
                 instance_wait: Duration::from_millis(config.instance_wait_ms),
             },
             slots: Slots::new(slots),
-            memory: WorkerConfig {
-                memory_limit_mib: config.memory_limit_mib,
-                plugin_memory_mib: config.plugin_memory_mib.clone(),
-                ..WorkerConfig::default()
-            },
+            memory,
         })
     }
 
@@ -122,8 +118,7 @@ impl Runtime {
     /// cannot run here. `types` is empty before the plugin has described
     /// itself: it then gets the largest limit any type may have.
     pub fn bounds_for(&self, types: &[String], needs: &Needs) -> Result<PluginBounds, String> {
-        let memory_mib =
-            if types.is_empty() { self.memory.memory_ceiling_mib() } else { self.memory.memory_limit_for(types) };
+        let memory_mib = if types.is_empty() { self.memory.ceiling() } else { self.memory.for_types(types) };
         let need_mib = needs.initial_memory_bytes.div_ceil(1 << 20);
         if needs.initial_memory_bytes > u64::from(memory_mib) << 20 {
             let setting = match types.first() {
@@ -157,18 +152,14 @@ impl Runtime {
 
     /// Compile (or map from the compile cache, or take the built-in's
     /// precompiled `embedded` artefact) a component and link it. `sha256` is
-    /// the hex digest of `bytes`, `needs` what it takes from the pool. A
-    /// component the pool cannot hold is refused before anything is
-    /// compiled. `Ok(None)` when `bytes` were not given and the cache has no
+    /// the hex digest of `bytes`. `Ok(None)` when `bytes` were not given and the cache has no
     /// usable artefact: the caller reads them and asks again.
     pub fn prepare(
         &self,
         bytes: Option<&[u8]>,
         sha256: &str,
         embedded: Option<compiled::Precompiled>,
-        needs: &Needs,
     ) -> Result<Option<(PluginPre<CallState>, CacheState)>, String> {
-        self.bounds_for(&[], needs)?;
         let Some((component, cache)) = self
             .compiled
             .component(&self.engine, bytes, sha256, embedded)
