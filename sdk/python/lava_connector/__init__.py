@@ -240,9 +240,10 @@ _ERRORS = {
 }
 
 
-def _raise_capability_error(error: Err) -> None:
+def _capability_error(error: Err) -> CapabilityError:
+    """The SDK's exception for a capability call's error."""
     kind = _ERRORS.get(type(error.value), Other)
-    raise kind(str(getattr(error.value, "value", error.value))) from None
+    return kind(str(getattr(error.value, "value", error.value)))
 
 
 def _credentials(c: _wit.AwsCredentials) -> Credentials:
@@ -264,8 +265,7 @@ class _Ssm:
         try:
             return _ssm.get_parameter(name, decrypt)
         except Err as e:
-            _raise_capability_error(e)
-            raise  # unreachable: for type checkers
+            raise _capability_error(e) from None
 
 
 class _Sts:
@@ -307,8 +307,7 @@ class _Sts:
         try:
             return _credentials(_sts.assume_role(request))
         except Err as e:
-            _raise_capability_error(e)
-            raise
+            raise _capability_error(e) from None
 
 
 class _WorkerCredentials:
@@ -319,8 +318,7 @@ class _WorkerCredentials:
         try:
             return _credentials(_worker_credentials.get())
         except Err as e:
-            _raise_capability_error(e)
-            raise
+            raise _capability_error(e) from None
 
 
 class _Log:
