@@ -27,13 +27,16 @@ fn main() {
         let sha256 = format!("{:x}", sha2::Sha256::digest(&bytes));
         let precompiled = out.join(format!("{name}.cwasm"));
         let artefact = engine.precompile_component(&bytes).expect("precompile the built-in component");
+        // What the compile cache checks a stored copy against after a reboot.
+        let artefact_sha256 = format!("{:x}", sha2::Sha256::digest(&artefact));
         // Read here too, so that no run parses the component to size its calls.
         let needs = lava_engine::Needs::of(&bytes).expect("the built-in component parses");
         std::fs::write(&precompiled, artefact).expect("write the precompiled built-in");
         writeln!(
             table,
             "    Builtin {{ name: {name:?}, component: include_bytes!({:?}), sha256: {sha256:?}, \
-             precompiled: Precompiled {{ bytes: include_bytes!({:?}), engine_key: {} }}, needs: lava_engine::{needs:?} }},",
+             precompiled: Precompiled {{ bytes: include_bytes!({:?}), engine_key: {}, sha256: {artefact_sha256:?} }}, \
+             needs: lava_engine::{needs:?} }},",
             component.display().to_string(),
             precompiled.display().to_string(),
             lava_engine::compatibility_key(&engine)
