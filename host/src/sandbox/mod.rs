@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use lava_engine::{EngineSettings, Needs};
 use wasmtime::component::{HasSelf, Linker, ResourceTable, ResourceTableError};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
-use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
@@ -192,7 +191,6 @@ impl Runtime {
             fail(PluginFailure::NoFreeSlot { slots: self.slots.total, waited: self.limits.instance_wait })
         })?;
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
-        let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
         let caps = Capabilities::new(
             context,
             plugin.clone(),
@@ -201,7 +199,7 @@ impl Runtime {
             Instant::now(),
         );
         let state = CallState {
-            wasi,
+            wasi: None,
             table: {
                 let mut table = ResourceTable::new();
                 table.set_max_capacity(MAX_HOST_RESOURCES);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::CallLimits;
 use crate::capabilities::{Capabilities, CapabilityView};
@@ -17,7 +17,10 @@ pub(super) const MAX_TABLE_ELEMENTS: usize = 100_000;
 
 /// One call's store data.
 pub(crate) struct CallState {
-    pub(super) wasi: WasiCtx,
+    /// Built at the plugin's first WASI call: most plugins make none (the
+    /// built-in imports no WASI at all), and building one seeds two random
+    /// number generators and boxes its clocks on every call.
+    pub(super) wasi: Option<WasiCtx>,
     pub(super) table: ResourceTable,
     pub(super) limiter: MemoryLimiter,
     pub(super) stderr: MemoryOutputPipe,
@@ -47,7 +50,9 @@ impl CapabilityView for CallState {
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        let stderr = &self.stderr;
+        let ctx = self.wasi.get_or_insert_with(|| WasiCtxBuilder::new().stderr(stderr.clone()).build());
+        WasiCtxView { ctx, table: &mut self.table }
     }
 }
 
