@@ -20,7 +20,7 @@ fn main() {
          pub(crate) const BUILTINS: &[Builtin] = &[\n",
     );
     for (name, package, watch) in BUILTINS {
-        let component = lava_wasm_build::build_guest(package, watch);
+        let component = lava_wasm_build::build_builtin(package, watch);
         // Its digest names its compiled form in the compile cache; computed
         // here so that no run of the host hashes a megabyte to start.
         let bytes = std::fs::read(&component).expect("read the built component");

@@ -4,7 +4,7 @@
 //! directly (host-resource hoarding, a newer WASI), the plugin template
 //! (built as its author would, outside the workspace), the
 //! drop-in airflow-aws plugin, and the aws connector as a plain file (the host
-//! embeds its own copy of the same build).
+//! embeds its own copy of the same build, made without WASI).
 
 fn main() {
     let hostile = lava_wasm_build::build_guest("lava-test-hostile", &["tests/hostile", "wit"]);
@@ -21,7 +21,7 @@ fn main() {
     println!("cargo:rustc-env=LAVA_TEST_NEWER_WASI_COMPONENT={}", newer_wasi.display());
     let template = lava_wasm_build::build_plugin_crate("examples/plugin-template", "lava-plugin-template");
     println!("cargo:rustc-env=LAVA_TEST_TEMPLATE_COMPONENT={}", template.display());
-    let aws = lava_wasm_build::build_guest("lava-guest-aws", &["guest-aws", "guest-kit", "rules", "wit"]);
+    let aws = lava_wasm_build::build_builtin("lava-guest-aws", &["guest-aws", "guest-kit", "rules", "wit"]);
     println!("cargo:rustc-env=LAVA_TEST_AWS_COMPONENT={}", aws.display());
     let airflow =
         lava_wasm_build::build_guest("lava-guest-airflow-aws", &["guest-airflow-aws", "guest-kit", "rules", "wit"]);

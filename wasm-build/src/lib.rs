@@ -14,6 +14,13 @@ pub const GUEST_TARGET: &str = "wasm32-wasip2";
 /// The cargo profile for guests (size-optimised; see the workspace `Cargo.toml`).
 pub const GUEST_PROFILE: &str = "guest";
 
+/// The target the built-in connectors are compiled for: no WASI in the
+/// standard library, so the component imports nothing but the contract.
+pub const BUILTIN_TARGET: &str = "wasm32-unknown-unknown";
+
+/// The cargo profile for built-ins (see the workspace `Cargo.toml`).
+pub const BUILTIN_PROFILE: &str = "builtin";
+
 /// Build the workspace package `package` for [`GUEST_TARGET`] and return the
 /// path of its component. `watch` lists the folders (relative to the workspace
 /// root) whose changes must rebuild it. Panics with a message that says what
@@ -22,7 +29,35 @@ pub fn build_guest(package: &str, watch: &[&str]) -> PathBuf {
     let workspace = workspace_root();
     watch_folders(&workspace, watch.iter().chain(["Cargo.lock", "Cargo.toml", ".cargo/config.toml"].iter()));
     let args = ["--package", package, "--profile", GUEST_PROFILE];
-    cargo_build(&workspace, package, &args, GUEST_PROFILE)
+    cargo_build(&workspace, package, GUEST_TARGET, &args, GUEST_PROFILE)
+}
+
+/// Build the workspace package `package` as a built-in: for
+/// [`BUILTIN_TARGET`], made a component here (wit-component, from the
+/// contract the bindings embed), so that it imports only what the contract
+/// names. Built-ins are ours and are never given WASI: a component without
+/// it is smaller, starts fewer core instances per call, and can call nothing
+/// but the capabilities (issue 15).
+pub fn build_builtin(package: &str, watch: &[&str]) -> PathBuf {
+    let workspace = workspace_root();
+    watch_folders(&workspace, watch.iter().chain(["Cargo.lock", "Cargo.toml", ".cargo/config.toml"].iter()));
+    let args = ["--package", package, "--profile", BUILTIN_PROFILE];
+    let module = cargo_build(&workspace, package, BUILTIN_TARGET, &args, BUILTIN_PROFILE);
+    let bytes = std::fs::read(&module).unwrap_or_else(|e| panic!("read {}: {e}", module.display()));
+    let component = wit_component::ComponentEncoder::default()
+        .module(&bytes)
+        .and_then(|encoder| encoder.validate(true).encode())
+        .unwrap_or_else(|e| {
+            panic!("making `{package}` a component failed (does it import anything but the contract?): {e:#}")
+        });
+    // Two build scripts (the host's, the tests') make the same file: each
+    // writes its own and renames it into place, so neither reads half of one.
+    let path = module.with_extension("component.wasm");
+    let partial = module.with_extension(format!("component.wasm.{}", std::process::id()));
+    std::fs::write(&partial, component)
+        .and_then(|()| std::fs::rename(&partial, &path))
+        .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    path
 }
 
 /// Build the stand-alone plugin crate in `folder` (relative to the workspace
@@ -36,7 +71,7 @@ pub fn build_plugin_crate(folder: &str, package: &str) -> PathBuf {
     let manifest = manifest.to_str().expect("the workspace path is UTF-8");
     // `--locked`: the crate's committed lock file decides its dependencies.
     let args = ["--manifest-path", manifest, "--release", "--locked"];
-    cargo_build(&workspace, package, &args, "release")
+    cargo_build(&workspace, package, GUEST_TARGET, &args, "release")
 }
 
 fn watch_folders<'a>(workspace: &Path, folders: impl Iterator<Item = &'a &'a str>) {
@@ -45,14 +80,14 @@ fn watch_folders<'a>(workspace: &Path, folders: impl Iterator<Item = &'a &'a str
     }
 }
 
-fn cargo_build(workspace: &Path, package: &str, args: &[&str], profile: &str) -> PathBuf {
-    ensure_target_installed();
+fn cargo_build(workspace: &Path, package: &str, target: &str, args: &[&str], profile: &str) -> PathBuf {
+    ensure_target_installed(target);
     let target_dir = workspace.join("target").join("guests");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
         .current_dir(workspace)
-        .args(["build", "--quiet", "--target", GUEST_TARGET])
+        .args(["build", "--quiet", "--target", target])
         .args(args)
         .arg("--target-dir")
         .arg(&target_dir);
@@ -73,8 +108,8 @@ fn cargo_build(workspace: &Path, package: &str, args: &[&str], profile: &str) ->
     }
     let status =
         command.status().unwrap_or_else(|e| panic!("cannot run cargo to build the `{package}` component: {e}"));
-    assert!(status.success(), "building the `{package}` component for {GUEST_TARGET} failed (see the errors above)");
-    let artifact = target_dir.join(GUEST_TARGET).join(profile).join(format!("{}.wasm", package.replace('-', "_")));
+    assert!(status.success(), "building the `{package}` component for {target} failed (see the errors above)");
+    let artifact = target_dir.join(target).join(profile).join(format!("{}.wasm", package.replace('-', "_")));
     assert!(artifact.is_file(), "the `{package}` build produced no {}", artifact.display());
     artifact
 }
@@ -89,18 +124,18 @@ fn workspace_root() -> PathBuf {
 }
 
 /// A missing target gives a baffling `can't find crate for core`; say what to run instead.
-fn ensure_target_installed() {
+fn ensure_target_installed(target: &str) {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let libdir = Command::new(rustc)
-        .args(["--print", "target-libdir", "--target", GUEST_TARGET])
+        .args(["--print", "target-libdir", "--target", target])
         .output()
         .ok()
         .filter(|out| out.status.success())
         .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
     if !libdir.is_some_and(|dir| dir.is_dir()) {
         panic!(
-            "the Rust target {GUEST_TARGET} is not installed; plugins are compiled for it.\n\
-             Run `rustup target add {GUEST_TARGET}` (or `./dev setup`) and build again."
+            "the Rust target {target} is not installed; connectors are compiled for it.\n\
+             Run `rustup target add {target}` (or `./dev setup`) and build again."
         );
     }
 }

@@ -540,3 +540,24 @@ async fn load_one(
     };
     Ok(Some(LoadedPlugin { info, label, sha256, pre, bounds, needs }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtins_import_nothing_but_the_contract() {
+        let engine = wasmtime::Engine::default();
+        for built_in in BUILTINS {
+            let component = wasmtime::component::Component::new(&engine, built_in.component).unwrap();
+            let imports: Vec<String> =
+                component.component_type().imports(&engine).map(|(name, _)| name.to_string()).collect();
+            assert!(imports.iter().any(|name| name.starts_with("lava:connector/sts@")), "{imports:?}");
+            assert!(
+                imports.iter().all(|name| name.starts_with("lava:connector/")),
+                "the `{}` built-in imports more than the contract (no WASI): {imports:?}",
+                built_in.name
+            );
+        }
+    }
+}
