@@ -1,7 +1,8 @@
 //! Builds the components the tests load: the hostile test plugin, a plugin
 //! built against the frozen contract 0.1.0, the
 //! empty plugin (the benchmarks' floor), two that call or import WASI
-//! directly (host-resource hoarding, a newer WASI), the plugin template
+//! directly (host-resource hoarding, a newer WASI), one built without WASI
+//! that panics, the plugin template
 //! (built as its author would, outside the workspace), the
 //! drop-in airflow-aws plugin, and the aws connector as a plain file (the host
 //! embeds its own copy of the same build, made without WASI).
@@ -19,6 +20,8 @@ fn main() {
     println!("cargo:rustc-env=LAVA_TEST_WASI_DIRECT_COMPONENT={}", wasi_direct.display());
     let newer_wasi = lava_wasm_build::build_guest("lava-test-newer-wasi", &["tests/newer-wasi", "wit"]);
     println!("cargo:rustc-env=LAVA_TEST_NEWER_WASI_COMPONENT={}", newer_wasi.display());
+    let panicking = lava_wasm_build::build_builtin("lava-test-panicking", &["tests/panicking", "guest-kit", "wit"]);
+    println!("cargo:rustc-env=LAVA_TEST_PANICKING_COMPONENT={}", panicking.display());
     let template = lava_wasm_build::build_plugin_crate("examples/plugin-template", "lava-plugin-template");
     println!("cargo:rustc-env=LAVA_TEST_TEMPLATE_COMPONENT={}", template.display());
     let aws = lava_wasm_build::build_builtin("lava-guest-aws", &["guest-aws", "guest-kit", "rules", "wit"]);

@@ -78,7 +78,20 @@ pub mod glue {
         }
     }
 
+    /// Without WASI a panic has no stderr to print to, and the host would
+    /// see only a trap: log its message at error level first, which the
+    /// host shows with the trap. Set at every entry, as every call runs in a
+    /// fresh instance.
+    #[cfg(target_os = "unknown")]
+    fn report_panics() {
+        std::panic::set_hook(Box::new(|panic| log::log(log::Level::Error, &panic.to_string())));
+    }
+
+    #[cfg(not(target_os = "unknown"))]
+    fn report_panics() {}
+
     pub fn describe<C: Connector>() -> wit::Descriptor {
+        report_panics();
         wit::Descriptor {
             types: vec![C::TYPE.to_string()],
             version: C::VERSION.to_string(),
@@ -95,14 +108,17 @@ pub mod glue {
     }
 
     pub fn validate<C: Connector>(spec: String, context: wit::ValidateContext) -> Vec<wit::Problem> {
+        report_panics();
         problems_to_wit(C::default().validate(&spec, &ValidateContext { realm: context.realm }, &WasmHost))
     }
 
     pub fn session_name<C: Connector>(spec: String, context: wit::JobContext) -> Result<String, Vec<wit::Problem>> {
+        report_panics();
         C::default().session_name(&spec, &job_from_wit(context), &WasmHost).map_err(problems_to_wit)
     }
 
     pub fn resolve<C: Connector>(spec: String, context: wit::JobContext) -> Result<wit::Resolved, String> {
+        report_panics();
         let mut resolved = C::default().resolve(&spec, &job_from_wit(context), &WasmHost)?;
         if let Some(aws) = resolved.aws.as_mut().filter(|aws| aws.region.is_none()) {
             aws.region = WasmHost.setting("AWS_REGION");

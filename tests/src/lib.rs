@@ -15,6 +15,8 @@ pub const LEGACY_V0_1_COMPONENT: &str = env!("LAVA_TEST_LEGACY_V0_1_COMPONENT");
 
 /// A connector whose calls do nothing (type `empty`): the sandbox's floor.
 pub const EMPTY_COMPONENT: &str = env!("LAVA_TEST_EMPTY_COMPONENT");
+/// A plugin built without WASI, like the built-ins, whose validate panics.
+pub const PANICKING_COMPONENT: &str = env!("LAVA_TEST_PANICKING_COMPONENT");
 
 /// A connector that imports a capability no host provides.
 pub const BACKDOOR_COMPONENT: &str = env!("LAVA_TEST_BACKDOOR_COMPONENT");

@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use lava_conn::{ConnectorHost, HostError, Job, PluginFailure, WorkerConfig};
-use lava_conn_tests::{HOSTILE_COMPONENT, RecordingBackend, host_with, plugin_dir, test_config};
+use lava_conn_tests::{HOSTILE_COMPONENT, PANICKING_COMPONENT, RecordingBackend, host_with, plugin_dir, test_config};
 use serde_json::{Value, json};
 
 struct Fixture {
@@ -168,6 +168,28 @@ fn a_panic_is_reported_with_its_message() {
         other => panic!("expected a trap, got {other:?}"),
     }
     assert_host_serves();
+}
+
+#[test]
+fn a_plugin_without_wasi_that_panics_is_reported_with_its_message_too() {
+    // Built like the built-ins: no stderr, so the message comes through the
+    // log capability (guest-kit's panic hook).
+    let plugins = plugin_dir(&[("panicking.wasm", PANICKING_COMPONENT)]);
+    let host = host_with(test_config(), Some(plugins.path()), Arc::new(RecordingBackend::default()));
+    let spec = json!({"conn_id": "p", "type": "panicking"});
+    for _ in 0..2 {
+        let (plugin, failure) = plugin_failure(host.validate(&spec, None).unwrap_err());
+        assert!(plugin.contains("panicking.wasm"), "{plugin}");
+        match failure {
+            PluginFailure::Trap(message) => {
+                let bytes = spec.to_string().len();
+                assert!(message.contains(&format!("a spec of {bytes} bytes broke me")), "{message}");
+                assert!(message.contains("panicked at"), "{message}");
+            }
+            other => panic!("expected a trap, got {other:?}"),
+        }
+    }
+    assert_eq!(host.session_name(&spec, &Job { realm: "r".into(), job_id: "j".into() }).unwrap().unwrap(), "panicking");
 }
 
 #[test]

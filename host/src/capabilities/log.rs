@@ -32,6 +32,9 @@ impl Capabilities {
             LogLevel::Warn => tracing::warn!(target: "lava_conn::plugin", plugin, "{message}"),
             LogLevel::Error => tracing::error!(target: "lava_conn::plugin", plugin, "{message}"),
         }
+        if level == LogLevel::Error {
+            self.last_error = Some(message);
+        }
     }
 }
 

@@ -102,6 +102,10 @@ pub(crate) struct Capabilities {
     started: Instant,
     /// Time spent inside host capability calls, which the deadline does not count.
     host_time: Duration,
+    /// The plugin's last error-level log line, sanitised: a plugin without
+    /// WASI has no stderr, and says why it is about to trap (its panic
+    /// message) here instead.
+    last_error: Option<String>,
 }
 
 /// Per-call state that can lend out its [`Capabilities`]: how the contract's
@@ -126,7 +130,13 @@ impl Capabilities {
             wall_limit,
             started,
             host_time: Duration::ZERO,
+            last_error: None,
         }
+    }
+
+    /// The plugin's last error-level log line in this call, if any.
+    pub fn last_error(&self) -> Option<&str> {
+        self.last_error.as_deref()
     }
 
     /// The plugin this call runs, as errors and logs name it.

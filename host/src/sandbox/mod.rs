@@ -267,7 +267,12 @@ impl Runtime {
         if store.data().limiter.hit {
             return PluginFailure::MemoryLimit(bounds.memory_mib);
         }
-        let stderr = sanitize_bytes(&store.data().stderr.contents());
+        // What the plugin said before it failed: its stderr, or without WASI
+        // its last error-level log line (guest-kit logs a panic there).
+        let mut stderr = sanitize_bytes(&store.data().stderr.contents());
+        if stderr.is_empty() {
+            stderr = store.data().caps.last_error().unwrap_or_default().to_string();
+        }
         let detail = match error.downcast_ref::<Trap>() {
             Some(trap) => trap.to_string(),
             None => format!("{error:#}"),
