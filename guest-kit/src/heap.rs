@@ -68,7 +68,10 @@ unsafe impl talc::source::Source for StartPagesFirst {
         }
         // Enough pages for the request with talc's bookkeeping; short, talc
         // asks again and more is grown.
-        let pages = (layout.size() + layout.align() + 2 * talc::base::CHUNK_UNIT).div_ceil(PAGE);
+        // Saturating: a request near the address space's size asks for more
+        // pages than can be grown, and fails at once.
+        let pages =
+            layout.size().saturating_add(layout.align()).saturating_add(2 * talc::base::CHUNK_UNIT).div_ceil(PAGE);
         let grown = core::arch::wasm32::memory_grow(0, pages);
         if grown == usize::MAX {
             return Err(());

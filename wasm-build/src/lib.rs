@@ -26,10 +26,16 @@ pub const BUILTIN_PROFILE: &str = "builtin";
 /// root) whose changes must rebuild it. Panics with a message that says what
 /// to do when the build cannot run; a build script has no better channel.
 pub fn build_guest(package: &str, watch: &[&str]) -> PathBuf {
+    build_workspace_package(package, watch, GUEST_TARGET, GUEST_PROFILE)
+}
+
+/// Build the workspace package `package` for `target` with `profile`,
+/// rebuilt when `watch` or the workspace's manifests change.
+fn build_workspace_package(package: &str, watch: &[&str], target: &str, profile: &str) -> PathBuf {
     let workspace = workspace_root();
     watch_folders(&workspace, watch.iter().chain(["Cargo.lock", "Cargo.toml", ".cargo/config.toml"].iter()));
-    let args = ["--package", package, "--profile", GUEST_PROFILE];
-    cargo_build(&workspace, package, GUEST_TARGET, &args, GUEST_PROFILE)
+    let args = ["--package", package, "--profile", profile];
+    cargo_build(&workspace, package, target, &args, profile)
 }
 
 /// Build the workspace package `package` as a built-in: for
@@ -39,10 +45,7 @@ pub fn build_guest(package: &str, watch: &[&str]) -> PathBuf {
 /// it is smaller, starts fewer core instances per call, and can call nothing
 /// but the capabilities (issue 15).
 pub fn build_builtin(package: &str, watch: &[&str]) -> PathBuf {
-    let workspace = workspace_root();
-    watch_folders(&workspace, watch.iter().chain(["Cargo.lock", "Cargo.toml", ".cargo/config.toml"].iter()));
-    let args = ["--package", package, "--profile", BUILTIN_PROFILE];
-    let module = cargo_build(&workspace, package, BUILTIN_TARGET, &args, BUILTIN_PROFILE);
+    let module = build_workspace_package(package, watch, BUILTIN_TARGET, BUILTIN_PROFILE);
     let bytes = std::fs::read(&module).unwrap_or_else(|e| panic!("read {}: {e}", module.display()));
     let component = wit_component::ComponentEncoder::default()
         .module(&bytes)

@@ -9,13 +9,11 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use sha2::{Digest, Sha256};
-
 use crate::capabilities::CallContext;
 use crate::contract::{ContractVersion, Descriptor, PluginPre};
 use crate::error::{LoadError, PluginError, PluginFailure, SkippedPlugin};
 use crate::sandbox::CallState;
-use crate::sandbox::compiled::{CacheState, Precompiled};
+use crate::sandbox::compiled::{CacheState, Precompiled, sha256_hex};
 use crate::sandbox::{PluginBounds, Runtime, block_on};
 use crate::text::sanitize;
 
@@ -198,7 +196,7 @@ impl Registry {
             return Ok(registry);
         };
         let mut index = index::Index::open(runtime.plugin_index_path());
-        let settings = format!("{:x}", Sha256::digest(serde_json::to_vec(&*context().settings).unwrap_or_default()));
+        let settings = sha256_hex(&serde_json::to_vec(&*context().settings).unwrap_or_default());
         let mut present = Vec::new();
         for path in wasm_entries(folder)? {
             let known = std::fs::metadata(&path)
@@ -459,7 +457,7 @@ struct Candidate<'a> {
 impl<'a> Candidate<'a> {
     /// A file that was just read.
     fn read(source: PluginSource, bytes: &'a [u8]) -> Self {
-        let sha256 = format!("{:x}", Sha256::digest(bytes));
+        let sha256 = sha256_hex(bytes);
         Self { source, bytes: Some(bytes), size: bytes.len() as u64, sha256, needs: None, precompiled: None }
     }
 }

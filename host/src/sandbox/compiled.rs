@@ -144,7 +144,7 @@ impl CompiledStore {
             });
         };
         let path = folder.join(format!("{digest}.cwasm"));
-        if path.is_file() && self.trusted(&path) {
+        if path.is_file() && self.trusted(folder, &path) {
             // SAFETY: the file was written by `Engine::precompile_component`
             // into a folder only this user can write to (checked in `open`),
             // and wasmtime checks it was compiled for this engine.
@@ -192,25 +192,27 @@ impl CompiledStore {
 
     /// Whether the artefact at `path` is whole: sealed in this boot, or
     /// found unchanged from its seal now (and sealed for this boot).
-    fn trusted(&self, path: &Path) -> bool {
+    fn trusted(&self, folder: &Path, path: &Path) -> bool {
         let Some(boot) = &self.boot else { return true };
-        let seal_path = path.with_extension("sealed");
-        let Ok(seal) = std::fs::read_to_string(&seal_path) else { return false };
+        let Ok(seal) = std::fs::read_to_string(seal_path(path)) else { return false };
         let Some((sealed_boot, sha256)) = seal.split_once('\n') else { return false };
         if sealed_boot == boot {
             return true;
         }
-        let whole = std::fs::read(path).is_ok_and(|artefact| sha256_hex(&artefact) == sha256.trim_end());
+        let sha256 = sha256.trim_end();
+        let whole = std::fs::read(path).is_ok_and(|artefact| sha256_hex(&artefact) == sha256);
         if whole {
             // Best effort: unsealed, the next start would only hash it again.
-            let _ = write_atomically(
-                path.parent().unwrap_or(path),
-                &seal_path,
-                seal_text(boot, sha256.trim_end()).as_bytes(),
-                false,
-            );
+            let _ = self.seal(folder, path, sha256);
         }
         whole
+    }
+
+    /// Record that the artefact at `path`, whose SHA-256 is `sha256`, was
+    /// whole in this boot.
+    fn seal(&self, folder: &Path, path: &Path, sha256: &str) -> std::io::Result<()> {
+        let Some(boot) = &self.boot else { return Ok(()) };
+        write_atomically(folder, &seal_path(path), format!("{boot}\n{sha256}\n").as_bytes(), false)
     }
 
     /// Store `compiled`, whose SHA-256 is `sha256`, at `path`: sealed for
@@ -218,19 +220,20 @@ impl CompiledStore {
     /// the folder within its bytes.
     fn store(&self, folder: &Path, path: &Path, compiled: &[u8], sha256: &str) -> std::io::Result<()> {
         write_atomically(folder, path, compiled, self.boot.is_none())?;
-        if let Some(boot) = &self.boot {
-            write_atomically(folder, &path.with_extension("sealed"), seal_text(boot, sha256).as_bytes(), false)?;
-        }
+        self.seal(folder, path, sha256)?;
         evict_oldest(folder, self.max_bytes, path);
         Ok(())
     }
 }
 
-fn seal_text(boot: &str, sha256: &str) -> String {
-    format!("{boot}\n{sha256}\n")
+/// Where the seal of the artefact at `path` is kept.
+fn seal_path(path: &Path) -> PathBuf {
+    path.with_extension("sealed")
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+/// SHA-256 of `bytes`, hex: what names a plugin's artefact, and what its
+/// seal holds of the artefact.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     format!("{:x}", sha2::Sha256::digest(bytes))
 }
@@ -303,7 +306,7 @@ fn evict_oldest(folder: &Path, max_bytes: u64, keep: &Path) {
             break;
         }
         if path != keep && std::fs::remove_file(path).is_ok() {
-            let _ = std::fs::remove_file(path.with_extension("sealed"));
+            let _ = std::fs::remove_file(seal_path(path));
             total -= len;
         }
     }
@@ -375,7 +378,7 @@ mod tests {
         assert_eq!(state, CacheState::Compiled);
         let path = artifact(root.path(), "s1");
         let stored = std::fs::read(&path).unwrap();
-        let seal = path.with_extension("sealed");
+        let seal = seal_path(&path);
         assert_eq!(std::fs::read_to_string(&seal).unwrap(), format!("boot-1\n{}\n", sha256_hex(&stored)));
 
         // After a restart, checked and sealed for the new boot.
@@ -409,7 +412,7 @@ mod tests {
         let store = CompiledStore::open_in_boot(root.path(), &engine, 1 << 30, None);
         store.component(&engine, Some(EMPTY_COMPONENT), "u1", None).unwrap();
         let path = artifact(root.path(), "u1");
-        assert!(!path.with_extension("sealed").exists());
+        assert!(!seal_path(&path).exists());
         let (_, state) = store.component(&engine, None, "u1", None).unwrap().expect("mapped");
         assert_eq!(state, CacheState::Mapped);
     }
