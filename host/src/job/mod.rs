@@ -200,9 +200,14 @@ pub fn materialise(
         }
         for (name, _) in &own {
             if let Some(other) = set_by.insert(name.clone(), label) {
-                return Err(HostError::Spec(format!(
-                    "connections `{other}` and `{label}` would both set {name}: rename one of the labels"
-                )));
+                return Err(HostError::Spec(if other == label {
+                    // A secret value `X` and a plain one `X_FILE` from one plugin.
+                    format!(
+                        "connection `{label}` resolved two values that would both set {name}: its plugin must rename one"
+                    )
+                } else {
+                    format!("connections `{other}` and `{label}` would both set {name}: rename one of the labels")
+                }));
             }
         }
         env.vars.extend(own);
@@ -402,5 +407,18 @@ mod tests {
         let job = Job { realm: "prod".into(), job_id: "j".into() };
         let error = materialise(&job, workdir.path(), &connections, false).unwrap_err().to_string();
         assert!(error.contains("`db` and `db_x`") && error.contains("LAVA_CONN_DB_X_Y"), "{error}");
+    }
+
+    #[test]
+    fn a_secret_value_and_a_plain_one_that_would_set_one_variable_are_refused() {
+        let workdir = tempfile::tempdir().unwrap();
+        let resolved = with_values(&[("PASSWORD", "s3cret", true), ("PASSWORD_FILE", "/etc/passwd", false)]);
+        let connections = BTreeMap::from([("db".to_string(), ("c1".to_string(), &resolved))]);
+        let job = Job { realm: "prod".into(), job_id: "j".into() };
+        let error = materialise(&job, workdir.path(), &connections, false).unwrap_err().to_string();
+        assert!(
+            error.contains("connection `db` resolved two values") && error.contains("LAVA_CONN_DB_PASSWORD_FILE"),
+            "{error}"
+        );
     }
 }
