@@ -398,24 +398,28 @@ mod tests {
         assert!(!folder.exists(), "removed with the job");
     }
 
+    /// Why `materialise` refuses these connections (labelled, resolved).
+    fn refusal(connections: &[(&str, &Resolved)]) -> String {
+        let workdir = tempfile::tempdir().unwrap();
+        let connections: BTreeMap<String, (String, &Resolved)> = connections
+            .iter()
+            .map(|(label, resolved)| (label.to_string(), (format!("{label}-id"), *resolved)))
+            .collect();
+        let job = Job { realm: "prod".into(), job_id: "j".into() };
+        materialise(&job, workdir.path(), &connections, false).unwrap_err().to_string()
+    }
+
     #[test]
     fn two_labels_that_would_set_one_variable_are_refused() {
-        let workdir = tempfile::tempdir().unwrap();
         let (a, b) = (with_values(&[("X_Y", "1", false)]), with_values(&[("Y", "2", false)]));
-        let connections =
-            BTreeMap::from([("db".to_string(), ("c1".to_string(), &a)), ("db_x".to_string(), ("c2".to_string(), &b))]);
-        let job = Job { realm: "prod".into(), job_id: "j".into() };
-        let error = materialise(&job, workdir.path(), &connections, false).unwrap_err().to_string();
+        let error = refusal(&[("db", &a), ("db_x", &b)]);
         assert!(error.contains("`db` and `db_x`") && error.contains("LAVA_CONN_DB_X_Y"), "{error}");
     }
 
     #[test]
     fn a_secret_value_and_a_plain_one_that_would_set_one_variable_are_refused() {
-        let workdir = tempfile::tempdir().unwrap();
         let resolved = with_values(&[("PASSWORD", "s3cret", true), ("PASSWORD_FILE", "/etc/passwd", false)]);
-        let connections = BTreeMap::from([("db".to_string(), ("c1".to_string(), &resolved))]);
-        let job = Job { realm: "prod".into(), job_id: "j".into() };
-        let error = materialise(&job, workdir.path(), &connections, false).unwrap_err().to_string();
+        let error = refusal(&[("db", &resolved)]);
         assert!(
             error.contains("connection `db` resolved two values") && error.contains("LAVA_CONN_DB_PASSWORD_FILE"),
             "{error}"
