@@ -42,7 +42,7 @@ fn check(spec: &str, realm: Option<&str>) -> (Option<Spec>, Vec<Problem>) {
     };
     let mut reader = SpecReader::new(&object);
     let known: Vec<&str> = SsmSecret::FIELDS.iter().map(|f| f.name).collect();
-    for key in object.keys().filter(|key| !known.contains(&key.as_str())) {
+    for key in object.keys().filter(|key| !known.contains(key)) {
         reader.warning(key, format!("is not a field of `{}` and is ignored", SsmSecret::TYPE));
     }
     if reader.required_string("conn_id").is_some_and(|id| id.is_empty()) {
