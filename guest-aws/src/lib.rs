@@ -22,13 +22,10 @@ lava_guest_kit::export_connector!(AwsConnector);
 #[global_allocator]
 static HEAP: lava_guest_kit::heap::Heap = lava_guest_kit::heap::heap();
 
-/// The worker settings the connector reads, for a call in `realm`.
-fn settings(realm: Option<&str>, host: &dyn Host) -> Settings {
-    Settings {
-        realm: realm.filter(|r| !r.is_empty()).map(str::to_string),
-        default_duration: host.setting("AWS_CONN_DURATION"),
-        cache_ttl: host.setting("AWS_ACCESS_KEY_CACHE_TTL"),
-    }
+/// The worker settings the connector reads, for a call in `realm`: asked of
+/// the host when a check needs them.
+fn settings<'h>(realm: Option<&str>, host: &'h dyn Host) -> Settings<'h> {
+    Settings { realm: realm.filter(|r| !r.is_empty()).map(str::to_string), host: Some(host), ..Settings::default() }
 }
 
 impl Connector for AwsConnector {
@@ -52,12 +49,12 @@ impl Connector for AwsConnector {
 }
 
 /// Check a spec; an empty list means valid.
-pub fn validate(json: &str, settings: &Settings) -> Vec<Problem> {
+pub fn validate(json: &str, settings: &Settings<'_>) -> Vec<Problem> {
     spec::check(json, settings).problems
 }
 
 /// The role-session name for the spec in this job, or what prevents one.
-pub fn session_name(json: &str, job: &JobContext, settings: &Settings) -> Result<String, Vec<Problem>> {
+pub fn session_name(json: &str, job: &JobContext, settings: &Settings<'_>) -> Result<String, Vec<Problem>> {
     let checked = spec::check(json, settings);
     if checked.spec.is_none() {
         return Err(errors_only(checked.problems));
@@ -72,7 +69,7 @@ pub fn session_name(json: &str, job: &JobContext, settings: &Settings) -> Result
 pub fn resolve(
     json: &str,
     job: &JobContext,
-    settings: &Settings,
+    settings: &Settings<'_>,
     host: &dyn Host,
 ) -> Result<(Credentials, Vec<Problem>), String> {
     let checked = spec::check(json, settings);
@@ -108,7 +105,7 @@ mod tests {
         }
     }
 
-    fn settings() -> Settings {
+    fn settings() -> Settings<'static> {
         Settings { realm: Some("prod".into()), ..Settings::default() }
     }
 
@@ -213,6 +210,22 @@ mod tests {
         assert!(format!("{c:?}").contains("AKID"));
         assert!(!format!("{c:?}").contains("SECRET"));
         assert!(!format!("{c:?}").contains("TOKEN"));
+    }
+
+    #[test]
+    fn a_setting_is_asked_of_the_host_only_when_a_check_needs_it() {
+        let asked = |spec: &str| {
+            let host = FakeHost::default();
+            AwsConnector.validate(spec, &ValidateContext { realm: Some("prod".into()) }, &host);
+            host.settings_read.take()
+        };
+        let role = r#""conn_id":"aws1","type":"aws","enabled":true,"role_arn":"arn:aws:iam::123456789012:role/r""#;
+        assert_eq!(asked(&format!("{{{role}}}")), ["AWS_CONN_DURATION", "AWS_ACCESS_KEY_CACHE_TTL"]);
+        assert_eq!(asked(&format!(r#"{{{role},"duration":"2h"}}"#)), ["AWS_ACCESS_KEY_CACHE_TTL"]);
+        let keys = r#"{"conn_id":"aws1","type":"aws","enabled":true,"access_keys":"/lava/prod/keys"}"#;
+        // Without role_arn there is no cache TTL to warn against (the worker's
+        // default duration is still checked, as before).
+        assert_eq!(asked(keys), ["AWS_CONN_DURATION"]);
     }
 
     #[test]

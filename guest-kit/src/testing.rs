@@ -8,7 +8,7 @@ use crate::{AssumeRole, CapabilityError, Credentials, Host, Level};
 
 /// Answers SSM reads from `parameters`, settings from `settings`, AssumeRole
 /// with `role_credentials`, and the worker's credentials with `worker` (or
-/// `not-granted`); records every AssumeRole and log line.
+/// `not-granted`); records every AssumeRole, log line and setting asked for.
 #[derive(Debug, Default)]
 pub struct FakeHost {
     /// SSM parameters by name.
@@ -25,6 +25,8 @@ pub struct FakeHost {
     pub read: RefCell<Vec<String>>,
     /// Each log line.
     pub logged: RefCell<Vec<(Level, String)>>,
+    /// Each worker setting asked for, by key.
+    pub settings_read: RefCell<Vec<String>>,
 }
 
 impl FakeHost {
@@ -87,6 +89,7 @@ impl Host for FakeHost {
     }
 
     fn setting(&self, key: &str) -> Option<String> {
+        self.settings_read.borrow_mut().push(key.to_string());
         self.settings.get(key).cloned()
     }
 }
