@@ -251,7 +251,7 @@ impl ConnectorHost {
             Ok(plugin) => plugin,
             Err(problem) => return Ok(vec![problem]),
         };
-        let json = spec.to_string();
+        let json = specs::to_json(spec);
         let context = ValidateContext { realm: realm.map(str::to_string) };
         let call = self.context(plugin, Grants::none(), spec, None);
         let problems = self
@@ -301,7 +301,7 @@ impl ConnectorHost {
             Ok(plugin) => plugin,
             Err(problem) => return Ok(Err(vec![problem])),
         };
-        let json = spec.to_string();
+        let json = specs::to_json(spec);
         let context = self.job_context(spec, job);
         let call = self.context(plugin, Grants::none(), spec, Some(job));
         let result = self
@@ -442,7 +442,7 @@ impl ConnectorHost {
             conn_id: sanitize(&conn_id),
             summary: format!("{}: {}", p.field, p.message),
         })?;
-        let json = spec.to_string();
+        let json = specs::to_json(spec);
         let context = self.job_context(spec, job);
         let grants = self.resolve_grants(job, spec.get("type").and_then(Value::as_str).unwrap_or_default());
         let call = self.context(plugin, grants.clone(), spec, Some(job));

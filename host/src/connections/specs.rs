@@ -48,6 +48,12 @@ pub fn conn_id_of(spec: &Value) -> &str {
     spec.get("conn_id").and_then(Value::as_str).unwrap_or("<no conn_id>")
 }
 
+/// The spec as the JSON text a plugin is given. Serialised straight into a
+/// buffer: `Value`'s `Display` passes every token through `fmt`.
+pub fn to_json(spec: &Value) -> String {
+    serde_json::to_string(spec).expect("a JSON value always serialises")
+}
+
 /// A spec with the SHA-256 of its JSON: what the credential cache keys by,
 /// computed once per read rather than at every resolve.
 #[derive(Debug)]
