@@ -145,8 +145,10 @@ pub fn parse_object(json: &str) -> Result<Fields<'_>, Problem> {
     if json.trim_start().starts_with('{') {
         return serde_json::from_str(json).map_err(|e| Problem::error("", format!("the spec is not valid JSON: {e}")));
     }
-    // Not an object: say whether it is JSON at all.
-    match serde_json::from_str::<serde::de::IgnoredAny>(json) {
+    // Not an object: say whether it is JSON at all. Parsed as a `Value`, as
+    // before, not skipped: skipping accepts a number out of range (`9e999`,
+    // found by the aws_spec fuzz target).
+    match serde_json::from_str::<Value>(json) {
         Ok(_) => Err(Problem::error("", "the spec must be a JSON object (a map of fields)")),
         Err(e) => Err(Problem::error("", format!("the spec is not valid JSON: {e}"))),
     }
@@ -270,6 +272,9 @@ mod tests {
             "\"text\"",
             "",
             "null",
+            "9e999",
+            "[9e999]",
+            r#"{"a": 9e999}"#,
         ] {
             let ours = parse_object(json)
                 .map(|f| f.iter().map(|(k, v)| (k.to_string(), v.clone())).collect::<Vec<_>>())
