@@ -162,6 +162,11 @@ fn is_tag_char(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_alphanumeric() || matches!(c, ' ' | '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@');
     }
+    is_letter_separator_or_number(c)
+}
+
+/// `[\p{L}\p{Z}\p{N}]`, by the Unicode table.
+fn is_letter_separator_or_number(c: char) -> bool {
     matches!(
         c.general_category_group(),
         GeneralCategoryGroup::Letter | GeneralCategoryGroup::Separator | GeneralCategoryGroup::Number
@@ -237,11 +242,8 @@ mod tests {
     #[test]
     fn the_ascii_shortcut_for_tag_characters_agrees_with_the_unicode_table() {
         for c in (0u8..=127).map(char::from) {
-            let by_table = matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
-                || matches!(
-                    c.general_category_group(),
-                    GeneralCategoryGroup::Letter | GeneralCategoryGroup::Separator | GeneralCategoryGroup::Number
-                );
+            let by_table =
+                matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@') || is_letter_separator_or_number(c);
             assert_eq!(is_tag_char(c), by_table, "{c:?}");
         }
         assert!(is_tag_char('é') && is_tag_char('\u{3000}') && !is_tag_char('€'));
