@@ -1,7 +1,7 @@
 //! Reading a spec's fields while collecting problems, the same way in every connector.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
@@ -23,7 +23,10 @@ pub struct Fields<'a> {
 }
 
 /// Above this many fields, duplicate keys are found with an index instead
-/// of a scan, so that a spec with a huge number of keys parses in linear time.
+/// of a scan, so that a spec with a huge number of keys parses in
+/// O(n log n). The index is ordered, not hashed: in a guest without WASI,
+/// std seeds its hash keys from two addresses, the same in every fresh
+/// instance, so a spec could be made of keys that collide.
 const SCAN_LIMIT: usize = 32;
 
 impl<'a> Fields<'a> {
@@ -77,7 +80,7 @@ impl<'de> Visitor<'de> for FieldsVisitor {
         let mut entries: Vec<(Cow<'de, str>, Value)> = Vec::with_capacity(map.size_hint().unwrap_or(16).min(64));
         // A repeated key keeps its first place and takes its last value, as
         // in `serde_json::Map` and Python's `json.loads` (lava).
-        let mut index: Option<HashMap<String, usize>> = None;
+        let mut index: Option<BTreeMap<String, usize>> = None;
         while let Some(Key(key)) = map.next_key()? {
             let value: Value = map.next_value()?;
             let found = match &mut index {
