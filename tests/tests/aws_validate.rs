@@ -209,3 +209,16 @@ fn invalid_json_shapes_are_problems_not_crashes() {
         assert!(problems.iter().any(|p| p.severity == Severity::Error), "{spec}: {problems:?}");
     }
 }
+
+#[test]
+fn a_spec_of_forty_thousand_tags_is_a_problem_found_within_the_deadline() {
+    // Tag keys were checked for repeats against every key before them: this
+    // spec took the built-in past its 1 s deadline. ~1.2 MB, it is also more
+    // than the built-in's start pages hold, so its heap grows, and the next
+    // call (a fresh instance) starts small again.
+    let tags: serde_json::Map<String, Value> =
+        (0..40_000).map(|i| (format!("team-{i:05}"), json!(format!("value-{i:05}")))).collect();
+    let big = errors(&role_spec(json!({ "tags": tags })));
+    assert!(big.iter().any(|p| p.field == "tags" && p.message.contains("40000 tags")), "{big:?}");
+    assert_eq!(errors(&role_spec(json!({}))), vec![]);
+}
