@@ -30,7 +30,6 @@
 //! `examples/plugin-template/` is a complete crate to start from.
 
 mod export;
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 pub mod heap;
 mod host;
 pub mod testing;
