@@ -222,3 +222,21 @@ fn a_spec_of_forty_thousand_tags_is_a_problem_found_within_the_deadline() {
     assert!(big.iter().any(|p| p.field == "tags" && p.message.contains("40000 tags")), "{big:?}");
     assert_eq!(errors(&role_spec(json!({}))), vec![]);
 }
+
+/// `x-note` nested `depth` arrays deep.
+fn nested_note(depth: usize) -> Value {
+    let mut note = json!("bottom");
+    for _ in 0..depth {
+        note = json!([note]);
+    }
+    role_spec(json!({ "x-note": note }))
+}
+
+#[test]
+fn a_spec_nested_as_deep_as_the_json_parser_allows_is_validated_and_deeper_is_a_problem() {
+    // The built-in runs on a 128 KiB stack (`.cargo/config.toml`): the JSON
+    // parser's own depth limit (128) must come before the stack's.
+    assert_eq!(errors(&nested_note(126)), vec![], "within the parser's limit");
+    let too_deep = errors(&nested_note(1000));
+    assert!(too_deep.iter().any(|p| p.message.contains("JSON")), "{too_deep:?}");
+}

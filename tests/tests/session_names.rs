@@ -102,3 +102,26 @@ fn an_invalid_spec_gives_its_problems() {
     let problems = host().session_name(&bad, &job).unwrap().unwrap_err();
     assert!(problems.iter().any(|p| p.field == "role_arn"), "{problems:?}");
 }
+
+#[test]
+fn a_template_nested_as_deep_as_jinja_allows_renders_and_deeper_is_a_problem() {
+    // The built-in runs on a 128 KiB stack (`.cargo/config.toml`): minijinja's
+    // own nesting limit (150 levels of parsing) must come before the stack's.
+    // Measured: both kinds fail on a 64 KiB stack.
+    let parens = |depth: usize| format!("{}job_id{}", "(".repeat(depth), ")".repeat(depth));
+    let expression = |depth: usize| format!("{{{{ {} ~ ({}) }}}}", parens(depth), parens(depth));
+    let blocks = |depth: usize| {
+        format!("{}{{{{ job_id ~ job_id }}}}{}", "{% if job_id %}".repeat(depth), "{% endif %}".repeat(depth))
+    };
+    let job = Job { realm: "prod".into(), job_id: "deep".into() };
+    for (template, renders) in
+        [(expression(70), true), (expression(1000), false), (blocks(140), true), (blocks(1000), false)]
+    {
+        let config = WorkerConfig { conn_app_name: template.clone(), ..test_config() };
+        let host = host_with(config, None, Arc::new(RecordingBackend::default()));
+        match host.session_name(&spec("aws1"), &job).expect("the plugin runs, within its stack") {
+            Ok(name) => assert!(renders && name == "deepdeep", "{template}: {name}"),
+            Err(problems) => assert!(!renders && problems[0].field == "CONN_APP_NAME", "{template}: {problems:?}"),
+        }
+    }
+}
