@@ -66,19 +66,19 @@ pub(crate) fn add_to_linker<T: CapabilityView>(linker: &mut Linker<T>) -> wasmti
 /// A linked plugin of any supported contract version.
 pub(crate) enum PluginPre<T: 'static> {
     V0_1(v0_1::PluginPre<T>),
-    V0_2(latest::PluginPre<T>),
+    V0_2(latest::ConnectorPre<T>),
 }
 
 /// One instance of a plugin, for one call.
 pub(crate) enum PluginInstance {
     V0_1(v0_1::Plugin),
-    V0_2(latest::Plugin),
+    V0_2(latest::Connector),
 }
 
 impl<T: CapabilityView> PluginPre<T> {
     /// The plugin's contract version, read from the connector interface it exports.
     pub fn new(pre: InstancePre<T>) -> Result<Self, String> {
-        match latest::PluginPre::new(pre.clone()) {
+        match latest::ConnectorPre::new(pre.clone()) {
             Ok(pre) => Ok(PluginPre::V0_2(pre)),
             Err(latest_error) => match v0_1::PluginPre::new(pre) {
                 Ok(pre) => Ok(PluginPre::V0_1(pre)),
@@ -102,7 +102,7 @@ impl<T: CapabilityView> PluginPre<T> {
     pub async fn instantiate(&self, store: &mut Store<T>) -> wasmtime::Result<PluginInstance> {
         Ok(match self {
             PluginPre::V0_1(pre) => PluginInstance::V0_1(pre.instantiate_async(store).await?),
-            PluginPre::V0_2(pre) => PluginInstance::V0_2(pre.instantiate_async(store).await?),
+            PluginPre::V0_2(pre) => PluginInstance::V0_2(pre.instantiate(store).await?),
         })
     }
 }
@@ -112,7 +112,7 @@ impl PluginInstance {
     pub async fn describe<T: CapabilityView>(&self, store: &mut Store<T>) -> wasmtime::Result<Descriptor> {
         match self {
             PluginInstance::V0_1(p) => p.lava_connector_connector().call_describe(store).await.map(v0_1::descriptor),
-            PluginInstance::V0_2(p) => p.lava_connector_connector().call_describe(store).await,
+            PluginInstance::V0_2(p) => p.describe(store).await,
         }
     }
 
@@ -129,7 +129,7 @@ impl PluginInstance {
                 .call_validate(store, spec, &v0_1::validate_context(context))
                 .await
                 .map(v0_1::problems),
-            PluginInstance::V0_2(p) => p.lava_connector_connector().call_validate(store, spec, context).await,
+            PluginInstance::V0_2(p) => p.validate(store, spec, context).await,
         }
     }
 
@@ -146,7 +146,7 @@ impl PluginInstance {
                 .call_session_name(store, spec, &v0_1::job_context(context))
                 .await
                 .map(|r| r.map_err(v0_1::problems)),
-            PluginInstance::V0_2(p) => p.lava_connector_connector().call_session_name(store, spec, context).await,
+            PluginInstance::V0_2(p) => p.session_name(store, spec, context).await,
         }
     }
 
@@ -165,7 +165,7 @@ impl PluginInstance {
                 let plugin = store.data_mut().capabilities().plugin().clone();
                 Ok(result.map(|r| v0_1::resolved(&plugin, r)))
             }
-            PluginInstance::V0_2(p) => p.lava_connector_connector().call_resolve(store, spec, context).await,
+            PluginInstance::V0_2(p) => p.resolve(store, spec, context).await,
         }
     }
 }
