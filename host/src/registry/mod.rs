@@ -558,4 +558,27 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn the_builtins_have_no_post_return_functions() {
+        // `lava_wasm_build::without_post_returns`: no lifted export has one.
+        use wasmparser::{CanonicalFunction, CanonicalOption, Parser, Payload};
+        for built_in in BUILTINS {
+            let mut lifted = 0;
+            for payload in Parser::new(0).parse_all(built_in.component) {
+                let Payload::ComponentCanonicalSection(section) = payload.unwrap() else { continue };
+                for function in section {
+                    if let CanonicalFunction::Lift { options, .. } = function.unwrap() {
+                        lifted += 1;
+                        assert!(
+                            !options.iter().any(|o| matches!(o, CanonicalOption::PostReturn(_))),
+                            "the `{}` built-in has post-return functions",
+                            built_in.name
+                        );
+                    }
+                }
+            }
+            assert_eq!(lifted, 4, "describe, validate, session-name and resolve are lifted");
+        }
+    }
 }
