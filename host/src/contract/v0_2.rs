@@ -22,7 +22,7 @@ use std::time::UNIX_EPOCH;
 
 use secrecy::ExposeSecret;
 use wasmtime::AsContextMut;
-use wasmtime::component::{ComponentExportIndex, Instance, InstancePre};
+use wasmtime::component::{ComponentExportIndex, ComponentNamedList, Instance, InstancePre, Lift, Lower};
 
 use crate::capabilities::{self as host, Capabilities, LogLevel, Outcome};
 use lava::connector::types::{AwsCredentials, CapabilityError};
@@ -84,52 +84,50 @@ pub(crate) struct Connector {
 }
 
 impl Connector {
+    /// Calls `export` with `params`, checking only its type.
+    async fn call<P, R, S>(&self, mut store: S, export: ComponentExportIndex, params: P) -> wasmtime::Result<R>
+    where
+        P: ComponentNamedList + Lower + Send + Sync,
+        R: Lift + Send + Sync + 'static,
+        S: AsContextMut<Data: Send>,
+    {
+        let func = self.instance.get_typed_func::<P, (R,)>(&mut store, export)?;
+        Ok(func.call_async(store, params).await?.0)
+    }
+
     /// `describe`.
-    pub async fn describe<S: AsContextMut<Data: Send>>(&self, mut store: S) -> wasmtime::Result<types::Descriptor> {
-        let func = self.instance.get_typed_func::<(), (types::Descriptor,)>(&mut store, self.exports.describe)?;
-        Ok(func.call_async(store, ()).await?.0)
+    pub async fn describe<S: AsContextMut<Data: Send>>(&self, store: S) -> wasmtime::Result<types::Descriptor> {
+        self.call(store, self.exports.describe, ()).await
     }
 
     /// `validate`.
     pub async fn validate<S: AsContextMut<Data: Send>>(
         &self,
-        mut store: S,
+        store: S,
         spec: &str,
         context: &types::ValidateContext,
     ) -> wasmtime::Result<Vec<types::Problem>> {
-        let func = self.instance.get_typed_func::<(&str, &types::ValidateContext), (Vec<types::Problem>,)>(
-            &mut store,
-            self.exports.validate,
-        )?;
-        Ok(func.call_async(store, (spec, context)).await?.0)
+        self.call(store, self.exports.validate, (spec, context)).await
     }
 
     /// `session-name`.
     pub async fn session_name<S: AsContextMut<Data: Send>>(
         &self,
-        mut store: S,
+        store: S,
         spec: &str,
         context: &types::JobContext,
     ) -> wasmtime::Result<Result<String, Vec<types::Problem>>> {
-        let func = self.instance.get_typed_func::<(&str, &types::JobContext), (Result<String, Vec<types::Problem>>,)>(
-            &mut store,
-            self.exports.session_name,
-        )?;
-        Ok(func.call_async(store, (spec, context)).await?.0)
+        self.call(store, self.exports.session_name, (spec, context)).await
     }
 
     /// `resolve`.
     pub async fn resolve<S: AsContextMut<Data: Send>>(
         &self,
-        mut store: S,
+        store: S,
         spec: &str,
         context: &types::JobContext,
     ) -> wasmtime::Result<Result<types::Resolved, String>> {
-        let func = self.instance.get_typed_func::<(&str, &types::JobContext), (Result<types::Resolved, String>,)>(
-            &mut store,
-            self.exports.resolve,
-        )?;
-        Ok(func.call_async(store, (spec, context)).await?.0)
+        self.call(store, self.exports.resolve, (spec, context)).await
     }
 }
 
