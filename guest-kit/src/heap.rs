@@ -179,7 +179,9 @@ mod wasm {
         }
 
         unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-            if self.resize_in_place(ptr as usize, layout.size(), new_size) {
+            // A block that shrinks stays where it is: the latest gives back
+            // its tail, any other keeps it until the reset.
+            if self.resize_in_place(ptr as usize, layout.size(), new_size) || new_size <= layout.size() {
                 return ptr;
             }
             // SAFETY: the caller guarantees `new_size` with this alignment is
