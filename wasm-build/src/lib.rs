@@ -47,7 +47,8 @@ fn build_workspace_package(package: &str, watch: &[&str], target: &str, profile:
 pub fn build_builtin(package: &str, watch: &[&str]) -> PathBuf {
     let module = build_workspace_package(package, watch, BUILTIN_TARGET, BUILTIN_PROFILE);
     let bytes = std::fs::read(&module).unwrap_or_else(|e| panic!("read {}: {e}", module.display()));
-    let bytes = without_post_returns(&bytes).unwrap_or_else(|e| panic!("read {}: {e}", module.display()));
+    let bytes = without_post_returns(&bytes)
+        .unwrap_or_else(|e| panic!("{} is not a WebAssembly module: {e}", module.display()));
     let component = wit_component::ComponentEncoder::default()
         .module(&bytes)
         .and_then(|encoder| encoder.validate(true).encode())
