@@ -96,6 +96,11 @@ share = host_part[0] / uncached if host_part and uncached else None
 timed("3", "… of which the host (the rest is inside the SDK call)", "resolve", "uncached-host-part",
       f"{100 * share:.1f} % of uncached" if share is not None else "", "≤ 2 %",
       yes(share is not None and share <= 0.02))
+after_wait = estimate("resolve", "uncached-host-part-after-a-wait")
+timed("3", "… the host's part of the same resolve with the AWS call replaced by a 2 ms wait on the calling "
+      "thread (no SDK, no emulator)", "resolve", "uncached-host-part-after-a-wait",
+      f"{after_wait[0] / logic_sandboxed:.1f}× without the wait; the real call's is "
+      f"{host_part[0] / after_wait[0]:.1f}× this" if after_wait and logic_sandboxed and host_part else "")
 sdk = estimate("resolve", "sdk-assume-role")
 timed("3", "the same AssumeRole with the SDK alone", "resolve", "sdk-assume-role",
       f"{sdk[0] / uncached:.2f}× uncached" if sdk and uncached else "")
