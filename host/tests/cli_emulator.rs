@@ -179,14 +179,14 @@ fn every_aws_capability_call_is_one_audit_event_without_secrets() {
     let events: Vec<&str> = log.lines().filter(|l| l.contains("lava_conn::audit")).collect();
     assert_eq!(events.len(), 1, "{log}");
     for field in [
-        "plugin=built-in `aws`".to_string(),
-        format!("sha256={sha256}"),
-        "connector_type=aws".into(),
-        "realm=prod".into(),
-        "job=audit-job".into(),
-        "conn_id=keys".into(),
+        "plugin=\"built-in `aws`\"".to_string(),
+        format!("sha256=\"{sha256}\""),
+        "connector_type=\"aws\"".into(),
+        "realm=\"prod\"".into(),
+        "job=\"audit-job\"".into(),
+        "conn_id=\"keys\"".into(),
         "capability=\"ssm.get-parameter\"".into(),
-        "target=/lava/prod/aws/keys".into(),
+        "target=\"/lava/prod/aws/keys\"".into(),
         "outcome=\"ok\"".into(),
         "duration_us=".into(),
     ] {
@@ -197,6 +197,6 @@ fn every_aws_capability_call_is_one_audit_event_without_secrets() {
     let log = audit_log("role");
     let events: Vec<&str> = log.lines().filter(|l| l.contains("lava_conn::audit")).collect();
     assert_eq!(events.len(), 1, "{log}");
-    assert!(events[0].contains("capability=\"sts.assume-role\"") && events[0].contains(&format!("target={ROLE}")));
+    assert!(events[0].contains("capability=\"sts.assume-role\"") && events[0].contains(&format!("target=\"{ROLE}\"")));
     assert!(!log.contains("ASIA"), "no key id of the session: {log}");
 }

@@ -191,16 +191,19 @@ impl Capabilities {
         self.host_time += took;
         let result = result.map_err(|_| BoundHit::WallClock);
         let a = &self.audit;
+        // Every text field is written as a quoted, escaped string (`?`): a
+        // value holding ` outcome="ok"` stays inside its own quotes, so an
+        // event reads back as exactly the fields written here.
         tracing::info!(
             target: AUDIT_TARGET,
-            plugin = %self.plugin,
-            sha256 = %a.sha256,
-            connector_type = %a.connector_type,
-            realm = %a.realm,
-            job = %a.job,
-            conn_id = %a.conn_id,
+            plugin = ?&*self.plugin,
+            sha256 = ?&*a.sha256,
+            connector_type = ?a.connector_type,
+            realm = ?a.realm,
+            job = ?a.job,
+            conn_id = ?a.conn_id,
             capability,
-            target = %sanitize(target),
+            target = ?sanitize(target),
             outcome = match &result {
                 Ok(Ok(_)) => "ok",
                 Ok(Err(e)) => e.kind(),
@@ -209,7 +212,7 @@ impl Capabilities {
             duration_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
         );
         if let Ok(Err(CapabilityError::NotGranted(refusal))) = &result {
-            tracing::warn!(plugin = %self.plugin, "{refusal}");
+            tracing::warn!(plugin = ?&*self.plugin, "{refusal}");
         }
         result
     }

@@ -190,3 +190,97 @@ fn a_bound_that_ends_a_call_says_which() {
     assert_eq!(BoundHit::WallClock.to_string(), "the call's wall-clock limit was reached");
     assert_eq!(BoundHit::CapabilityCalls.to_string(), "the call's capability budget was spent");
 }
+
+/// A `MakeWriter` into a shared buffer, for reading events back.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An event's fields as `key=value` pairs, read as a log parser would: a
+/// value is a quoted string with `\`-escapes, or a bare word.
+fn fields_of(event: &str) -> Vec<(String, String)> {
+    let mut fields = Vec::new();
+    let mut rest = event.trim_start();
+    while !rest.is_empty() {
+        let (key, after) = rest.split_once('=').expect("key=value");
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let end = if after.starts_with('"') {
+            chars.next();
+            let mut end = after.len();
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => value.push(chars.next().expect("an escaped character").1),
+                    '"' => {
+                        end = i + 1;
+                        break;
+                    }
+                    c => value.push(c),
+                }
+            }
+            end
+        } else {
+            let end = after.find(' ').unwrap_or(after.len());
+            value.push_str(&after[..end]);
+            end
+        };
+        fields.push((key.to_string(), value));
+        rest = after[end..].trim_start();
+    }
+    fields
+}
+
+#[tokio::test]
+async fn an_audit_event_reads_back_as_exactly_the_fields_the_host_wrote_whatever_the_values() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .without_time()
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+    let forged = r#"x" outcome="ok" capability="sts.assume-role" target="arn:aws:iam::1:role/admin"#;
+    let backend = Arc::new(Recording::default());
+    let mut caps = capabilities(resolve_grants(), &backend, Duration::ZERO);
+    caps.audit = Audit { conn_id: format!("c {forged}"), job: format!("j\\ {forged}"), ..Audit::default() };
+    let _ = caps.get_parameter(&format!("/lava/dev/{forged}"), true).await;
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let events: Vec<&str> = log.lines().filter_map(|l| l.split_once("lava_conn::audit: ").map(|(_, e)| e)).collect();
+    assert_eq!(events.len(), 1, "{log}");
+    let fields = fields_of(events[0]);
+    let keys: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "plugin",
+            "sha256",
+            "connector_type",
+            "realm",
+            "job",
+            "conn_id",
+            "capability",
+            "target",
+            "outcome",
+            "duration_us"
+        ],
+        "{}",
+        events[0]
+    );
+    let value = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).unwrap();
+    assert_eq!(value("outcome"), "not-granted");
+    assert_eq!(value("capability"), "ssm.get-parameter");
+    assert_eq!(value("target"), format!("/lava/dev/{forged}"));
+    assert_eq!(value("conn_id"), format!("c {forged}"));
+    assert_eq!(value("job"), format!("j\\ {forged}"));
+}
