@@ -61,6 +61,9 @@ pub struct WorkerConfig {
     pub max_capability_calls: u32,
     /// Largest plugin file loaded from the plugin folder, in MiB; bigger files are skipped unread.
     pub max_plugin_file_mib: u32,
+    /// Largest connection spec file read, in KiB; a bigger one is refused
+    /// unread, naming it, and the other files' specs are still served.
+    pub max_spec_file_kib: u32,
     /// Endpoint URLs plugins may name (STS `source` credentials, resolved
     /// credentials for the job). Empty by default: a plugin cannot steer any
     /// AWS traffic. The worker's own `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_STS`
@@ -125,6 +128,7 @@ impl Default for WorkerConfig {
             // The built-in connectors make at most three (SSM, then STS).
             max_capability_calls: 32,
             max_plugin_file_mib: 64,
+            max_spec_file_kib: crate::connections::specs::DEFAULT_MAX_SPEC_FILE_KIB,
             allowed_endpoints: Vec::new(),
             allowed_roles: Vec::new(),
             pass_worker_credentials: false,
@@ -170,6 +174,22 @@ impl MemoryLimits {
     }
 }
 
+/// The variable naming the worker configuration file (the `--config` option).
+pub const CONFIG_FILE_VARIABLE: &str = "LAVA_CONN_CONFIG";
+
+/// Whether lava-conn reads the variable `name` as one of its own settings:
+/// the configuration file, or any override of [`ENV_OVERRIDES`]. A job's
+/// connections may never set one (`job::Claims`): a lava-conn inside the job
+/// would obey its parent's plugins.
+pub fn is_setting_variable(name: &str) -> bool {
+    setting_variables().any(|variable| variable == name)
+}
+
+/// Every variable lava-conn reads as a setting of its own.
+pub(crate) fn setting_variables() -> impl Iterator<Item = &'static str> {
+    std::iter::once(CONFIG_FILE_VARIABLE).chain(ENV_OVERRIDES.iter().map(|(variable, _)| *variable))
+}
+
 /// Environment variables that override the file, and the key each sets.
 /// lava's own parameter names are accepted bare and with lava's `LAVA_` prefix.
 const ENV_OVERRIDES: &[(&str, &str)] = &[
@@ -184,6 +204,7 @@ const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("LAVA_CONN_CALL_WALL_LIMIT_MS", "call_wall_limit_ms"),
     ("LAVA_CONN_MAX_CAPABILITY_CALLS", "max_capability_calls"),
     ("LAVA_CONN_MAX_PLUGIN_FILE_MIB", "max_plugin_file_mib"),
+    ("LAVA_CONN_MAX_SPEC_FILE_KIB", "max_spec_file_kib"),
     ("LAVA_CONN_ALLOWED_ENDPOINTS", "allowed_endpoints"),
     ("LAVA_CONN_ALLOWED_ROLES", "allowed_roles"),
     ("LAVA_CONN_MEMORY_LIMIT_MIB", "memory_limit_mib"),
@@ -257,6 +278,7 @@ impl WorkerConfig {
                 | "call_wall_limit_ms"
                 | "max_capability_calls"
                 | "max_plugin_file_mib"
+                | "max_spec_file_kib"
                 | "memory_limit_mib"
                 | "instance_wait_ms"
                 | "compile_cache_max_mib"
@@ -292,11 +314,12 @@ impl WorkerConfig {
                 return Err(invalid(format!("{key}: `{value}` must be between 0 and {max_seconds} seconds")));
             }
         }
-        let ranges: [(&str, u64, std::ops::RangeInclusive<u64>); 10] = [
+        let ranges: [(&str, u64, std::ops::RangeInclusive<u64>); 11] = [
             ("call_deadline_ms", self.call_deadline_ms, 1..=600_000),
             ("call_wall_limit_ms", self.call_wall_limit_ms, 1..=3_600_000),
             ("max_capability_calls", u64::from(self.max_capability_calls), 1..=100_000),
             ("max_plugin_file_mib", u64::from(self.max_plugin_file_mib), 1..=4096),
+            ("max_spec_file_kib", u64::from(self.max_spec_file_kib), 1..=65_536),
             ("memory_limit_mib", u64::from(self.memory_limit_mib), 1..=4096),
             ("max_concurrent_instances", u64::from(self.max_concurrent_instances), 1..=10_000),
             ("instance_wait_ms", self.instance_wait_ms, 0..=3_600_000),
@@ -377,6 +400,11 @@ impl WorkerConfig {
     /// How long a spec read from the store is used, already checked.
     pub fn spec_cache_ttl(&self) -> Duration {
         checked_duration(&self.spec_cache_ttl, 60.0)
+    }
+
+    /// The largest spec file read, in bytes.
+    pub fn max_spec_file_bytes(&self) -> u64 {
+        u64::from(self.max_spec_file_kib) * 1024
     }
 
     /// The SSM prefixes granted for `realm`. A realm that would widen a prefix

@@ -96,6 +96,7 @@ pub async fn aws_host(
     prefetch: Option<(&str, &str)>,
 ) -> anyhow::Result<(ConnectorHost, Option<Value>)> {
     lava_conn::check_worker_profile(&std::env::vars().collect())?;
+    let max_spec_bytes = config.max_spec_file_bytes();
     let sdk = Arc::new(LazySdk::default());
     tokio::spawn({
         let sdk = sdk.clone();
@@ -106,7 +107,7 @@ pub async fn aws_host(
     let store: Arc<dyn ConnectionStore> = if connections == "dynamodb" {
         Arc::new(LazyDynamo { sdk: sdk.clone(), store: OnceCell::new() })
     } else {
-        Arc::new(FolderStore::open(Path::new(connections))?)
+        Arc::new(FolderStore::open_capped(Path::new(connections), max_spec_bytes)?)
     };
     let spec = prefetch.map(|(realm, conn_id)| {
         let (store, realm, conn_id) = (store.clone(), realm.to_string(), conn_id.to_string());

@@ -19,9 +19,10 @@ pub struct Args {
 
 pub fn run(args: &Args, globals: &Globals, config: WorkerConfig) -> anyhow::Result<ExitCode> {
     let job = args.job.job(&config)?;
+    let max_spec_bytes = config.max_spec_file_bytes();
     let host = host(globals, config, None)?;
     let (job, file) = (&job, &args.file);
-    let specs = read_spec_file(file)?;
+    let specs = read_spec_file(file, max_spec_bytes)?;
     let several = specs.len() > 1;
     let mut code = ExitCode::SUCCESS;
     for spec in &specs {

@@ -26,11 +26,12 @@ pub struct Args {
 
 pub fn run(args: &Args, globals: &Globals, config: WorkerConfig) -> anyhow::Result<ExitCode> {
     let realm = args.realm.clone().or_else(|| config.realm.clone());
+    let max_spec_bytes = config.max_spec_file_bytes();
     let host = host(globals, config, None)?;
     let (realm, json, files) = (realm.as_deref(), args.json, &args.files);
     let mut specs = Vec::new();
     for file in files {
-        for spec in read_spec_file(file)? {
+        for spec in read_spec_file(file, max_spec_bytes)? {
             specs.push((file, spec));
         }
     }

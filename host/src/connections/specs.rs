@@ -1,12 +1,16 @@
 //! Connection specs: reading them from JSON or YAML files, and a spec as the
 //! host keeps it once read (with its digest, which keys the credential cache).
 
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::cache::Expiring;
+use crate::text::sanitize;
 
 /// A spec file could not be read or parsed.
 #[derive(Debug, thiserror::Error)]
@@ -19,18 +23,32 @@ pub enum SpecFileError {
     Parse { path: PathBuf, message: String },
 }
 
+/// The default cap on a spec file's size (`max_spec_file_kib`): lava's own
+/// store holds specs of at most 400 KB (a DynamoDB item); a file of a list
+/// of specs has room for thousands. Parsing takes ~50 bytes of memory per
+/// byte of YAML, so the cap also bounds what one file costs.
+pub const DEFAULT_MAX_SPEC_FILE_KIB: u32 = 1024;
+
+/// Deepest nesting of `[` and `{` a spec file may have. lava's specs nest
+/// three deep; YAML's scanner takes time growing with the square of the
+/// flow nesting (100,000 `[` took 27 s), so it is bounded before parsing.
+pub const MAX_SPEC_NESTING: usize = 64;
+
 /// The specs in `path`: one spec (a map) or a list of them, as JSON or YAML.
 /// `.json` files are parsed as JSON, everything else as YAML (a superset).
-pub fn read_spec_file(path: &Path) -> Result<Vec<Value>, SpecFileError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| SpecFileError::Read { path: path.to_path_buf(), source })?;
+/// The file must be a regular file of at most `max_bytes`, checked on the
+/// open handle (it is opened without blocking, so a FIFO cannot hang the
+/// read), and nest at most [`MAX_SPEC_NESTING`] deep, checked before it is
+/// parsed. A key given twice in one map is an error naming it and its lines.
+pub fn read_spec_file(path: &Path, max_bytes: u64) -> Result<Vec<Value>, SpecFileError> {
     let parse_error = |message: String| SpecFileError::Parse { path: path.to_path_buf(), message };
+    let text = read_capped(path, max_bytes).map_err(|e| match e {
+        Capped::Io(source) => SpecFileError::Read { path: path.to_path_buf(), source },
+        Capped::Refused(message) => parse_error(message),
+    })?;
+    check_nesting(&text).map_err(parse_error)?;
     let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    let value: Value = if is_json {
-        serde_json::from_str(&text).map_err(|e| parse_error(format!("invalid JSON: {e}")))?
-    } else {
-        serde_yaml_ng::from_str(&text).map_err(|e| parse_error(format!("invalid YAML: {e}")))?
-    };
+    let value = parse(&text, is_json).map_err(parse_error)?;
     match value {
         Value::Array(items) => {
             if let Some(i) = items.iter().position(|v| !v.is_object()) {
@@ -40,6 +58,184 @@ pub fn read_spec_file(path: &Path) -> Result<Vec<Value>, SpecFileError> {
         }
         Value::Object(_) => Ok(vec![value]),
         _ => Err(parse_error("holds neither a connection spec (a map) nor a list of them".into())),
+    }
+}
+
+/// Why a capped read failed.
+enum Capped {
+    Io(std::io::Error),
+    Refused(String),
+}
+
+/// The text of `path`, a regular file of at most `max_bytes`.
+fn read_capped(path: &Path, max_bytes: u64) -> Result<String, Capped> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(Capped::Io)?;
+    let metadata = file.metadata().map_err(Capped::Io)?;
+    if !metadata.is_file() {
+        return Err(Capped::Refused("is not a regular file; spec files must be".into()));
+    }
+    let too_big = |len: u64| {
+        Capped::Refused(format!(
+            "is {} KiB, more than the {} KiB a spec file may be (setting max_spec_file_kib)",
+            len.div_ceil(1024),
+            max_bytes / 1024
+        ))
+    };
+    if metadata.len() > max_bytes {
+        return Err(too_big(metadata.len()));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    // The file may have grown since: read one byte past the cap at most.
+    file.take(max_bytes + 1).read_to_end(&mut bytes).map_err(Capped::Io)?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(too_big(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|e| Capped::Refused(format!("is not UTF-8 text: {e}")))
+}
+
+/// A bound on the text's nesting of `[` and `{`, found in one pass before
+/// any parser runs: every bracket counts, quoted or not, so that no quoting
+/// can hide nesting from it (a string of 65 unclosed `[` is refused too,
+/// which no connection spec holds). Block nesting (indentation) is bounded
+/// by the parsers' own recursion limits, and costs them linear time.
+fn check_nesting(text: &str) -> Result<(), String> {
+    let mut depth = 0usize;
+    for (line, text_line) in text.lines().enumerate() {
+        for byte in text_line.bytes() {
+            match byte {
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > MAX_SPEC_NESTING {
+                        return Err(format!(
+                            "nests deeper than {MAX_SPEC_NESTING} levels of `[` and `{{` (at line {})",
+                            line + 1
+                        ));
+                    }
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parse `text` as JSON or YAML into a value, refusing repeated keys.
+fn parse(text: &str, is_json: bool) -> Result<Value, String> {
+    let parsed = if is_json {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        Unique::deserialize(&mut deserializer)
+            .and_then(|value| deserializer.end().map(|()| value))
+            .map_err(|e| (format!("invalid JSON: {e}"), e.is_data().then(|| e.line())))
+    } else {
+        serde_yaml_ng::from_str::<Unique>(text)
+            .map_err(|e| (format!("invalid YAML: {e}"), e.location().map(|l| l.line())))
+    };
+    parsed.map(|unique| unique.0).map_err(|(message, line)| match repeated_key(&message) {
+        Some(key) => repeated_key_message(text, &key, if is_json { line } else { None }),
+        None => message,
+    })
+}
+
+/// The text of the error a repeated key raises, before the parser adds where.
+const REPEATED: &str = "is given twice in one map";
+
+/// The key named in a parser's message for a repeated key.
+fn repeated_key(message: &str) -> Option<String> {
+    let (_, after) = message.split_once("key `")?;
+    let (key, rest) = after.split_once('`')?;
+    rest.trim_start().starts_with(REPEATED).then(|| key.to_string())
+}
+
+/// "key `k` is given twice in one map (it is a key on lines 3 and 7)": the
+/// lines that hold the key as a key, up to `last` (where JSON's parser
+/// found the second; YAML's does not say where).
+fn repeated_key_message(text: &str, key: &str, last: Option<usize>) -> String {
+    let forms = [format!("{key}:"), format!("\"{key}\""), format!("'{key}'")];
+    let lines: Vec<String> = text
+        .lines()
+        .enumerate()
+        .take(last.unwrap_or(usize::MAX))
+        .filter(|(_, l)| {
+            let l = l.trim_start().trim_start_matches(['-', ' ', '{', ',']);
+            forms.iter().any(|f| l.starts_with(f.as_str()))
+        })
+        .map(|(i, _)| (i + 1).to_string())
+        .collect();
+    let lines = match lines.as_slice() {
+        [] => String::new(),
+        [one] => format!(" (it is a key on line {one})"),
+        [rest @ .., last] => format!(" (it is a key on lines {} and {last})", rest.join(", ")),
+    };
+    format!("key `{}` {REPEATED}{lines}: a spec says each thing once; remove one of them", sanitize(key))
+}
+
+/// A JSON value parsed from JSON or YAML in which no map repeats a key:
+/// serde_json and serde_yaml_ng keep the last of two values silently.
+struct Unique(Value);
+
+impl<'de> serde::Deserialize<'de> for Unique {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueVisitor).map(Unique)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Unique::deserialize(d).map(|u| u.0)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Unique(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("key `{key}` {REPEATED}")));
+            }
+            let Unique(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
     }
 }
 
@@ -98,5 +294,66 @@ impl SpecKey {
             hasher.update(part.as_bytes());
         }
         Self(hasher.finalize().into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(name: &str, text: &str) -> Result<Vec<Value>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        read_spec_file(&path, 1 << 20).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused_naming_it_and_its_lines_in_json_and_yaml() {
+        let json = "{\n  \"conn_id\": \"c\",\n  \"role_arn\": \"a\",\n  \"role_arn\": \"b\"\n}";
+        let error = read("c.json", json).unwrap_err();
+        assert!(error.contains("key `role_arn` is given twice in one map (it is a key on lines 3 and 4)"), "{error}");
+        let yaml = "conn_id: c\nrole_arn: a\ntags:\n  k: 1\nrole_arn: b\n";
+        let error = read("c.yaml", yaml).unwrap_err();
+        assert!(error.contains("key `role_arn` is given twice in one map (it is a key on lines 2 and 5)"), "{error}");
+        let nested = "- conn_id: c\n  tags:\n    k: 1\n    k: 2\n";
+        assert!(read("n.yaml", nested).unwrap_err().contains("key `k` is given twice"));
+        // The same key in two maps is no repetition.
+        assert_eq!(read("ok.yaml", "- conn_id: a\n- conn_id: b\n").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn nesting_is_bounded_before_parsing_and_what_is_within_it_parses() {
+        let within = format!("{{\"conn_id\": \"c\", \"x\": {}{}}}", "[".repeat(60), "]".repeat(60));
+        assert_eq!(read("w.json", &within).unwrap().len(), 1);
+        let error = read("d.yaml", &format!("conn_id: c\nx: {}", "{a: ".repeat(65))).unwrap_err();
+        assert!(error.contains("nests deeper than 64") && error.contains("line 2"), "{error}");
+        // Quoting cannot hide brackets from the count.
+        let quoted = format!("conn_id: c\nx: '{}'\n", "[".repeat(65));
+        assert!(read("q.yaml", &quoted).unwrap_err().contains("nests deeper"));
+    }
+
+    #[test]
+    fn what_parses_is_what_serde_json_and_serde_yaml_give_without_repeated_keys() {
+        let json =
+            r#"[{"conn_id": "c", "n": 1, "f": 1.5, "neg": -2, "b": true, "z": null, "l": [1, "a"], "m": {"k": "v"}}]"#;
+        let expected: Value = serde_json::from_str(json).unwrap();
+        assert_eq!(Value::Array(read("a.json", json).unwrap()), expected);
+        let yaml = "- conn_id: c\n  n: 1\n  f: 1.5\n  neg: -2\n  b: true\n  z: ~\n  l: [1, a]\n  m: {k: v}\n";
+        let expected: Value = serde_yaml_ng::from_str(yaml).unwrap();
+        assert_eq!(Value::Array(read("a.yaml", yaml).unwrap()), expected);
+    }
+
+    #[test]
+    fn a_fifo_or_a_folder_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("f.yaml");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo(3) with a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let error = read_spec_file(&fifo, 1 << 20).unwrap_err().to_string();
+        assert!(error.contains("not a regular file"), "{error}");
+        let error = read_spec_file(dir.path(), 1 << 20).unwrap_err().to_string();
+        assert!(error.contains("not a regular file"), "{error}");
     }
 }

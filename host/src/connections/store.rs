@@ -9,8 +9,9 @@ use std::sync::{Arc, RwLock};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Number, Value};
 
-use super::specs::{SpecFileError, conn_id_of, read_spec_file};
+use super::specs::{DEFAULT_MAX_SPEC_FILE_KIB, SpecFileError, conn_id_of, read_spec_file};
 use crate::files::FileIdentity;
+use crate::text::sanitize;
 
 /// A boxed future, so that stores can be used as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -21,6 +22,10 @@ pub enum StoreError {
     /// No spec with this conn id.
     #[error("connection `{conn_id}` is not in {store}")]
     NotFound { conn_id: String, store: String },
+    /// No spec with this conn id in the files that could be read; some
+    /// could not, and it may be in one of those.
+    #[error("connection `{conn_id}` is not in the readable files of {store}; {} could not be read: {}", unreadable.len(), unreadable.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    NotReadable { conn_id: String, store: String, unreadable: Vec<Arc<SpecFileError>> },
     /// Two files hold the same conn id.
     #[error("connection `{conn_id}` is defined twice: in {} and in {}", first.display(), second.display())]
     Duplicate { conn_id: String, first: PathBuf, second: PathBuf },
@@ -39,13 +44,16 @@ pub trait ConnectionStore: Send + Sync {
 }
 
 /// Specs from a folder of JSON/YAML files (one spec or a list per file).
-/// Read at open, and again whenever a `get` finds that the folder's files
+/// A file that cannot be read (too big, nested too deep, not JSON or YAML,
+/// a key given twice) is reported and left out; the others' specs are
+/// served. Read at open, and again whenever a `get` finds that the folder's files
 /// changed (a file added, removed or rewritten, by size, times and inode),
 /// so a long-running worker sees edited specs; the host's spec cache bounds
 /// how often a `get` comes (`spec_cache_ttl`).
 #[derive(Debug)]
 pub struct FolderStore {
     folder: PathBuf,
+    max_file_bytes: u64,
     snapshot: RwLock<Arc<Snapshot>>,
 }
 
@@ -54,6 +62,8 @@ pub struct FolderStore {
 struct Snapshot {
     files: Vec<SpecFile>,
     specs: BTreeMap<String, (PathBuf, Value)>,
+    /// The files that could not be read, and why.
+    unreadable: Vec<Arc<SpecFileError>>,
 }
 
 /// A spec file and its identity when it was read.
@@ -64,11 +74,18 @@ struct SpecFile {
 }
 
 impl FolderStore {
-    /// Read every `*.json`, `*.yaml` and `*.yml` in `folder`. Duplicate conn ids
-    /// are an error naming both files.
+    /// Read every `*.json`, `*.yaml` and `*.yml` in `folder`, each of at
+    /// most the default size ([`DEFAULT_MAX_SPEC_FILE_KIB`]). Duplicate
+    /// conn ids are an error naming both files.
     pub fn open(folder: &Path) -> Result<Self, StoreError> {
-        let snapshot = Self::read(Self::scan(folder)?)?;
-        Ok(Self { folder: folder.to_path_buf(), snapshot: RwLock::new(Arc::new(snapshot)) })
+        Self::open_capped(folder, u64::from(DEFAULT_MAX_SPEC_FILE_KIB) * 1024)
+    }
+
+    /// As [`FolderStore::open`], with files of at most `max_file_bytes`
+    /// (`WorkerConfig::max_spec_file_bytes`).
+    pub fn open_capped(folder: &Path, max_file_bytes: u64) -> Result<Self, StoreError> {
+        let snapshot = Self::read(Self::scan(folder)?, max_file_bytes)?;
+        Ok(Self { folder: folder.to_path_buf(), max_file_bytes, snapshot: RwLock::new(Arc::new(snapshot)) })
     }
 
     /// The spec files in `folder`, in name order, with their identities.
@@ -91,10 +108,19 @@ impl FolderStore {
         Ok(files)
     }
 
-    fn read(files: Vec<SpecFile>) -> Result<Snapshot, StoreError> {
+    fn read(files: Vec<SpecFile>, max_file_bytes: u64) -> Result<Snapshot, StoreError> {
         let mut specs: BTreeMap<String, (PathBuf, Value)> = BTreeMap::new();
+        let mut unreadable = Vec::new();
         for file in &files {
-            for spec in read_spec_file(&file.path)? {
+            let read = match read_spec_file(&file.path, max_file_bytes) {
+                Ok(read) => read,
+                Err(error) => {
+                    tracing::warn!("connection specs: {}", sanitize(&error.to_string()));
+                    unreadable.push(Arc::new(error));
+                    continue;
+                }
+            };
+            for spec in read {
                 let conn_id = conn_id_of(&spec).to_string();
                 if let Some((first, _)) = specs.get(&conn_id) {
                     return Err(StoreError::Duplicate { conn_id, first: first.clone(), second: file.path.clone() });
@@ -102,7 +128,7 @@ impl FolderStore {
                 specs.insert(conn_id, (file.path.clone(), spec));
             }
         }
-        Ok(Snapshot { files, specs })
+        Ok(Snapshot { files, specs, unreadable })
     }
 
     /// The specs as the folder holds them now: the last read, unless a file changed.
@@ -112,7 +138,7 @@ impl FolderStore {
         if last.files == files {
             return Ok(last);
         }
-        let fresh = Arc::new(Self::read(files)?);
+        let fresh = Arc::new(Self::read(files, self.max_file_bytes)?);
         *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
         Ok(fresh)
     }
@@ -126,10 +152,13 @@ impl FolderStore {
 impl ConnectionStore for FolderStore {
     fn get<'a>(&'a self, _realm: &'a str, conn_id: &'a str) -> BoxFuture<'a, Result<Value, StoreError>> {
         let found = self.current().and_then(|snapshot| {
-            snapshot.specs.get(conn_id).map(|(_, spec)| spec.clone()).ok_or_else(|| StoreError::NotFound {
-                conn_id: conn_id.to_string(),
-                store: format!("connection folder {}", self.folder.display()),
-            })
+            let store = format!("connection folder {}", self.folder.display());
+            let conn_id = conn_id.to_string();
+            match snapshot.specs.get(&conn_id) {
+                Some((_, spec)) => Ok(spec.clone()),
+                None if snapshot.unreadable.is_empty() => Err(StoreError::NotFound { conn_id, store }),
+                None => Err(StoreError::NotReadable { conn_id, store, unreadable: snapshot.unreadable.clone() }),
+            }
         });
         Box::pin(std::future::ready(found))
     }
@@ -246,6 +275,26 @@ mod tests {
         std::fs::write(dir.path().join("b.yaml"), "conn_id: [").unwrap();
         let error = get(&store, "y").unwrap_err().to_string();
         assert!(error.contains("b.yaml"), "{error}");
+    }
+
+    #[test]
+    fn a_spec_file_that_cannot_be_read_stops_no_resolve_of_another_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("good.json"), r#"{"conn_id": "x", "type": "aws"}"#).unwrap();
+        // Deep nesting, a file over the cap, and a repeated key: each named, none fatal.
+        std::fs::write(dir.path().join("deep.yaml"), "[".repeat(100_000)).unwrap();
+        std::fs::write(dir.path().join("big.yaml"), format!("conn_id: big\nx: '{}'\n", "a".repeat(210_000))).unwrap();
+        std::fs::write(dir.path().join("twice.json"), "{\"conn_id\": \"t\",\n \"conn_id\": \"u\"}").unwrap();
+        let started = std::time::Instant::now();
+        let store = FolderStore::open_capped(dir.path(), 200 * 1024).unwrap();
+        assert_eq!(get(&store, "x").unwrap()["type"], "aws");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+        let error = get(&store, "big").unwrap_err().to_string();
+        assert!(error.contains("3 could not be read"), "{error}");
+        assert!(error.contains("deep.yaml: nests deeper than 64 levels"), "{error}");
+        assert!(error.contains("big.yaml: is 206 KiB, more than the 200 KiB"), "{error}");
+        assert!(error.contains("max_spec_file_kib"), "{error}");
+        assert!(error.contains("twice.json: key `conn_id` is given twice in one map (it is a key on lines 1 and 2)"));
     }
 
     #[test]
