@@ -25,6 +25,7 @@ mod connections;
 mod contract;
 mod error;
 mod files;
+mod folders;
 mod job;
 mod registry;
 mod sandbox;
@@ -39,16 +40,20 @@ use serde_json::Value;
 
 // The public API, in one place: every module is private.
 pub use crate::capabilities::{AUDIT_TARGET, AssumeRoleRequest, AwsBackend, CapabilityError, Grants, NoAws};
-pub use crate::config::WorkerConfig;
+pub use crate::config::{CONFIG_FILE_VARIABLE, WorkerConfig, is_setting_variable};
 pub use crate::connections::provider::ConnectionCredentials;
 pub use crate::connections::sdk::{SdkBackend, configure as configure_sdk, load_sdk_config};
-pub use crate::connections::specs::{SpecFileError, conn_id_of, read_spec_file};
+pub use crate::connections::specs::{
+    DEFAULT_MAX_SPEC_FILE_KIB, MAX_SPEC_NESTING, SpecFileError, conn_id_of, read_spec_file,
+};
 pub use crate::connections::store::{BoxFuture, ConnectionStore, DynamoStore, FolderStore, StoreError};
 pub use crate::contract::ContractVersion;
 pub use crate::error::{ConfigError, HostError, LoadError, PluginError, PluginFailure, SkippedPlugin};
 pub use crate::job::output;
 pub use crate::job::profiles::check_worker_profile;
-pub use crate::job::{JobEnvironment, WORKER_CREDENTIAL_VARIABLES, check_label};
+pub use crate::job::{
+    JobEnvironment, NEUTRAL_CREDENTIAL_SOURCES, WORKER_CREDENTIAL_VARIABLES, check_label, check_labels,
+};
 pub use crate::registry::{PluginInfo, PluginSource};
 pub use crate::sandbox::compiled::CacheState;
 pub use crate::text::{is_hidden, sanitize};
@@ -379,9 +384,7 @@ impl ConnectorHost {
         connections: &BTreeMap<String, String>,
         workdir: &std::path::Path,
     ) -> Result<JobEnvironment, HostError> {
-        for label in connections.keys() {
-            job::check_label(label)?;
-        }
+        job::check_labels(connections.keys().map(String::as_str))?;
         let mut tasks = tokio::task::JoinSet::new();
         for (label, conn_id) in connections {
             let (host, job, label, conn_id) = (self.clone(), job.clone(), label.clone(), conn_id.clone());
@@ -422,7 +425,7 @@ impl ConnectorHost {
                 })
             });
             let worker_region = self.inner.backend.region();
-            job::add_profiles(&mut env, job, workdir, helper, &with_aws, worker_region.as_deref(), resolve)?;
+            job::add_profiles(&mut env, job, helper, &with_aws, worker_region.as_deref(), resolve)?;
         }
         Ok(env)
     }

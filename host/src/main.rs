@@ -1,6 +1,19 @@
 //! `lava-conn`: validate connection specs, derive session names, resolve
 //! connections for jobs, run jobs with them, and show the plugins.
 
+// std's print macros panic when the reader has gone; these, shadowing them
+// for every module below, never do (`cli::stdio`).
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::cli::stdio::out(format_args!($($arg)*)) };
+}
+macro_rules! println {
+    () => { $crate::cli::stdio::out(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::cli::stdio::out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+macro_rules! eprintln {
+    ($($arg:tt)*) => { $crate::cli::stdio::err(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 mod cli;
 
 use std::path::PathBuf;
@@ -9,14 +22,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use lava_conn::WorkerConfig;
 
-use cli::common::{EXIT_FAILURE, Globals};
+use cli::common::{EXIT_EXEC_FAILURE, EXIT_FAILURE, Globals};
 
 /// A WebAssembly-sandboxed connector host for lava connections.
 #[derive(Parser)]
 #[command(name = "lava-conn", version, about, propagate_version = true)]
 struct Cli {
     /// Worker configuration file (TOML).
-    #[arg(long, global = true, env = "LAVA_CONN_CONFIG", value_name = "FILE")]
+    #[arg(long, global = true, env = lava_conn::CONFIG_FILE_VARIABLE, value_name = "FILE")]
     config: Option<PathBuf>,
 
     /// Folder of connector plugins (`*.wasm`) to load beside the built-in ones.
@@ -36,6 +49,8 @@ enum Command {
     Plugins(cli::plugins::PluginsArgs),
     Describe(cli::plugins::DescribeArgs),
     CredentialProcess(cli::credential_process::Args),
+    #[command(hide = true)]
+    Guard(cli::guard::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,20 +65,56 @@ fn main() -> ExitCode {
         // Colour codes only for a person at a terminal, never into log files.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(&error),
+    };
+    // A job runner cannot tell exec's own failures from its job's exit
+    // codes unless they have one of their own.
+    let failure = if matches!(cli.command, Command::Exec(_)) { EXIT_EXEC_FAILURE } else { EXIT_FAILURE };
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("lava-conn: {error:#}");
-            ExitCode::from(EXIT_FAILURE)
+            ExitCode::from(failure)
         }
     }
+}
+
+/// clap's message for a command line it refused (or the help or version
+/// asked for), and the exit code: 125 for `exec` as for its other failures
+/// before the job starts, 2 for the other commands (as clap's own).
+fn usage_error(error: &clap::Error) -> ExitCode {
+    let _ = error.print();
+    if !error.use_stderr() {
+        return ExitCode::SUCCESS;
+    }
+    let exec = subcommand_named(std::env::args().skip(1)).is_some_and(|name| name == "exec");
+    ExitCode::from(if exec { EXIT_EXEC_FAILURE } else { EXIT_FAILURE })
+}
+
+/// The subcommand a command line names: its first word that is neither an
+/// option nor the value of a global option (`--config FILE`, `--plugins DIR`).
+fn subcommand_named(mut args: impl Iterator<Item = String>) -> Option<String> {
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--config" | "--plugins" => {
+                args.next();
+            }
+            option if option.starts_with('-') => {}
+            name => return Some(name.to_string()),
+        }
+    }
+    None
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // The job's helper needs no worker configuration (and must not fail on one).
     if let Command::CredentialProcess(args) = &cli.command {
         return Ok(cli::credential_process::run(args));
+    }
+    if let Command::Guard(args) = &cli.command {
+        return Ok(cli::guard::run(args));
     }
     let config = WorkerConfig::load(cli.config.as_deref(), std::env::vars())?;
     let globals = Globals { plugins: cli.plugins };
@@ -74,6 +125,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Exec(args) => cli::exec::run(args, &globals, config),
         Command::Plugins(args) => cli::plugins::run_plugins(args, &globals, config),
         Command::Describe(args) => cli::plugins::run_describe(args, &globals, config),
-        Command::CredentialProcess(_) => unreachable!("handled before the configuration is read"),
+        Command::CredentialProcess(_) | Command::Guard(_) => {
+            unreachable!("handled before the configuration is read")
+        }
     }
 }

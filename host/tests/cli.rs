@@ -254,3 +254,43 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         .flat_map(|p| if p.is_dir() { walk(&p) } else { vec![p] })
         .collect()
 }
+
+/// `lava-conn ARGS` with its stdout a pipe whose reader has already gone.
+fn with_stdout_closed(args: &[&str]) -> (std::process::ExitStatus, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lava-conn"))
+        .args(args)
+        .env("LAVA_CONN_COMPILE_CACHE", Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("lava-conn runs");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn every_command_ends_quietly_when_its_reader_has_gone() {
+    use std::os::unix::process::ExitStatusExt;
+    let specs = tempfile::tempdir().unwrap();
+    let file = specs.path().join("many.json");
+    // More than a pipe's 64 KiB of output, so that no write fits in its buffer.
+    let many: Vec<serde_json::Value> = (0..2000)
+        .map(|i| serde_json::json!({"conn_id": format!("c{i}"), "type": "aws", "enabled": true, "regoin": "x"}))
+        .collect();
+    std::fs::write(&file, serde_json::Value::Array(many).to_string()).unwrap();
+    let file = file.to_str().unwrap();
+    let good = examples().join("connections.yaml");
+    let good = good.to_str().unwrap();
+    for args in [
+        &["validate", "--json", file][..],
+        &["validate", file],
+        &["session-name", "--realm", "r", "--job-id", "j", good],
+        &["plugins", "--json"],
+        &["describe", "aws"],
+    ] {
+        let (status, stderr) = with_stdout_closed(args);
+        assert_eq!(status.signal(), Some(libc::SIGPIPE), "{args:?} ends as Unix tools do: {status:?} {stderr}");
+        assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
+}

@@ -222,7 +222,7 @@ fn an_unresolvable_connection_stops_the_start() {
     assert!(private_folders(workdir.path()).is_empty());
 
     let out = run(workdir.path(), &["no-dash=role"], "true");
-    assert_eq!(out.status.code(), Some(2), "a bad label is a usage error");
+    assert_eq!(out.status.code(), Some(125), "a bad label fails before the job starts");
     assert!(text(&out.stderr).contains("`no-dash`"));
 }
 
@@ -281,7 +281,11 @@ fn a_contract_0_1_0_launcher_never_runs_plugin_code_in_the_job() {
     assert_eq!(lines[0], "AKIDLEGACY0001", "the host's stand-in carries the plugin's credentials");
     assert_eq!(lines[1], "123456789012", "and the real AWS CLI works with them");
     assert_eq!(lines[2], "shell=none preload=none bash_env=none", "the shell launcher was refused");
-    assert_eq!(lines[3].trim(), ".aws_config .aws_credentials aws", "none of the plugin's files was written");
+    assert_eq!(
+        lines[3].trim(),
+        ".aws_config .aws_credentials .lava-conn.lock aws",
+        "none of the plugin's files was written"
+    );
     let script = lines[4..].join("\n");
     assert!(script.ends_with("exec aws --profile lava \"$@\""), "host text only: {script}");
     for attack in ["evil", "LD_PRELOAD", "BASH_ENV", "PATH=", "127.0.0.1:9"] {
@@ -368,4 +372,184 @@ fn the_stand_in_clears_stale_credentials_before_it_runs_aws() {
     }
     assert!(stdout.lines().any(|l| l.starts_with("AWS_CONFIG_FILE=") && l.ends_with("/.aws_config")), "{stdout}");
     assert!(stdout.contains("creds=600 0"), "an empty owner-only credentials file: {stdout}");
+}
+
+#[test]
+fn a_job_never_runs_as_the_worker_whose_credentials_are_in_files() {
+    let workdir = tempfile::tempdir().unwrap();
+    // The worker's keys only in files: the credentials file named by a
+    // variable, a profile in its config file, and `~/.aws/credentials`.
+    let files = tempfile::tempdir().unwrap();
+    let credentials = files.path().join("credentials");
+    std::fs::write(&credentials, "[default]\naws_access_key_id = AKIDWORKERFILE\naws_secret_access_key = x\n").unwrap();
+    let config = files.path().join("config");
+    std::fs::write(&config, "[profile worker]\naws_access_key_id = AKIDWORKERPROFILE\naws_secret_access_key = x\n")
+        .unwrap();
+    std::fs::create_dir(workdir.path().join(".aws")).unwrap();
+    std::fs::write(
+        workdir.path().join(".aws/credentials"),
+        "[default]\naws_access_key_id = AKIDWORKERHOME\naws_secret_access_key = x\n",
+    )
+    .unwrap();
+    // What any SDK's default chain finds in the job: boto3's, and the AWS CLI's.
+    let python = venv().join("bin/python");
+    let script = format!(
+        "{} -c 'import boto3; c = boto3.Session().get_credentials(); print(c and c.access_key)'; \
+         aws sts get-caller-identity --query Arn --output text 2>&1 | head -c 200; echo; \
+         AWS_PROFILE=worker aws sts get-caller-identity --query Arn --output text 2>&1 | head -c 200",
+        python.display()
+    );
+    for (with_file_variables, home_only) in [(true, false), (false, true)] {
+        let mut command = exec_command(workdir.path(), &["db=db-secret"], &script);
+        command.env_remove("AWS_EC2_METADATA_DISABLED");
+        if with_file_variables {
+            // The worker resolves with the file's keys (moto takes any).
+            command
+                .env_remove("AWS_ACCESS_KEY_ID")
+                .env_remove("AWS_SECRET_ACCESS_KEY")
+                .env_remove("AWS_PROFILE")
+                .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+                .env("AWS_CONFIG_FILE", &config);
+        }
+        let out = command.output().unwrap();
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+        assert_eq!(stdout.lines().next(), Some("None"), "boto3 found the worker's keys: {stdout}");
+        assert!(!stdout.contains("AKIDWORKER") && !stdout.contains("arn:aws"), "{stdout}");
+        assert!(stdout.contains("Unable to locate credentials"), "home only: {home_only}: {stdout}");
+    }
+
+    // Positive control: with the worker's credentials passed on, the job finds them.
+    let settings = files.path().join("worker.toml");
+    std::fs::write(&settings, "pass_worker_credentials = true\n").unwrap();
+    let mut command = exec_command(workdir.path(), &["db=db-secret"], &script);
+    command
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+        .env("LAVA_CONN_CONFIG", &settings);
+    let out = command.output().unwrap();
+    assert_eq!(text(&out.stdout).lines().next(), Some("AKIDWORKERFILE"), "{}", text(&out.stderr));
+}
+
+/// Whether `pid` is a process that runs (not gone, not a zombie).
+fn running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+/// Wait up to 20 s for `done`.
+fn eventually(what: &str, done: impl Fn() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(20), "{what}: not within 20 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// An `exec` whose job (and a child of the job) is running, with a
+/// connection of long-lived keys: (exec, job pid, job's child pid).
+fn a_running_job(workdir: &Path) -> (std::process::Child, i32, i32) {
+    let pids = workdir.join("pids");
+    let script = format!("sleep 300 & echo $$ $! > {}.tmp && mv {0}.tmp {0}; wait", pids.display());
+    let exec = exec_command(workdir, &["keys=keys"], &script).stdin(Stdio::null()).spawn().unwrap();
+    eventually("the job started", || pids.exists());
+    let text = std::fs::read_to_string(&pids).unwrap();
+    let (job, child) = text.trim().split_once(' ').unwrap();
+    (exec, job.parse().unwrap(), child.parse().unwrap())
+}
+
+#[test]
+fn a_killed_exec_takes_its_job_with_it_and_leaves_no_secret_behind() {
+    let workdir = tempfile::tempdir().unwrap();
+    let (mut exec, job, child) = a_running_job(workdir.path());
+    let folders = private_folders(workdir.path());
+    assert_eq!(folders.len(), 1, "the connection's folder, with its keys: {folders:?}");
+    assert!(std::fs::read_to_string(folders[0].join(".aws_config")).unwrap().contains("execsecretvalue"));
+    assert!(running(job) && running(child));
+    exec.kill().unwrap(); // SIGKILL, as subprocess.run(timeout=…) sends
+    exec.wait().unwrap();
+    eventually("the job ended with exec", || !running(job));
+    eventually("and so did the job's own child", || !running(child));
+    eventually("the keys are gone from disk", || private_folders(workdir.path()).is_empty());
+}
+
+#[test]
+fn what_a_killed_exec_and_its_guard_left_is_swept_by_the_next_exec() {
+    let workdir = tempfile::tempdir().unwrap();
+    let (mut exec, job, _) = a_running_job(workdir.path());
+    let folder = private_folders(workdir.path()).remove(0);
+    // Its guard is killed first, as a kill of the whole cgroup would.
+    let guards: Vec<i32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            cmdline.contains("\0guard\0") && cmdline.contains(&*folder.to_string_lossy())
+        })
+        .collect();
+    assert_eq!(guards.len(), 1, "one guard watches the job's folders");
+    // SAFETY: kill(2) of a process this test started (through exec).
+    unsafe { libc::kill(guards[0], libc::SIGKILL) };
+    eventually("the guard ended", || !running(guards[0]));
+    exec.kill().unwrap();
+    exec.wait().unwrap();
+    eventually("the job ended with exec", || !running(job));
+    assert!(folder.exists(), "nobody was left to remove it");
+    let out = run(workdir.path(), &["aws1=role"], "true");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!folder.exists(), "the next exec in the work folder removed it");
+    assert!(text(&out.stderr).contains("left behind by a lava-conn"), "and said so: {}", text(&out.stderr));
+}
+
+#[test]
+fn every_failure_before_the_job_starts_exits_125() {
+    let f = fixture();
+    let connections = f.connections.path().to_str().unwrap();
+    for args in [
+        &["exec", "--job-id", "j", "--connections", connections, "--conn", "a=keys", "--", "true"][..],
+        &["exec", "--realm", "prod", "--job-id", "j", "--connections", connections, "--conn", "a=keys", "true"],
+        &["exec", "--realm", "prod", "--job-id", "j", "--connections", connections, "--", "true"],
+        &[
+            "exec",
+            "--realm",
+            "prod",
+            "--job-id",
+            "j",
+            "--connections",
+            connections,
+            "--conn",
+            "a=keys",
+            "--conn",
+            "A=role",
+            "--",
+            "true",
+        ],
+        &[
+            "--config",
+            "/nonexistent.toml",
+            "exec",
+            "--realm",
+            "prod",
+            "--job-id",
+            "j",
+            "--conn",
+            "a=keys",
+            "--",
+            "true",
+        ],
+        &["exec", "--realm", "prod", "--job-id", "j", "--nonsense", "--", "true"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_lava-conn")).args(args).envs(f.moto.env()).output().unwrap();
+        assert_eq!(out.status.code(), Some(125), "{args:?}: {}", text(&out.stderr));
+        assert!(!out.stderr.is_empty(), "{args:?} says why");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_lava-conn")).args(["exec", "--help"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "help is not a failure");
+    let out = Command::new(env!("CARGO_BIN_EXE_lava-conn")).args(["validate", "--nonsense"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "other commands keep clap's 2");
 }

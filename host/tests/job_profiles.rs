@@ -97,7 +97,7 @@ fn default_conn_makes_a_profile_the_one_sdk_code_gets_without_naming_it() {
     let stdout = checked(exec(workdir.path(), &["only=reader"], &[], &strs(&python(code))));
     assert_eq!(stdout.trim(), "arn:aws:sts::123456789012:assumed-role/reader/lv-prod-sdk-job");
     let out = exec(workdir.path(), &["a=reader"], &["--default-conn", "zz"], &["true"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "a default that is not a label is a usage error");
+    assert_eq!(out.status.code(), Some(125), "a default that is not a label fails before the job starts");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--default-conn `zz`"));
 }
 

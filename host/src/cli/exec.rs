@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use lava_conn::{WorkerConfig, check_label, sanitize};
+use lava_conn::{WorkerConfig, check_label, check_labels, sanitize};
 
 use super::common::{EXIT_EXEC_FAILURE, Globals, JobArgs, StoreArgs, aws_host, runtime};
+use super::guard::Guard;
 
 /// Run COMMAND with connections, as lava's exe jobs do: for each `--conn
 /// LABEL=CONN_ID`, `LAVA_CONN_<LABEL>` is the path of a stand-in for the
@@ -27,7 +28,10 @@ pub struct Args {
     job: JobArgs,
     #[command(flatten)]
     store: StoreArgs,
-    /// Folder for the connections' private folders (default: a new temporary folder).
+    /// Folder for the connections' private folders (default: the temporary
+    /// folder). It must be this user's, on a path nobody else can change;
+    /// a sticky one that others may write (such as `/tmp`) gets a private
+    /// folder of lava-conn's own.
     #[arg(long, value_name = "DIR")]
     workdir: Option<PathBuf>,
     /// A connection for the command, as LABEL=CONN_ID (LABEL: letters, digits, `_`).
@@ -73,6 +77,7 @@ fn parse_conns(conns: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
             anyhow::bail!("--conn label `{label}` is given twice");
         }
     }
+    check_labels(map.keys().map(String::as_str))?;
     Ok(map)
 }
 
@@ -89,25 +94,22 @@ fn exec(
     let (workdir, command) = (args.workdir.as_deref(), &args.command);
     runtime()?.block_on(async {
         let (host, _) = aws_host(globals, config, connections, None).await?;
-        let scratch = match workdir {
-            Some(_) => None,
-            None => Some(
-                tempfile::Builder::new()
-                    .prefix("lava-conn.")
-                    .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-                    .tempdir()?,
-            ),
-        };
-        let workdir = workdir.or(scratch.as_ref().map(|d| d.path())).expect("one of the two");
-        let mut env = host.prepare_job(job, labels, workdir).await?;
+        // The temporary folder is sticky and shared: the host makes its own inside.
+        let workdir = workdir.map_or_else(std::env::temp_dir, Path::to_path_buf);
+        let mut env = host.prepare_job(job, labels, &workdir).await?;
         if let Some(label) = &args.default_conn {
             env.set_default_profile(label)?;
         }
+        let program = std::env::current_exe().context("cannot find the lava-conn program")?;
+        let mut guard = Guard::start(&program, env.folders()).context("cannot start the job's guard")?;
         let mut child_command = tokio::process::Command::new(&command[0]);
         for name in &env.remove {
             child_command.env_remove(name);
         }
-        let mut child = match child_command.args(&command[1..]).envs(env.vars.clone()).spawn() {
+        let own_group = job_gets_its_own_group();
+        child_command.args(&command[1..]).envs(env.vars.clone());
+        bind_to_this_process(&mut child_command, own_group);
+        let mut child = match child_command.spawn() {
             Ok(child) => child,
             Err(e) => {
                 eprintln!("lava-conn: cannot run `{}`: {e}", sanitize(&command[0]));
@@ -115,21 +117,61 @@ fn exec(
                 return Ok(ExitCode::from(code));
             }
         };
-        let status = wait_forwarding_signals(&mut child).await?;
+        let pid = libc::pid_t::try_from(child.id().context("the command has no process id")?)?;
+        let target = if own_group { -pid } else { pid };
+        guard.job_started(target);
+        let status = wait_forwarding_signals(&mut child, target).await?;
         env.cleanup().context("cannot remove the connections' private folders")?;
+        guard.done();
         let code = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
         Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
     })
 }
 
-/// Wait for the child, passing on SIGINT, SIGTERM and SIGHUP: the command
-/// decides how to stop, and lava-conn stays to clean up after it.
-async fn wait_forwarding_signals(child: &mut tokio::process::Child) -> anyhow::Result<std::process::ExitStatus> {
+/// Whether the job runs in a process group of its own, which the guard can
+/// end whole (the job's children too) should exec be killed. Not when
+/// lava-conn's stdin is a terminal: an interactive job (`psql`) must stay
+/// in the terminal's foreground group to read from it; there, the job
+/// itself still ends with exec (`bind_to_this_process`), its children may not.
+fn job_gets_its_own_group() -> bool {
+    !std::io::IsTerminal::is_terminal(&std::io::stdin())
+}
+
+/// The job cannot outlive this process: the kernel kills it (SIGKILL) when
+/// exec ends, however exec ends (`PR_SET_PDEATHSIG`; the spawning thread is
+/// the main thread, which lives as long as the process). A job that would
+/// start after exec had already died ends at once.
+fn bind_to_this_process(command: &mut tokio::process::Command, own_group: bool) {
+    if own_group {
+        command.process_group(0);
+    }
+    // SAFETY: getpid is called before the fork; prctl(2), getppid(2) and
+    // raise(2) are async-signal-safe, as pre_exec requires.
+    let parent = unsafe { libc::getpid() };
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::raise(libc::SIGKILL);
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Wait for the child, passing on SIGINT, SIGTERM and SIGHUP to `target`
+/// (the job, or its process group): the command decides how to stop, and
+/// lava-conn stays to clean up after it.
+async fn wait_forwarding_signals(
+    child: &mut tokio::process::Child,
+    target: libc::pid_t,
+) -> anyhow::Result<std::process::ExitStatus> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
-    let pid = child.id().context("the command has no process id")?;
     loop {
         let forwarded = tokio::select! {
             status = child.wait() => return Ok(status?),
@@ -137,10 +179,10 @@ async fn wait_forwarding_signals(child: &mut tokio::process::Child) -> anyhow::R
             _ = terminate.recv() => libc::SIGTERM,
             _ = hangup.recv() => libc::SIGHUP,
         };
-        // SAFETY: kill(2) has no memory-safety preconditions; `pid` is our
-        // child, which has not been reaped while we hold it here.
+        // SAFETY: kill(2) has no memory-safety preconditions; `target` is
+        // our child (or its group), not reaped while we hold it here.
         unsafe {
-            libc::kill(libc::pid_t::try_from(pid).unwrap_or(0), forwarded);
+            libc::kill(target, forwarded);
         }
     }
 }

@@ -4,7 +4,9 @@
 pub mod common;
 pub mod credential_process;
 pub mod exec;
+pub mod guard;
 pub mod plugins;
 pub mod resolve;
 pub mod session_name;
+pub mod stdio;
 pub mod validate;

@@ -1,7 +1,6 @@
 //! `lava-conn resolve`: a connection's credentials for a job, in the shape a
 //! tool wants them. Secrets go to stdout only.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -55,7 +54,7 @@ pub fn run(args: &Args, globals: &Globals, config: WorkerConfig) -> anyhow::Resu
             Format::CredentialProcess => format!("{}\n", output::credential_process(aws()?)),
             Format::Redshift => format!("{}\n", output::redshift_clause(aws()?).map_err(anyhow::Error::msg)?),
         };
-        std::io::stdout().write_all(text.as_bytes())?;
+        print!("{text}");
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -13,12 +13,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use secrecy::ExposeSecret;
 
 use crate::error::HostError;
+use crate::folders::{PrivateFolder, WorkFolder, check_work_folder, sweep_abandoned};
 use crate::text::sanitize;
 use crate::types::{AwsCredentials, Job, LauncherKind, Resolved};
 use output::shell_quote;
@@ -41,6 +42,21 @@ pub const WORKER_CREDENTIAL_VARIABLES: &[&str] = &[
     "AWS_WEB_IDENTITY_TOKEN_FILE",
     "AWS_ROLE_ARN",
     "AWS_ROLE_SESSION_NAME",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+];
+
+/// Where an AWS SDK finds credentials without any variable of
+/// [`WORKER_CREDENTIAL_VARIABLES`]: the worker's config and credentials
+/// files (named by these variables, or `~/.aws/` when unset: profiles, SSO
+/// caches, `credential_process`) and the instance's metadata endpoint. A job
+/// gets these values instead (unless `pass_worker_credentials`), so that no
+/// SDK's default chain reaches the worker's identity; a job's own profiles
+/// (`add_profiles`) and stand-ins name their own files.
+pub const NEUTRAL_CREDENTIAL_SOURCES: &[(&str, &str)] = &[
+    ("AWS_CONFIG_FILE", "/dev/null"),
+    ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
 ];
 
 /// Variables that would override the stand-in's profile if the job's
@@ -70,6 +86,56 @@ pub fn check_label(label: &str) -> Result<(), HostError> {
     }
 }
 
+/// Labels that are each valid, and no two of which would set one variable:
+/// labels become variable names in upper case, so `db` and `DB` (or `ß`
+/// and `ss`) would be one connection's name for two.
+pub fn check_labels<'a>(labels: impl IntoIterator<Item = &'a str>) -> Result<(), HostError> {
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    for label in labels {
+        check_label(label)?;
+        if let Some(other) = seen.insert(label.to_uppercase(), label) {
+            return Err(HostError::Spec(format!(
+                "connection labels `{}` and `{}` would both set LAVA_CONNID_{}: labels become variable names in \
+                 upper case; rename one of them",
+                sanitize(other),
+                sanitize(label),
+                label.to_uppercase()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The variables a job's connections set, and which label set each: every
+/// one is claimed here, so that two labels never set one variable, and no
+/// connection sets a variable that a lava-conn inside the job would read as
+/// one of its own settings ([`crate::config::is_setting_variable`]).
+#[derive(Default)]
+struct Claims<'a> {
+    set_by: BTreeMap<String, &'a str>,
+}
+
+impl<'a> Claims<'a> {
+    fn claim(&mut self, name: &str, label: &'a str) -> Result<(), HostError> {
+        if crate::config::is_setting_variable(name) {
+            return Err(HostError::Spec(format!(
+                "connection `{label}` would set {name}, which is a lava-conn setting: a lava-conn run inside the \
+                 job would obey it. Rename the label, or have the plugin rename its value"
+            )));
+        }
+        match self.set_by.insert(name.to_string(), label) {
+            None => Ok(()),
+            // A secret value `X` and a plain one `X_FILE` from one plugin.
+            Some(other) if other == label => Err(HostError::Spec(format!(
+                "connection `{label}` resolved two values that would both set {name}: its plugin must rename one"
+            ))),
+            Some(other) => Err(HostError::Spec(format!(
+                "connections `{other}` and `{label}` would both set {name}: rename one of the labels"
+            ))),
+        }
+    }
+}
+
 /// The environment a job gets for its connections, and the private folders
 /// that back it. Dropping this removes the folders (and the secrets in them).
 #[derive(Debug)]
@@ -84,7 +150,12 @@ pub struct JobEnvironment {
     /// worker's own AWS credential settings ([`WORKER_CREDENTIAL_VARIABLES`]),
     /// unless the worker configuration passes them on.
     pub remove: Vec<String>,
-    folders: Vec<tempfile::TempDir>,
+    /// Where this job's folders are: the work folder, or the host's own
+    /// folder in it when others may write the work folder.
+    workdir: PathBuf,
+    folders: Vec<PrivateFolder>,
+    /// The host's own folder in a shared work folder, removed last.
+    own: Option<PrivateFolder>,
     /// Labels with a profile in the job's AWS config file.
     profiles: Vec<String>,
     /// Answers the profiles' `credential_process`; stops when this is dropped.
@@ -92,9 +163,11 @@ pub struct JobEnvironment {
 }
 
 impl JobEnvironment {
-    /// The private folders, one per connection with a launcher or a secret value.
+    /// The private folders, one per connection with a launcher or a secret
+    /// value, one for the job's profiles, and last the host's own folder
+    /// holding them when the work folder is shared.
     pub fn folders(&self) -> impl Iterator<Item = &Path> {
-        self.folders.iter().map(|d| d.path())
+        self.folders.iter().chain(&self.own).map(|d| d.path())
     }
 
     /// Give `command` this environment: remove the worker's own credential
@@ -116,20 +189,51 @@ impl JobEnvironment {
                 self.profiles.join(", ")
             )));
         }
-        self.vars.retain(|(name, _)| name != "AWS_PROFILE");
-        self.vars.push(("AWS_PROFILE".into(), label.to_string()));
+        self.set_var("AWS_PROFILE", label);
         Ok(())
+    }
+
+    /// Set `name` to `value`, replacing any value set before.
+    fn set_var(&mut self, name: &str, value: &str) {
+        self.vars.retain(|(set, _)| set != name);
+        self.vars.push((name.to_string(), value.to_string()));
     }
 
     /// Remove the folders now, reporting any failure (dropping also removes
     /// them). The credential server stops first.
     pub fn cleanup(mut self) -> std::io::Result<()> {
         self.server = None;
-        for folder in self.folders.drain(..) {
+        for folder in self.folders.drain(..).chain(self.own.take()) {
             folder.close()?;
         }
         Ok(())
     }
+}
+
+/// What the host names the folders it makes in a work folder.
+const FOLDER_PREFIXES: &[&str] = &["conn.", "job.", "lava-conn."];
+
+/// The folder to make a job's folders in: `workdir` once checked (see
+/// [`crate::folders`]), or, when others may write it (a sticky folder such
+/// as `/tmp`), a new owner-only folder of the host's inside it. Folders a
+/// killed lava-conn left there are removed first.
+fn work_folder(workdir: &Path) -> Result<(PathBuf, Option<PrivateFolder>), HostError> {
+    let (folder, shared) = match check_work_folder(workdir).map_err(HostError::Spec)? {
+        WorkFolder::Private(folder) => (folder, false),
+        WorkFolder::Shared(folder) => (folder, true),
+    };
+    for removed in sweep_abandoned(&folder, FOLDER_PREFIXES) {
+        tracing::warn!(
+            "removed {}, left behind by a lava-conn that ended without cleaning up",
+            sanitize(&removed.to_string_lossy())
+        );
+    }
+    if !shared {
+        return Ok((folder, None));
+    }
+    let own = PrivateFolder::create(&folder, "lava-conn.")
+        .map_err(|e| HostError::Spec(format!("cannot create a private folder in {}: {e}", folder.display())))?;
+    Ok((own.path().to_path_buf(), Some(own)))
 }
 
 /// Build the environment for `resolved` connections (label → conn id and
@@ -142,40 +246,35 @@ pub fn materialise(
     pass_worker_credentials: bool,
 ) -> Result<JobEnvironment, HostError> {
     let io_error = |what: &str, e: std::io::Error| HostError::Spec(format!("{what}: {e}"));
+    let (workdir, own) = work_folder(workdir)?;
+    let mut vars = vec![("LAVA_REALM".into(), job.realm.clone()), ("LAVA_JOB_ID".into(), job.job_id.clone())];
     let remove = if pass_worker_credentials {
         Vec::new()
     } else {
+        vars.extend(NEUTRAL_CREDENTIAL_SOURCES.iter().map(|(name, value)| (name.to_string(), value.to_string())));
         WORKER_CREDENTIAL_VARIABLES.iter().map(|v| v.to_string()).collect()
     };
-    let mut env = JobEnvironment {
-        vars: vec![("LAVA_REALM".into(), job.realm.clone()), ("LAVA_JOB_ID".into(), job.job_id.clone())],
-        remove,
-        folders: Vec::new(),
-        profiles: Vec::new(),
-        server: None,
-    };
-    // Which label set each variable: two labels must not set one variable
-    // (label `db` with value `X_Y` and label `db_x` with value `Y`).
-    let mut set_by: BTreeMap<String, &str> = BTreeMap::new();
+    let mut env =
+        JobEnvironment { vars, remove, workdir, folders: Vec::new(), own, profiles: Vec::new(), server: None };
+    check_labels(connections.keys().map(String::as_str))?;
+    // Two labels must not set one variable (label `db` with value `X_Y` and
+    // label `db_x` with value `Y`), nor any a setting of lava-conn's.
+    let mut claims = Claims::default();
     for (label, (conn_id, resolved)) in connections {
-        check_label(label)?;
         let upper = label.to_uppercase();
-        env.vars.push((format!("LAVA_CONNID_{upper}"), conn_id.clone()));
+        let mut own: Vec<(String, String)> = vec![(format!("LAVA_CONNID_{upper}"), conn_id.clone())];
         let launcher = match (resolved.launcher, &resolved.aws) {
             (Some(LauncherKind::AwsCli), Some(aws)) => Some(aws),
             _ => None,
         };
-        let mut own: Vec<(String, String)> = Vec::new();
         // Made at its first use, owner-only from creation, under an unpredictable name.
-        let mut folder: Option<tempfile::TempDir> = None;
+        let mut folder: Option<PrivateFolder> = None;
+        let workdir = &env.workdir;
         let mut private_folder = || -> Result<PathBuf, HostError> {
             if let Some(made) = &folder {
                 return Ok(made.path().to_path_buf());
             }
-            let made = tempfile::Builder::new()
-                .prefix(&format!("conn.{label}."))
-                .permissions(std::fs::Permissions::from_mode(0o700))
-                .tempdir_in(workdir)
+            let made = PrivateFolder::create(workdir, &format!("conn.{label}."))
                 .map_err(|e| io_error(&format!("cannot create a private folder in {}", workdir.display()), e))?;
             Ok(folder.insert(made).path().to_path_buf())
         };
@@ -199,16 +298,7 @@ pub fn materialise(
             }
         }
         for (name, _) in &own {
-            if let Some(other) = set_by.insert(name.clone(), label) {
-                return Err(HostError::Spec(if other == label {
-                    // A secret value `X` and a plain one `X_FILE` from one plugin.
-                    format!(
-                        "connection `{label}` resolved two values that would both set {name}: its plugin must rename one"
-                    )
-                } else {
-                    format!("connections `{other}` and `{label}` would both set {name}: rename one of the labels")
-                }));
-            }
+            claims.claim(name, label)?;
         }
         env.vars.extend(own);
         env.folders.extend(folder);
@@ -217,7 +307,7 @@ pub fn materialise(
 }
 
 /// Give the job's connections with AWS credentials one profile each, in an
-/// owner-only folder of `workdir`: `AWS_CONFIG_FILE` (and an empty
+/// owner-only folder of the job's work folder: `AWS_CONFIG_FILE` (and an empty
 /// `AWS_SHARED_CREDENTIALS_FILE`, so that the user's own file cannot shadow a
 /// profile), `AWS_PROFILE` when there is one connection, and the server
 /// that answers the profiles' `credential_process` through `resolve`.
@@ -226,7 +316,6 @@ pub fn materialise(
 pub(crate) fn add_profiles(
     env: &mut JobEnvironment,
     job: &Job,
-    workdir: &Path,
     helper: &Path,
     connections: &[(String, Option<String>, Option<String>)],
     worker_region: Option<&str>,
@@ -236,11 +325,8 @@ pub(crate) fn add_profiles(
         return Ok(());
     }
     let io_error = |what: &str, e: std::io::Error| HostError::Spec(format!("{what}: {e}"));
-    let folder = tempfile::Builder::new()
-        .prefix("job.")
-        .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir_in(workdir)
-        .map_err(|e| io_error(&format!("cannot create the job's folder in {}", workdir.display()), e))?;
+    let folder = PrivateFolder::create(&env.workdir, "job.")
+        .map_err(|e| io_error(&format!("cannot create the job's folder in {}", env.workdir.display()), e))?;
     let socket = folder.path().join("credentials.sock");
     let profiles: Vec<profiles::Profile<'_>> = connections
         .iter()
@@ -264,11 +350,12 @@ pub(crate) fn add_profiles(
     if profiles.iter().all(|p| p.region.is_some()) {
         env.remove.extend(["AWS_REGION".to_string(), "AWS_DEFAULT_REGION".to_string()]);
     }
-    env.vars.push(("AWS_CONFIG_FILE".into(), config.display().to_string()));
-    env.vars.push(("AWS_SHARED_CREDENTIALS_FILE".into(), credentials.display().to_string()));
+    env.set_var("AWS_CONFIG_FILE", &config.display().to_string());
+    env.set_var("AWS_SHARED_CREDENTIALS_FILE", &credentials.display().to_string());
     env.profiles = connections.iter().map(|(label, ..)| label.clone()).collect();
     if let [only] = env.profiles.as_slice() {
-        env.vars.push(("AWS_PROFILE".into(), only.clone()));
+        let only = only.clone();
+        env.set_var("AWS_PROFILE", &only);
     }
     env.folders.push(folder);
     Ok(())
@@ -327,6 +414,8 @@ fn write_private(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()>
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     fn credentials(region: Option<&str>) -> AwsCredentials {
@@ -400,13 +489,17 @@ mod tests {
 
     /// Why `materialise` refuses these connections (labelled, resolved).
     fn refusal(connections: &[(&str, &Resolved)]) -> String {
-        let workdir = tempfile::tempdir().unwrap();
+        refusal_in(tempfile::tempdir().unwrap().path(), connections)
+    }
+
+    /// Why `materialise` refuses these connections in `workdir`.
+    fn refusal_in(workdir: &Path, connections: &[(&str, &Resolved)]) -> String {
         let connections: BTreeMap<String, (String, &Resolved)> = connections
             .iter()
             .map(|(label, resolved)| (label.to_string(), (format!("{label}-id"), *resolved)))
             .collect();
         let job = Job { realm: "prod".into(), job_id: "j".into() };
-        materialise(&job, workdir.path(), &connections, false).unwrap_err().to_string()
+        materialise(&job, workdir, &connections, false).unwrap_err().to_string()
     }
 
     #[test]
@@ -424,5 +517,97 @@ mod tests {
             error.contains("connection `db` resolved two values") && error.contains("LAVA_CONN_DB_PASSWORD_FILE"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn labels_that_differ_only_in_case_are_refused_naming_both() {
+        let none = with_values(&[]);
+        for (a, b) in [("db", "DB"), ("ß", "ss"), ("Straße", "STRASSE")] {
+            let error = refusal(&[(a, &none), (b, &none)]);
+            assert!(error.contains(&format!("`{a}`")) && error.contains(&format!("`{b}`")), "{error}");
+            assert!(error.contains("LAVA_CONNID_"), "{error}");
+        }
+        assert!(check_labels(["db", "db2"]).is_ok());
+    }
+
+    /// Resolved AWS credentials with the `aws-cli` launcher.
+    fn with_launcher() -> Resolved {
+        Resolved { aws: Some(credentials(None)), launcher: Some(LauncherKind::AwsCli), ..with_values(&[]) }
+    }
+
+    #[test]
+    fn no_connection_sets_a_variable_lava_conn_reads_as_a_setting_whatever_the_label() {
+        let launcher = with_launcher();
+        let mut tried = 0;
+        for setting in crate::config::setting_variables() {
+            let Some(rest) = setting.strip_prefix("LAVA_CONN_") else { continue };
+            // The launcher's own variable: label = the rest.
+            let error = refusal(&[(&rest.to_lowercase(), &launcher)]);
+            assert!(error.contains(setting) && error.contains("lava-conn setting"), "{setting}: {error}");
+            // Every split of the rest into a label and a value's name, plain or secret.
+            for (i, _) in rest.match_indices('_') {
+                let (label, name) = (rest[..i].to_lowercase(), &rest[i + 1..]);
+                let plain = with_values(&[(name, "/", false)]);
+                let error = refusal(&[(&label, &plain)]);
+                assert!(error.contains(setting), "{setting} as ({label}, {name}): {error}");
+                if let Some(secret_name) = name.strip_suffix("_FILE") {
+                    let secret = with_values(&[(secret_name, "/", true)]);
+                    let error = refusal(&[(&label, &secret)]);
+                    assert!(error.contains(setting), "{setting} as ({label}, secret {secret_name}): {error}");
+                }
+                tried += 1;
+            }
+        }
+        assert!(tried > 20, "the settings were all tried: {tried}");
+    }
+
+    #[test]
+    fn the_default_profile_must_be_a_label_with_aws_credentials() {
+        let workdir = tempfile::tempdir().unwrap();
+        let resolved = with_values(&[("HOST", "db.internal", false)]);
+        let connections = BTreeMap::from([("db".to_string(), ("warehouse".to_string(), &resolved))]);
+        let job = Job { realm: "prod".into(), job_id: "j".into() };
+        let mut env = materialise(&job, workdir.path(), &connections, false).unwrap();
+        env.profiles = vec!["aws1".into(), "aws2".into()];
+        let error = env.set_default_profile("db").unwrap_err().to_string();
+        assert!(error.contains("`db` has no AWS profile") && error.contains("aws1, aws2"), "{error}");
+        env.set_default_profile("aws2").unwrap();
+        env.set_default_profile("aws1").unwrap();
+        let set: Vec<&str> = env.vars.iter().filter(|(k, _)| k == "AWS_PROFILE").map(|(_, v)| v.as_str()).collect();
+        assert_eq!(set, ["aws1"], "one AWS_PROFILE, the last chosen");
+    }
+
+    #[test]
+    fn the_folders_are_listed_and_a_failed_removal_is_reported() {
+        let job = Job { realm: "prod".into(), job_id: "j".into() };
+        let secret = with_values(&[("PASSWORD", "hunter2", true)]);
+        let connections = BTreeMap::from([("db".to_string(), ("warehouse".to_string(), &secret))]);
+        // A sticky folder others may write: the host's own folder holds the connection's.
+        let shared = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let env = materialise(&job, shared.path(), &connections, false).unwrap();
+        let folders: Vec<PathBuf> = env.folders().map(Path::to_path_buf).collect();
+        assert_eq!(folders.len(), 2, "{folders:?}");
+        assert!(folders[0].starts_with(&folders[1]), "the connection's folder is inside the host's own: {folders:?}");
+        assert!(folders[1].file_name().unwrap().to_string_lossy().starts_with("lava-conn."), "{folders:?}");
+        assert_eq!(std::fs::metadata(&folders[1]).unwrap().permissions().mode() & 0o777, 0o700);
+        env.cleanup().unwrap();
+        assert!(folders.iter().all(|f| !f.exists()));
+        // A folder that cannot be removed is an error, not silence.
+        let workdir = tempfile::tempdir().unwrap();
+        let env = materialise(&job, workdir.path(), &connections, false).unwrap();
+        let folder = env.folders().next().unwrap().to_path_buf();
+        std::fs::remove_dir_all(&folder).unwrap();
+        assert!(env.cleanup().is_err(), "the removal of {} failed and says so", folder.display());
+    }
+
+    #[test]
+    fn a_work_folder_others_can_write_without_the_sticky_bit_is_refused_naming_it() {
+        let workdir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(workdir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let none = with_values(&[("X", "1", true)]);
+        let error = refusal_in(workdir.path(), &[("db", &none)]);
+        assert!(error.contains(&workdir.path().display().to_string()) && error.contains("chmod go-w"), "{error}");
+        assert_eq!(std::fs::read_dir(workdir.path()).unwrap().count(), 0, "nothing was written there");
     }
 }

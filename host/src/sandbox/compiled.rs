@@ -28,7 +28,7 @@
 
 use std::fs::DirBuilder;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use wasmtime::Engine;
@@ -251,22 +251,7 @@ fn refused_by_pool(error: &wasmtime::Error) -> bool {
 fn private_folder(folder: &Path) -> Result<(), String> {
     DirBuilder::new().recursive(true).mode(0o700).create(folder).map_err(|e| format!("cannot create it: {e}"))?;
     let meta = std::fs::symlink_metadata(folder).map_err(|e| format!("cannot read it: {e}"))?;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::geteuid() };
-    if !meta.is_dir() {
-        return Err(format!("{} is not a folder", folder.display()));
-    }
-    if meta.uid() != uid {
-        return Err(format!("{} belongs to user {}, not to this user ({uid})", folder.display(), meta.uid()));
-    }
-    if meta.mode() & 0o022 != 0 {
-        return Err(format!(
-            "{} is writable by others (mode {:o}); `chmod go-w` it",
-            folder.display(),
-            meta.mode() & 0o777
-        ));
-    }
-    Ok(())
+    crate::folders::check_private(folder, &meta)
 }
 
 /// Write atomically (a reader sees the whole file or none) and owner-only,
@@ -315,7 +300,7 @@ fn evict_oldest(folder: &Path, max_bytes: u64, keep: &Path) {
 #[cfg(test)]
 mod tests {
     use std::fs::File;
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     use std::time::{Duration, SystemTime};
 
     use super::*;

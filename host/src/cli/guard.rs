@@ -1,0 +1,86 @@
+//! `lava-conn guard` (hidden): what ends the job and removes its private
+//! folders when the `lava-conn exec` that started it is killed outright.
+//!
+//! SIGKILL (a supervisor's timeout such as Python's `subprocess.run(timeout=…)`,
+//! or the OOM killer) gives `exec` no chance to clean up after its job. So
+//! `exec` starts this small process before the job, in a session of its own
+//! (a kill of `exec`'s process group spares it), with the read end of a pipe
+//! as its stdin; only `exec` holds the write end (close-on-exec: the job
+//! never inherits it). `exec` writes `kill <target>` once the job runs and
+//! `done` once it has cleaned up. If the pipe closes without `done`, `exec`
+//! has died: the guard kills the job's process group and removes the
+//! folders. What it cannot cover (it was killed too, say by a cgroup kill),
+//! the next `exec` in the same work folder sweeps (`folders::sweep_abandoned`).
+
+use std::io::{BufRead, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+
+/// Clean up after a killed `lava-conn exec`. Started by `exec`; not for direct use.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The private folders to remove.
+    #[arg(value_name = "FOLDER")]
+    folders: Vec<PathBuf>,
+}
+
+pub fn run(args: &Args) -> ExitCode {
+    let mut target: Option<libc::pid_t> = None;
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        if line == "done" {
+            return ExitCode::SUCCESS;
+        }
+        if let Some(pid) = line.strip_prefix("kill ") {
+            target = pid.parse().ok().filter(|pid: &libc::pid_t| *pid != 0 && *pid != -1);
+        }
+    }
+    // The pipe closed without `done`: exec ended without cleaning up.
+    if let Some(target) = target {
+        // SAFETY: kill(2) has no memory-safety preconditions; the target is
+        // the job's process (group), never 0 or -1 (which would mean this
+        // process's own group, or every process).
+        unsafe {
+            libc::kill(target, libc::SIGKILL);
+        }
+    }
+    for folder in &args.folders {
+        let _ = std::fs::remove_dir_all(folder);
+    }
+    ExitCode::SUCCESS
+}
+
+/// `exec`'s end of a guard.
+pub struct Guard {
+    pipe: std::io::PipeWriter,
+}
+
+impl Guard {
+    /// Start a guard over `folders` (it finds this program as `exec` does).
+    pub fn start<'a>(program: &Path, folders: impl Iterator<Item = &'a Path>) -> std::io::Result<Self> {
+        let (reader, pipe) = std::io::pipe()?;
+        let mut command = std::process::Command::new(program);
+        command.arg("guard").args(folders).stdin(reader).stdout(Stdio::null()).stderr(Stdio::null());
+        // SAFETY: setsid(2) is async-signal-safe, as pre_exec requires.
+        unsafe {
+            command.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        // Not waited for: it ends once told `done`, or once exec has ended.
+        command.spawn()?;
+        Ok(Self { pipe })
+    }
+
+    /// The job runs as `target` (a pid, or a process group as `-pgid`).
+    pub fn job_started(&mut self, target: libc::pid_t) {
+        let _ = writeln!(self.pipe, "kill {target}");
+    }
+
+    /// exec has cleaned up: the guard has nothing left to do.
+    pub fn done(mut self) {
+        let _ = writeln!(self.pipe, "done");
+    }
+}
