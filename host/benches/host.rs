@@ -774,6 +774,78 @@ fn reset_peak_rss() {
     std::fs::write("/proc/self/clear_refs", "5").expect("reset the peak RSS");
 }
 
+/// (8) A connection folder holding `bytes` of specs (0: the one spec alone),
+/// in JSON files of at most 512 KiB (the default cap is 1 MiB): lists of
+/// role specs, the first holding `bench`.
+fn spec_folder(bytes: usize) -> tempfile::TempDir {
+    let folder = tempfile::tempdir().unwrap();
+    let (mut written, mut file) = (0, 0);
+    let mut specs = vec![role_spec()];
+    loop {
+        let text = Value::Array(std::mem::take(&mut specs)).to_string();
+        if text.len() >= 512 * 1024 || written + text.len() >= bytes {
+            written += text.len();
+            std::fs::write(folder.path().join(format!("specs-{file:03}.json")), text).unwrap();
+            file += 1;
+            if written >= bytes {
+                return folder;
+            }
+        } else {
+            specs = serde_json::from_str(&text).unwrap();
+        }
+        let mut spec = role_spec();
+        spec["conn_id"] = json!(format!("s-{file}-{}", specs.len()));
+        specs.push(spec);
+    }
+}
+
+/// The spec folders of (8), by name: one spec, 1 MB, 10 MB.
+fn spec_folders() -> Vec<(&'static str, tempfile::TempDir)> {
+    vec![("one-spec", spec_folder(0)), ("1mb", spec_folder(1_000_000)), ("10mb", spec_folder(10_000_000))]
+}
+
+/// `lava-conn resolve bench` from `folder`, against moto.
+fn resolve_from_folder(bench: &Bench, cache: &Path, folder: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lava-conn"));
+    command
+        .args(["resolve", "--realm", "prod", "--job-id", "bench", "--connections"])
+        .arg(folder)
+        .arg("bench")
+        .envs(bench.moto.env())
+        .env("LAVA_CONN_COMPILE_CACHE", cache);
+    command
+}
+
+/// (8) Whole `lava-conn resolve` processes reading a folder of specs: time.
+fn spec_folder_times(c: &mut Criterion, bench: &Bench) {
+    let cache = tempfile::tempdir().unwrap();
+    let folders = spec_folders();
+    let mut group = c.benchmark_group("spec-folder");
+    group.sampling_mode(SamplingMode::Flat).sample_size(10).measurement_time(Duration::from_secs(8));
+    for (name, folder) in &folders {
+        run(&mut resolve_from_folder(bench, cache.path(), folder.path()));
+        group.bench_function(*name, |b| b.iter(|| run(&mut resolve_from_folder(bench, cache.path(), folder.path()))));
+    }
+    group.finish();
+}
+
+/// (8) The same processes' peak RSS, and the folders' sizes.
+fn spec_folder_facts(bench: &Bench, facts: &mut BTreeMap<&'static str, Value>) {
+    let cache = tempfile::tempdir().unwrap();
+    for (name, folder) in spec_folders() {
+        run(&mut resolve_from_folder(bench, cache.path(), folder.path()));
+        let peak = child_peak_rss_kib(&mut resolve_from_folder(bench, cache.path(), folder.path()));
+        let bytes = walk_bytes(folder.path(), "json");
+        let (peak_key, bytes_key) = match name {
+            "one-spec" => ("spec_folder_one_spec_peak_kib", "spec_folder_one_spec_bytes"),
+            "1mb" => ("spec_folder_1mb_peak_kib", "spec_folder_1mb_bytes"),
+            _ => ("spec_folder_10mb_peak_kib", "spec_folder_10mb_bytes"),
+        };
+        facts.insert(peak_key, json!(peak));
+        facts.insert(bytes_key, json!(bytes));
+    }
+}
+
 /// Run `command` and return its peak RSS (KiB), from `wait4`.
 #[allow(clippy::zombie_processes, reason = "wait4 reaps the child")]
 fn child_peak_rss_kib(command: &mut Command) -> u64 {
@@ -790,7 +862,8 @@ fn benches(c: &mut Criterion) {
     let mut process_memory = BTreeMap::new();
     process_memory_facts(&mut process_memory);
     let bench = Bench::start();
-    let facts = facts(&bench, process_memory);
+    let mut facts = facts(&bench, process_memory);
+    spec_folder_facts(&bench, &mut facts);
     let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion");
     std::fs::create_dir_all(&folder).unwrap();
     std::fs::write(folder.join("lava-conn-facts.json"), serde_json::to_string_pretty(&facts).unwrap()).unwrap();
@@ -800,6 +873,7 @@ fn benches(c: &mut Criterion) {
     resolve(c, &bench);
     concurrency(c, &bench);
     processes(c, &bench);
+    spec_folder_times(c, &bench);
 }
 
 criterion_group!(host_benches, benches);

@@ -196,6 +196,22 @@ rows.append(("7", "its first load with an empty compile cache (`lava-conn descri
              f"peak RSS {facts['python_cold_compile_peak_kib'] / 1024:.0f} MiB", "", ""))
 rows.append(("7", "… its compiled artefact in the cache", f"{facts['python_artefact_bytes'] / 1e6:.1f} MB", "", "", ""))
 
+# (8) Reading a connection folder (issue 27's caps: a size cap per file,
+# nesting bounded before parsing): whole `lava-conn resolve` processes.
+one_spec = timed("8", "`lava-conn resolve` from a folder of one spec, whole process, warm", "spec-folder",
+                 "one-spec", "1×")
+one_peak = facts["spec_folder_one_spec_peak_kib"]
+rows.append(("8", "… its peak RSS", f"{one_peak / 1024:.1f} MiB", "", "", ""))
+for name, label in (("1mb", "1 MB"), ("10mb", "10 MB")):
+    e = estimate("spec-folder", name)
+    size = facts[f"spec_folder_{name}_bytes"]
+    timed("8", f"… from a folder of {label} of specs ({size / 1e6:.1f} MB of JSON in files of ≤ 512 KiB)",
+          "spec-folder", name, f"+{1e3 * (e[0] - one_spec):.0f} ms over one spec" if e and one_spec else "")
+    peak = facts[f"spec_folder_{name}_peak_kib"]
+    rows.append(("8", "… its peak RSS", f"{peak / 1024:.1f} MiB",
+                 f"+{(peak - one_peak) / 1024:.1f} MiB over one spec, {(peak - one_peak) * 1024 / size:.1f} bytes "
+                 "per byte of specs", "", ""))
+
 commit = os.environ.get("LAVA_BENCH_COMMIT") or subprocess.run(
     ["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
 rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()

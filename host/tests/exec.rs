@@ -399,17 +399,20 @@ fn a_job_never_runs_as_the_worker_whose_credentials_are_in_files() {
          AWS_PROFILE=worker aws sts get-caller-identity --query Arn --output text 2>&1 | head -c 200",
         python.display()
     );
+    // The worker resolves with the file's keys (moto takes any).
+    let keys_in_files = |command: &mut Command| {
+        command
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_SHARED_CREDENTIALS_FILE", &credentials);
+    };
     for (with_file_variables, home_only) in [(true, false), (false, true)] {
         let mut command = exec_command(workdir.path(), &["db=db-secret"], &script);
         command.env_remove("AWS_EC2_METADATA_DISABLED");
         if with_file_variables {
-            // The worker resolves with the file's keys (moto takes any).
-            command
-                .env_remove("AWS_ACCESS_KEY_ID")
-                .env_remove("AWS_SECRET_ACCESS_KEY")
-                .env_remove("AWS_PROFILE")
-                .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
-                .env("AWS_CONFIG_FILE", &config);
+            keys_in_files(&mut command);
+            command.env("AWS_CONFIG_FILE", &config);
         }
         let out = command.output().unwrap();
         let stdout = text(&out.stdout);
@@ -423,12 +426,8 @@ fn a_job_never_runs_as_the_worker_whose_credentials_are_in_files() {
     let settings = files.path().join("worker.toml");
     std::fs::write(&settings, "pass_worker_credentials = true\n").unwrap();
     let mut command = exec_command(workdir.path(), &["db=db-secret"], &script);
-    command
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
-        .env("LAVA_CONN_CONFIG", &settings);
+    keys_in_files(&mut command);
+    command.env("LAVA_CONN_CONFIG", &settings);
     let out = command.output().unwrap();
     assert_eq!(text(&out.stdout).lines().next(), Some("AKIDWORKERFILE"), "{}", text(&out.stderr));
 }
@@ -510,26 +509,16 @@ fn what_a_killed_exec_and_its_guard_left_is_swept_by_the_next_exec() {
 fn every_failure_before_the_job_starts_exits_125() {
     let f = fixture();
     let connections = f.connections.path().to_str().unwrap();
+    let job = ["exec", "--realm", "prod", "--job-id", "j", "--connections", connections];
+    let with = |rest: &[&'static str]| -> Vec<&str> { job.iter().copied().chain(rest.iter().copied()).collect() };
     for args in [
-        &["exec", "--job-id", "j", "--connections", connections, "--conn", "a=keys", "--", "true"][..],
-        &["exec", "--realm", "prod", "--job-id", "j", "--connections", connections, "--conn", "a=keys", "true"],
-        &["exec", "--realm", "prod", "--job-id", "j", "--connections", connections, "--", "true"],
-        &[
-            "exec",
-            "--realm",
-            "prod",
-            "--job-id",
-            "j",
-            "--connections",
-            connections,
-            "--conn",
-            "a=keys",
-            "--conn",
-            "A=role",
-            "--",
-            "true",
-        ],
-        &[
+        vec!["exec", "--job-id", "j", "--connections", connections, "--conn", "a=keys", "--", "true"],
+        with(&["--conn", "a=keys", "true"]),
+        with(&["--", "true"]),
+        with(&["--conn", "a=keys", "--conn", "A=role", "--", "true"]),
+        with(&["--conn", "a-b=keys", "--", "true"]),
+        with(&["--nonsense", "--conn", "a=keys", "--", "true"]),
+        vec![
             "--config",
             "/nonexistent.toml",
             "exec",
@@ -542,9 +531,8 @@ fn every_failure_before_the_job_starts_exits_125() {
             "--",
             "true",
         ],
-        &["exec", "--realm", "prod", "--job-id", "j", "--nonsense", "--", "true"],
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_lava-conn")).args(args).envs(f.moto.env()).output().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_lava-conn")).args(&args).envs(f.moto.env()).output().unwrap();
         assert_eq!(out.status.code(), Some(125), "{args:?}: {}", text(&out.stderr));
         assert!(!out.stderr.is_empty(), "{args:?} says why");
     }
