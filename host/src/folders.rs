@@ -103,50 +103,93 @@ pub(crate) fn check_work_folder(path: &Path) -> Result<WorkFolder, String> {
     Ok(if shared { WorkFolder::Shared(resolved) } else { WorkFolder::Private(resolved) })
 }
 
-/// The file in each private folder that its living owner holds locked
-/// (`flock`): the kernel drops the lock when the owner ends, however it
-/// ends, which tells a folder left behind from one in use, across pid
-/// namespaces and pid reuse alike.
+/// The file in each private folder that its living owner holds locked (an
+/// open file description lock, `F_OFD_SETLK`): the kernel drops the lock
+/// when the owner ends, however it ends, which tells a folder left behind
+/// from one in use, across pid namespaces and pid reuse, and between two
+/// callers in one process alike (unlike `flock` over NFS or POSIX locks).
 pub(crate) const OWNER_LOCK: &str = ".lava-conn.lock";
+
+/// Where a private folder is made and locked before it takes its name, so
+/// that a sweep (which looks only at the final names) never meets one
+/// whose lock is not yet held.
+const STAGING_PREFIX: &str = ".lava-conn-new.";
 
 /// An owner-only folder under an unpredictable name, locked while this
 /// value lives, and removed when it is dropped or closed.
 #[derive(Debug)]
 pub(crate) struct PrivateFolder {
-    dir: tempfile::TempDir,
+    path: PathBuf,
     _lock: File,
 }
 
 impl PrivateFolder {
     /// Create one in `parent`, named `prefix` and random characters.
     pub fn create(parent: &Path, prefix: &str) -> std::io::Result<Self> {
-        let dir = tempfile::Builder::new()
-            .prefix(prefix)
+        let staging = tempfile::Builder::new()
+            .prefix(STAGING_PREFIX)
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(parent)?;
-        let lock = OpenOptions::new().write(true).create_new(true).mode(0o600).open(dir.path().join(OWNER_LOCK))?;
+        let lock = OpenOptions::new().write(true).create_new(true).mode(0o600).open(staging.path().join(OWNER_LOCK))?;
         if !try_lock(&lock) {
             return Err(std::io::Error::new(ErrorKind::WouldBlock, "a new folder's lock is held"));
         }
-        Ok(Self { dir, _lock: lock })
+        let random = staging.path().file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix(STAGING_PREFIX));
+        let path = parent.join(format!("{prefix}{}", random.unwrap_or_default()));
+        rename_no_replace(staging.path(), &path)?;
+        // Renamed: the staging name is gone, and this value removes the folder.
+        let _ = staging.keep();
+        Ok(Self { path, _lock: lock })
     }
 
     /// Where it is.
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        &self.path
     }
 
     /// Remove it now, reporting a failure.
-    pub fn close(self) -> std::io::Result<()> {
-        self.dir.close()
+    pub fn close(mut self) -> std::io::Result<()> {
+        std::fs::remove_dir_all(std::mem::take(&mut self.path))
     }
+
+    /// Leave it on disk and let its lock go, as an owner killed outright does.
+    #[cfg(test)]
+    pub fn abandon(mut self) -> PathBuf {
+        std::mem::take(&mut self.path)
+    }
+}
+
+impl Drop for PrivateFolder {
+    fn drop(&mut self) {
+        // Empty once closed or abandoned.
+        if !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Rename `from` to `to`, failing if `to` exists (`RENAME_NOREPLACE`).
+fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other);
+    let (from, to) = (c(from)?, c(to)?);
+    // SAFETY: renameat2(2) with two valid NUL-terminated paths.
+    let done =
+        unsafe { libc::renameat2(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::RENAME_NOREPLACE) };
+    if done == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
 
 /// Take `file`'s lock without waiting; false when another holds it.
 fn try_lock(file: &File) -> bool {
     use std::os::fd::AsRawFd;
-    // SAFETY: flock(2) on a descriptor this `File` owns; no memory is passed.
-    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+    // SAFETY: an all-zero flock is valid; fcntl(2) reads it and the
+    // descriptor this `File` owns.
+    unsafe {
+        let mut lock: libc::flock = std::mem::zeroed();
+        lock.l_type = libc::F_WRLCK as libc::c_short;
+        lock.l_whence = libc::SEEK_SET as libc::c_short;
+        libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &lock) == 0
+    }
 }
 
 /// Remove the private folders in `folder` whose owner has ended without
@@ -169,8 +212,10 @@ pub(crate) fn sweep_abandoned(folder: &Path, prefixes: &[&str]) -> Vec<PathBuf> 
         if !meta.is_dir() || meta.uid() != uid {
             continue;
         }
-        let lock =
-            OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path.join(OWNER_LOCK));
+        let lock = OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path.join(OWNER_LOCK));
         // A folder without a lock is not one of ours: never touched.
         let Ok(lock) = lock else { continue };
         if try_lock(&lock) && std::fs::remove_dir_all(&path).is_ok() {
@@ -241,10 +286,7 @@ mod tests {
         let dead = PrivateFolder::create(parent.path(), "conn.b.").unwrap();
         std::fs::write(dead.path().join("value.PASSWORD"), "hunter2").unwrap();
         // Its owner ends without removing it, as a SIGKILL would leave it.
-        let dead_path = dead.path().to_path_buf();
-        let PrivateFolder { dir, _lock } = dead;
-        let _ = dir.keep();
-        drop(_lock);
+        let dead_path = dead.abandon();
         let unlocked = parent.path().join("conn.c.mine");
         std::fs::create_dir(&unlocked).unwrap();
         let other = parent.path().join("other.d");
@@ -254,5 +296,19 @@ mod tests {
         assert!(!dead_path.exists());
         assert!(live.path().exists(), "a folder in use is kept");
         assert!(unlocked.exists() && other.exists(), "folders that are not ours are never touched");
+    }
+
+    #[test]
+    fn a_second_lock_on_a_folder_in_use_fails_in_the_same_process_too() {
+        let parent = tempfile::tempdir().unwrap();
+        let live = PrivateFolder::create(parent.path(), "conn.a.").unwrap();
+        let again = OpenOptions::new().write(true).open(live.path().join(OWNER_LOCK)).unwrap();
+        assert!(!try_lock(&again), "another open file description of this process is refused");
+        let path = live.path().to_path_buf();
+        assert!(path.file_name().unwrap().to_string_lossy().starts_with("conn.a."), "{path:?}");
+        live.close().unwrap();
+        assert!(!path.exists());
+        let staged: Vec<_> = std::fs::read_dir(parent.path()).unwrap().collect();
+        assert!(staged.is_empty(), "no staging folder is left: {staged:?}");
     }
 }

@@ -62,6 +62,10 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "warn,lava_conn::audit=info".into()),
         )
         .with_writer(std::io::stderr)
+        // Its own report of a failed write is an `eprintln!` of its crate,
+        // which panics on a closed stderr: a log line that cannot be written
+        // is dropped instead (`cli::stdio` says why).
+        .log_internal_errors(false)
         // Colour codes only for a person at a terminal, never into log files.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();

@@ -294,3 +294,58 @@ fn every_command_ends_quietly_when_its_reader_has_gone() {
         assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn a_closed_stderr_loses_log_lines_but_never_the_command() {
+    // A spec file that cannot be parsed: a warning in the log as the folder is read.
+    let specs = tempfile::tempdir().unwrap();
+    std::fs::write(specs.path().join("broken.yaml"), "conn_id: [").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lava-conn"))
+        .args(["resolve", "--realm", "prod", "--job-id", "j", "--connections"])
+        .arg(specs.path())
+        .arg("missing")
+        .env("LAVA_CONN_COMPILE_CACHE", Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache"))
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "the command's own failure, not a panic (101)");
+}
+
+/// `lava-conn guard FOLDER` told `lines` by its pipe, which then closes.
+fn guard(folder: &Path, lines: &str) -> std::process::ExitStatus {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lava-conn"))
+        .arg("guard")
+        .arg(folder)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(lines.as_bytes()).unwrap();
+    child.wait().unwrap()
+}
+
+#[test]
+fn the_guard_cleans_up_only_after_an_exec_that_never_said_done_and_forgets_a_reaped_job() {
+    use std::os::unix::process::ExitStatusExt;
+    let parent = tempfile::tempdir().unwrap();
+    let folder = parent.path().join("conn.a.x");
+    std::fs::create_dir(&folder).unwrap();
+    let mut job = Command::new("sleep").arg("60").spawn().unwrap();
+    let pid = job.id();
+    // Said done: nothing to do.
+    assert!(guard(&folder, &format!("kill {pid}\ndone\n")).success());
+    assert!(folder.exists());
+    // Reaped (its pid may be another's by now), then exec died: the folder goes, the pid is spared.
+    assert!(guard(&folder, &format!("kill {pid}\nended\nkill {pid}\n")).success());
+    assert!(!folder.exists());
+    assert!(job.try_wait().unwrap().is_none(), "a job reported ended is never killed");
+    // Exec died while the job ran: the job is killed.
+    std::fs::create_dir(&folder).unwrap();
+    assert!(guard(&folder, &format!("kill {pid}\n")).success());
+    assert_eq!(job.wait().unwrap().signal(), Some(libc::SIGKILL));
+    assert!(!folder.exists());
+}

@@ -386,6 +386,12 @@ fn a_job_never_runs_as_the_worker_whose_credentials_are_in_files() {
     std::fs::write(&config, "[profile worker]\naws_access_key_id = AKIDWORKERPROFILE\naws_secret_access_key = x\n")
         .unwrap();
     std::fs::create_dir(workdir.path().join(".aws")).unwrap();
+    // boto's own file, which botocore's default chain reads too.
+    std::fs::write(
+        workdir.path().join(".boto"),
+        "[Credentials]\naws_access_key_id = AKIDWORKERBOTO\naws_secret_access_key = x\n",
+    )
+    .unwrap();
     std::fs::write(
         workdir.path().join(".aws/credentials"),
         "[default]\naws_access_key_id = AKIDWORKERHOME\naws_secret_access_key = x\n",

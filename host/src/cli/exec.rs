@@ -46,6 +46,9 @@ pub struct Args {
 }
 
 pub fn run(args: &Args, globals: &Globals, mut config: WorkerConfig) -> anyhow::Result<ExitCode> {
+    // The job runs as this user: it must not read this process's
+    // environment and memory (the worker's credentials) through `/proc`.
+    super::guard::refuse_inspection();
     // The job's profiles ask this very program for their credentials.
     if config.credential_helper.is_none() {
         config.credential_helper = Some(std::env::current_exe().context("cannot find the lava-conn program")?);
@@ -121,6 +124,7 @@ fn exec(
         let target = if own_group { -pid } else { pid };
         guard.job_started(target);
         let status = wait_forwarding_signals(&mut child, target).await?;
+        guard.job_ended();
         env.cleanup().context("cannot remove the connections' private folders")?;
         guard.done();
         let code = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
@@ -130,11 +134,17 @@ fn exec(
 
 /// Whether the job runs in a process group of its own, which the guard can
 /// end whole (the job's children too) should exec be killed. Not when
-/// lava-conn's stdin is a terminal: an interactive job (`psql`) must stay
-/// in the terminal's foreground group to read from it; there, the job
-/// itself still ends with exec (`bind_to_this_process`), its children may not.
+/// lava-conn runs in the foreground of a terminal: an interactive job
+/// (`psql`, or `ssh` asking for a password on `/dev/tty` with stdin
+/// redirected) must stay in the terminal's foreground group to read from
+/// it; there, the job itself still ends with exec (`bind_to_this_process`),
+/// its children may not.
 fn job_gets_its_own_group() -> bool {
-    !std::io::IsTerminal::is_terminal(&std::io::stdin())
+    use std::os::fd::AsRawFd;
+    let Ok(terminal) = std::fs::File::open("/dev/tty") else { return true };
+    // SAFETY: tcgetpgrp(3) and getpgrp(2) on a descriptor we own.
+    let foreground = unsafe { libc::tcgetpgrp(terminal.as_raw_fd()) == libc::getpgrp() };
+    !foreground
 }
 
 /// The job cannot outlive this process: the kernel kills it (SIGKILL) when

@@ -29,26 +29,38 @@ pub enum SpecFileError {
 /// byte of YAML, so the cap also bounds what one file costs.
 pub const DEFAULT_MAX_SPEC_FILE_KIB: u32 = 1024;
 
-/// Deepest nesting of `[` and `{` a spec file may have. lava's specs nest
-/// three deep; YAML's scanner takes time growing with the square of the
-/// flow nesting (100,000 `[` took 27 s), so it is bounded before parsing.
+/// Deepest nesting a YAML spec file may have. lava's specs nest three deep;
+/// YAML's scanner takes time growing with the square of the flow nesting
+/// (100,000 `[` took 27 s), so it is bounded before the file is parsed.
 pub const MAX_SPEC_NESTING: usize = 64;
 
 /// The specs in `path`: one spec (a map) or a list of them, as JSON or YAML.
 /// `.json` files are parsed as JSON, everything else as YAML (a superset).
 /// The file must be a regular file of at most `max_bytes`, checked on the
 /// open handle (it is opened without blocking, so a FIFO cannot hang the
-/// read), and nest at most [`MAX_SPEC_NESTING`] deep, checked before it is
-/// parsed. A key given twice in one map is an error naming it and its lines.
+/// read), and, as YAML, nest at most [`MAX_SPEC_NESTING`] deep, checked
+/// before it is parsed into values. A key given twice in one map is an error naming it and its lines.
 pub fn read_spec_file(path: &Path, max_bytes: u64) -> Result<Vec<Value>, SpecFileError> {
-    let parse_error = |message: String| SpecFileError::Parse { path: path.to_path_buf(), message };
-    let text = read_capped(path, max_bytes).map_err(|e| match e {
+    parse_spec_text(path, &read_spec_text(path, max_bytes)?)
+}
+
+/// The text of the spec file `path`, as [`read_spec_file`] reads it.
+pub(crate) fn read_spec_text(path: &Path, max_bytes: u64) -> Result<String, SpecFileError> {
+    read_capped(path, max_bytes).map_err(|e| match e {
         Capped::Io(source) => SpecFileError::Read { path: path.to_path_buf(), source },
-        Capped::Refused(message) => parse_error(message),
-    })?;
-    check_nesting(&text).map_err(parse_error)?;
+        Capped::Refused(message) => SpecFileError::Parse { path: path.to_path_buf(), message },
+    })
+}
+
+/// The specs in `text`, read from `path`, as [`read_spec_file`] parses them.
+pub(crate) fn parse_spec_text(path: &Path, text: &str) -> Result<Vec<Value>, SpecFileError> {
+    let parse_error = |message: String| SpecFileError::Parse { path: path.to_path_buf(), message };
     let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    let value = parse(&text, is_json).map_err(parse_error)?;
+    // JSON's parser is a streaming one with a recursion limit of its own (128).
+    if !is_json {
+        check_yaml_nesting(text).map_err(parse_error)?;
+    }
+    let value = parse(text, is_json).map_err(parse_error)?;
     match value {
         Value::Array(items) => {
             if let Some(i) = items.iter().position(|v| !v.is_object()) {
@@ -97,31 +109,63 @@ fn read_capped(path: &Path, max_bytes: u64) -> Result<String, Capped> {
     String::from_utf8(bytes).map_err(|e| Capped::Refused(format!("is not UTF-8 text: {e}")))
 }
 
-/// A bound on the text's nesting of `[` and `{`, found in one pass before
-/// any parser runs: every bracket counts, quoted or not, so that no quoting
-/// can hide nesting from it (a string of 65 unclosed `[` is refused too,
-/// which no connection spec holds). Block nesting (indentation) is bounded
-/// by the parsers' own recursion limits, and costs them linear time.
-fn check_nesting(text: &str) -> Result<(), String> {
-    let mut depth = 0usize;
-    for (line, text_line) in text.lines().enumerate() {
-        for byte in text_line.bytes() {
-            match byte {
-                b'[' | b'{' => {
+/// YAML `text` nests at most [`MAX_SPEC_NESTING`] deep (flow `[`/`{` and
+/// block collections alike), found by libyaml's own event parser (the one
+/// serde_yaml_ng runs), which stops at the first collection past the bound.
+/// Its scanner's cost per token grows with the flow depth reached, so
+/// stopping there keeps the check linear; a nesting written in any quoting
+/// or style is the parser's, not a guess of ours. A syntax error ends the
+/// check without a verdict: the parse that follows reports it.
+fn check_yaml_nesting(text: &str) -> Result<(), String> {
+    match deepest_line_past(text.as_bytes(), MAX_SPEC_NESTING) {
+        Some(line) => Err(format!("nests deeper than {MAX_SPEC_NESTING} levels (at line {line})")),
+        None => Ok(()),
+    }
+}
+
+/// The line (1-based) of the first collection in YAML `input` nested more
+/// than `max` deep, if any.
+fn deepest_line_past(input: &[u8], max: usize) -> Option<u64> {
+    use std::mem::MaybeUninit;
+    use unsafe_libyaml as sys;
+    // libyaml keeps a pointer to the parser in the parser (its read
+    // handler's data): boxed, so that it never moves.
+    let mut parser: Box<MaybeUninit<sys::yaml_parser_t>> = Box::new_uninit();
+    let parser = parser.as_mut_ptr();
+    // SAFETY: the parser is initialised before any other use and deleted
+    // once, at the end; `input` outlives it; every event the parser fills
+    // is deleted after its type and mark are read.
+    unsafe {
+        if sys::yaml_parser_initialize(parser).fail {
+            return None;
+        }
+        sys::yaml_parser_set_encoding(parser, sys::YAML_UTF8_ENCODING);
+        sys::yaml_parser_set_input_string(parser, input.as_ptr(), input.len() as _);
+        let (mut depth, mut past) = (0usize, None);
+        loop {
+            let mut event = MaybeUninit::<sys::yaml_event_t>::uninit();
+            if sys::yaml_parser_parse(parser, event.as_mut_ptr()).fail {
+                break;
+            }
+            let event = event.as_mut_ptr();
+            let (kind, line) = ((*event).type_, (*event).start_mark.line);
+            sys::yaml_event_delete(event);
+            match kind {
+                sys::YAML_SEQUENCE_START_EVENT | sys::YAML_MAPPING_START_EVENT => {
                     depth += 1;
-                    if depth > MAX_SPEC_NESTING {
-                        return Err(format!(
-                            "nests deeper than {MAX_SPEC_NESTING} levels of `[` and `{{` (at line {})",
-                            line + 1
-                        ));
+                    if depth > max {
+                        past = Some(line as u64 + 1);
+                        break;
                     }
                 }
-                b']' | b'}' => depth = depth.saturating_sub(1),
+                sys::YAML_SEQUENCE_END_EVENT | sys::YAML_MAPPING_END_EVENT => depth = depth.saturating_sub(1),
+                sys::YAML_STREAM_END_EVENT => break,
                 _ => {}
             }
         }
+        sys::yaml_parser_delete(parser);
+        past
     }
-    Ok(())
 }
 
 /// Parse `text` as JSON or YAML into a value, refusing repeated keys.
@@ -324,13 +368,20 @@ mod tests {
 
     #[test]
     fn nesting_is_bounded_before_parsing_and_what_is_within_it_parses() {
-        let within = format!("{{\"conn_id\": \"c\", \"x\": {}{}}}", "[".repeat(60), "]".repeat(60));
-        assert_eq!(read("w.json", &within).unwrap().len(), 1);
-        let error = read("d.yaml", &format!("conn_id: c\nx: {}", "{a: ".repeat(65))).unwrap_err();
+        let within = format!("conn_id: c\nx: {}{}\n", "[".repeat(62), "]".repeat(62));
+        assert_eq!(read("w.yaml", &within).unwrap().len(), 1);
+        let error = read("d.yaml", &format!("conn_id: c\nx: {}", "{a: ".repeat(64))).unwrap_err();
         assert!(error.contains("nests deeper than 64") && error.contains("line 2"), "{error}");
-        // Quoting cannot hide brackets from the count.
-        let quoted = format!("conn_id: c\nx: '{}'\n", "[".repeat(65));
-        assert!(read("q.yaml", &quoted).unwrap_err().contains("nests deeper"));
+        // Block nesting counts as flow does.
+        let block: String = (0..70).map(|i| format!("{}k{i}:\n", "  ".repeat(i))).collect();
+        assert!(read("b.yaml", &block).unwrap_err().contains("nests deeper"));
+        // Brackets in quoted scalars are text, and closing ones hide no nesting.
+        let quoted = format!("conn_id: c\nx: '{}'\n", "[".repeat(100));
+        assert_eq!(read("q.yaml", &quoted).unwrap()[0]["x"], "[".repeat(100));
+        let hiding = format!("{}x", "[']', ".repeat(150_000));
+        let started = std::time::Instant::now();
+        assert!(read("h.yaml", &hiding).unwrap_err().contains("nests deeper than 64"));
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Number, Value};
 
-use super::specs::{DEFAULT_MAX_SPEC_FILE_KIB, SpecFileError, conn_id_of, read_spec_file};
+use super::specs::{DEFAULT_MAX_SPEC_FILE_KIB, SpecFileError, parse_spec_text, read_spec_text};
 use crate::files::FileIdentity;
 use crate::text::sanitize;
 
@@ -22,9 +22,8 @@ pub enum StoreError {
     /// No spec with this conn id.
     #[error("connection `{conn_id}` is not in {store}")]
     NotFound { conn_id: String, store: String },
-    /// No spec with this conn id in the files that could be read; some
-    /// could not, and it may be in one of those.
-    #[error("connection `{conn_id}` is not in the readable files of {store}; {} could not be read: {}", unreadable.len(), unreadable.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    /// Files of the store that could not be read may define this conn id.
+    #[error("connection `{conn_id}` cannot be served from {store} while {} of its files cannot be read (one may define it): {}; fix or remove them", unreadable.len(), unreadable.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     NotReadable { conn_id: String, store: String, unreadable: Vec<Arc<SpecFileError>> },
     /// Two files hold the same conn id.
     #[error("connection `{conn_id}` is defined twice: in {} and in {}", first.display(), second.display())]
@@ -62,8 +61,72 @@ pub struct FolderStore {
 struct Snapshot {
     files: Vec<SpecFile>,
     specs: BTreeMap<String, (PathBuf, Value)>,
-    /// The files that could not be read, and why.
-    unreadable: Vec<Arc<SpecFileError>>,
+    /// Conn ids two files define: served by neither (the first two files).
+    duplicates: BTreeMap<String, (PathBuf, PathBuf)>,
+    /// The files that could not be read or parsed.
+    unreadable: Vec<Unreadable>,
+}
+
+/// A spec file left out, why, and its text when it was read (a conn id
+/// in it is not served from another file: it may be a duplicate).
+#[derive(Debug)]
+struct Unreadable {
+    error: Arc<SpecFileError>,
+    text: Option<String>,
+}
+
+impl Snapshot {
+    /// A file that could not be read or parsed: reported, and kept to name.
+    fn leave_out(&mut self, error: SpecFileError, text: Option<String>) {
+        tracing::warn!("connection specs: {}", sanitize(&error.to_string()));
+        self.unreadable.push(Unreadable { error: Arc::new(error), text });
+    }
+
+    /// A spec read from `path`. One without a conn id is left out; a conn id
+    /// defined twice is served from neither file, and only that conn id fails.
+    fn insert(&mut self, path: &Path, spec: Value) {
+        let Some(conn_id) = spec.get("conn_id").and_then(Value::as_str).map(str::to_string) else {
+            tracing::warn!(
+                "connection specs: {}: a spec without a conn_id is left out",
+                sanitize(&path.to_string_lossy())
+            );
+            return;
+        };
+        if self.duplicates.contains_key(&conn_id) {
+            return;
+        }
+        if let Some((first, _)) = self.specs.remove(&conn_id) {
+            self.duplicates.insert(conn_id, (first, path.to_path_buf()));
+            return;
+        }
+        self.specs.insert(conn_id, (path.to_path_buf(), spec));
+    }
+
+    /// The spec of `conn_id`. It is refused while a file that could not be
+    /// parsed mentions it: that file may define it too, and serving the
+    /// other would let one file take over another's conn id by breaking it.
+    fn get(&self, conn_id: &str, store: String) -> Result<Value, StoreError> {
+        let conn_id_owned = || conn_id.to_string();
+        if let Some((first, second)) = self.duplicates.get(conn_id) {
+            return Err(StoreError::Duplicate {
+                conn_id: conn_id_owned(),
+                first: first.clone(),
+                second: second.clone(),
+            });
+        }
+        let unreadable = |which: &dyn Fn(&Unreadable) -> bool| -> Vec<Arc<SpecFileError>> {
+            self.unreadable.iter().filter(|u| which(u)).map(|u| u.error.clone()).collect()
+        };
+        let mentioning = unreadable(&|u| u.text.as_deref().is_some_and(|text| text.contains(conn_id)));
+        match self.specs.get(conn_id) {
+            _ if !mentioning.is_empty() => {
+                Err(StoreError::NotReadable { conn_id: conn_id_owned(), store, unreadable: mentioning })
+            }
+            Some((_, spec)) => Ok(spec.clone()),
+            None if self.unreadable.is_empty() => Err(StoreError::NotFound { conn_id: conn_id_owned(), store }),
+            None => Err(StoreError::NotReadable { conn_id: conn_id_owned(), store, unreadable: unreadable(&|_| true) }),
+        }
+    }
 }
 
 /// A spec file and its identity when it was read.
@@ -75,8 +138,8 @@ struct SpecFile {
 
 impl FolderStore {
     /// Read every `*.json`, `*.yaml` and `*.yml` in `folder`, each of at
-    /// most the default size ([`DEFAULT_MAX_SPEC_FILE_KIB`]). Duplicate
-    /// conn ids are an error naming both files.
+    /// most the default size ([`DEFAULT_MAX_SPEC_FILE_KIB`]). A conn id two
+    /// files define is an error naming both, for that conn id alone.
     pub fn open(folder: &Path) -> Result<Self, StoreError> {
         Self::open_capped(folder, u64::from(DEFAULT_MAX_SPEC_FILE_KIB) * 1024)
     }
@@ -84,7 +147,7 @@ impl FolderStore {
     /// As [`FolderStore::open`], with files of at most `max_file_bytes`
     /// (`WorkerConfig::max_spec_file_bytes`).
     pub fn open_capped(folder: &Path, max_file_bytes: u64) -> Result<Self, StoreError> {
-        let snapshot = Self::read(Self::scan(folder)?, max_file_bytes)?;
+        let snapshot = Self::read(Self::scan(folder)?, max_file_bytes);
         Ok(Self { folder: folder.to_path_buf(), max_file_bytes, snapshot: RwLock::new(Arc::new(snapshot)) })
     }
 
@@ -108,27 +171,24 @@ impl FolderStore {
         Ok(files)
     }
 
-    fn read(files: Vec<SpecFile>, max_file_bytes: u64) -> Result<Snapshot, StoreError> {
-        let mut specs: BTreeMap<String, (PathBuf, Value)> = BTreeMap::new();
-        let mut unreadable = Vec::new();
+    fn read(files: Vec<SpecFile>, max_file_bytes: u64) -> Snapshot {
+        let mut snapshot =
+            Snapshot { files: Vec::new(), specs: BTreeMap::new(), duplicates: BTreeMap::new(), unreadable: Vec::new() };
         for file in &files {
-            let read = match read_spec_file(&file.path, max_file_bytes) {
-                Ok(read) => read,
+            let text = match read_spec_text(&file.path, max_file_bytes) {
+                Ok(text) => text,
                 Err(error) => {
-                    tracing::warn!("connection specs: {}", sanitize(&error.to_string()));
-                    unreadable.push(Arc::new(error));
+                    snapshot.leave_out(error, None);
                     continue;
                 }
             };
-            for spec in read {
-                let conn_id = conn_id_of(&spec).to_string();
-                if let Some((first, _)) = specs.get(&conn_id) {
-                    return Err(StoreError::Duplicate { conn_id, first: first.clone(), second: file.path.clone() });
-                }
-                specs.insert(conn_id, (file.path.clone(), spec));
+            match parse_spec_text(&file.path, &text) {
+                Ok(specs) => specs.into_iter().for_each(|spec| snapshot.insert(&file.path, spec)),
+                Err(error) => snapshot.leave_out(error, Some(text)),
             }
         }
-        Ok(Snapshot { files, specs, unreadable })
+        snapshot.files = files;
+        snapshot
     }
 
     /// The specs as the folder holds them now: the last read, unless a file changed.
@@ -138,7 +198,7 @@ impl FolderStore {
         if last.files == files {
             return Ok(last);
         }
-        let fresh = Arc::new(Self::read(files, self.max_file_bytes)?);
+        let fresh = Arc::new(Self::read(files, self.max_file_bytes));
         *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
         Ok(fresh)
     }
@@ -151,15 +211,9 @@ impl FolderStore {
 
 impl ConnectionStore for FolderStore {
     fn get<'a>(&'a self, _realm: &'a str, conn_id: &'a str) -> BoxFuture<'a, Result<Value, StoreError>> {
-        let found = self.current().and_then(|snapshot| {
-            let store = format!("connection folder {}", self.folder.display());
-            let conn_id = conn_id.to_string();
-            match snapshot.specs.get(&conn_id) {
-                Some((_, spec)) => Ok(spec.clone()),
-                None if snapshot.unreadable.is_empty() => Err(StoreError::NotFound { conn_id, store }),
-                None => Err(StoreError::NotReadable { conn_id, store, unreadable: snapshot.unreadable.clone() }),
-            }
-        });
+        let found = self
+            .current()
+            .and_then(|snapshot| snapshot.get(conn_id, format!("connection folder {}", self.folder.display())));
         Box::pin(std::future::ready(found))
     }
 }
@@ -245,8 +299,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("a.json"), r#"{"conn_id": "x", "type": "aws"}"#).unwrap();
         std::fs::write(dir.join("b.yaml"), "- conn_id: y\n  type: aws\n- conn_id: x\n  type: aws\n").unwrap();
-        let error = FolderStore::open(&dir).unwrap_err().to_string();
+        let store = FolderStore::open(&dir).unwrap();
+        let error = get(&store, "x").unwrap_err().to_string();
         assert!(error.contains("a.json") && error.contains("b.yaml") && error.contains("`x`"), "{error}");
+        assert!(get(&store, "y").is_ok(), "only the conn id defined twice fails");
         std::fs::remove_file(dir.join("a.json")).unwrap();
         let store = FolderStore::open(&dir).unwrap();
         assert_eq!(store.conn_ids().unwrap(), vec!["x", "y"]);
@@ -290,11 +346,23 @@ mod tests {
         assert_eq!(get(&store, "x").unwrap()["type"], "aws");
         assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
         let error = get(&store, "big").unwrap_err().to_string();
-        assert!(error.contains("3 could not be read"), "{error}");
+        assert!(error.contains("while 3 of its files cannot be read"), "{error}");
         assert!(error.contains("deep.yaml: nests deeper than 64 levels"), "{error}");
         assert!(error.contains("big.yaml: is 206 KiB, more than the 200 KiB"), "{error}");
         assert!(error.contains("max_spec_file_kib"), "{error}");
         assert!(error.contains("twice.json: key `conn_id` is given twice in one map (it is a key on lines 1 and 2)"));
+    }
+
+    #[test]
+    fn a_conn_id_in_a_file_that_cannot_be_parsed_is_not_served_from_another() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a-theirs.json"), r#"{"conn_id": "payments", "role_arn": "theirs"}"#).unwrap();
+        std::fs::write(dir.path().join("b-owner.yaml"), "conn_id: payments\nrole_arn: a\nrole_arn: b\n").unwrap();
+        std::fs::write(dir.path().join("c.json"), r#"[{"type": "aws"}, {"type": "aws"}, {"conn_id": "z"}]"#).unwrap();
+        let store = FolderStore::open(dir.path()).unwrap();
+        let error = get(&store, "payments").unwrap_err().to_string();
+        assert!(error.contains("b-owner.yaml") && error.contains("role_arn"), "{error}");
+        assert!(get(&store, "z").is_ok(), "specs without a conn id are left out, the file's others served");
     }
 
     #[test]

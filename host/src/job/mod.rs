@@ -44,18 +44,27 @@ pub const WORKER_CREDENTIAL_VARIABLES: &[&str] = &[
     "AWS_ROLE_SESSION_NAME",
     "AWS_EC2_METADATA_SERVICE_ENDPOINT",
     "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+    // Older names some SDKs still read (Java v1, Go), and botocore's
+    // `OriginalEC2Provider` file.
+    "AWS_ACCESS_KEY",
+    "AWS_SECRET_KEY",
+    "AWS_CREDENTIAL_FILE",
 ];
 
 /// Where an AWS SDK finds credentials without any variable of
 /// [`WORKER_CREDENTIAL_VARIABLES`]: the worker's config and credentials
 /// files (named by these variables, or `~/.aws/` when unset: profiles, SSO
-/// caches, `credential_process`) and the instance's metadata endpoint. A job
+/// caches, `credential_process`), boto's files, and the instance's
+/// metadata endpoint. A job
 /// gets these values instead (unless `pass_worker_credentials`), so that no
 /// SDK's default chain reaches the worker's identity; a job's own profiles
 /// (`add_profiles`) and stand-ins name their own files.
 pub const NEUTRAL_CREDENTIAL_SOURCES: &[(&str, &str)] = &[
     ("AWS_CONFIG_FILE", "/dev/null"),
     ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+    // botocore's `BotoProvider` reads `/etc/boto.cfg` and `~/.boto` unless
+    // this names another file; it skips one that is not a regular file.
+    ("BOTO_CONFIG", "/dev/null"),
     ("AWS_EC2_METADATA_DISABLED", "true"),
 ];
 
