@@ -67,9 +67,11 @@ pub fn run(args: &Args) -> ExitCode {
 /// files such as the guard's pipe, which the job could reopen to write
 /// `done`) belong to root and it cannot be traced.
 pub fn refuse_inspection() {
+    // An unsigned long, as the variadic prctl(2) reads it.
+    let off: libc::c_ulong = 0;
     // SAFETY: prctl(2) with PR_SET_DUMPABLE takes integers only.
     unsafe {
-        libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong);
+        libc::prctl(libc::PR_SET_DUMPABLE, off);
     }
 }
 

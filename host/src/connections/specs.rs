@@ -154,7 +154,7 @@ fn deepest_line_past(input: &[u8], max: usize) -> Option<u64> {
                 sys::YAML_SEQUENCE_START_EVENT | sys::YAML_MAPPING_START_EVENT => {
                     depth += 1;
                     if depth > max {
-                        past = Some(line as u64 + 1);
+                        past = Some(line + 1);
                         break;
                     }
                 }
