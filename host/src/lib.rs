@@ -385,6 +385,8 @@ impl ConnectorHost {
         workdir: &std::path::Path,
     ) -> Result<JobEnvironment, HostError> {
         job::check_labels(connections.keys().map(String::as_str))?;
+        // Before any AWS call: a work folder that would be refused costs none.
+        folders::check_work_folder(workdir).map_err(HostError::Spec)?;
         let mut tasks = tokio::task::JoinSet::new();
         for (label, conn_id) in connections {
             let (host, job, label, conn_id) = (self.clone(), job.clone(), label.clone(), conn_id.clone());
