@@ -776,26 +776,33 @@ fn reset_peak_rss() {
 
 /// (8) A connection folder holding `bytes` of specs (0: the one spec alone),
 /// in JSON files of at most 512 KiB (the default cap is 1 MiB): lists of
-/// role specs, the first holding `bench`.
+/// role specs, the first holding `bench`. Written as text, a spec at a
+/// time, so that making them does not grow this process.
 fn spec_folder(bytes: usize) -> tempfile::TempDir {
     let folder = tempfile::tempdir().unwrap();
-    let (mut written, mut file) = (0, 0);
-    let mut specs = vec![role_spec()];
+    let bench = role_spec().to_string();
+    let mut other = role_spec();
+    other["conn_id"] = json!("CONN_ID");
+    let other = other.to_string();
+    let (mut written, mut file, mut n) = (0, 0, 0);
+    let mut text = format!("[{bench}");
     loop {
-        let text = Value::Array(std::mem::take(&mut specs)).to_string();
-        if text.len() >= 512 * 1024 || written + text.len() >= bytes {
+        let spec = other.replace("CONN_ID", &format!("s-{n}"));
+        n += 1;
+        let full = text.len() + spec.len() + 2 > 512 * 1024;
+        if full || written + text.len() + 1 >= bytes {
+            text.push(']');
             written += text.len();
-            std::fs::write(folder.path().join(format!("specs-{file:03}.json")), text).unwrap();
+            std::fs::write(folder.path().join(format!("specs-{file:03}.json")), &text).unwrap();
             file += 1;
             if written >= bytes {
                 return folder;
             }
+            text = format!("[{spec}");
         } else {
-            specs = serde_json::from_str(&text).unwrap();
+            text.push(',');
+            text.push_str(&spec);
         }
-        let mut spec = role_spec();
-        spec["conn_id"] = json!(format!("s-{file}-{}", specs.len()));
-        specs.push(spec);
     }
 }
 
@@ -829,12 +836,25 @@ fn spec_folder_times(c: &mut Criterion, bench: &Bench) {
     group.finish();
 }
 
-/// (8) The same processes' peak RSS, and the folders' sizes.
-fn spec_folder_facts(bench: &Bench, facts: &mut BTreeMap<&'static str, Value>) {
+/// (8) The peak RSS of `lava-conn resolve` reading each folder, measured
+/// before the bench process grows (a child's peak as `wait4` reports it is
+/// at least its parent's when it was spawned): so without moto, resolving a
+/// conn id the folder does not hold, which fails once every file is read.
+fn spec_folder_facts(facts: &mut BTreeMap<&'static str, Value>) {
     let cache = tempfile::tempdir().unwrap();
     for (name, folder) in spec_folders() {
-        run(&mut resolve_from_folder(bench, cache.path(), folder.path()));
-        let peak = child_peak_rss_kib(&mut resolve_from_folder(bench, cache.path(), folder.path()));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lava-conn"));
+        command
+            .args(["resolve", "--realm", "prod", "--job-id", "bench", "--connections"])
+            .arg(folder.path())
+            .arg("not-in-the-folder")
+            .env("LAVA_CONN_COMPILE_CACHE", cache.path())
+            .envs([("AWS_REGION", "us-east-1"), ("AWS_EC2_METADATA_DISABLED", "true")]);
+        let _ = command.output(); // warms the compile cache
+        let (status, peak) = child_status_and_peak_rss_kib(&mut command);
+        assert_eq!(status, 2, "the folder was read and the conn id not found");
+        let own = proc_status_kib("VmHWM");
+        assert!(peak > own, "the child's peak ({peak} KiB) must not be this process's ({own} KiB)");
         let bytes = walk_bytes(folder.path(), "json");
         let (peak_key, bytes_key) = match name {
             "one-spec" => ("spec_folder_one_spec_peak_kib", "spec_folder_one_spec_bytes"),
@@ -847,23 +867,30 @@ fn spec_folder_facts(bench: &Bench, facts: &mut BTreeMap<&'static str, Value>) {
 }
 
 /// Run `command` and return its peak RSS (KiB), from `wait4`.
-#[allow(clippy::zombie_processes, reason = "wait4 reaps the child")]
 fn child_peak_rss_kib(command: &mut Command) -> u64 {
-    let child = command.stdout(std::process::Stdio::null()).spawn().unwrap();
+    let (status, peak) = child_status_and_peak_rss_kib(command);
+    assert_eq!(status, 0, "the child ran");
+    peak
+}
+
+/// Run `command` (stdout and stderr discarded): its exit code and peak RSS (KiB), from `wait4`.
+#[allow(clippy::zombie_processes, reason = "wait4 reaps the child")]
+fn child_status_and_peak_rss_kib(command: &mut Command) -> (i32, u64) {
+    let child = command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
     let mut status = 0;
     // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    assert!(pid > 0 && status == 0, "the child ran (status {status})");
-    usage.ru_maxrss as u64
+    assert!(pid > 0 && libc::WIFEXITED(status), "the child ran (status {status})");
+    (libc::WEXITSTATUS(status), usage.ru_maxrss as u64)
 }
 
 fn benches(c: &mut Criterion) {
     let mut process_memory = BTreeMap::new();
+    spec_folder_facts(&mut process_memory);
     process_memory_facts(&mut process_memory);
     let bench = Bench::start();
-    let mut facts = facts(&bench, process_memory);
-    spec_folder_facts(&bench, &mut facts);
+    let facts = facts(&bench, process_memory);
     let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion");
     std::fs::create_dir_all(&folder).unwrap();
     std::fs::write(folder.join("lava-conn-facts.json"), serde_json::to_string_pretty(&facts).unwrap()).unwrap();

@@ -284,3 +284,10 @@ async fn an_audit_event_reads_back_as_exactly_the_fields_the_host_wrote_whatever
     assert_eq!(value("conn_id"), format!("c {forged}"));
     assert_eq!(value("job"), format!("j\\ {forged}"));
 }
+
+#[test]
+fn an_audit_field_is_quoted_exactly_as_debug_quotes_it() {
+    for text in ["", "plain", "arn:aws:iam::1:role/x", "a\"b", "a\\b", "é", "\u{202e}", "a\nb", "\u{1b}[2J", " ~"] {
+        assert_eq!(Quoted(text).to_string(), format!("{text:?}"), "{text:?}");
+    }
+}
