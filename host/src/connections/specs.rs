@@ -127,43 +127,45 @@ fn check_yaml_nesting(text: &str) -> Result<(), String> {
 /// than `max` deep, if any.
 fn deepest_line_past(input: &[u8], max: usize) -> Option<u64> {
     use std::mem::MaybeUninit;
-    use unsafe_libyaml as sys;
+    use unsafe_libyaml as unsafe_yaml;
     // libyaml keeps a pointer to the parser in the parser (its read
     // handler's data): boxed, so that it never moves.
-    let mut parser: Box<MaybeUninit<sys::yaml_parser_t>> = Box::new_uninit();
+    let mut parser: Box<MaybeUninit<unsafe_yaml::yaml_parser_t>> = Box::new_uninit();
     let parser = parser.as_mut_ptr();
     // SAFETY: the parser is initialised before any other use and deleted
     // once, at the end; `input` outlives it; every event the parser fills
     // is deleted after its type and mark are read.
     unsafe {
-        if sys::yaml_parser_initialize(parser).fail {
+        if unsafe_yaml::yaml_parser_initialize(parser).fail {
             return None;
         }
-        sys::yaml_parser_set_encoding(parser, sys::YAML_UTF8_ENCODING);
-        sys::yaml_parser_set_input_string(parser, input.as_ptr(), input.len() as _);
+        unsafe_yaml::yaml_parser_set_encoding(parser, unsafe_yaml::YAML_UTF8_ENCODING);
+        unsafe_yaml::yaml_parser_set_input_string(parser, input.as_ptr(), input.len() as _);
         let (mut depth, mut past) = (0usize, None);
         loop {
-            let mut event = MaybeUninit::<sys::yaml_event_t>::uninit();
-            if sys::yaml_parser_parse(parser, event.as_mut_ptr()).fail {
+            let mut event = MaybeUninit::<unsafe_yaml::yaml_event_t>::uninit();
+            if unsafe_yaml::yaml_parser_parse(parser, event.as_mut_ptr()).fail {
                 break;
             }
             let event = event.as_mut_ptr();
             let (kind, line) = ((*event).type_, (*event).start_mark.line);
-            sys::yaml_event_delete(event);
+            unsafe_yaml::yaml_event_delete(event);
             match kind {
-                sys::YAML_SEQUENCE_START_EVENT | sys::YAML_MAPPING_START_EVENT => {
+                unsafe_yaml::YAML_SEQUENCE_START_EVENT | unsafe_yaml::YAML_MAPPING_START_EVENT => {
                     depth += 1;
                     if depth > max {
                         past = Some(line + 1);
                         break;
                     }
                 }
-                sys::YAML_SEQUENCE_END_EVENT | sys::YAML_MAPPING_END_EVENT => depth = depth.saturating_sub(1),
-                sys::YAML_STREAM_END_EVENT => break,
+                unsafe_yaml::YAML_SEQUENCE_END_EVENT | unsafe_yaml::YAML_MAPPING_END_EVENT => {
+                    depth = depth.saturating_sub(1)
+                }
+                unsafe_yaml::YAML_STREAM_END_EVENT => break,
                 _ => {}
             }
         }
-        sys::yaml_parser_delete(parser);
+        unsafe_yaml::yaml_parser_delete(parser);
         past
     }
 }
