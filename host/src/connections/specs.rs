@@ -1,8 +1,6 @@
 //! Connection specs: reading them from JSON or YAML files, and a spec as the
 //! host keeps it once read (with its digest, which keys the credential cache).
 
-use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -44,12 +42,25 @@ pub fn read_spec_file(path: &Path, max_bytes: u64) -> Result<Vec<Value>, SpecFil
     parse_spec_text(path, &read_spec_text(path, max_bytes)?)
 }
 
-/// The text of the spec file `path`, as [`read_spec_file`] reads it.
+/// The text of the spec file `path`, as [`read_spec_file`] reads it
+/// ([`crate::files::read_capped`]).
 pub(crate) fn read_spec_text(path: &Path, max_bytes: u64) -> Result<String, SpecFileError> {
-    read_capped(path, max_bytes).map_err(|e| match e {
-        Capped::Io(source) => SpecFileError::Read { path: path.to_path_buf(), source },
-        Capped::Refused(message) => SpecFileError::Parse { path: path.to_path_buf(), message },
-    })
+    use crate::files::Refused;
+    let refused = |message: String| SpecFileError::Parse { path: path.to_path_buf(), message };
+    let too_big = |len: u64| {
+        refused(format!(
+            "is {} KiB, more than the {} KiB a spec file may be (setting max_spec_file_kib)",
+            len.div_ceil(1024),
+            max_bytes / 1024
+        ))
+    };
+    let (bytes, _) = crate::files::read_capped(path, max_bytes).map_err(|e| match e {
+        Refused::Open(source) | Refused::Io(source) => SpecFileError::Read { path: path.to_path_buf(), source },
+        Refused::Folder | Refused::NotRegular => refused("is not a regular file; spec files must be".into()),
+        Refused::TooBig(len) => too_big(len),
+        Refused::Grew => too_big(max_bytes + 1),
+    })?;
+    String::from_utf8(bytes).map_err(|e| refused(format!("is not UTF-8 text: {e}")))
 }
 
 /// The specs in `text`, read from `path`, as [`read_spec_file`] parses them.
@@ -71,42 +82,6 @@ pub(crate) fn parse_spec_text(path: &Path, text: &str) -> Result<Vec<Value>, Spe
         Value::Object(_) => Ok(vec![value]),
         _ => Err(parse_error("holds neither a connection spec (a map) nor a list of them".into())),
     }
-}
-
-/// Why a capped read failed.
-enum Capped {
-    Io(std::io::Error),
-    Refused(String),
-}
-
-/// The text of `path`, a regular file of at most `max_bytes`.
-fn read_capped(path: &Path, max_bytes: u64) -> Result<String, Capped> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(Capped::Io)?;
-    let metadata = file.metadata().map_err(Capped::Io)?;
-    if !metadata.is_file() {
-        return Err(Capped::Refused("is not a regular file; spec files must be".into()));
-    }
-    let too_big = |len: u64| {
-        Capped::Refused(format!(
-            "is {} KiB, more than the {} KiB a spec file may be (setting max_spec_file_kib)",
-            len.div_ceil(1024),
-            max_bytes / 1024
-        ))
-    };
-    if metadata.len() > max_bytes {
-        return Err(too_big(metadata.len()));
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
-    // The file may have grown since: read one byte past the cap at most.
-    file.take(max_bytes + 1).read_to_end(&mut bytes).map_err(Capped::Io)?;
-    if bytes.len() as u64 > max_bytes {
-        return Err(too_big(bytes.len() as u64));
-    }
-    String::from_utf8(bytes).map_err(|e| Capped::Refused(format!("is not UTF-8 text: {e}")))
 }
 
 /// YAML `text` nests at most [`MAX_SPEC_NESTING`] deep (flow `[`/`{` and

@@ -4,8 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -414,28 +412,18 @@ fn within_size(len: u64, max_bytes: u64) -> Result<(), String> {
     Ok(())
 }
 
-/// A plugin file's bytes, if it is a regular file (a symlink to one is fine)
-/// of at most `max_bytes`. It is opened without blocking, so that a FIFO
-/// cannot hang the load, and checked on the open handle, so that it cannot
-/// be swapped between the check and the read.
+/// A plugin file's bytes, if it is a regular file of at most `max_bytes`
+/// ([`crate::files::read_capped`]).
 fn read_plugin_file(path: &Path, max_bytes: u64) -> Result<(Vec<u8>, index::FileIdentity), String> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| format!("cannot be opened: {e}"))?;
-    let metadata = file.metadata().map_err(|e| format!("cannot be read: {e}"))?;
-    if !metadata.is_file() {
-        let kind = if metadata.is_dir() { "a folder" } else { "not a regular file (a device, FIFO or socket)" };
-        return Err(format!("is {kind}; plugins must be regular files"));
-    }
-    within_size(metadata.len(), max_bytes)?;
-    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
-    // The file may have grown since: read one byte past the cap at most.
-    file.take(max_bytes + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot be read: {e}"))?;
-    if bytes.len() as u64 > max_bytes {
-        return Err(format!("grew past the {} MiB allowed while it was read", max_bytes >> 20));
-    }
+    use crate::files::Refused;
+    let (bytes, metadata) = crate::files::read_capped(path, max_bytes).map_err(|refused| match refused {
+        Refused::Open(e) => format!("cannot be opened: {e}"),
+        Refused::Io(e) => format!("cannot be read: {e}"),
+        Refused::Folder => "is a folder; plugins must be regular files".into(),
+        Refused::NotRegular => "is not a regular file (a device, FIFO or socket); plugins must be regular files".into(),
+        Refused::TooBig(len) => within_size(len, max_bytes).expect_err("over the cap"),
+        Refused::Grew => format!("grew past the {} MiB allowed while it was read", max_bytes >> 20),
+    })?;
     Ok((bytes, index::FileIdentity::of(&metadata)))
 }
 
