@@ -58,15 +58,21 @@ pub(crate) enum WorkFolder {
     Shared(PathBuf),
 }
 
+/// Check a job's work folder `path` and every folder on the way to it
+/// ([`check_path`]); the error names the work folder, the folder at fault
+/// and the fix.
+pub(crate) fn check_work_folder(path: &Path) -> Result<WorkFolder, String> {
+    check_path(path).map_err(|why| format!("work folder {}: {why}", path.display()))
+}
+
 /// Check `path` and every folder on the way to it (see the module's
 /// comment); the error names the folder at fault and the fix.
-pub(crate) fn check_work_folder(path: &Path) -> Result<WorkFolder, String> {
-    let resolved =
-        std::fs::canonicalize(path).map_err(|e| format!("work folder {} cannot be used: {e}", path.display()))?;
+pub(crate) fn check_path(path: &Path) -> Result<WorkFolder, String> {
+    let resolved = std::fs::canonicalize(path).map_err(|e| format!("cannot be used: {e}"))?;
     let uid = this_user();
     let refuse = |folder: &Path, why: String| {
         let what = if folder == resolved { String::new() } else { format!(" (on the way to {})", resolved.display()) };
-        Err(format!("work folder {}: {}{what} {why}", path.display(), folder.display()))
+        Err(format!("{}{what} {why}", folder.display()))
     };
     let mut shared = false;
     for folder in resolved.ancestors() {

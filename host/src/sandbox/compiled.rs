@@ -246,12 +246,15 @@ fn refused_by_pool(error: &wasmtime::Error) -> bool {
     error.chain().any(|cause| cause.to_string().contains("pooling allocator"))
 }
 
-/// Create `folder` owner-only if missing; accept it only if it is ours and
-/// not writable by anyone else.
+/// Create `folder` owner-only if missing; accept it only if it is ours, not
+/// writable by anyone else, and on a path nobody else can change (the rule
+/// a job's work folder follows too: whoever could swap a folder on the way
+/// could swap in their own native code).
 fn private_folder(folder: &Path) -> Result<(), String> {
     DirBuilder::new().recursive(true).mode(0o700).create(folder).map_err(|e| format!("cannot create it: {e}"))?;
     let meta = std::fs::symlink_metadata(folder).map_err(|e| format!("cannot read it: {e}"))?;
-    crate::folders::check_private(folder, &meta)
+    crate::folders::check_private(folder, &meta)?;
+    crate::folders::check_path(folder).map(drop)
 }
 
 /// Write atomically (a reader sees the whole file or none) and owner-only,
@@ -464,6 +467,18 @@ mod tests {
         assert!(store.folder.is_none());
         store.component(&engine, Some(EMPTY_COMPONENT), "d3", None).unwrap();
         assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0, "nothing is written there");
+    }
+
+    #[test]
+    fn a_folder_on_a_path_others_can_change_is_not_used() {
+        let engine = Engine::default();
+        let parent = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(parent.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let root = parent.path().join("cache");
+        let store = CompiledStore::open(&root, &engine, 1 << 30);
+        assert!(store.folder.is_none(), "another user could rename `cache` and put their own code there");
+        store.component(&engine, Some(EMPTY_COMPONENT), "d4", None).unwrap();
+        assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0, "nothing is written there");
     }
 
     /// Files of `len` bytes named 00.cwasm, 01.cwasm, …, oldest first.
