@@ -164,7 +164,7 @@ pub struct JobEnvironment {
     workdir: PathBuf,
     folders: Vec<PrivateFolder>,
     /// The host's own folder in a shared work folder, removed last.
-    own: Option<PrivateFolder>,
+    host_folder: Option<PrivateFolder>,
     /// Labels with a profile in the job's AWS config file.
     profiles: Vec<String>,
     /// Answers the profiles' `credential_process`; stops when this is dropped.
@@ -176,7 +176,7 @@ impl JobEnvironment {
     /// value, one for the job's profiles, and last the host's own folder
     /// holding them when the work folder is shared.
     pub fn folders(&self) -> impl Iterator<Item = &Path> {
-        self.folders.iter().chain(&self.own).map(|d| d.path())
+        self.folders.iter().chain(&self.host_folder).map(|d| d.path())
     }
 
     /// Give `command` this environment: remove the worker's own credential
@@ -212,7 +212,7 @@ impl JobEnvironment {
     /// them). The credential server stops first.
     pub fn cleanup(mut self) -> std::io::Result<()> {
         self.server = None;
-        for folder in self.folders.drain(..).chain(self.own.take()) {
+        for folder in self.folders.drain(..).chain(self.host_folder.take()) {
             folder.close()?;
         }
         Ok(())
@@ -255,7 +255,8 @@ pub fn materialise(
     pass_worker_credentials: bool,
 ) -> Result<JobEnvironment, HostError> {
     let io_error = |what: &str, e: std::io::Error| HostError::Spec(format!("{what}: {e}"));
-    let (workdir, own) = work_folder(workdir)?;
+    check_labels(connections.keys().map(String::as_str))?;
+    let (workdir, host_folder) = work_folder(workdir)?;
     let mut vars = vec![("LAVA_REALM".into(), job.realm.clone()), ("LAVA_JOB_ID".into(), job.job_id.clone())];
     let remove = if pass_worker_credentials {
         Vec::new()
@@ -264,8 +265,7 @@ pub fn materialise(
         WORKER_CREDENTIAL_VARIABLES.iter().map(|v| v.to_string()).collect()
     };
     let mut env =
-        JobEnvironment { vars, remove, workdir, folders: Vec::new(), own, profiles: Vec::new(), server: None };
-    check_labels(connections.keys().map(String::as_str))?;
+        JobEnvironment { vars, remove, workdir, folders: Vec::new(), host_folder, profiles: Vec::new(), server: None };
     // Two labels must not set one variable (label `db` with value `X_Y` and
     // label `db_x` with value `Y`), nor any a setting of lava-conn's.
     let mut claims = Claims::default();
