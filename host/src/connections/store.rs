@@ -106,25 +106,27 @@ impl Snapshot {
     /// parsed mentions it: that file may define it too, and serving the
     /// other would let one file take over another's conn id by breaking it.
     fn get(&self, conn_id: &str, store: String) -> Result<Value, StoreError> {
-        let conn_id_owned = || conn_id.to_string();
         if let Some((first, second)) = self.duplicates.get(conn_id) {
-            return Err(StoreError::Duplicate {
-                conn_id: conn_id_owned(),
-                first: first.clone(),
-                second: second.clone(),
+            let (first, second) = (first.clone(), second.clone());
+            return Err(StoreError::Duplicate { conn_id: conn_id.to_string(), first, second });
+        }
+        let errors = |files: Vec<&Unreadable>| files.into_iter().map(|u| u.error.clone()).collect();
+        let mentioning: Vec<&Unreadable> =
+            self.unreadable.iter().filter(|u| u.text.as_deref().is_some_and(|text| text.contains(conn_id))).collect();
+        if !mentioning.is_empty() {
+            return Err(StoreError::NotReadable {
+                conn_id: conn_id.to_string(),
+                store,
+                unreadable: errors(mentioning),
             });
         }
-        let unreadable = |which: &dyn Fn(&Unreadable) -> bool| -> Vec<Arc<SpecFileError>> {
-            self.unreadable.iter().filter(|u| which(u)).map(|u| u.error.clone()).collect()
-        };
-        let mentioning = unreadable(&|u| u.text.as_deref().is_some_and(|text| text.contains(conn_id)));
         match self.specs.get(conn_id) {
-            _ if !mentioning.is_empty() => {
-                Err(StoreError::NotReadable { conn_id: conn_id_owned(), store, unreadable: mentioning })
-            }
             Some((_, spec)) => Ok(spec.clone()),
-            None if self.unreadable.is_empty() => Err(StoreError::NotFound { conn_id: conn_id_owned(), store }),
-            None => Err(StoreError::NotReadable { conn_id: conn_id_owned(), store, unreadable: unreadable(&|_| true) }),
+            None if self.unreadable.is_empty() => Err(StoreError::NotFound { conn_id: conn_id.to_string(), store }),
+            None => {
+                let unreadable = errors(self.unreadable.iter().collect());
+                Err(StoreError::NotReadable { conn_id: conn_id.to_string(), store, unreadable })
+            }
         }
     }
 }
