@@ -1,6 +1,5 @@
 //! Every line the binary prints goes through here (`main.rs` shadows
-//! `print!`, `println!`, `eprint!` and `eprintln!` with macros that call
-//! these), so that a reader who stops reading never makes lava-conn panic.
+//! `print!`, `println!` and `eprintln!` with macros that call these), so that a reader who stops reading never makes lava-conn panic.
 //!
 //! Rust ignores SIGPIPE, so writing to a closed pipe is an error, and std's
 //! macros turn it into a panic (exit 101 and "failed printing to stdout").
