@@ -16,7 +16,8 @@ pub mod slugify;
 pub mod uri;
 
 use lava_guest_kit::{
-    AssumeRole, Connector, Credentials, Field, Host, JobContext, Resolved, ValidateContext, log_warnings,
+    AssumeRole, Capability, Connector, Credentials, Field, Host, JobContext, Need, Resolved, ValidateContext,
+    log_warnings,
 };
 use lava_rules::fields::{SpecReader, parse_object};
 use lava_rules::problem::{Problem, error_summary, has_error, kind};
@@ -37,6 +38,9 @@ impl Connector for AirflowAwsConnector {
     const TYPE: &'static str = CONNECTOR_TYPE;
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const FIELDS: &'static [Field] = FIELDS;
+    /// Airflow's: a role (with the connection's keys or the worker's), or
+    /// the worker's own credentials for an empty connection.
+    const NEEDS: &'static [Need] = &[Need::any(Capability::Sts), Need::any(Capability::WorkerCredentials)];
 
     fn validate(&self, spec: &str, _context: &ValidateContext, _host: &dyn Host) -> Vec<Problem> {
         check(spec).1

@@ -5,7 +5,8 @@ pub mod resolve;
 pub mod spec;
 
 use lava_guest_kit::{
-    Connector, Credentials, Field, Host, JobContext, Problem, Resolved, Severity, ValidateContext, log_warnings,
+    Capability, Connector, Credentials, Field, Host, JobContext, Need, Problem, Resolved, Severity, ValidateContext,
+    log_warnings,
 };
 use lava_rules::session;
 use spec::Settings;
@@ -32,6 +33,8 @@ impl Connector for AwsConnector {
     const TYPE: &'static str = spec::CONNECTOR_TYPE;
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const FIELDS: &'static [Field] = spec::FIELDS;
+    /// lava's `aws`: static keys or an external id from SSM, and a role.
+    const NEEDS: &'static [Need] = &[Need::any(Capability::Ssm), Need::any(Capability::Sts)];
 
     fn validate(&self, spec: &str, context: &ValidateContext, host: &dyn Host) -> Vec<Problem> {
         validate(spec, &settings(context.realm.as_deref(), host))

@@ -2,12 +2,12 @@
 //! [`Host`], and the glue [`export_connector!`](crate::export_connector)
 //! expands to. Connector crates never name anything here.
 
-/// The bindings of contract 0.2.0, generated once for every connector.
+/// The bindings of contract 0.3.0, generated once for every connector.
 #[cfg(target_family = "wasm")]
 pub mod wit {
     wit_bindgen::generate!({
         world: "plugin",
-        path: "../wit/v0.2.0",
+        path: "../wit/v0.3.0",
         pub_export_macro: true,
         export_macro_name: "__export_wit",
         default_bindings_module: "lava_guest_kit::__wit",
@@ -18,11 +18,33 @@ pub mod wit {
 #[cfg(target_family = "wasm")]
 pub mod glue {
     use super::wit::lava::connector::types as wit;
-    use super::wit::lava::connector::{config, log, ssm, sts, worker_credentials};
+    use super::wit::lava::connector::{config, log, rds, redshift, secrets_manager, ssm, sts, worker_credentials};
     use crate::{
-        AssumeRole, CapabilityError, Connector, Credentials, Host, JobContext, Launcher, Level, Problem, Resolved,
+        AssumeRole, AuthToken, Capability, CapabilityError, ClusterCredentials, Connector, Credentials,
+        DatabaseCredentials, Host, JobContext, Launcher, Level, Login, Problem, Resolved, ServerlessCredentials,
         Severity, ValidateContext,
     };
+
+    fn assume_role_to_wit(request: &AssumeRole, source: Option<&Credentials>) -> sts::AssumeRoleRequest {
+        sts::AssumeRoleRequest {
+            role_arn: request.role_arn.clone(),
+            session_name: request.session_name.clone(),
+            duration_seconds: request.duration_seconds,
+            external_id: request.external_id.clone(),
+            policy_arns: request.policy_arns.clone(),
+            policy: request.policy.clone(),
+            tags: request.tags.iter().map(|(key, value)| sts::Tag { key: key.clone(), value: value.clone() }).collect(),
+            transitive_tag_keys: request.transitive_tag_keys.clone(),
+            endpoint_url: request.endpoint_url.clone(),
+            source_identity: request.source_identity.clone(),
+            region: request.region.clone(),
+            source: source.cloned().map(credentials_to_wit),
+        }
+    }
+
+    fn database_credentials_from_wit(c: wit::DatabaseCredentials) -> DatabaseCredentials {
+        DatabaseCredentials { user: c.user, password: c.password, expiration: c.expiration }
+    }
 
     /// The contract's imports, as the [`Host`] a connector is handed.
     struct WasmHost;
@@ -37,29 +59,54 @@ pub mod glue {
             request: &AssumeRole,
             source: Option<&Credentials>,
         ) -> Result<Credentials, CapabilityError> {
-            let request = sts::AssumeRoleRequest {
-                role_arn: request.role_arn.clone(),
-                session_name: request.session_name.clone(),
-                duration_seconds: request.duration_seconds,
-                external_id: request.external_id.clone(),
-                policy_arns: request.policy_arns.clone(),
-                policy: request.policy.clone(),
-                tags: request
-                    .tags
-                    .iter()
-                    .map(|(key, value)| sts::Tag { key: key.clone(), value: value.clone() })
-                    .collect(),
-                transitive_tag_keys: request.transitive_tag_keys.clone(),
-                endpoint_url: request.endpoint_url.clone(),
-                source_identity: request.source_identity.clone(),
-                region: request.region.clone(),
-                source: source.cloned().map(credentials_to_wit),
-            };
-            sts::assume_role(&request).map(credentials_from_wit).map_err(error_from_wit)
+            sts::assume_role(&assume_role_to_wit(request, source)).map(credentials_from_wit).map_err(error_from_wit)
         }
 
         fn worker_credentials(&self) -> Result<Credentials, CapabilityError> {
             worker_credentials::get().map(credentials_from_wit).map_err(error_from_wit)
+        }
+
+        fn get_secret_value(&self, secret_id: &str) -> Result<String, CapabilityError> {
+            secrets_manager::get_secret_value(secret_id).map_err(error_from_wit)
+        }
+
+        fn get_cluster_credentials(&self, r: &ClusterCredentials) -> Result<DatabaseCredentials, CapabilityError> {
+            let request = redshift::ClusterCredentialsRequest {
+                cluster_identifier: r.cluster_identifier.clone(),
+                db_user: r.db_user.clone(),
+                db_name: r.db_name.clone(),
+                duration_seconds: r.duration_seconds,
+                auto_create: r.auto_create,
+                db_groups: r.db_groups.clone(),
+                region: r.region.clone(),
+                as_role: r.as_role.as_ref().map(|role| assume_role_to_wit(role, None)),
+            };
+            redshift::get_cluster_credentials(&request).map(database_credentials_from_wit).map_err(error_from_wit)
+        }
+
+        fn get_serverless_credentials(
+            &self,
+            r: &ServerlessCredentials,
+        ) -> Result<DatabaseCredentials, CapabilityError> {
+            let request = redshift::ServerlessCredentialsRequest {
+                workgroup_name: r.workgroup_name.clone(),
+                db_name: r.db_name.clone(),
+                duration_seconds: r.duration_seconds,
+                region: r.region.clone(),
+                as_role: r.as_role.as_ref().map(|role| assume_role_to_wit(role, None)),
+            };
+            redshift::get_serverless_credentials(&request).map(database_credentials_from_wit).map_err(error_from_wit)
+        }
+
+        fn generate_auth_token(&self, r: &AuthToken) -> Result<String, CapabilityError> {
+            let request = rds::AuthTokenRequest {
+                host: r.host.clone(),
+                port: r.port,
+                user: r.user.clone(),
+                region: r.region.clone(),
+                as_role: r.as_role.as_ref().map(|role| assume_role_to_wit(role, None)),
+            };
+            rds::generate_auth_token(&request).map_err(error_from_wit)
         }
 
         fn log(&self, level: Level, message: &str) {
@@ -104,6 +151,55 @@ pub mod glue {
                     description: f.description.to_string(),
                 })
                 .collect(),
+            needs: C::NEEDS
+                .iter()
+                .map(|n| wit::Need {
+                    capability: capability_to_wit(n.capability),
+                    scope: n.scope.iter().map(|s| s.to_string()).collect(),
+                })
+                .collect(),
+        }
+    }
+
+    fn capability_to_wit(c: Capability) -> wit::Capability {
+        match c {
+            Capability::Ssm => wit::Capability::Ssm,
+            Capability::SecretsManager => wit::Capability::SecretsManager,
+            Capability::Sts => wit::Capability::Sts,
+            Capability::Redshift => wit::Capability::Redshift,
+            Capability::RedshiftServerless => wit::Capability::RedshiftServerless,
+            Capability::RdsToken => wit::Capability::RdsToken,
+            Capability::WorkerCredentials => wit::Capability::WorkerCredentials,
+        }
+    }
+
+    fn launcher_to_wit(l: Launcher) -> wit::LauncherKind {
+        match l {
+            Launcher::AwsCli => wit::LauncherKind::AwsCli,
+            Launcher::Psql => wit::LauncherKind::Psql,
+            Launcher::Mysql => wit::LauncherKind::Mysql,
+            Launcher::Ssh => wit::LauncherKind::Ssh,
+            Launcher::Scp => wit::LauncherKind::Scp,
+            Launcher::Sftp => wit::LauncherKind::Sftp,
+            Launcher::Git => wit::LauncherKind::Git,
+            Launcher::Sqlplus => wit::LauncherKind::Sqlplus,
+            Launcher::Sqlite3 => wit::LauncherKind::Sqlite3,
+            Launcher::Generic => wit::LauncherKind::Generic,
+        }
+    }
+
+    fn login_to_wit(l: Login) -> wit::Login {
+        wit::Login {
+            host: l.host,
+            port: l.port,
+            user: l.user,
+            password: l.password,
+            database: l.database,
+            ssl_mode: l.ssl_mode,
+            ca_certificate: l.ca_certificate,
+            application_name: l.application_name,
+            private_key: l.private_key,
+            ssh_options: l.ssh_options,
         }
     }
 
@@ -158,7 +254,8 @@ pub mod glue {
                 .collect(),
             expiration: r.expiration,
             aws: r.aws.map(credentials_to_wit),
-            launcher: r.launcher.map(|Launcher::AwsCli| wit::LauncherKind::AwsCli),
+            launcher: r.launcher.map(launcher_to_wit),
+            login: r.login.map(login_to_wit),
         }
     }
 
@@ -200,7 +297,7 @@ pub mod glue {
 }
 
 /// Export a [`Connector`](crate::Connector) as the component's
-/// `lava:connector/connector` (contract 0.2.0). Use it once per plugin crate,
+/// `lava:connector/connector` (contract 0.3.0). Use it once per plugin crate,
 /// at its root. Native builds (tests, fuzzing) expand it to nothing.
 #[macro_export]
 macro_rules! export_connector {

@@ -60,6 +60,78 @@ pub struct AssumeRole {
     pub endpoint_url: Option<String>,
 }
 
+/// Temporary database credentials the host obtained (Redshift).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseCredentials {
+    /// The database user.
+    pub user: String,
+    /// The temporary password; `Debug` never shows it.
+    pub password: String,
+    /// Seconds since the Unix epoch.
+    pub expiration: Option<u64>,
+}
+
+impl std::fmt::Debug for DatabaseCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseCredentials")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .field("expiration", &self.expiration)
+            .finish()
+    }
+}
+
+/// A Redshift `GetClusterCredentials` call as a connector asks for it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ClusterCredentials {
+    /// The provisioned cluster.
+    pub cluster_identifier: String,
+    /// The database user.
+    pub db_user: String,
+    /// The database; any when absent.
+    pub db_name: Option<String>,
+    /// How long the password works: 900 to 3600 seconds.
+    pub duration_seconds: u32,
+    /// Create the user if it does not exist.
+    pub auto_create: bool,
+    /// Groups the user joins.
+    pub db_groups: Vec<String>,
+    /// The cluster's region; the worker's when absent.
+    pub region: Option<String>,
+    /// Make the call as this role (needs `sts` declared too).
+    pub as_role: Option<AssumeRole>,
+}
+
+/// A Redshift Serverless `GetCredentials` call as a connector asks for it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ServerlessCredentials {
+    /// The workgroup.
+    pub workgroup_name: String,
+    /// The database; the workgroup's default when absent.
+    pub db_name: Option<String>,
+    /// How long the password works: 900 to 3600 seconds.
+    pub duration_seconds: u32,
+    /// The workgroup's region; the worker's when absent.
+    pub region: Option<String>,
+    /// Make the call as this role (needs `sts` declared too).
+    pub as_role: Option<AssumeRole>,
+}
+
+/// An RDS IAM authentication token as a connector asks for it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AuthToken {
+    /// The database host, as the client connects to it.
+    pub host: String,
+    /// The database port.
+    pub port: u16,
+    /// The database user.
+    pub user: String,
+    /// The database's region; the worker's when absent.
+    pub region: Option<String>,
+    /// Sign as this role (needs `sts` declared too).
+    pub as_role: Option<AssumeRole>,
+}
+
 /// Why the host refused or failed a capability call. `Display` words it for
 /// the user; the text after the kind is the host's (never a secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +194,26 @@ pub trait Host {
     fn assume_role(&self, request: &AssumeRole, source: Option<&Credentials>) -> Result<Credentials, CapabilityError>;
     /// The worker's own credentials (only for connector types the worker lists).
     fn worker_credentials(&self) -> Result<Credentials, CapabilityError>;
+    /// A secret's current string value (Secrets Manager), by name or ARN.
+    /// Hosts and fakes without it answer unavailable; likewise the three below.
+    fn get_secret_value(&self, secret_id: &str) -> Result<String, CapabilityError> {
+        Err(CapabilityError::Unavailable(format!("no Secrets Manager here for `{secret_id}`")))
+    }
+    /// Redshift `GetClusterCredentials`.
+    fn get_cluster_credentials(&self, request: &ClusterCredentials) -> Result<DatabaseCredentials, CapabilityError> {
+        Err(CapabilityError::Unavailable(format!("no Redshift here for `{}`", request.cluster_identifier)))
+    }
+    /// Redshift Serverless `GetCredentials`.
+    fn get_serverless_credentials(
+        &self,
+        request: &ServerlessCredentials,
+    ) -> Result<DatabaseCredentials, CapabilityError> {
+        Err(CapabilityError::Unavailable(format!("no Redshift Serverless here for `{}`", request.workgroup_name)))
+    }
+    /// An RDS IAM token, presigned by the host.
+    fn generate_auth_token(&self, request: &AuthToken) -> Result<String, CapabilityError> {
+        Err(CapabilityError::Unavailable(format!("no RDS token signer here for `{}`", request.host)))
+    }
     /// A line in the worker's log (bounded and sanitised by the host).
     fn log(&self, level: Level, message: &str);
     /// A worker setting shared with connectors: `AWS_CONN_DURATION`,

@@ -34,7 +34,10 @@ pub mod heap;
 mod host;
 pub mod testing;
 
-pub use host::{AssumeRole, CapabilityError, Credentials, Host, Level};
+pub use host::{
+    AssumeRole, AuthToken, CapabilityError, ClusterCredentials, Credentials, DatabaseCredentials, Host, Level,
+    ServerlessCredentials,
+};
 pub use lava_rules::fields::{SpecReader, parse_object};
 pub use lava_rules::problem::{Problem, Severity, error_summary, has_error};
 
@@ -43,7 +46,50 @@ pub use lava_rules::problem::{Problem, Severity, error_summary, has_error};
 pub use export::{glue as __glue, wit as __wit};
 
 /// The contract version this SDK builds connectors against.
-pub const CONTRACT_VERSION: &str = "0.2.0";
+pub const CONTRACT_VERSION: &str = "0.3.0";
+
+/// A host capability a connector calls during `resolve`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    /// [`Host::get_parameter`]; scope: parameter name prefixes.
+    Ssm,
+    /// [`Host::get_secret_value`]; scope: secret name or ARN prefixes.
+    SecretsManager,
+    /// [`Host::assume_role`] and every `as_role`; scope: role ARN patterns.
+    Sts,
+    /// [`Host::get_cluster_credentials`]; scope: cluster identifier patterns.
+    Redshift,
+    /// [`Host::get_serverless_credentials`]; scope: workgroup name patterns.
+    RedshiftServerless,
+    /// [`Host::generate_auth_token`]; scope: database host patterns.
+    RdsToken,
+    /// [`Host::worker_credentials`]; no scope.
+    WorkerCredentials,
+}
+
+/// One capability a connector needs, and how far (`{realm}` is the job's
+/// realm; prefixes for SSM and Secrets Manager, glob patterns otherwise).
+/// An empty scope asks for whatever the worker's policy allows. The host
+/// refuses every call to a capability not declared, or outside its scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Need {
+    /// The capability.
+    pub capability: Capability,
+    /// How far.
+    pub scope: &'static [&'static str],
+}
+
+impl Need {
+    /// `capability`, as far as the worker's policy allows.
+    pub const fn any(capability: Capability) -> Self {
+        Self { capability, scope: &[] }
+    }
+
+    /// `capability`, within `scope`.
+    pub const fn within(capability: Capability, scope: &'static [&'static str]) -> Self {
+        Self { capability, scope }
+    }
+}
 
 /// One spec field, as `lava-conn describe` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +141,66 @@ pub struct JobContext {
 pub enum Launcher {
     /// lava's AWS CLI stand-in (needs [`Resolved::aws`] credentials).
     AwsCli,
+    /// `psql` from [`Resolved::login`].
+    Psql,
+    /// `mysql` (MySQL or MariaDB) from [`Resolved::login`].
+    Mysql,
+    /// `ssh` from [`Resolved::login`].
+    Ssh,
+    /// `scp` from [`Resolved::login`].
+    Scp,
+    /// `sftp` from [`Resolved::login`].
+    Sftp,
+    /// `git` over ssh from [`Resolved::login`].
+    Git,
+    /// `sqlplus` from [`Resolved::login`].
+    Sqlplus,
+    /// `sqlite3` on [`Login::database`].
+    Sqlite3,
+    /// lava's generic attribute reader over [`Resolved::values`].
+    Generic,
+}
+
+/// Where and how a job logs in, for the launchers that need it. The host
+/// checks every value and writes every file itself.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Login {
+    /// Host name or address.
+    pub host: Option<String>,
+    /// TCP port.
+    pub port: Option<u16>,
+    /// User name.
+    pub user: Option<String>,
+    /// Password; `Debug` never shows it.
+    pub password: Option<String>,
+    /// Database (for `sqlplus` the service, for `sqlite3` the file).
+    pub database: Option<String>,
+    /// TLS mode in the client's words.
+    pub ssl_mode: Option<String>,
+    /// A CA bundle, PEM text.
+    pub ca_certificate: Option<String>,
+    /// The application name the server sees.
+    pub application_name: Option<String>,
+    /// An SSH private key; `Debug` never shows it.
+    pub private_key: Option<String>,
+    /// SSH options (`name`, `value`); the host refuses unsafe ones.
+    pub ssh_options: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("database", &self.database)
+            .field("ssl_mode", &self.ssl_mode)
+            .field("application_name", &self.application_name)
+            .field("private_key", &self.private_key.as_ref().map(|_| "<redacted>"))
+            .field("ssh_options", &self.ssh_options)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One value handed to the job (for example a database password).
@@ -126,6 +232,8 @@ pub struct Resolved {
     pub aws: Option<Credentials>,
     /// A host-written stand-in for the job.
     pub launcher: Option<Launcher>,
+    /// The login the stand-in is written from.
+    pub login: Option<Login>,
 }
 
 impl Resolved {
@@ -138,6 +246,7 @@ impl Resolved {
             aws: Some(credentials),
             launcher: Some(Launcher::AwsCli),
             values: Vec::new(),
+            login: None,
         }
     }
 
@@ -157,6 +266,10 @@ pub trait Connector: Default {
     const VERSION: &'static str;
     /// The spec's fields, shown by `lava-conn describe`.
     const FIELDS: &'static [Field];
+    /// The capabilities `resolve` calls, and how far: the host grants no
+    /// other (and only what the worker's policy allows of these). None by
+    /// default.
+    const NEEDS: &'static [Need] = &[];
 
     /// The spec's problems; none means valid. The host grants no AWS here.
     /// By default a spec has none.

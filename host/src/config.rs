@@ -11,8 +11,8 @@ use crate::error::ConfigError;
 /// Longest `AWS_ACCESS_KEY_CACHE_TTL`: 30 days.
 const MAX_CACHE_TTL_SECONDS: f64 = 30.0 * 86_400.0;
 
-/// The realm placeholder in `ssm_prefixes`.
-pub const REALM_PLACEHOLDER: &str = "{realm}";
+pub use crate::capabilities::REALM_PLACEHOLDER;
+use crate::capabilities::{Allowed, Capability, PolicySource, Scope, TypePolicy};
 
 /// How the worker runs connectors. Every field has lava's default; unknown keys
 /// are an error, so that a typo never silently falls back to a default.
@@ -72,6 +72,13 @@ pub struct WorkerConfig {
     /// Role ARNs plugins may assume, as glob patterns (`*`, `?`, `[…]`).
     /// Empty (the default) allows any role, as lava does.
     pub allowed_roles: Vec<String>,
+    /// What plugins serving each connector type may call during `resolve`,
+    /// and how far (`[policy.<type>]`). A type with a table gets exactly
+    /// that. Without one, the built-in types and plugins of contracts before
+    /// 0.3.0 get the global `ssm_prefixes`, `allowed_roles` and
+    /// `worker_credentials` (lava's behaviour); a 0.3.0 plugin from the
+    /// folder gets nothing.
+    pub policy: BTreeMap<String, TypePolicy>,
     /// Pass the worker's own AWS credential variables (keys, token, profile,
     /// container and web-identity settings) on to jobs run by `exec` and
     /// `prepare_job`. Off by default: a job gets its connections, not the worker.
@@ -131,6 +138,7 @@ impl Default for WorkerConfig {
             max_spec_file_kib: crate::connections::specs::DEFAULT_MAX_SPEC_FILE_KIB,
             allowed_endpoints: Vec::new(),
             allowed_roles: Vec::new(),
+            policy: BTreeMap::new(),
             pass_worker_credentials: false,
             memory_limit_mib: 64,
             plugin_memory_mib: BTreeMap::new(),
@@ -365,6 +373,17 @@ impl WorkerConfig {
             glob::Pattern::new(pattern)
                 .map_err(|e| invalid(format!("allowed_roles: `{pattern}` is not a glob pattern: {e}")))?;
         }
+        let mut types = std::collections::BTreeSet::new();
+        for (connector_type, table) in &self.policy {
+            if !types.insert(connector_type.to_ascii_lowercase()) {
+                return Err(invalid(format!(
+                    "policy: connector type `{connector_type}` has two tables (types are compared case-insensitively)"
+                )));
+            }
+            if let Some(problem) = table.problem() {
+                return Err(invalid(format!("policy.{connector_type}.{problem}")));
+            }
+        }
         Ok(())
     }
 
@@ -407,13 +426,34 @@ impl WorkerConfig {
         u64::from(self.max_spec_file_kib) * 1024
     }
 
-    /// The SSM prefixes granted for `realm`. A realm that would widen a prefix
-    /// (empty, or holding `/`) grants nothing.
-    pub fn ssm_prefixes_for(&self, realm: &str) -> Vec<String> {
-        if realm.is_empty() || realm.contains('/') {
-            return self.ssm_prefixes.iter().filter(|p| !p.contains(REALM_PLACEHOLDER)).cloned().collect();
+    /// What the worker allows a plugin serving `connector_type` during
+    /// `resolve`: its `[policy.<type>]` table if it has one; otherwise, when
+    /// `global_defaults` (a built-in type, or a plugin of a contract before
+    /// 0.3.0), SSM under `ssm_prefixes` and STS for `allowed_roles` (any
+    /// role when empty, as lava does); otherwise nothing. The worker's own
+    /// credentials too whenever `worker_credentials` lists the type.
+    pub fn allowed_for(&self, connector_type: &str, global_defaults: bool) -> Allowed {
+        let connector_type = connector_type.to_ascii_lowercase();
+        let table = self.policy.iter().find(|(t, _)| t.eq_ignore_ascii_case(&connector_type)).map(|(_, t)| t);
+        let mut allowed = match table {
+            Some(table) => Allowed { scopes: table.scopes(), source: PolicySource::Table(connector_type.clone()) },
+            None if global_defaults => {
+                let roles =
+                    if self.allowed_roles.is_empty() { Scope::Any } else { Scope::allowed(&self.allowed_roles) };
+                let scopes = BTreeMap::from([
+                    (Capability::Ssm, Scope::Only(self.ssm_prefixes.clone())),
+                    (Capability::Sts, roles),
+                ]);
+                Allowed { scopes, source: PolicySource::Global(connector_type.clone()) }
+            }
+            None => Allowed { scopes: BTreeMap::new(), source: PolicySource::Nothing(connector_type.clone()) },
+        };
+        // `worker_credentials` names types one by one: it allows them
+        // whatever else their policy says.
+        if self.worker_credentials.iter().any(|t| t.eq_ignore_ascii_case(&connector_type)) {
+            allowed.scopes.insert(Capability::WorkerCredentials, Scope::Any);
         }
-        self.ssm_prefixes.iter().map(|p| p.replace(REALM_PLACEHOLDER, realm)).collect()
+        allowed
     }
 
     /// The settings plugins may read through the `config` capability.
@@ -441,7 +481,9 @@ mod tests {
         assert_eq!(c.cache_ttl(), Duration::from_secs(600));
         assert_eq!(c.aws_access_key_cache_size, 20);
         assert_eq!(c.conn_app_name, "lv-{{ realm }}-{{ job_id }}");
-        assert_eq!(c.ssm_prefixes_for("prod"), vec!["/lava/prod/".to_string()]);
+        let grants = c.allowed_for("aws", true).grants(&crate::capabilities::Declared::Legacy, "prod", Vec::new());
+        assert_eq!(grants.allowed[&Capability::Ssm], Scope::Only(vec!["/lava/prod/".to_string()]));
+        assert_eq!(grants.allowed[&Capability::Sts], Scope::Any, "any role, as lava");
     }
 
     #[test]
@@ -571,7 +613,45 @@ mod tests {
     #[test]
     fn realms_cannot_widen_prefixes() {
         let c = WorkerConfig::load(None, env(&[])).unwrap();
-        assert!(c.ssm_prefixes_for("").is_empty());
-        assert!(c.ssm_prefixes_for("a/b").is_empty());
+        for realm in ["", "a/b", "..", "*", "pro?", "[a-z]"] {
+            let grants = c.allowed_for("aws", true).grants(&crate::capabilities::Declared::Legacy, realm, Vec::new());
+            assert_eq!(grants.allowed[&Capability::Ssm], Scope::Only(Vec::new()), "{realm:?}");
+        }
+    }
+
+    #[test]
+    fn a_type_with_a_policy_table_gets_exactly_it_and_one_without_gets_the_global_settings_or_nothing() {
+        let file = "allowed_roles = [\"arn:aws:iam::*:role/lava-*\"]\nworker_credentials = [\"airflow-aws\"]\n\
+                    [policy.DB-Login]\nssm = [\"/lava/{realm}/db/\"]\nrds_hosts = [\"*.rds.amazonaws.com\"]\n";
+        let c: WorkerConfig = toml::from_str(file).unwrap();
+        c.check("test").unwrap();
+        let table = c.allowed_for("db-login", false);
+        assert_eq!(table.source, PolicySource::Table("db-login".into()));
+        assert_eq!(
+            table.scopes.keys().copied().collect::<Vec<_>>(),
+            [Capability::Ssm, Capability::RdsToken],
+            "no STS: the table does not list roles"
+        );
+        let global = c.allowed_for("airflow-aws", true);
+        assert_eq!(global.scopes[&Capability::Sts], Scope::Only(vec!["arn:aws:iam::*:role/lava-*".into()]));
+        assert_eq!(global.scopes[&Capability::WorkerCredentials], Scope::Any);
+        assert!(!c.allowed_for("aws", true).scopes.contains_key(&Capability::WorkerCredentials));
+        let listed = c.allowed_for("airflow-aws", false);
+        assert_eq!(listed.scopes.keys().copied().collect::<Vec<_>>(), [Capability::WorkerCredentials]);
+        let nothing = c.allowed_for("postgres", false);
+        assert!(nothing.scopes.is_empty());
+        assert_eq!(nothing.source, PolicySource::Nothing("postgres".into()));
+        for (bad, says) in [
+            ("[policy.x]\nroles = [\"[\"]\n", "policy.x.roles: `[` not a glob pattern"),
+            ("[policy.x]\nssm = [\"\"]\n", "policy.x.ssm: `` an empty prefix"),
+            ("[policy.x]\nsecret = [\"a\"]\n", "unknown field `secret`"),
+            ("[policy.x]\n[policy.X]\n", "has two tables"),
+        ] {
+            let error = toml::from_str::<WorkerConfig>(bad)
+                .map_err(|e| e.to_string())
+                .and_then(|c| c.check("test").map_err(|e| e.to_string()))
+                .unwrap_err();
+            assert!(error.contains(says), "{bad}: {error}");
+        }
     }
 }

@@ -39,7 +39,11 @@ use std::sync::Arc;
 use serde_json::Value;
 
 // The public API, in one place: every module is private.
-pub use crate::capabilities::{AUDIT_TARGET, AssumeRoleRequest, AwsBackend, CapabilityError, Grants, NoAws};
+pub use crate::capabilities::{
+    AUDIT_TARGET, Allowed, AssumeRoleRequest, AuthTokenRequest, AwsBackend, Capability, CapabilityError,
+    ClusterCredentialsRequest, Declared, Grants, MAX_SECRET_BYTES, NoAws, PolicySource, Scope,
+    ServerlessCredentialsRequest, TypePolicy,
+};
 pub use crate::config::{CONFIG_FILE_VARIABLE, WorkerConfig, is_setting_variable};
 pub use crate::connections::provider::ConnectionCredentials;
 pub use crate::connections::sdk::{SdkBackend, configure as configure_sdk, load_sdk_config};
@@ -57,7 +61,9 @@ pub use crate::job::{
 pub use crate::registry::{PluginInfo, PluginSource};
 pub use crate::sandbox::compiled::CacheState;
 pub use crate::text::{is_hidden, sanitize};
-pub use crate::types::{AwsCredentials, Job, LauncherKind, NamedValue, Problem, Resolved, Severity};
+pub use crate::types::{
+    AwsCredentials, DatabaseCredentials, Job, LauncherKind, Login, NamedValue, Problem, Resolved, Severity,
+};
 /// The attribute for implementing [`AwsBackend`] (its calls are async).
 pub use async_trait::async_trait;
 
@@ -325,20 +331,21 @@ impl ConnectorHost {
         }
     }
 
-    /// The grants a `resolve` of a `connector_type` spec for `job` gets: SSM
-    /// under the realm's prefixes, STS for the roles `allowed_roles` matches,
-    /// the endpoints `allowed_endpoints` lists (and the worker's own), and the
-    /// worker's own credentials only for the types the configuration lists in
-    /// `worker_credentials`.
-    pub fn resolve_grants(&self, job: &Job, connector_type: &str) -> Grants {
-        let config = &self.inner.config;
-        Grants {
-            ssm_prefixes: config.ssm_prefixes_for(&job.realm),
-            sts: true,
-            sts_roles: config.allowed_roles.clone(),
-            endpoints: self.inner.endpoints.clone(),
-            worker_credentials: config.worker_credentials.iter().any(|t| t.eq_ignore_ascii_case(connector_type)),
-        }
+    /// What the worker allows a plugin of `info` serving `connector_type`
+    /// during `resolve` (`WorkerConfig::allowed_for`): the global settings
+    /// are the default of the built-in types and of plugins of contracts
+    /// before 0.3.0 only.
+    pub fn allowed(&self, info: &PluginInfo, connector_type: &str) -> Allowed {
+        let global_defaults = matches!(info.source, PluginSource::BuiltIn(_)) || info.contract < ContractVersion::V0_3;
+        self.inner.config.allowed_for(connector_type, global_defaults)
+    }
+
+    /// The grants a `resolve` of a `connector_type` spec for `job` by the
+    /// plugin of `info` gets: the worker's policy for the type, narrowed to
+    /// what the plugin declared, with the job's realm filled in; and the
+    /// endpoints `allowed_endpoints` lists (and the worker's own).
+    pub fn resolve_grants(&self, info: &PluginInfo, job: &Job, connector_type: &str) -> Grants {
+        self.allowed(info, connector_type).grants(&info.declared, &job.realm, self.inner.endpoints.clone())
     }
 
     /// Resolve `conn_id` from the store for `job`, through the caches: the
@@ -449,7 +456,8 @@ impl ConnectorHost {
         })?;
         let json = specs::to_json(spec);
         let context = self.job_context(spec, job);
-        let grants = self.resolve_grants(job, spec.get("type").and_then(Value::as_str).unwrap_or_default());
+        let connector_type = spec.get("type").and_then(Value::as_str).unwrap_or_default();
+        let grants = self.resolve_grants(&plugin.info, job, connector_type);
         let call = self.context(plugin, grants.clone(), spec, Some(job));
         let result = self
             .inner

@@ -60,6 +60,17 @@ pub struct AwsCredentials {
     pub endpoint_url: Option<String>,
 }
 
+/// Temporary database credentials a host capability obtained.
+#[derive(Clone, Debug)]
+pub struct DatabaseCredentials {
+    /// The database user they are for.
+    pub user: String,
+    /// The password (redacted in `Debug`, zeroed on drop).
+    pub password: SecretString,
+    /// When the password stops working.
+    pub expiration: Option<SystemTime>,
+}
+
 /// A named value for the job.
 #[derive(Debug)]
 pub struct NamedValue {
@@ -76,6 +87,69 @@ pub struct NamedValue {
 pub enum LauncherKind {
     /// lava's AWS CLI stand-in for the connection's AWS credentials.
     AwsCli,
+    /// `psql` from the login: libpq variables and a `.pgpass`.
+    Psql,
+    /// `mysql` (MySQL or MariaDB) from the login: a defaults file.
+    Mysql,
+    /// `ssh` from the login: a 0600 key file and checked options.
+    Ssh,
+    /// `scp`, as `ssh`.
+    Scp,
+    /// `sftp`, as `ssh`.
+    Sftp,
+    /// `git` with `GIT_SSH_COMMAND`, as `ssh`.
+    Git,
+    /// `sqlplus` from the login, its password never on a command line.
+    Sqlplus,
+    /// `sqlite3` on the login's database file.
+    Sqlite3,
+    /// lava's generic attribute reader over the named values.
+    Generic,
+}
+
+impl LauncherKind {
+    /// The kind as the contract names it (`aws-cli`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LauncherKind::AwsCli => "aws-cli",
+            LauncherKind::Psql => "psql",
+            LauncherKind::Mysql => "mysql",
+            LauncherKind::Ssh => "ssh",
+            LauncherKind::Scp => "scp",
+            LauncherKind::Sftp => "sftp",
+            LauncherKind::Git => "git",
+            LauncherKind::Sqlplus => "sqlplus",
+            LauncherKind::Sqlite3 => "sqlite3",
+            LauncherKind::Generic => "generic",
+        }
+    }
+}
+
+/// Where and how a job logs in to a database or server: what the host
+/// writes client files from. Checked at the boundary; secrets redacted in
+/// `Debug` and zeroed on drop.
+#[derive(Clone, Debug, Default)]
+pub struct Login {
+    /// Host name or address.
+    pub host: Option<String>,
+    /// TCP port.
+    pub port: Option<u16>,
+    /// User name.
+    pub user: Option<String>,
+    /// Password.
+    pub password: Option<SecretString>,
+    /// Database (for `sqlplus` the service, for `sqlite3` the file).
+    pub database: Option<String>,
+    /// TLS mode, in the client's own words.
+    pub ssl_mode: Option<String>,
+    /// A CA bundle, PEM text.
+    pub ca_certificate: Option<String>,
+    /// The application name the server sees.
+    pub application_name: Option<String>,
+    /// An SSH private key.
+    pub private_key: Option<SecretString>,
+    /// SSH options, checked against the host's list.
+    pub ssh_options: Vec<(String, String)>,
 }
 
 /// What a job gets from a resolved connection.
@@ -89,4 +163,6 @@ pub struct Resolved {
     pub aws: Option<AwsCredentials>,
     /// The host-written stand-in the job gets, when the connector offers one.
     pub launcher: Option<LauncherKind>,
+    /// The login the stand-in is written from.
+    pub login: Option<Login>,
 }

@@ -85,7 +85,20 @@ fn plugins_lists_the_builtin() {
     assert_eq!(rows[0]["type"], "aws");
     assert_eq!(rows[0]["source"], "built-in `aws`");
     assert_eq!(rows[0]["sha256"].as_str().unwrap().len(), 64);
-    assert_eq!(rows[0]["contract"], "0.2.0");
+    assert_eq!(rows[0]["contract"], "0.3.0");
+    // The built-in declares SSM and STS and, without a `[policy.aws]`
+    // table, is granted lava's defaults: nothing it declares is missing.
+    assert_eq!(
+        rows[0]["capabilities"],
+        serde_json::json!({
+            "declared": [{"capability": "ssm", "scope": "any"}, {"capability": "sts", "scope": "any"}],
+            "granted": [
+                {"capability": "ssm", "scope": ["/lava/{realm}/"], "setting": "`ssm_prefixes`"},
+                {"capability": "sts", "scope": "any", "setting": "`allowed_roles`"},
+            ],
+            "missing": [],
+        })
+    );
     let out = lava_conn(&["plugins"]);
     assert!(stdout(&out).lines().next().unwrap().contains("CONTRACT"), "{}", stdout(&out));
 }
@@ -107,7 +120,17 @@ fn describe_and_plugins_show_an_author_what_the_host_made_of_a_plugin() {
     assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
     let first: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
     assert_eq!(first["type"], "ssm-secret");
-    assert_eq!(first["contract"], "0.2.0");
+    assert_eq!(first["contract"], "0.3.0");
+    // A 0.3.0 plugin from the folder gets nothing without its type's table,
+    // and is listed with what it declares and lacks.
+    assert_eq!(
+        first["capabilities"],
+        serde_json::json!({
+            "declared": [{"capability": "ssm", "scope": "any"}],
+            "granted": [],
+            "missing": [{"capability": "ssm", "setting": "`ssm` under `[policy.ssm-secret]`"}],
+        })
+    );
     assert_eq!(first["compile_cache"], "compiled", "an empty cache compiles and stores");
     let size = std::fs::metadata(lava_conn_tests::TEMPLATE_COMPONENT).unwrap().len();
     assert_eq!(first["size_bytes"], size);

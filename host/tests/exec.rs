@@ -73,7 +73,8 @@ fn exec_command(workdir: &Path, conns: &[&str], script: &str) -> Command {
         .env("AWS_PROFILE", "stale-profile")
         .env("PATH", path)
         .env("HOME", workdir)
-        .env("LAVA_CONN_COMPILE_CACHE", Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache"));
+        .env("LAVA_CONN_COMPILE_CACHE", Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache"))
+        .env("LAVA_CONN_CONFIG", worker_config(workdir, ""));
     // Signals as a worker's own would be: not ignored. Tests run under
     // `nohup` or as a background job inherit SIGHUP and SIGINT ignored,
     // which lava-conn's command would inherit in turn, and a shell cannot
@@ -104,6 +105,17 @@ fn private_folders(workdir: &Path) -> Vec<PathBuf> {
         .map(|e| e.unwrap().path())
         .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("conn."))
         .collect()
+}
+
+/// What an operator gives the template's type (a 0.3.0 plugin from the
+/// folder gets no capability without its `[policy.<type>]` table).
+const POLICY: &str = "[policy.ssm-secret]\nssm = [\"/lava/{realm}/\"]\n";
+
+/// A worker configuration file in `workdir` with the tests' policy and `extra`.
+fn worker_config(workdir: &Path, extra: &str) -> std::path::PathBuf {
+    let file = workdir.join("lava-conn-test-worker.toml");
+    std::fs::write(&file, format!("{extra}{POLICY}")).unwrap();
+    file
 }
 
 #[test]
@@ -330,7 +342,7 @@ fn the_job_never_sees_the_workers_own_credentials() {
 
     // `pass_worker_credentials = true` hands them on, as the setting says.
     let config = workdir.path().join("worker.toml");
-    std::fs::write(&config, "pass_worker_credentials = true\n").unwrap();
+    std::fs::write(&config, format!("pass_worker_credentials = true\n{POLICY}")).unwrap();
     let mut command = exec_command(workdir.path(), &["aws1=role"], "echo \"$AWS_SESSION_TOKEN\"");
     command.envs(worker_variables).env("LAVA_CONN_CONFIG", &config);
     let out = command.output().unwrap();
@@ -430,7 +442,7 @@ fn a_job_never_runs_as_the_worker_whose_credentials_are_in_files() {
 
     // Positive control: with the worker's credentials passed on, the job finds them.
     let settings = files.path().join("worker.toml");
-    std::fs::write(&settings, "pass_worker_credentials = true\n").unwrap();
+    std::fs::write(&settings, format!("pass_worker_credentials = true\n{POLICY}")).unwrap();
     let mut command = exec_command(workdir.path(), &["db=db-secret"], &script);
     keys_in_files(&mut command);
     command.env("LAVA_CONN_CONFIG", &settings);

@@ -81,8 +81,20 @@ pub fn python_component(folder: &str, module: &str) -> PathBuf {
 pub fn test_config() -> WorkerConfig {
     WorkerConfig {
         compile_cache: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache")),
+        policy: test_policy(),
         ..WorkerConfig::default()
     }
+}
+
+/// The policy tables the tests' folder plugins of contract 0.3.0 need: what
+/// an operator gives them (`[policy.<type>]`). A test of the policy itself
+/// starts from `WorkerConfig::default()` instead.
+pub fn test_policy() -> std::collections::BTreeMap<String, lava_conn::TypePolicy> {
+    use lava_conn::TypePolicy;
+    std::collections::BTreeMap::from([
+        ("airflow-aws".to_string(), TypePolicy { roles: vec!["*".into()], ..TypePolicy::default() }),
+        ("ssm-secret".to_string(), TypePolicy { ssm: vec!["/lava/{realm}/".into()], ..TypePolicy::default() }),
+    ])
 }
 
 /// `n` distinct plugins: the airflow-aws component with its type renamed

@@ -24,7 +24,7 @@ async fn the_template_is_a_working_connector_type_in_the_real_host() {
     assert!(host.skipped_plugins().is_empty(), "{:?}", host.skipped_plugins());
 
     let info = host.plugins().into_iter().find(|p| p.types == ["ssm-secret"]).expect("the template's type is served");
-    assert_eq!(info.contract, ContractVersion::V0_2);
+    assert_eq!(info.contract, ContractVersion::V0_3);
     assert_eq!(info.source, PluginSource::File(plugins.path().join("ssm-secret.wasm")));
     let fields: Vec<&str> = info.fields.iter().map(|(name, ..)| name.as_str()).collect();
     assert_eq!(fields, ["conn_id", "type", "enabled", "description", "parameter", "name"]);
@@ -65,4 +65,19 @@ async fn the_template_gets_only_what_the_worker_grants() {
     let HostError::Resolve { message, .. } = &error else { panic!("expected the connector's refusal, got {error:?}") };
     assert!(message.contains("/lava/dev/password") && message.contains("not granted"), "{message}");
     assert!(backend.calls().is_empty(), "the refused read never reached AWS: {:?}", backend.calls());
+}
+
+#[tokio::test]
+async fn without_its_types_policy_the_template_is_refused_before_any_request_naming_the_table() {
+    let plugins = plugin_dir(&[("ssm-secret.wasm", TEMPLATE_COMPONENT)]);
+    let backend = Arc::new(RecordingBackend {
+        parameters: vec![("/lava/prod/warehouse/password".into(), "hunter2".into())],
+        ..RecordingBackend::default()
+    });
+    let config = lava_conn::WorkerConfig { policy: Default::default(), ..test_config() };
+    let host = host_with(config, Some(plugins.path()), backend.clone());
+    let spec = json!({"conn_id": "warehouse", "type": "ssm-secret", "parameter": "/lava/prod/warehouse/password"});
+    let error = host.resolve_spec(spec, &job()).await.unwrap_err().to_string();
+    assert!(error.contains("allow it with `ssm` under `[policy.ssm-secret]`"), "{error}");
+    assert!(backend.calls().is_empty(), "nothing reached AWS: {:?}", backend.calls());
 }

@@ -13,7 +13,8 @@
 //! into the host's plugin folder.
 
 use lava_guest_kit::{
-    Connector, Field, Host, JobContext, Problem, Resolved, SpecReader, ValidateContext, Value, has_error, parse_object,
+    Capability, Connector, Field, Host, JobContext, Need, Problem, Resolved, SpecReader, ValidateContext, Value,
+    has_error, parse_object,
 };
 
 /// The connector type.
@@ -99,6 +100,9 @@ impl Connector for SsmSecret {
         Field::required("parameter", "string", "The SSM SecureString parameter holding the secret."),
         Field::optional("name", "string", "The name the job sees the secret under (default SECRET)."),
     ];
+    /// SSM reads, as far as the worker's `[policy.ssm-secret]` allows: the
+    /// host refuses any capability a connector does not declare here.
+    const NEEDS: &'static [Need] = &[Need::any(Capability::Ssm)];
 
     fn validate(&self, spec: &str, context: &ValidateContext, _host: &dyn Host) -> Vec<Problem> {
         check(spec, context.realm.as_deref()).1

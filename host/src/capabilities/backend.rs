@@ -2,7 +2,7 @@
 //! types: embedders implement [`AwsBackend`] without touching the contract's
 //! generated code, and a contract change never breaks them.
 
-use crate::types::AwsCredentials;
+use crate::types::{AwsCredentials, DatabaseCredentials};
 
 /// Why a capability call was refused or failed. The text is shown to users
 /// and plugins; it never holds a secret.
@@ -83,6 +83,62 @@ pub struct AssumeRoleRequest {
     pub source: Option<AwsCredentials>,
 }
 
+/// A Redshift `GetClusterCredentials` call that passed the grant checks.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterCredentialsRequest {
+    /// The provisioned cluster (checked: AWS's identifier shape).
+    pub cluster_identifier: String,
+    /// The database user.
+    pub db_user: String,
+    /// The database the user may log in to; any when `None`.
+    pub db_name: Option<String>,
+    /// How long the password works (checked: 900 to 3600 seconds).
+    pub duration_seconds: u32,
+    /// Create the user if it does not exist.
+    pub auto_create: bool,
+    /// Groups the user joins for the session.
+    pub db_groups: Vec<String>,
+    /// The cluster's region (checked: AWS's shape); the worker's when `None`.
+    pub region: Option<String>,
+    /// Credentials to call with instead of the worker's (the call's `as-role`).
+    pub source: Option<AwsCredentials>,
+}
+
+/// A Redshift Serverless `GetCredentials` call that passed the grant checks.
+#[derive(Clone, Debug, Default)]
+pub struct ServerlessCredentialsRequest {
+    /// The workgroup (checked: AWS's name shape).
+    pub workgroup_name: String,
+    /// The database; the workgroup's default when `None`.
+    pub db_name: Option<String>,
+    /// How long the password works (checked: 900 to 3600 seconds).
+    pub duration_seconds: u32,
+    /// The workgroup's region (checked: AWS's shape); the worker's when `None`.
+    pub region: Option<String>,
+    /// Credentials to call with instead of the worker's (the call's `as-role`).
+    pub source: Option<AwsCredentials>,
+}
+
+/// An RDS IAM authentication token to presign, checked against the grants.
+#[derive(Clone, Debug, Default)]
+pub struct AuthTokenRequest {
+    /// The database host (checked: a host name).
+    pub host: String,
+    /// The database port.
+    pub port: u16,
+    /// The database user.
+    pub user: String,
+    /// The database's region (checked: AWS's shape); the worker's when `None`.
+    pub region: Option<String>,
+    /// Credentials to sign with instead of the worker's (the call's `as-role`).
+    pub source: Option<AwsCredentials>,
+}
+
+/// The refusal of a capability a backend does not implement.
+fn not_implemented(what: &str) -> CapabilityError {
+    CapabilityError::Unavailable(format!("this host's AWS backend does not implement {what}"))
+}
+
 /// Where capability calls that pass the grant checks go: the real AWS SDK in
 /// production ([`crate::SdkBackend`]), anything else in an embedder's tests.
 ///
@@ -99,6 +155,34 @@ pub trait AwsBackend: Send + Sync {
     async fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError>;
     /// The worker's own current credentials, with its region.
     async fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError>;
+    /// A secret's current string value (Secrets Manager `GetSecretValue`).
+    /// Implemented by default as unavailable, so that a backend written
+    /// before contract 0.3.0 keeps compiling; likewise the three below.
+    async fn get_secret_value(&self, secret_id: &str) -> Result<String, CapabilityError> {
+        let _ = secret_id;
+        Err(not_implemented("Secrets Manager"))
+    }
+    /// Redshift `GetClusterCredentials`.
+    async fn get_cluster_credentials(
+        &self,
+        request: ClusterCredentialsRequest,
+    ) -> Result<DatabaseCredentials, CapabilityError> {
+        let _ = request;
+        Err(not_implemented("Redshift"))
+    }
+    /// Redshift Serverless `GetCredentials`.
+    async fn get_serverless_credentials(
+        &self,
+        request: ServerlessCredentialsRequest,
+    ) -> Result<DatabaseCredentials, CapabilityError> {
+        let _ = request;
+        Err(not_implemented("Redshift Serverless"))
+    }
+    /// An RDS IAM authentication token, presigned without a request.
+    async fn generate_auth_token(&self, request: AuthTokenRequest) -> Result<String, CapabilityError> {
+        let _ = request;
+        Err(not_implemented("RDS IAM tokens"))
+    }
 }
 
 /// A backend for hosts that never resolve: every call is unavailable.
@@ -131,6 +215,15 @@ mod tests {
         assert!(matches!(NoAws.get_parameter("/x", true).await, Err(CapabilityError::Unavailable(_))));
         assert!(matches!(NoAws.assume_role(AssumeRoleRequest::default()).await, Err(CapabilityError::Unavailable(_))));
         assert!(matches!(NoAws.worker_credentials().await, Err(CapabilityError::Unavailable(_))));
+        assert!(matches!(NoAws.get_secret_value("s").await, Err(CapabilityError::Unavailable(_))));
+        let cluster = NoAws.get_cluster_credentials(ClusterCredentialsRequest::default()).await;
+        assert!(matches!(cluster, Err(CapabilityError::Unavailable(_))));
+        let serverless = NoAws.get_serverless_credentials(ServerlessCredentialsRequest::default()).await;
+        assert!(matches!(serverless, Err(CapabilityError::Unavailable(_))));
+        assert!(matches!(
+            NoAws.generate_auth_token(AuthTokenRequest::default()).await,
+            Err(CapabilityError::Unavailable(_))
+        ));
     }
 
     #[test]

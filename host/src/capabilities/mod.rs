@@ -14,6 +14,10 @@ mod backend;
 mod config;
 mod grants;
 mod log;
+mod policy;
+mod rds;
+mod redshift;
+mod secrets;
 mod ssm;
 mod sts;
 mod worker_credentials;
@@ -23,9 +27,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use backend::{AssumeRoleRequest, AwsBackend, CapabilityError, NoAws};
-pub use grants::{Grants, is_region};
+pub use backend::{
+    AssumeRoleRequest, AuthTokenRequest, AwsBackend, CapabilityError, ClusterCredentialsRequest, NoAws,
+    ServerlessCredentialsRequest,
+};
+pub use grants::{Capability, Grants, PolicySource, REALM_PLACEHOLDER, Scope, is_region};
 pub(crate) use log::LogLevel;
+pub use policy::{Allowed, Declared, TypePolicy};
+pub use secrets::MAX_SECRET_BYTES;
 
 use crate::text::sanitize;
 

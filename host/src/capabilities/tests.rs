@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::types::AwsCredentials;
+use crate::types::{AwsCredentials, DatabaseCredentials};
 
 /// Records every call that reaches it; answers from fixed values.
 #[derive(Default)]
@@ -56,6 +56,35 @@ impl AwsBackend for Recording {
         self.record("worker".into()).await;
         Ok(credentials("AKIAWORKER"))
     }
+    async fn get_secret_value(&self, secret_id: &str) -> Result<String, CapabilityError> {
+        self.record(format!("secret:{secret_id}")).await;
+        Ok(if secret_id.ends_with("/huge") {
+            "x".repeat(MAX_SECRET_BYTES + 1)
+        } else {
+            format!("value of {secret_id}")
+        })
+    }
+    async fn get_cluster_credentials(
+        &self,
+        r: ClusterCredentialsRequest,
+    ) -> Result<DatabaseCredentials, CapabilityError> {
+        let with = r.source.map(|s| s.access_key_id).unwrap_or_default();
+        self.record(format!("redshift:{}:{}:{}:{with}", r.cluster_identifier, r.db_user, r.duration_seconds)).await;
+        Ok(DatabaseCredentials { user: format!("IAM:{}", r.db_user), password: "pw".into(), expiration: None })
+    }
+    async fn get_serverless_credentials(
+        &self,
+        r: ServerlessCredentialsRequest,
+    ) -> Result<DatabaseCredentials, CapabilityError> {
+        let with = r.source.map(|s| s.access_key_id).unwrap_or_default();
+        self.record(format!("serverless:{}:{}:{with}", r.workgroup_name, r.duration_seconds)).await;
+        Ok(DatabaseCredentials { user: "IAMR:role".into(), password: "pw".into(), expiration: None })
+    }
+    async fn generate_auth_token(&self, r: AuthTokenRequest) -> Result<String, CapabilityError> {
+        let with = r.source.map(|s| s.access_key_id).unwrap_or_default();
+        self.record(format!("rds:{}:{}:{}:{with}", r.host, r.port, r.user)).await;
+        Ok(format!("{}:{}/?Action=connect", r.host, r.port))
+    }
 }
 
 /// Capabilities for one call with `grants`, a budget of 3 calls and a
@@ -70,8 +99,26 @@ fn capabilities(grants: Grants, backend: &Arc<Recording>, ago: Duration) -> Capa
     Capabilities::new(context, "test-plugin".into(), 3, Duration::from_secs(60), Instant::now() - ago)
 }
 
+/// The built-in `aws` type's grants under lava's defaults (in realm `prod`).
 fn resolve_grants() -> Grants {
-    Grants { ssm_prefixes: vec!["/lava/prod/".into()], sts: true, ..Grants::none() }
+    allowing(&[(Capability::Ssm, Scope::Only(vec!["/lava/prod/".into()])), (Capability::Sts, Scope::Any)])
+}
+
+/// A legacy plugin's grants: the worker's `allowed` alone.
+fn allowing(scopes: &[(Capability, Scope)]) -> Grants {
+    Grants { allowed: scopes.iter().cloned().collect(), policy: PolicySource::Global("aws".into()), ..Grants::none() }
+}
+
+/// Every capability, for any target: what a worker's table could grant.
+fn allowing_everything() -> Grants {
+    let mut grants = allowing(&Capability::ALL.map(|c| (c, Scope::Any)));
+    grants.policy = PolicySource::Table("db".into());
+    grants
+}
+
+/// `grants`, for a plugin that declared `needs`.
+fn declaring(grants: Grants, needs: &[Capability]) -> Grants {
+    Grants { declared: Some(needs.iter().map(|c| (*c, Scope::Any)).collect()), ..grants }
 }
 
 fn role(arn: &str, session_name: &str) -> AssumeRoleRequest {
@@ -103,7 +150,7 @@ async fn without_grants_no_capability_reaches_aws() {
         Ok(Err(CapabilityError::NotGranted(_)))
     ));
     assert!(
-        matches!(caps.worker_credentials().await, Ok(Err(CapabilityError::NotGranted(m))) if m.contains("worker_credentials"))
+        matches!(caps.worker_credentials().await, Ok(Err(CapabilityError::NotGranted(m))) if m.contains("outside `resolve`"))
     );
     assert!(backend.calls().is_empty(), "{:?}", backend.calls());
 }
@@ -111,7 +158,7 @@ async fn without_grants_no_capability_reaches_aws() {
 #[tokio::test]
 async fn assume_role_checks_the_role_and_the_session_name_before_aws() {
     let backend = Arc::new(Recording::default());
-    let grants = Grants { sts_roles: vec!["arn:aws:iam::123456789012:role/lava-*".into()], ..resolve_grants() };
+    let grants = allowing(&[(Capability::Sts, Scope::Only(vec!["arn:aws:iam::123456789012:role/lava-*".into()]))]);
     let mut caps = capabilities(grants, &backend, Duration::ZERO);
     let granted = caps.assume_role(role("arn:aws:iam::123456789012:role/lava-loader", "lv-prod-j1")).await;
     assert!(matches!(&granted, Ok(Ok(c)) if c.access_key_id == "ASIAROLE"), "{granted:?}");
@@ -122,10 +169,174 @@ async fn assume_role_checks_the_role_and_the_session_name_before_aws() {
     assert_eq!(backend.calls(), ["sts:arn:aws:iam::123456789012:role/lava-loader:lv-prod-j1:900"]);
 }
 
+fn cluster(id: &str) -> ClusterCredentialsRequest {
+    ClusterCredentialsRequest {
+        cluster_identifier: id.into(),
+        db_user: "etl".into(),
+        duration_seconds: 900,
+        ..ClusterCredentialsRequest::default()
+    }
+}
+
+fn workgroup(name: &str) -> ServerlessCredentialsRequest {
+    ServerlessCredentialsRequest { workgroup_name: name.into(), duration_seconds: 900, ..Default::default() }
+}
+
+fn token(host: &str) -> AuthTokenRequest {
+    AuthTokenRequest { host: host.into(), port: 5432, user: "etl".into(), ..AuthTokenRequest::default() }
+}
+
+/// The first refusal's text, or a panic naming what came instead.
+fn refused<T: std::fmt::Debug>(outcome: Outcome<T>) -> String {
+    match outcome {
+        Ok(Err(CapabilityError::NotGranted(m) | CapabilityError::InvalidInput(m))) => m,
+        other => panic!("not refused: {other:?}"),
+    }
+}
+
+/// One call of each capability, in `Capability::ALL`'s order, each refused.
+async fn call_every_capability(caps: &mut Capabilities) -> [String; 7] {
+    [
+        refused(caps.get_parameter("/lava/prod/x", true).await),
+        refused(caps.get_secret_value("lava/prod/x").await),
+        refused(caps.assume_role(role("arn:aws:iam::1:role/r", "s1")).await),
+        refused(caps.get_cluster_credentials(cluster("main"), None).await),
+        refused(caps.get_serverless_credentials(workgroup("wg1"), None).await),
+        refused(caps.generate_auth_token(token("db.example"), None).await),
+        refused(caps.worker_credentials().await),
+    ]
+}
+
+#[tokio::test]
+async fn each_capability_a_plugin_did_not_declare_is_refused_before_any_request() {
+    let backend = Arc::new(Recording::default());
+    let mut caps = capabilities(declaring(allowing_everything(), &[]), &backend, Duration::ZERO);
+    caps.calls_left = 100;
+    let refusals = call_every_capability(&mut caps).await;
+    for (capability, refusal) in Capability::ALL.iter().zip(refusals) {
+        assert!(refusal.contains(&format!("does not declare capability `{capability}`")), "{refusal}");
+    }
+    assert!(backend.calls().is_empty(), "{:?}", backend.calls());
+}
+
+#[tokio::test]
+async fn each_capability_the_policy_does_not_allow_is_refused_naming_the_setting() {
+    let backend = Arc::new(Recording::default());
+    let grants = Grants { policy: PolicySource::Nothing("db".into()), ..declaring(Grants::none(), &Capability::ALL) };
+    let mut caps = capabilities(grants, &backend, Duration::ZERO);
+    caps.calls_left = 100;
+    let refusals = call_every_capability(&mut caps).await;
+    for (capability, refusal) in Capability::ALL.iter().zip(refusals) {
+        let setting = format!("`{}` under `[policy.db]`", capability.policy_key());
+        assert!(refusal.contains(&setting), "{capability}: {refusal}");
+    }
+    assert!(backend.calls().is_empty(), "{:?}", backend.calls());
+}
+
+#[tokio::test]
+async fn the_family_capabilities_reach_aws_when_declared_and_allowed() {
+    let backend = Arc::new(Recording::default());
+    let mut caps = capabilities(declaring(allowing_everything(), &Capability::ALL), &backend, Duration::ZERO);
+    caps.calls_left = 100;
+    assert_eq!(caps.get_secret_value("lava/prod/db").await, Ok(Ok("value of lava/prod/db".into())));
+    let db = caps.get_cluster_credentials(cluster("main"), None).await.unwrap().unwrap();
+    assert_eq!(db.user, "IAM:etl");
+    caps.get_serverless_credentials(workgroup("wg1"), None).await.unwrap().unwrap();
+    let t = caps.generate_auth_token(token("DB.Example"), None).await.unwrap().unwrap();
+    assert_eq!(t, "db.example:5432/?Action=connect", "host names are compared and signed in lower case");
+    assert_eq!(
+        backend.calls(),
+        ["secret:lava/prod/db", "redshift:main:etl:900:", "serverless:wg1:900:", "rds:db.example:5432:etl:"]
+    );
+}
+
+#[tokio::test]
+async fn a_call_as_a_role_assumes_it_first_and_needs_sts_declared_and_allowed_too() {
+    let backend = Arc::new(Recording::default());
+    let as_role = || Some(role("arn:aws:iam::1:role/reader", "s1"));
+    let without_sts = declaring(allowing_everything(), &[Capability::RedshiftServerless]);
+    let mut caps = capabilities(without_sts, &backend, Duration::ZERO);
+    let refusal = refused(caps.get_serverless_credentials(workgroup("wg1"), as_role()).await);
+    assert!(refusal.contains("does not declare capability `sts`"), "{refusal}");
+    assert!(backend.calls().is_empty(), "{:?}", backend.calls());
+    let mut caps = capabilities(
+        declaring(allowing_everything(), &[Capability::RedshiftServerless, Capability::Sts]),
+        &backend,
+        Duration::ZERO,
+    );
+    caps.get_serverless_credentials(workgroup("wg1"), as_role()).await.unwrap().unwrap();
+    assert_eq!(backend.calls(), ["sts:arn:aws:iam::1:role/reader:s1:900", "serverless:wg1:900:ASIAROLE"]);
+}
+
+#[tokio::test]
+async fn inputs_aws_would_refuse_or_a_file_could_not_hold_are_refused_before_the_request() {
+    let backend = Arc::new(Recording::default());
+    let mut caps = capabilities(declaring(allowing_everything(), &Capability::ALL), &backend, Duration::ZERO);
+    caps.calls_left = 100;
+    let cases = [
+        (
+            refused(
+                caps.get_cluster_credentials(
+                    ClusterCredentialsRequest { duration_seconds: 899, ..cluster("main") },
+                    None,
+                )
+                .await,
+            ),
+            "900 to 3600",
+        ),
+        (refused(caps.get_cluster_credentials(cluster("Main"), None).await), "cluster identifier `Main`"),
+        (
+            refused(
+                caps.get_cluster_credentials(
+                    ClusterCredentialsRequest { db_user: "a b".into(), ..cluster("main") },
+                    None,
+                )
+                .await,
+            ),
+            "database user",
+        ),
+        (
+            refused(
+                caps.get_cluster_credentials(
+                    ClusterCredentialsRequest { region: Some("x".into()), ..cluster("main") },
+                    None,
+                )
+                .await,
+            ),
+            "not an AWS region",
+        ),
+        (
+            refused(
+                caps.get_serverless_credentials(
+                    ServerlessCredentialsRequest { duration_seconds: 3601, ..workgroup("wg1") },
+                    None,
+                )
+                .await,
+            ),
+            "900 to 3600",
+        ),
+        (refused(caps.get_serverless_credentials(workgroup("wg/1"), None).await), "workgroup name"),
+        (refused(caps.generate_auth_token(token("db.example/evil?x="), None).await), "database host"),
+        (
+            refused(caps.generate_auth_token(AuthTokenRequest { user: "a\nb".into(), ..token("db") }, None).await),
+            "database user",
+        ),
+        (refused(caps.generate_auth_token(AuthTokenRequest { port: 0, ..token("db") }, None).await), "port 0"),
+        (refused(caps.get_secret_value("").await), "secret id of 0 bytes"),
+        (refused(caps.get_secret_value("lava/prod/../dev/x").await), "segment"),
+    ];
+    for (refusal, says) in cases {
+        assert!(refusal.contains(says), "{refusal} should say {says}");
+    }
+    assert!(backend.calls().is_empty(), "{:?}", backend.calls());
+    let huge = caps.get_secret_value("lava/prod/huge").await;
+    assert!(matches!(&huge, Ok(Err(CapabilityError::InvalidInput(m))) if m.contains("65536")), "{huge:?}");
+}
+
 #[tokio::test]
 async fn the_workers_credentials_are_handed_out_only_when_granted() {
     let backend = Arc::new(Recording::default());
-    let grants = Grants { worker_credentials: true, ..Grants::none() };
+    let grants = allowing(&[(Capability::WorkerCredentials, Scope::Any)]);
     let mut caps = capabilities(grants, &backend, Duration::ZERO);
     assert!(matches!(caps.worker_credentials().await, Ok(Ok(c)) if c.access_key_id == "AKIAWORKER"));
     assert_eq!(backend.calls(), ["worker"]);
@@ -250,6 +461,9 @@ async fn an_audit_event_reads_back_as_exactly_the_fields_the_host_wrote_whatever
         .with_max_level(tracing::Level::INFO)
         .finish();
     let _default = tracing::subscriber::set_default(subscriber);
+    // Other tests' threads hit the audit callsite with no subscriber and can
+    // leave its interest cached as "never": ask again, now that this thread has one.
+    tracing::callsite::rebuild_interest_cache();
     let forged = r#"x" outcome="ok" capability="sts.assume-role" target="arn:aws:iam::1:role/admin"#;
     let backend = Arc::new(Recording::default());
     let mut caps = capabilities(resolve_grants(), &backend, Duration::ZERO);

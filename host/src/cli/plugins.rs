@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use lava_conn::{ConnectorHost, PluginInfo, PluginSource, WorkerConfig, sanitize};
+use lava_conn::{Capability, ConnectorHost, Declared, PluginInfo, PluginSource, Scope, WorkerConfig, sanitize};
 use serde_json::json;
 
 use super::common::{Globals, host};
@@ -37,9 +37,58 @@ pub fn run_describe(args: &DescribeArgs, globals: &Globals, config: WorkerConfig
     describe(&host(globals, config, None)?, &args.connector_type, args.json)
 }
 
+/// A scope as JSON: `"any"` or its entries.
+fn scope_json(scope: &Scope) -> serde_json::Value {
+    match scope {
+        Scope::Any => json!("any"),
+        Scope::Only(entries) => json!(entries),
+    }
+}
+
+/// A scope in words: `any`, `none` or its entries.
+fn scope_words(scope: Option<&Scope>) -> String {
+    match scope {
+        None => "none".into(),
+        Some(Scope::Any) => "any".into(),
+        Some(Scope::Only(entries)) if entries.is_empty() => "none".into(),
+        Some(Scope::Only(entries)) => entries.join(", "),
+    }
+}
+
+/// What a type's plugin declares, what the worker grants it, and what it
+/// declares that the worker grants none of (with the setting that would).
+fn capabilities_json(host: &ConnectorHost, p: &PluginInfo, connector_type: &str) -> serde_json::Value {
+    let allowed = host.allowed(p, connector_type);
+    let declared = match &p.declared {
+        Declared::Legacy => json!("legacy"),
+        Declared::Needs(needs) => {
+            json!(
+                needs
+                    .iter()
+                    .map(|(c, s)| json!({"capability": c.as_str(), "scope": scope_json(s)}))
+                    .collect::<Vec<_>>()
+            )
+        }
+    };
+    let granted: Vec<_> = Capability::ALL
+        .iter()
+        .filter(|c| matches!(p.declared, Declared::Legacy) || p.declared.scope(**c).is_some())
+        .filter_map(|c| allowed.scopes.get(c).map(|s| (c, s)))
+        .filter(|(_, s)| !matches!(s, Scope::Only(entries) if entries.is_empty()))
+        .map(|(c, s)| json!({"capability": c.as_str(), "scope": scope_json(s), "setting": allowed.source.setting(*c)}))
+        .collect();
+    let missing: Vec<_> = allowed
+        .missing(&p.declared)
+        .into_iter()
+        .map(|c| json!({"capability": c.as_str(), "setting": allowed.source.setting(c)}))
+        .collect();
+    json!({"declared": declared, "granted": granted, "missing": missing})
+}
+
 /// One plugin's row for `plugins --json` and `describe --json`.
-fn plugin_json(p: &PluginInfo, connector_type: &str) -> serde_json::Value {
+fn plugin_json(host: &ConnectorHost, p: &PluginInfo, connector_type: &str) -> serde_json::Value {
     json!({
+        "capabilities": capabilities_json(host, p, connector_type),
         "type": connector_type,
         "version": p.version,
         "contract": p.contract.as_str(),
@@ -77,7 +126,7 @@ fn memory(p: &PluginInfo) -> String {
 fn plugins(host: &ConnectorHost, json: bool) {
     let plugins = host.plugins();
     if json {
-        let rows: Vec<_> = plugins.iter().flat_map(|p| p.types.iter().map(move |t| plugin_json(p, t))).collect();
+        let rows: Vec<_> = plugins.iter().flat_map(|p| p.types.iter().map(move |t| plugin_json(host, p, t))).collect();
         let skipped: Vec<_> = host
             .skipped_plugins()
             .iter()
@@ -104,10 +153,40 @@ fn plugins(host: &ConnectorHost, json: bool) {
                 p.slots_per_call,
                 p.sha256
             );
+            for c in host.allowed(p, t).missing(&p.declared) {
+                println!(
+                    "  {t}: declares `{c}`, which the worker grants none of (allow it with {})",
+                    host.allowed(p, t).source.setting(c)
+                );
+            }
         }
     }
     for s in host.skipped_plugins() {
         println!("skipped: {}: {}", sanitize(&s.path.to_string_lossy()), s.reason);
+    }
+}
+
+/// The capability table of `describe`: per capability, what the plugin
+/// declares and what the worker allows the type.
+fn print_capabilities(host: &ConnectorHost, plugin: &PluginInfo, connector_type: &str) {
+    let allowed = host.allowed(plugin, connector_type);
+    if plugin.declared == Declared::Legacy {
+        println!(
+            "capabilities:  declares none (contract {}): held to the worker's policy alone",
+            plugin.contract.as_str()
+        );
+    }
+    println!("{:<20} {:<30} {:<30} SETTING", "CAPABILITY", "DECLARED", "WORKER ALLOWS");
+    for c in Capability::ALL {
+        let declared = match &plugin.declared {
+            Declared::Legacy => "(all of its contract)".to_string(),
+            Declared::Needs(_) => scope_words(plugin.declared.scope(c)),
+        };
+        let allows = scope_words(allowed.scopes.get(&c));
+        if declared == "none" && allows == "none" {
+            continue;
+        }
+        println!("{:<20} {declared:<30} {allows:<30} {}", c.as_str(), allowed.source.setting(c));
     }
 }
 
@@ -123,7 +202,7 @@ fn describe(host: &ConnectorHost, connector_type: &str, json: bool) -> anyhow::R
         );
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&plugin_json(plugin, &wanted)).unwrap_or_default());
+        println!("{}", serde_json::to_string_pretty(&plugin_json(host, plugin, &wanted)).unwrap_or_default());
         return Ok(ExitCode::SUCCESS);
     }
     println!("type:          {wanted}");
@@ -138,6 +217,8 @@ fn describe(host: &ConnectorHost, connector_type: &str, json: bool) -> anyhow::R
         plugin.core_instances, plugin.slots_per_call
     );
     println!("sha256:        {}", plugin.sha256);
+    println!();
+    print_capabilities(host, plugin, &wanted);
     println!();
     println!("{:<20} {:<22} {:<9} DESCRIPTION", "FIELD", "TYPE", "REQUIRED");
     for (name, type_name, required, description) in &plugin.fields {

@@ -217,7 +217,13 @@ mod tests {
     use super::*;
 
     fn resolved(expires_in: Option<Duration>) -> Resolved {
-        Resolved { values: vec![], expiration: expires_in.map(|d| SystemTime::now() + d), aws: None, launcher: None }
+        Resolved {
+            values: vec![],
+            expiration: expires_in.map(|d| SystemTime::now() + d),
+            aws: None,
+            launcher: None,
+            login: None,
+        }
     }
 
     fn key(conn: &str, job: &str) -> CacheKey {

@@ -6,6 +6,7 @@
 
 pub(crate) mod cache;
 pub(crate) mod provider;
+pub(crate) mod rds_token;
 pub(crate) mod sdk;
 pub(crate) mod specs;
 pub(crate) mod store;

@@ -136,6 +136,7 @@ mod tests {
                 endpoint_url: None,
             }),
             launcher: None,
+            login: None,
         }
     }
 

@@ -13,8 +13,11 @@ use aws_sdk_sts::error::ProvideErrorMetadata;
 use aws_sdk_sts::error::SdkError;
 use secrecy::ExposeSecret;
 
-use crate::capabilities::{AssumeRoleRequest, AwsBackend, CapabilityError};
-use crate::types::AwsCredentials;
+use crate::capabilities::{
+    AssumeRoleRequest, AuthTokenRequest, AwsBackend, CapabilityError, ClusterCredentialsRequest, MAX_SECRET_BYTES,
+    ServerlessCredentialsRequest,
+};
+use crate::types::{AwsCredentials, DatabaseCredentials};
 
 /// Attempts per AWS call (standard retry mode).
 const MAX_ATTEMPTS: u32 = 3;
@@ -78,6 +81,23 @@ impl SdkBackend {
         &self.config
     }
 
+    /// The SDK settings of one call: the worker's, in `region` and with
+    /// `source` credentials when given. Secrets Manager, Redshift and RDS
+    /// calls build their client from it per call (a resolve's result is
+    /// cached, and these calls are one per resolve); STS keeps its clients.
+    fn call_config(&self, region: Option<&str>, source: Option<&AwsCredentials>) -> SdkConfig {
+        let mut builder = self.config.to_builder();
+        if let Some(region) = region {
+            builder.set_region(Some(Region::new(region.to_string())));
+        }
+        if let Some(source) = source {
+            builder.set_credentials_provider(Some(aws_credential_types::provider::SharedCredentialsProvider::new(
+                static_credentials(source),
+            )));
+        }
+        builder.build()
+    }
+
     fn sts_client(&self, region: Option<&str>) -> aws_sdk_sts::Client {
         let region = region.map(str::to_string).or_else(|| self.region()).unwrap_or_default();
         if let Some(client) = self.sts_by_region.read().unwrap_or_else(|e| e.into_inner()).get(&region) {
@@ -131,6 +151,84 @@ impl AwsBackend for SdkBackend {
         })
     }
 
+    async fn get_secret_value(&self, secret_id: &str) -> Result<String, CapabilityError> {
+        let client = aws_sdk_secretsmanager::Client::new(&self.call_config(None, None));
+        let output = client.get_secret_value().secret_id(secret_id).send().await.map_err(capability_error)?;
+        match (output.secret_string, output.secret_binary) {
+            (Some(text), _) if text.len() <= MAX_SECRET_BYTES => Ok(text),
+            (Some(text), _) => Err(CapabilityError::InvalidInput(format!(
+                "secret `{secret_id}` holds {} bytes, more than the {MAX_SECRET_BYTES} a secret can",
+                text.len()
+            ))),
+            (None, Some(_)) => Err(CapabilityError::InvalidInput(format!(
+                "secret `{secret_id}` is binary; only string secrets are read"
+            ))),
+            (None, None) => Err(CapabilityError::NotFound(format!("secret `{secret_id}` has no value"))),
+        }
+    }
+
+    async fn get_cluster_credentials(
+        &self,
+        request: ClusterCredentialsRequest,
+    ) -> Result<DatabaseCredentials, CapabilityError> {
+        let config = self.call_config(request.region.as_deref(), request.source.as_ref());
+        let duration = i32::try_from(request.duration_seconds)
+            .map_err(|_| CapabilityError::InvalidInput("duration is out of range".into()))?;
+        let output = aws_sdk_redshift::Client::new(&config)
+            .get_cluster_credentials()
+            .cluster_identifier(&request.cluster_identifier)
+            .db_user(&request.db_user)
+            .set_db_name(request.db_name.clone())
+            .duration_seconds(duration)
+            .auto_create(request.auto_create)
+            .set_db_groups((!request.db_groups.is_empty()).then(|| request.db_groups.clone()))
+            .send()
+            .await
+            .map_err(capability_error)?;
+        database_credentials(output.db_user, output.db_password, output.expiration, "Redshift")
+    }
+
+    async fn get_serverless_credentials(
+        &self,
+        request: ServerlessCredentialsRequest,
+    ) -> Result<DatabaseCredentials, CapabilityError> {
+        let config = self.call_config(request.region.as_deref(), request.source.as_ref());
+        let duration = i32::try_from(request.duration_seconds)
+            .map_err(|_| CapabilityError::InvalidInput("duration is out of range".into()))?;
+        let output = aws_sdk_redshiftserverless::Client::new(&config)
+            .get_credentials()
+            .workgroup_name(&request.workgroup_name)
+            .set_db_name(request.db_name.clone())
+            .duration_seconds(duration)
+            .send()
+            .await
+            .map_err(capability_error)?;
+        database_credentials(output.db_user, output.db_password, output.expiration, "Redshift Serverless")
+    }
+
+    async fn generate_auth_token(&self, request: AuthTokenRequest) -> Result<String, CapabilityError> {
+        use aws_credential_types::provider::ProvideCredentials;
+        let config = self.call_config(request.region.as_deref(), request.source.as_ref());
+        let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
+            CapabilityError::InvalidInput("no region for the RDS token: the request and the worker name none".into())
+        })?;
+        let provider = config
+            .credentials_provider()
+            .ok_or_else(|| CapabilityError::NotFound("the worker has no AWS credentials provider".into()))?;
+        let credentials = provider
+            .provide_credentials()
+            .await
+            .map_err(|e| CapabilityError::Unavailable(format!("the signing credentials: {}", error_chain(&e))))?;
+        super::rds_token::auth_token(
+            credentials,
+            &region,
+            &request.host,
+            request.port,
+            &request.user,
+            std::time::SystemTime::now(),
+        )
+    }
+
     async fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
         let client = match (&request.source, &request.endpoint_url) {
             (None, None) => self.sts_client(request.region.as_deref()),
@@ -139,13 +237,7 @@ impl AwsBackend for SdkBackend {
             (source, endpoint) => {
                 let mut conf = aws_sdk_sts::config::Builder::from(&self.config);
                 if let Some(source) = source {
-                    conf = conf.credentials_provider(Credentials::new(
-                        source.access_key_id.clone(),
-                        source.secret_access_key.expose_secret().to_string(),
-                        source.session_token.as_ref().map(|t| t.expose_secret().to_string()),
-                        None,
-                        "lava-conn-connection",
-                    ));
+                    conf = conf.credentials_provider(static_credentials(source));
                 }
                 let region = request.region.clone().or_else(|| source.as_ref().and_then(|s| s.region.clone()));
                 if let Some(region) = region {
@@ -195,6 +287,34 @@ impl AwsBackend for SdkBackend {
             region: request.region.or_else(|| client.config().region().map(|r| r.to_string())),
             endpoint_url: None,
         })
+    }
+}
+
+/// Credentials a call is made with instead of the worker's.
+fn static_credentials(source: &AwsCredentials) -> Credentials {
+    Credentials::new(
+        source.access_key_id.clone(),
+        source.secret_access_key.expose_secret().to_string(),
+        source.session_token.as_ref().map(|t| t.expose_secret().to_string()),
+        None,
+        "lava-conn-connection",
+    )
+}
+
+/// Database credentials from an SDK answer.
+fn database_credentials(
+    user: Option<String>,
+    password: Option<String>,
+    expiration: Option<aws_sdk_redshift::primitives::DateTime>,
+    service: &str,
+) -> Result<DatabaseCredentials, CapabilityError> {
+    match (user, password) {
+        (Some(user), Some(password)) => Ok(DatabaseCredentials {
+            user,
+            password: password.into(),
+            expiration: expiration.and_then(|t| std::time::SystemTime::try_from(t).ok()),
+        }),
+        _ => Err(CapabilityError::Other(format!("{service} returned no user or password"))),
     }
 }
 

@@ -6,8 +6,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::latest::lava::connector::types as wit;
 use crate::capabilities::{Grants, is_region};
+use crate::job::launchers;
 use crate::text::sanitize;
-use crate::types::{AwsCredentials, LauncherKind, NamedValue, Problem, Resolved, Severity};
+use crate::types::{AwsCredentials, LauncherKind, Login, NamedValue, Problem, Resolved, Severity};
 
 /// A plugin's problem, sanitised.
 pub(crate) fn problem(p: wit::Problem) -> Problem {
@@ -108,19 +109,52 @@ pub(crate) fn resolved(r: wit::Resolved, grants: &Grants) -> Result<Resolved, St
         values.push(NamedValue { name: v.name, value: v.value.into(), secret: v.secret });
     }
     let aws = r.aws.map(|c| credentials(c, grants)).transpose()?;
-    let launcher = match r.launcher {
-        None => None,
-        Some(wit::LauncherKind::AwsCli) if aws.is_none() => {
-            return Err("launcher `aws-cli` needs AWS credentials in the result, and there are none".into());
-        }
-        Some(wit::LauncherKind::AwsCli) => Some(LauncherKind::AwsCli),
-    };
+    let login = r.login.map(login).transpose()?;
+    let launcher = r.launcher.map(launcher_kind);
+    if let Some(kind) = launcher {
+        launchers::check_kind(kind, login.as_ref(), aws.is_some())?;
+    }
     Ok(Resolved {
         values,
         expiration: r.expiration.map(|s| epoch_seconds("expiration", s)).transpose()?,
         aws,
         launcher,
+        login,
     })
+}
+
+fn launcher_kind(kind: wit::LauncherKind) -> LauncherKind {
+    use wit::LauncherKind as W;
+    match kind {
+        W::AwsCli => LauncherKind::AwsCli,
+        W::Psql => LauncherKind::Psql,
+        W::Mysql => LauncherKind::Mysql,
+        W::Ssh => LauncherKind::Ssh,
+        W::Scp => LauncherKind::Scp,
+        W::Sftp => LauncherKind::Sftp,
+        W::Git => LauncherKind::Git,
+        W::Sqlplus => LauncherKind::Sqlplus,
+        W::Sqlite3 => LauncherKind::Sqlite3,
+        W::Generic => LauncherKind::Generic,
+    }
+}
+
+/// A plugin's login, checked: its values reach files and arguments.
+fn login(l: wit::Login) -> Result<Login, String> {
+    let login = Login {
+        host: l.host,
+        port: l.port,
+        user: l.user,
+        password: l.password.map(Into::into),
+        database: l.database,
+        ssl_mode: l.ssl_mode,
+        ca_certificate: l.ca_certificate,
+        application_name: l.application_name,
+        private_key: l.private_key.map(Into::into),
+        ssh_options: l.ssh_options,
+    };
+    launchers::check_login(&login)?;
+    Ok(login)
 }
 
 #[cfg(test)]
@@ -139,7 +173,7 @@ mod tests {
     }
 
     fn wit_resolved(aws: Option<wit::AwsCredentials>) -> wit::Resolved {
-        wit::Resolved { values: vec![], expiration: None, aws, launcher: Some(wit::LauncherKind::AwsCli) }
+        wit::Resolved { values: vec![], expiration: None, aws, launcher: Some(wit::LauncherKind::AwsCli), login: None }
     }
 
     fn refusal(r: wit::Resolved) -> String {

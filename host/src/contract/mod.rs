@@ -11,15 +11,31 @@
 
 pub(crate) mod boundary;
 mod v0_1;
-pub(crate) mod v0_2;
+mod v0_2;
+pub(crate) mod v0_3;
 
-pub(crate) use v0_2 as latest;
+pub(crate) use v0_3 as latest;
 
 use wasmtime::Store;
 use wasmtime::component::{HasData, InstancePre, Linker};
 
 use crate::capabilities::{Capabilities, CapabilityView};
-pub(crate) use latest::lava::connector::types::{Descriptor, JobContext, Problem, Resolved, ValidateContext};
+pub(crate) use latest::lava::connector::types::{Descriptor, JobContext, Need, Problem, Resolved, ValidateContext};
+
+/// A declared capability as the host names it.
+pub(crate) fn capability(c: latest::lava::connector::types::Capability) -> crate::capabilities::Capability {
+    use crate::capabilities::Capability as H;
+    use latest::lava::connector::types::Capability as W;
+    match c {
+        W::Ssm => H::Ssm,
+        W::SecretsManager => H::SecretsManager,
+        W::Sts => H::Sts,
+        W::Redshift => H::Redshift,
+        W::RedshiftServerless => H::RedshiftServerless,
+        W::RdsToken => H::RdsToken,
+        W::WorkerCredentials => H::WorkerCredentials,
+    }
+}
 
 /// The contract version a plugin was built against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -28,17 +44,21 @@ pub enum ContractVersion {
     V0_1,
     /// `lava:connector@0.2.0`: host-owned launcher kinds.
     V0_2,
+    /// `lava:connector@0.3.0`: declared capabilities, lava's family's
+    /// capabilities and launchers.
+    V0_3,
 }
 
 impl ContractVersion {
     /// The newest version this host speaks.
-    pub const LATEST: ContractVersion = ContractVersion::V0_2;
+    pub const LATEST: ContractVersion = ContractVersion::V0_3;
 
     /// The version as the WIT package writes it.
     pub fn as_str(self) -> &'static str {
         match self {
             ContractVersion::V0_1 => "0.1.0",
             ContractVersion::V0_2 => "0.2.0",
+            ContractVersion::V0_3 => "0.3.0",
         }
     }
 }
@@ -59,6 +79,7 @@ impl HasData for HasCapabilities {
 /// Link every version's capabilities; a component takes the ones it imports.
 pub(crate) fn add_to_linker<T: CapabilityView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     latest::Plugin::add_to_linker::<T, HasCapabilities>(linker, T::capabilities)?;
+    v0_2::Plugin::add_to_linker::<T, HasCapabilities>(linker, T::capabilities)?;
     v0_1::Plugin::add_to_linker::<T, HasCapabilities>(linker, T::capabilities)?;
     Ok(())
 }
@@ -66,27 +87,35 @@ pub(crate) fn add_to_linker<T: CapabilityView>(linker: &mut Linker<T>) -> wasmti
 /// A linked plugin of any supported contract version.
 pub(crate) enum PluginPre<T: 'static> {
     V0_1(v0_1::PluginPre<T>),
-    V0_2(latest::ConnectorPre<T>),
+    V0_2(v0_2::PluginPre<T>),
+    V0_3(latest::ConnectorPre<T>),
 }
 
 /// One instance of a plugin, for one call.
 pub(crate) enum PluginInstance {
     V0_1(v0_1::Plugin),
-    V0_2(latest::Connector),
+    V0_2(v0_2::Plugin),
+    V0_3(latest::Connector),
 }
 
 impl<T: CapabilityView> PluginPre<T> {
     /// The plugin's contract version, read from the connector interface it exports.
     pub fn new(pre: InstancePre<T>) -> Result<Self, String> {
-        match latest::ConnectorPre::new(pre.clone()) {
-            Ok(pre) => Ok(PluginPre::V0_2(pre)),
-            Err(latest_error) => match v0_1::PluginPre::new(pre) {
-                Ok(pre) => Ok(PluginPre::V0_1(pre)),
-                Err(_) => Err(format!(
+        if let Ok(latest) = latest::ConnectorPre::new(pre.clone()) {
+            return Ok(PluginPre::V0_3(latest));
+        }
+        if let Ok(legacy) = v0_2::PluginPre::new(pre.clone()) {
+            return Ok(PluginPre::V0_2(legacy));
+        }
+        match v0_1::PluginPre::new(pre.clone()) {
+            Ok(legacy) => Ok(PluginPre::V0_1(legacy)),
+            Err(_) => {
+                let latest_error = latest::ConnectorPre::new(pre).err().map(|e| format!("{e:#}")).unwrap_or_default();
+                Err(format!(
                     "does not export lava:connector/connector at a version this host speaks \
-                     (0.1.0 or 0.2.0): {latest_error:#}"
-                )),
-            },
+                     (0.1.0, 0.2.0 or 0.3.0): {latest_error}"
+                ))
+            }
         }
     }
 
@@ -95,6 +124,7 @@ impl<T: CapabilityView> PluginPre<T> {
         match self {
             PluginPre::V0_1(_) => ContractVersion::V0_1,
             PluginPre::V0_2(_) => ContractVersion::V0_2,
+            PluginPre::V0_3(_) => ContractVersion::V0_3,
         }
     }
 
@@ -102,7 +132,8 @@ impl<T: CapabilityView> PluginPre<T> {
     pub async fn instantiate(&self, store: &mut Store<T>) -> wasmtime::Result<PluginInstance> {
         Ok(match self {
             PluginPre::V0_1(pre) => PluginInstance::V0_1(pre.instantiate_async(store).await?),
-            PluginPre::V0_2(pre) => PluginInstance::V0_2(pre.instantiate(store).await?),
+            PluginPre::V0_2(pre) => PluginInstance::V0_2(pre.instantiate_async(store).await?),
+            PluginPre::V0_3(pre) => PluginInstance::V0_3(pre.instantiate(store).await?),
         })
     }
 }
@@ -111,8 +142,11 @@ impl PluginInstance {
     /// `describe`, as the latest contract's descriptor.
     pub async fn describe<T: CapabilityView>(&self, store: &mut Store<T>) -> wasmtime::Result<Descriptor> {
         match self {
-            PluginInstance::V0_1(p) => p.lava_connector_connector().call_describe(store).await.map(v0_1::descriptor),
-            PluginInstance::V0_2(p) => p.describe(store).await,
+            PluginInstance::V0_1(p) => {
+                p.lava_connector_connector().call_describe(store).await.map(|d| v0_2::descriptor(v0_1::descriptor(d)))
+            }
+            PluginInstance::V0_2(p) => p.lava_connector_connector().call_describe(store).await.map(v0_2::descriptor),
+            PluginInstance::V0_3(p) => p.describe(store).await,
         }
     }
 
@@ -124,12 +158,17 @@ impl PluginInstance {
         context: &ValidateContext,
     ) -> wasmtime::Result<Vec<Problem>> {
         match self {
-            PluginInstance::V0_1(p) => p
+            PluginInstance::V0_1(p) => {
+                let context = v0_1::validate_context(&v0_2::validate_context(context));
+                let problems = p.lava_connector_connector().call_validate(store, spec, &context).await?;
+                Ok(v0_2::problems(v0_1::problems(problems)))
+            }
+            PluginInstance::V0_2(p) => p
                 .lava_connector_connector()
-                .call_validate(store, spec, &v0_1::validate_context(context))
+                .call_validate(store, spec, &v0_2::validate_context(context))
                 .await
-                .map(v0_1::problems),
-            PluginInstance::V0_2(p) => p.validate(store, spec, context).await,
+                .map(v0_2::problems),
+            PluginInstance::V0_3(p) => p.validate(store, spec, context).await,
         }
     }
 
@@ -141,12 +180,17 @@ impl PluginInstance {
         context: &JobContext,
     ) -> wasmtime::Result<Result<String, Vec<Problem>>> {
         match self {
-            PluginInstance::V0_1(p) => p
+            PluginInstance::V0_1(p) => {
+                let context = v0_1::job_context(&v0_2::job_context(context));
+                let result = p.lava_connector_connector().call_session_name(store, spec, &context).await?;
+                Ok(result.map_err(|problems| v0_2::problems(v0_1::problems(problems))))
+            }
+            PluginInstance::V0_2(p) => p
                 .lava_connector_connector()
-                .call_session_name(store, spec, &v0_1::job_context(context))
+                .call_session_name(store, spec, &v0_2::job_context(context))
                 .await
-                .map(|r| r.map_err(v0_1::problems)),
-            PluginInstance::V0_2(p) => p.session_name(store, spec, context).await,
+                .map(|r| r.map_err(v0_2::problems)),
+            PluginInstance::V0_3(p) => p.session_name(store, spec, context).await,
         }
     }
 
@@ -160,12 +204,17 @@ impl PluginInstance {
     ) -> wasmtime::Result<Result<Resolved, String>> {
         match self {
             PluginInstance::V0_1(p) => {
-                let result =
-                    p.lava_connector_connector().call_resolve(&mut *store, spec, &v0_1::job_context(context)).await?;
+                let context = v0_1::job_context(&v0_2::job_context(context));
+                let result = p.lava_connector_connector().call_resolve(&mut *store, spec, &context).await?;
                 let plugin = store.data_mut().capabilities().plugin().clone();
-                Ok(result.map(|r| v0_1::resolved(&plugin, r)))
+                Ok(result.map(|r| v0_2::resolved(v0_1::resolved(&plugin, r))))
             }
-            PluginInstance::V0_2(p) => p.resolve(store, spec, context).await,
+            PluginInstance::V0_2(p) => p
+                .lava_connector_connector()
+                .call_resolve(store, spec, &v0_2::job_context(context))
+                .await
+                .map(|r| r.map(v0_2::resolved)),
+            PluginInstance::V0_3(p) => p.resolve(store, spec, context).await,
         }
     }
 }

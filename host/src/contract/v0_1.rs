@@ -1,5 +1,6 @@
 //! `lava:connector@0.1.0` (`wit/v0.1.0`, frozen): its capabilities mapped onto
-//! the latest ones, and its results onto the latest types.
+//! 0.2.0's, and its results onto 0.2.0's types, which `v0_2` maps onto the
+//! latest (each version maps onto the next, as Zed's `since_v0_*` do).
 //!
 //! The one thing 0.1.0 could say that 0.2.0 cannot is a free-form launcher
 //! (program, environment, files): a plugin could make a job run anything. It
@@ -20,10 +21,10 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-use super::latest;
+use super::v0_2 as next;
 use crate::capabilities::Capabilities;
-use latest::lava::connector::types as new;
 use lava::connector::types as old;
+use next::lava::connector::types as new;
 
 pub(super) fn descriptor(d: old::Descriptor) -> new::Descriptor {
     new::Descriptor {
@@ -148,7 +149,7 @@ impl lava::connector::ssm::Host for Capabilities {
         name: String,
         with_decryption: bool,
     ) -> wasmtime::Result<Result<String, old::CapabilityError>> {
-        let result = latest::lava::connector::ssm::Host::get_parameter(self, name, with_decryption).await?;
+        let result = next::lava::connector::ssm::Host::get_parameter(self, name, with_decryption).await?;
         Ok(result.map_err(error_to_old))
     }
 }
@@ -158,7 +159,7 @@ impl lava::connector::sts::Host for Capabilities {
         &mut self,
         r: lava::connector::sts::AssumeRoleRequest,
     ) -> wasmtime::Result<Result<old::AwsCredentials, old::CapabilityError>> {
-        use latest::lava::connector::sts;
+        use next::lava::connector::sts;
         let request = sts::AssumeRoleRequest {
             role_arn: r.role_arn,
             session_name: r.session_name,
@@ -181,15 +182,15 @@ impl lava::connector::sts::Host for Capabilities {
 
 impl lava::connector::worker_credentials::Host for Capabilities {
     async fn get(&mut self) -> wasmtime::Result<Result<old::AwsCredentials, old::CapabilityError>> {
-        let result = latest::lava::connector::worker_credentials::Host::get(self).await?;
+        let result = next::lava::connector::worker_credentials::Host::get(self).await?;
         Ok(result.map(credentials_to_old).map_err(error_to_old))
     }
 }
 
 impl lava::connector::log::Host for Capabilities {
     fn log(&mut self, level: lava::connector::log::Level, message: String) -> wasmtime::Result<()> {
-        use latest::lava::connector::log::Level as New;
         use lava::connector::log::Level as Old;
+        use next::lava::connector::log::Level as New;
         let level = match level {
             Old::Trace => New::Trace,
             Old::Debug => New::Debug,
@@ -197,12 +198,12 @@ impl lava::connector::log::Host for Capabilities {
             Old::Warn => New::Warn,
             Old::Error => New::Error,
         };
-        latest::lava::connector::log::Host::log(self, level, message)
+        next::lava::connector::log::Host::log(self, level, message)
     }
 }
 
 impl lava::connector::config::Host for Capabilities {
     fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
-        latest::lava::connector::config::Host::get(self, key)
+        next::lava::connector::config::Host::get(self, key)
     }
 }

@@ -1,14 +1,13 @@
-//! `lava:connector@0.2.0`, the latest contract (`wit/v0.2.0`): its
-//! capability imports implemented over the host's [`Capabilities`], with the
-//! conversions between its generated types and the host's.
+//! `lava:connector@0.2.0` (`wit/v0.2.0`, frozen): its capabilities mapped
+//! onto the latest ones, and its results onto the latest types.
+//!
+//! A 0.2.0 plugin declares no capabilities: it keeps the powers it had,
+//! held to the worker's policy alone (`Declared::Legacy`). It cannot reach
+//! the capabilities 0.3.0 added, nor return a login.
 
 wasmtime::component::bindgen!({
     world: "plugin",
     path: "../wit/v0.2.0",
-    // A host function may end the whole call (a spent capability budget, the
-    // wall-clock limit), which a plugin cannot catch and carry on after. The
-    // AWS calls are async: awaited on the caller's task while the plugin's
-    // fiber is suspended; logging and settings answer at once.
     imports: {
         "lava:connector/ssm.get-parameter": async | trappable,
         "lava:connector/sts.assume-role": async | trappable,
@@ -18,222 +17,171 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-use std::time::UNIX_EPOCH;
+use super::latest;
+use crate::capabilities::Capabilities;
+use latest::lava::connector::types as new;
+use lava::connector::types as old;
 
-use secrecy::ExposeSecret;
-use wasmtime::AsContextMut;
-use wasmtime::component::{ComponentExportIndex, ComponentNamedList, Instance, InstancePre, Lift, Lower};
-
-use crate::capabilities::{self as host, Capabilities, LogLevel, Outcome};
-use lava::connector::types::{AwsCredentials, CapabilityError};
-use lava::connector::{config, log, ssm, sts, types, worker_credentials};
-
-/// The connector interface this contract's plugins export.
-const CONNECTOR: &str = "lava:connector/connector@0.2.0";
-
-/// A component checked against this contract once, when it is loaded.
-///
-/// Not bindgen's `PluginPre`: its instances type-check all four exports at
-/// every instantiation (`GuestIndices::load`), 0.47 µs of a ~10 µs validate
-/// in a profile; a [`Connector`] checks only the export it calls.
-pub(crate) struct ConnectorPre<T: 'static> {
-    pre: InstancePre<T>,
-    exports: Exports,
-}
-
-/// Where the connector's functions are in the component.
-#[derive(Clone, Copy)]
-struct Exports {
-    describe: ComponentExportIndex,
-    validate: ComponentExportIndex,
-    session_name: ComponentExportIndex,
-    resolve: ComponentExportIndex,
-}
-
-impl<T: Send + 'static> ConnectorPre<T> {
-    /// `pre`, if its exports have this contract's names and types.
-    pub fn new(pre: InstancePre<T>) -> wasmtime::Result<Self> {
-        // bindgen's own check: every export, with its type.
-        PluginPre::new(pre.clone())?;
-        let component = pre.component();
-        let connector = component.get_export_index(None, CONNECTOR);
-        let export = |name: &str| {
-            component
-                .get_export_index(connector.as_ref(), name)
-                .ok_or_else(|| wasmtime::format_err!("no export `{name}` in `{CONNECTOR}`"))
-        };
-        let exports = Exports {
-            describe: export("describe")?,
-            validate: export("validate")?,
-            session_name: export("session-name")?,
-            resolve: export("resolve")?,
-        };
-        Ok(Self { pre, exports })
-    }
-
-    /// A fresh instance in `store`.
-    pub async fn instantiate(&self, store: impl AsContextMut<Data = T>) -> wasmtime::Result<Connector> {
-        Ok(Connector { instance: self.pre.instantiate_async(store).await?, exports: self.exports })
+pub(super) fn descriptor(d: old::Descriptor) -> new::Descriptor {
+    new::Descriptor {
+        types: d.types,
+        version: d.version,
+        fields: d
+            .fields
+            .into_iter()
+            .map(|f| new::FieldInfo {
+                name: f.name,
+                type_name: f.type_name,
+                required: f.required,
+                description: f.description,
+            })
+            .collect(),
+        needs: Vec::new(),
     }
 }
 
-/// One instance of a [`ConnectorPre`]; each call type-checks its export.
-pub(crate) struct Connector {
-    instance: Instance,
-    exports: Exports,
+pub(super) fn problems(problems: Vec<old::Problem>) -> Vec<new::Problem> {
+    problems
+        .into_iter()
+        .map(|p| new::Problem {
+            field: p.field,
+            message: p.message,
+            severity: match p.severity {
+                old::Severity::Error => new::Severity::Error,
+                old::Severity::Warning => new::Severity::Warning,
+            },
+        })
+        .collect()
 }
 
-impl Connector {
-    /// Calls `export` with `params`, checking only its type.
-    async fn call<P, R, S>(&self, mut store: S, export: ComponentExportIndex, params: P) -> wasmtime::Result<R>
-    where
-        P: ComponentNamedList + Lower + Send + Sync,
-        R: Lift + Send + Sync + 'static,
-        S: AsContextMut<Data: Send>,
-    {
-        let func = self.instance.get_typed_func::<P, (R,)>(&mut store, export)?;
-        Ok(func.call_async(store, params).await?.0)
-    }
+pub(super) fn validate_context(c: &new::ValidateContext) -> old::ValidateContext {
+    old::ValidateContext { realm: c.realm.clone() }
+}
 
-    /// `describe`.
-    pub async fn describe<S: AsContextMut<Data: Send>>(&self, store: S) -> wasmtime::Result<types::Descriptor> {
-        self.call(store, self.exports.describe, ()).await
-    }
-
-    /// `validate`.
-    pub async fn validate<S: AsContextMut<Data: Send>>(
-        &self,
-        store: S,
-        spec: &str,
-        context: &types::ValidateContext,
-    ) -> wasmtime::Result<Vec<types::Problem>> {
-        self.call(store, self.exports.validate, (spec, context)).await
-    }
-
-    /// `session-name`.
-    pub async fn session_name<S: AsContextMut<Data: Send>>(
-        &self,
-        store: S,
-        spec: &str,
-        context: &types::JobContext,
-    ) -> wasmtime::Result<Result<String, Vec<types::Problem>>> {
-        self.call(store, self.exports.session_name, (spec, context)).await
-    }
-
-    /// `resolve`.
-    pub async fn resolve<S: AsContextMut<Data: Send>>(
-        &self,
-        store: S,
-        spec: &str,
-        context: &types::JobContext,
-    ) -> wasmtime::Result<Result<types::Resolved, String>> {
-        self.call(store, self.exports.resolve, (spec, context)).await
+pub(super) fn job_context(c: &new::JobContext) -> old::JobContext {
+    old::JobContext {
+        realm: c.realm.clone(),
+        job_id: c.job_id.clone(),
+        conn_id: c.conn_id.clone(),
+        session_name_template: c.session_name_template.clone(),
     }
 }
 
-/// A capability outcome as the bindings return it: a bound hit ends the call.
-fn trappable<T, U>(outcome: Outcome<T>, map: impl FnOnce(T) -> U) -> wasmtime::Result<Result<U, CapabilityError>> {
-    Ok(outcome?.map(map).map_err(error_to_wit))
+pub(super) fn credentials_to_new(c: old::AwsCredentials) -> new::AwsCredentials {
+    new::AwsCredentials {
+        access_key_id: c.access_key_id,
+        secret_access_key: c.secret_access_key,
+        session_token: c.session_token,
+        expiration: c.expiration,
+        region: c.region,
+        endpoint_url: c.endpoint_url,
+    }
 }
 
-pub(super) fn error_to_wit(e: host::CapabilityError) -> CapabilityError {
-    use host::CapabilityError as H;
+fn credentials_to_old(c: new::AwsCredentials) -> old::AwsCredentials {
+    old::AwsCredentials {
+        access_key_id: c.access_key_id,
+        secret_access_key: c.secret_access_key,
+        session_token: c.session_token,
+        expiration: c.expiration,
+        region: c.region,
+        endpoint_url: c.endpoint_url,
+    }
+}
+
+fn error_to_old(e: new::CapabilityError) -> old::CapabilityError {
+    use new::CapabilityError as N;
+    use old::CapabilityError as O;
     match e {
-        H::NotGranted(m) => CapabilityError::NotGranted(m),
-        H::NotFound(m) => CapabilityError::NotFound(m),
-        H::AccessDenied(m) => CapabilityError::AccessDenied(m),
-        H::Throttled(m) => CapabilityError::Throttled(m),
-        H::InvalidInput(m) => CapabilityError::InvalidInput(m),
-        H::RegionDisabled(m) => CapabilityError::RegionDisabled(m),
-        H::ExpiredToken(m) => CapabilityError::ExpiredToken(m),
-        H::Unavailable(m) => CapabilityError::Unavailable(m),
-        H::Other(m) => CapabilityError::Other(m),
+        N::NotGranted(m) => O::NotGranted(m),
+        N::NotFound(m) => O::NotFound(m),
+        N::AccessDenied(m) => O::AccessDenied(m),
+        N::Throttled(m) => O::Throttled(m),
+        N::InvalidInput(m) => O::InvalidInput(m),
+        N::RegionDisabled(m) => O::RegionDisabled(m),
+        N::ExpiredToken(m) => O::ExpiredToken(m),
+        N::Unavailable(m) => O::Unavailable(m),
+        N::Other(m) => O::Other(m),
     }
 }
 
-/// Host credentials for the plugin: the one place their secrets leave
-/// `secrecy` on their way into a sandbox.
-fn credentials_to_wit(c: crate::types::AwsCredentials) -> AwsCredentials {
-    AwsCredentials {
-        access_key_id: c.access_key_id,
-        secret_access_key: c.secret_access_key.expose_secret().to_string(),
-        session_token: c.session_token.map(|t| t.expose_secret().to_string()),
-        expiration: c.expiration.and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_secs()),
-        region: c.region,
-        endpoint_url: c.endpoint_url,
+/// A 0.2.0 result in the latest shape.
+pub(super) fn resolved(r: old::Resolved) -> new::Resolved {
+    new::Resolved {
+        values: r
+            .values
+            .into_iter()
+            .map(|v| new::NamedValue { name: v.name, value: v.value, secret: v.secret })
+            .collect(),
+        expiration: r.expiration,
+        aws: r.aws.map(credentials_to_new),
+        launcher: r.launcher.map(|old::LauncherKind::AwsCli| new::LauncherKind::AwsCli),
+        login: None,
     }
 }
 
-/// A plugin's source credentials for AssumeRole. Their expiration is not
-/// used; one past what a time can hold is dropped rather than refused.
-fn credentials_from_wit(c: AwsCredentials) -> crate::types::AwsCredentials {
-    crate::types::AwsCredentials {
-        access_key_id: c.access_key_id,
-        secret_access_key: c.secret_access_key.into(),
-        session_token: c.session_token.map(Into::into),
-        expiration: c.expiration.and_then(|s| UNIX_EPOCH.checked_add(std::time::Duration::from_secs(s))),
-        region: c.region,
-        endpoint_url: c.endpoint_url,
-    }
-}
+impl old::Host for Capabilities {}
 
-impl types::Host for Capabilities {}
-
-impl ssm::Host for Capabilities {
+impl lava::connector::ssm::Host for Capabilities {
     async fn get_parameter(
         &mut self,
         name: String,
         with_decryption: bool,
-    ) -> wasmtime::Result<Result<String, CapabilityError>> {
-        trappable(Capabilities::get_parameter(self, &name, with_decryption).await, |value| value)
+    ) -> wasmtime::Result<Result<String, old::CapabilityError>> {
+        let result = latest::lava::connector::ssm::Host::get_parameter(self, name, with_decryption).await?;
+        Ok(result.map_err(error_to_old))
     }
 }
 
-impl sts::Host for Capabilities {
+impl lava::connector::sts::Host for Capabilities {
     async fn assume_role(
         &mut self,
-        r: sts::AssumeRoleRequest,
-    ) -> wasmtime::Result<Result<AwsCredentials, CapabilityError>> {
-        let request = host::AssumeRoleRequest {
+        r: lava::connector::sts::AssumeRoleRequest,
+    ) -> wasmtime::Result<Result<old::AwsCredentials, old::CapabilityError>> {
+        use latest::lava::connector::sts;
+        let request = sts::AssumeRoleRequest {
             role_arn: r.role_arn,
             session_name: r.session_name,
             duration_seconds: r.duration_seconds,
             external_id: r.external_id,
             policy_arns: r.policy_arns,
             policy: r.policy,
-            tags: r.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+            tags: r.tags.into_iter().map(|t| sts::Tag { key: t.key, value: t.value }).collect(),
             transitive_tag_keys: r.transitive_tag_keys,
             source_identity: r.source_identity,
             region: r.region,
             endpoint_url: r.endpoint_url,
-            source: r.source.map(credentials_from_wit),
+            source: r.source.map(credentials_to_new),
         };
-        trappable(Capabilities::assume_role(self, request).await, credentials_to_wit)
+        let result = sts::Host::assume_role(self, request).await?;
+        Ok(result.map(credentials_to_old).map_err(error_to_old))
     }
 }
 
-impl worker_credentials::Host for Capabilities {
-    async fn get(&mut self) -> wasmtime::Result<Result<AwsCredentials, CapabilityError>> {
-        trappable(Capabilities::worker_credentials(self).await, credentials_to_wit)
+impl lava::connector::worker_credentials::Host for Capabilities {
+    async fn get(&mut self) -> wasmtime::Result<Result<old::AwsCredentials, old::CapabilityError>> {
+        let result = latest::lava::connector::worker_credentials::Host::get(self).await?;
+        Ok(result.map(credentials_to_old).map_err(error_to_old))
     }
 }
 
-impl log::Host for Capabilities {
-    fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+impl lava::connector::log::Host for Capabilities {
+    fn log(&mut self, level: lava::connector::log::Level, message: String) -> wasmtime::Result<()> {
+        use latest::lava::connector::log::Level as New;
+        use lava::connector::log::Level as Old;
         let level = match level {
-            log::Level::Trace => LogLevel::Trace,
-            log::Level::Debug => LogLevel::Debug,
-            log::Level::Info => LogLevel::Info,
-            log::Level::Warn => LogLevel::Warn,
-            log::Level::Error => LogLevel::Error,
+            Old::Trace => New::Trace,
+            Old::Debug => New::Debug,
+            Old::Info => New::Info,
+            Old::Warn => New::Warn,
+            Old::Error => New::Error,
         };
-        Capabilities::log(self, level, &message);
-        Ok(())
+        latest::lava::connector::log::Host::log(self, level, message)
     }
 }
 
-impl config::Host for Capabilities {
+impl lava::connector::config::Host for Capabilities {
     fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
-        Ok(self.setting(&key))
+        latest::lava::connector::config::Host::get(self, key)
     }
 }

@@ -5,6 +5,7 @@
 //! variable or a file. `output` holds the other shapes a job or tool takes
 //! credentials in (JSON, shell `export` lines, `credential_process`).
 
+pub(crate) mod launchers;
 pub mod output;
 pub(crate) mod profiles;
 pub(crate) mod server;
@@ -274,7 +275,16 @@ pub fn materialise(
         let mut own: Vec<(String, String)> = vec![(format!("LAVA_CONNID_{upper}"), conn_id.clone())];
         let launcher = match (resolved.launcher, &resolved.aws) {
             (Some(LauncherKind::AwsCli), Some(aws)) => Some(aws),
-            _ => None,
+            (None, _) => None,
+            (Some(kind), _) => {
+                // Contract 0.3.0's login launchers: their writers are not in
+                // this build yet; a job must not start without what it asked for.
+                return Err(HostError::Spec(format!(
+                    "connection `{}`: launcher `{}` is not written by this lava-conn yet",
+                    sanitize(conn_id),
+                    kind.as_str()
+                )));
+            }
         };
         // Made at its first use, owner-only from creation, under an unpredictable name.
         let mut folder: Option<PrivateFolder> = None;
@@ -473,6 +483,7 @@ mod tests {
             expiration: None,
             aws: None,
             launcher: None,
+            login: None,
         }
     }
 

@@ -146,6 +146,7 @@ mod tests {
                         endpoint_url: None,
                     }),
                     launcher: None,
+                    login: None,
                 }))
             })
         })

@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::capabilities::CallContext;
+use crate::capabilities::{CallContext, Declared, Scope};
 use crate::contract::{ContractVersion, Descriptor, PluginPre};
 use crate::error::{LoadError, PluginError, PluginFailure, SkippedPlugin};
 use crate::sandbox::CallState;
@@ -71,6 +71,9 @@ pub struct PluginInfo {
     pub compile_cache: CacheState,
     /// The spec fields it documents: name, type, required, description.
     pub fields: Vec<(String, String, bool, String)>,
+    /// The capabilities it declares it needs during `resolve`, and how far
+    /// (`Declared::Legacy` for a plugin of a contract before 0.3.0).
+    pub declared: Declared,
     /// Its memory limit per call, in MiB.
     pub memory_limit_mib: u32,
     /// Its linear memory before it runs any code, in bytes.
@@ -455,6 +458,26 @@ fn unreachable_bytes() -> String {
     "was loaded without its bytes".to_string()
 }
 
+/// A 0.3.0 plugin's `needs`, checked: each capability once, each scope
+/// entry one the capability can have (a pattern that parses).
+fn declared_needs(needs: Vec<crate::contract::Need>) -> Result<Declared, String> {
+    let mut declared = BTreeMap::new();
+    for need in needs {
+        let capability = crate::contract::capability(need.capability);
+        if let Some(problem) = need.scope.iter().find_map(|e| capability.scope_entry_problem(e).map(|p| (e, p))) {
+            return Err(format!(
+                "declares capability `{capability}` with scope entry `{}`: {}",
+                sanitize(problem.0),
+                problem.1
+            ));
+        }
+        if declared.insert(capability, Scope::declared(need.scope)).is_some() {
+            return Err(format!("declares capability `{capability}` more than once"));
+        }
+    }
+    Ok(Declared::Needs(declared))
+}
+
 /// Compile, link and describe one component; the error says why it is
 /// unusable. `Ok(None)` when its bytes are needed and were not given.
 async fn load_one(
@@ -484,7 +507,11 @@ async fn load_one(
         .call(&label, &pre, describing, context, async |plugin, store| plugin.describe(store).await)
         .await
         .map_err(|e| format!("describe failed: {}", e.failure))?;
-    let Descriptor { types, version, fields } = descriptor;
+    let Descriptor { types, version, fields, needs: declared_needs_list } = descriptor;
+    let declared = match pre.version() {
+        ContractVersion::V0_1 | ContractVersion::V0_2 => Declared::Legacy,
+        ContractVersion::V0_3 => declared_needs(declared_needs_list)?,
+    };
     if types.is_empty() {
         return Err("claims no connector type".into());
     }
@@ -519,6 +546,7 @@ async fn load_one(
             .into_iter()
             .map(|f| (sanitize(&f.name), sanitize(&f.type_name), f.required, sanitize(&f.description)))
             .collect(),
+        declared,
         memory_limit_mib: bounds.memory_mib,
         initial_memory_bytes: needs.initial_memory_bytes,
         core_instances: needs.core_instances,
