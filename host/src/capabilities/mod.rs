@@ -227,6 +227,42 @@ impl Capabilities {
     }
 }
 
+impl Capabilities {
+    /// A capability call that may be made as a role: `refusal` (the call's
+    /// grant and input checks) ends it, audited, before anything is sent;
+    /// otherwise `as_role` is assumed first (an STS call of its own, checked,
+    /// counted and audited as `sts.assume-role`) and `call` gets its
+    /// credentials. The audit target is `target as <role>`.
+    async fn capability_as_role<R, Call, Sent>(
+        &mut self,
+        capability: &'static str,
+        target: &str,
+        refusal: Option<CapabilityError>,
+        as_role: Option<AssumeRoleRequest>,
+        call: Call,
+    ) -> Outcome<R>
+    where
+        Call: FnOnce(Option<crate::types::AwsCredentials>) -> Sent,
+        Sent: Future<Output = Result<R, CapabilityError>>,
+    {
+        let target = match &as_role {
+            Some(role) => format!("{target} as {}", role.role_arn),
+            None => target.to_string(),
+        };
+        if let Some(refusal) = refusal {
+            return self.capability(capability, &target, async { Err(refusal) }).await;
+        }
+        let source = match as_role {
+            None => None,
+            Some(role) => match self.assume_role(role).await? {
+                Ok(credentials) => Some(credentials),
+                Err(e) => return Ok(Err(e)),
+            },
+        };
+        self.capability(capability, &target, call(source)).await
+    }
+}
+
 /// A text field of an audit event, quoted and escaped exactly as Rust's
 /// `Debug` writes a string (what `tracing`'s `?` gives), with printable
 /// ASCII free of quotes and backslashes (nearly every value) written in one

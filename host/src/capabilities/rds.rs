@@ -2,7 +2,7 @@
 //! database hosts; the signing keys never reach the plugin.
 
 use super::grants::{Capability, region_refusal};
-use super::redshift::{as_role_target, name_refusal};
+use super::redshift::name_refusal;
 use super::{AssumeRoleRequest, AuthTokenRequest, Capabilities, CapabilityError, Outcome};
 use crate::text::sanitize;
 
@@ -11,7 +11,7 @@ impl Capabilities {
     /// (and the role of `as_role`, which is assumed first to sign with).
     pub async fn generate_auth_token(
         &mut self,
-        mut request: AuthTokenRequest,
+        request: AuthTokenRequest,
         as_role: Option<AssumeRoleRequest>,
     ) -> Outcome<String> {
         let host = request.host.to_ascii_lowercase();
@@ -35,19 +35,10 @@ impl Capabilities {
                 (request.port == 0).then(|| CapabilityError::InvalidInput("database port 0 is not a port".into()))
             })
             .or_else(|| region_refusal([request.region.as_deref()]));
-        let target = as_role_target(&format!("{host}:{} user {}", request.port, request.user), as_role.as_ref());
-        if let Some(refusal) = refusal {
-            return self.capability("rds.generate-auth-token", &target, async { Err(refusal) }).await;
-        }
-        if let Some(role) = as_role {
-            match self.assume_role(role).await? {
-                Ok(credentials) => request.source = Some(credentials),
-                Err(e) => return Ok(Err(e)),
-            }
-        }
-        request.host = host;
+        let target = format!("{host}:{} user {}", request.port, request.user);
         let backend = self.backend.clone();
-        self.capability("rds.generate-auth-token", &target, async move { backend.generate_auth_token(request).await })
-            .await
+        let call =
+            |source| async move { backend.generate_auth_token(AuthTokenRequest { host, source, ..request }).await };
+        self.capability_as_role("rds.generate-auth-token", &target, refusal, as_role, call).await
     }
 }

@@ -41,7 +41,7 @@ impl Capabilities {
     /// cluster (and the role of `as_role`, which is assumed first).
     pub async fn get_cluster_credentials(
         &mut self,
-        mut request: ClusterCredentialsRequest,
+        request: ClusterCredentialsRequest,
         as_role: Option<AssumeRoleRequest>,
     ) -> Outcome<DatabaseCredentials> {
         let cluster = request.cluster_identifier.clone();
@@ -72,21 +72,11 @@ impl Capabilities {
             })
             .or_else(|| duration_refusal(request.duration_seconds))
             .or_else(|| region_refusal([request.region.as_deref()]));
-        let target = as_role_target(&cluster, as_role.as_ref());
-        if let Some(refusal) = refusal {
-            return self.capability("redshift.get-cluster-credentials", &target, async { Err(refusal) }).await;
-        }
-        if let Some(role) = as_role {
-            match self.assume_role(role).await? {
-                Ok(credentials) => request.source = Some(credentials),
-                Err(e) => return Ok(Err(e)),
-            }
-        }
         let backend = self.backend.clone();
-        self.capability("redshift.get-cluster-credentials", &target, async move {
-            backend.get_cluster_credentials(request).await
-        })
-        .await
+        let call = |source| async move {
+            backend.get_cluster_credentials(ClusterCredentialsRequest { source, ..request }).await
+        };
+        self.capability_as_role("redshift.get-cluster-credentials", &cluster, refusal, as_role, call).await
     }
 
     /// Redshift Serverless `GetCredentials`, if the call's grants cover the
@@ -94,7 +84,7 @@ impl Capabilities {
     /// lava's serverless getter does).
     pub async fn get_serverless_credentials(
         &mut self,
-        mut request: ServerlessCredentialsRequest,
+        request: ServerlessCredentialsRequest,
         as_role: Option<AssumeRoleRequest>,
     ) -> Outcome<DatabaseCredentials> {
         let workgroup = request.workgroup_name.clone();
@@ -121,28 +111,10 @@ impl Capabilities {
                 })
                 .or_else(|| duration_refusal(request.duration_seconds))
                 .or_else(|| region_refusal([request.region.as_deref()]));
-        let target = as_role_target(&workgroup, as_role.as_ref());
-        if let Some(refusal) = refusal {
-            return self.capability("redshift.get-serverless-credentials", &target, async { Err(refusal) }).await;
-        }
-        if let Some(role) = as_role {
-            match self.assume_role(role).await? {
-                Ok(credentials) => request.source = Some(credentials),
-                Err(e) => return Ok(Err(e)),
-            }
-        }
         let backend = self.backend.clone();
-        self.capability("redshift.get-serverless-credentials", &target, async move {
-            backend.get_serverless_credentials(request).await
-        })
-        .await
-    }
-}
-
-/// The audit target of a call made as a role: `target as <role>`.
-pub(super) fn as_role_target(target: &str, as_role: Option<&AssumeRoleRequest>) -> String {
-    match as_role {
-        Some(role) => format!("{target} as {}", role.role_arn),
-        None => target.to_string(),
+        let call = |source| async move {
+            backend.get_serverless_credentials(ServerlessCredentialsRequest { source, ..request }).await
+        };
+        self.capability_as_role("redshift.get-serverless-credentials", &workgroup, refusal, as_role, call).await
     }
 }
