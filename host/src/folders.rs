@@ -12,7 +12,7 @@
 //! inside are created, never opened if they exist (`mkdir`, `O_EXCL`).
 
 use std::fs::{File, Metadata, OpenOptions};
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -229,6 +229,14 @@ pub(crate) fn sweep_abandoned(folder: &Path, prefixes: &[&str]) -> Vec<PathBuf> 
         }
     }
     removed
+}
+
+/// Create `path` with owner-only permissions from the start (never briefly
+/// world-readable), and write `contents`.
+pub(crate) fn write_private(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
+    let mut file = OpenOptions::new().write(true).create_new(true).mode(mode & 0o700).open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
 }
 
 #[cfg(test)]

@@ -11,19 +11,14 @@ pub(crate) mod profiles;
 pub(crate) mod server;
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use secrecy::ExposeSecret;
 
 use crate::error::HostError;
-use crate::folders::{PrivateFolder, WorkFolder, check_work_folder, sweep_abandoned};
+use crate::folders::{PrivateFolder, WorkFolder, check_work_folder, sweep_abandoned, write_private};
 use crate::text::sanitize;
-use crate::types::{AwsCredentials, Job, LauncherKind, Resolved};
-use output::shell_quote;
+use crate::types::{Job, Resolved};
 
 /// The worker's own AWS credential settings. `exec` and `prepare_job` keep
 /// them from jobs (unless `pass_worker_credentials`): a job gets its
@@ -67,20 +62,6 @@ pub const NEUTRAL_CREDENTIAL_SOURCES: &[(&str, &str)] = &[
     // this names another file; it skips one that is not a regular file.
     ("BOTO_CONFIG", "/dev/null"),
     ("AWS_EC2_METADATA_DISABLED", "true"),
-];
-
-/// Variables that would override the stand-in's profile if the job's
-/// environment had them; the stand-in unsets them before it runs `aws`.
-const STALE_AWS_VARIABLES: &[&str] = &[
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_CREDENTIAL_EXPIRATION",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
 ];
 
 /// A connection label failed the `\w+` rule.
@@ -273,19 +254,6 @@ pub fn materialise(
     for (label, (conn_id, resolved)) in connections {
         let upper = label.to_uppercase();
         let mut own: Vec<(String, String)> = vec![(format!("LAVA_CONNID_{upper}"), conn_id.clone())];
-        let launcher = match (resolved.launcher, &resolved.aws) {
-            (Some(LauncherKind::AwsCli), Some(aws)) => Some(aws),
-            (None, _) => None,
-            (Some(kind), _) => {
-                // Contract 0.3.0's login launchers: their writers are not in
-                // this build yet; a job must not start without what it asked for.
-                return Err(HostError::Spec(format!(
-                    "connection `{}`: launcher `{}` is not written by this lava-conn yet",
-                    sanitize(conn_id),
-                    kind.as_str()
-                )));
-            }
-        };
         // Made at its first use, owner-only from creation, under an unpredictable name.
         let mut folder: Option<PrivateFolder> = None;
         let workdir = &env.workdir;
@@ -297,9 +265,8 @@ pub fn materialise(
                 .map_err(|e| io_error(&format!("cannot create a private folder in {}", workdir.display()), e))?;
             Ok(folder.insert(made).path().to_path_buf())
         };
-        if let Some(aws) = launcher {
-            let script = write_aws_stand_in(&private_folder()?, conn_id, aws)
-                .map_err(|e| io_error(&format!("cannot write the launcher of connection `{conn_id}`"), e))?;
+        if let Some(kind) = resolved.launcher {
+            let script = launchers::write(kind, &private_folder()?, conn_id, resolved).map_err(HostError::Spec)?;
             own.push((format!("LAVA_CONN_{upper}"), script.display().to_string()));
         }
         // Names were checked at the boundary: a letter or `_`, then letters,
@@ -380,62 +347,12 @@ pub(crate) fn add_profiles(
     Ok(())
 }
 
-/// lava's AWS CLI stand-in in `folder`: `.aws_config` with the connection's
-/// profile `lava`, an empty `.aws_credentials` (so that a `[lava]` profile in
-/// the user's own credentials file cannot override it), and the script `aws`:
-/// `AWS_CONFIG_FILE=<.aws_config> aws --profile lava "$@"`. Returns the script.
-fn write_aws_stand_in(folder: &Path, conn_id: &str, aws: &AwsCredentials) -> std::io::Result<PathBuf> {
-    let config = folder.join(".aws_config");
-    let credentials = folder.join(".aws_credentials");
-    write_private(&config, aws_config_file(aws).as_bytes(), 0o600)?;
-    write_private(&credentials, b"", 0o600)?;
-    let mut script = String::from("#!/bin/sh\n");
-    // The conn id is spec text: sanitised so that it cannot end the comment.
-    let _ = writeln!(script, "# lava-conn stand-in for the AWS CLI with connection {}", sanitize(conn_id));
-    let stale: Vec<&str> =
-        STALE_AWS_VARIABLES.iter().copied().filter(|v| aws.region.is_some() || !v.ends_with("REGION")).collect();
-    let _ = writeln!(script, "unset {}", stale.join(" "));
-    let _ = writeln!(script, "export AWS_CONFIG_FILE={}", shell_quote(&config.display().to_string()));
-    let _ = writeln!(script, "export AWS_SHARED_CREDENTIALS_FILE={}", shell_quote(&credentials.display().to_string()));
-    script.push_str("exec aws --profile lava \"$@\"\n");
-    let script_path = folder.join("aws");
-    write_private(&script_path, script.as_bytes(), 0o700)?;
-    Ok(script_path)
-}
-
-/// The body of lava's `.aws_config` for a connection: one `[profile lava]`.
-/// Every value was checked at the plugin boundary (no line breaks, a region
-/// of AWS's shape, an allowed endpoint), so none can add a line of its own.
-pub fn aws_config_file(aws: &AwsCredentials) -> String {
-    let mut out = String::from("[profile lava]\n");
-    let _ = writeln!(out, "aws_access_key_id = {}", aws.access_key_id);
-    let _ = writeln!(out, "aws_secret_access_key = {}", aws.secret_access_key.expose_secret());
-    if let Some(token) = &aws.session_token {
-        let _ = writeln!(out, "aws_session_token = {}", token.expose_secret());
-    }
-    if let Some(region) = &aws.region {
-        let _ = writeln!(out, "region = {region}");
-    }
-    if let Some(endpoint) = &aws.endpoint_url {
-        let _ = writeln!(out, "endpoint_url = {endpoint}");
-    }
-    out.push_str("s3 =\n    signature_version = s3v4\n");
-    out
-}
-
-/// Create `path` with owner-only permissions from the start (never briefly
-/// world-readable), and write `contents`.
-fn write_private(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
-    let mut file = OpenOptions::new().write(true).create_new(true).mode(mode & 0o700).open(path)?;
-    file.write_all(contents)?;
-    file.sync_all()
-}
-
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
+    use crate::types::{AwsCredentials, LauncherKind};
 
     fn credentials(region: Option<&str>) -> AwsCredentials {
         AwsCredentials {
@@ -446,28 +363,6 @@ mod tests {
             region: region.map(str::to_string),
             endpoint_url: None,
         }
-    }
-
-    #[test]
-    fn the_config_file_matches_lavas_profile() {
-        assert_eq!(
-            aws_config_file(&credentials(Some("us-east-1"))),
-            "[profile lava]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\n\
-             region = us-east-1\ns3 =\n    signature_version = s3v4\n"
-        );
-    }
-
-    #[test]
-    fn the_stand_in_script_is_host_text_whatever_the_conn_id() {
-        let folder = tempfile::tempdir().unwrap();
-        let script = write_aws_stand_in(folder.path(), "c1\nrm -rf ~ #", &credentials(None)).unwrap();
-        let text = std::fs::read_to_string(&script).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 6, "{text}");
-        assert_eq!(lines[1], "# lava-conn stand-in for the AWS CLI with connection c1 rm -rf ~ #");
-        assert!(lines[2].starts_with("unset AWS_ACCESS_KEY_ID ") && !lines[2].contains("REGION"), "{text}");
-        assert_eq!(lines[5], "exec aws --profile lava \"$@\"");
-        assert_eq!(script.file_name().unwrap(), "aws");
     }
 
     fn with_values(values: &[(&str, &str, bool)]) -> Resolved {

@@ -1,0 +1,258 @@
+//! `ssh`, `scp`, `sftp` and `git`: lava's stand-ins over an SSH key. The
+//! key is a 0600 file, and the client gets `-o Name=value` for each option
+//! and `-i <key>`; `git` gets the same `ssh` command in `GIT_SSH_COMMAND`.
+//! The job names the destination, as with lava's. Where lava's stand-ins
+//! are unsafe the host is not: an option that runs a program, reads a file
+//! or reaches another host is refused (lava passed `ProxyCommand` through),
+//! and `GIT_SSH_COMMAND` is quoted for the shell git runs it with (lava's
+//! quoting let an option's `$(…)` run when the script did).
+
+use std::path::{Path, PathBuf};
+
+use secrecy::ExposeSecret;
+
+use super::{Script, path_text};
+use crate::folders::write_private;
+use crate::text::sanitize;
+use crate::types::{LauncherKind, Login};
+
+/// SSH options a login may set: none runs a program, reads or writes a
+/// file, forwards anything or reaches another host. Everything else
+/// (`ProxyCommand`, `LocalCommand`, `KnownHostsCommand`, `Match`,
+/// `Include`, `IdentityFile`, `ProxyJump`, forwardings, …) is refused:
+/// an allow-list, so that an option OpenSSH adds later is refused too.
+pub const SAFE_SSH_OPTIONS: &[&str] = &[
+    "addressfamily",
+    "batchmode",
+    "checkhostip",
+    "ciphers",
+    "compression",
+    "connectionattempts",
+    "connecttimeout",
+    "hostkeyalgorithms",
+    "identitiesonly",
+    "kexalgorithms",
+    "loglevel",
+    "macs",
+    "preferredauthentications",
+    "pubkeyacceptedalgorithms",
+    "pubkeyacceptedkeytypes",
+    "serveraliveinterval",
+    "serveralivecountmax",
+    "stricthostkeychecking",
+    "tcpkeepalive",
+    "updatehostkeys",
+    "verifyhostkeydns",
+];
+
+/// The one `UserKnownHostsFile` a login may name: lava's specs commonly
+/// turn host key files off with it.
+const NO_KNOWN_HOSTS: &str = "/dev/null";
+
+/// An SSH option name and value a login may set.
+pub(super) fn check_option(name: &str, value: &str) -> Result<(), String> {
+    let lower = name.to_ascii_lowercase();
+    let allowed =
+        SAFE_SSH_OPTIONS.contains(&lower.as_str()) || (lower == "userknownhostsfile" && value == NO_KNOWN_HOSTS);
+    if !allowed {
+        return Err(format!(
+            "SSH option `{}` is refused: only options that run no program, read no file and reach no other \
+             host may be set ({}, and UserKnownHostsFile={NO_KNOWN_HOSTS})",
+            sanitize(name),
+            SAFE_SSH_OPTIONS.join(", ")
+        ));
+    }
+    if !is_option_text(value) {
+        return Err(format!(
+            "SSH option `{name}` value `{}` is not printable text without spaces, quotes, `\\` or `%`",
+            sanitize(value)
+        ));
+    }
+    Ok(())
+}
+
+/// Text ssh reads as one option value: printable, no spaces or quotes
+/// (ssh splits and unquotes option text), no `%` (ssh expands tokens).
+fn is_option_text(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| c.is_ascii_graphic()) && !text.contains(['%', '"', '\'', '\\'])
+}
+
+/// The kind's own rules beside its shape: the user becomes an option too.
+pub(super) fn check(login: &Login) -> Result<(), String> {
+    match login.user.as_deref() {
+        Some(user) if !is_option_text(user) => {
+            Err(format!("user `{}` is not printable text without spaces, quotes, `\\` or `%`", sanitize(user)))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Write the stand-in into `folder`; returns the script, named as the kind.
+pub(super) fn write(kind: LauncherKind, folder: &Path, conn_id: &str, login: &Login) -> std::io::Result<PathBuf> {
+    let key = folder.join("ssh.pem");
+    let mut text = login.private_key.as_ref().map(|k| k.expose_secret().to_string()).unwrap_or_default();
+    // OpenSSH refuses a key whose last line has no line break.
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    write_private(&key, text.as_bytes(), 0o600)?;
+    let mut args = Vec::new();
+    let port = login.port.map(|p| p.to_string());
+    let set = login.ssh_options.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+    let own = [("User", login.user.as_deref()), ("Port", port.as_deref())];
+    for (name, value) in set.chain(own.into_iter().filter_map(|(n, v)| v.map(|v| (n, v)))) {
+        args.extend(["-o".to_string(), format!("{name}={value}")]);
+    }
+    args.extend(["-i".to_string(), path_text(&key)]);
+    let mut script = Script::new(kind.as_str(), conn_id);
+    if kind == LauncherKind::Git {
+        // Git runs this through `sh -c`: quoted once for that shell, once
+        // more for this script's `export`.
+        script
+            .export("GIT_CONFIG_NOSYSTEM", "1")
+            .export("GIT_SSH_COMMAND", &Script::words("ssh", &args))
+            .export("GIT_TERMINAL_PROMPT", "0")
+            .exec("git", &[]);
+    } else {
+        script.exec(kind.as_str(), &args);
+    }
+    script.write(folder, kind.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{Fakes, modes, output};
+    use super::*;
+
+    fn login() -> Login {
+        Login {
+            user: Some("deploy".into()),
+            port: Some(2222),
+            private_key: Some("-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----".into()),
+            ssh_options: vec![
+                ("StrictHostKeyChecking".into(), "no".into()),
+                ("UserKnownHostsFile".into(), "/dev/null".into()),
+            ],
+            ..Login::default()
+        }
+    }
+
+    fn expected_args(key: &Path) -> Vec<String> {
+        [
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "User=deploy",
+            "-o",
+            "Port=2222",
+            "-i",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([key.display().to_string()])
+        .collect()
+    }
+
+    #[test]
+    fn ssh_scp_and_sftp_get_the_options_and_a_private_key_file_whatever_the_folder_is_called() {
+        for kind in [LauncherKind::Ssh, LauncherKind::Scp, LauncherKind::Sftp] {
+            let fakes = Fakes::new(&[kind.as_str()]);
+            let script = write(kind, &fakes.folder(), "box", &login()).unwrap();
+            assert_eq!(script.file_name().unwrap(), kind.as_str());
+            let seen = fakes.run(&script, &["host.example.com", "uptime"], "", &[]);
+            let key = fakes.folder().join("ssh.pem");
+            let mut want = expected_args(&key);
+            want.extend(["host.example.com".into(), "uptime".into()]);
+            assert_eq!(seen.args[1..], want, "{kind:?}");
+            assert!(std::fs::read_to_string(&key).unwrap().ends_with("KEY-----\n"), "a final line break added");
+            assert_eq!(modes(&fakes.folder())["ssh.pem"], 0o600);
+        }
+    }
+
+    #[test]
+    fn git_runs_ssh_with_the_same_arguments_through_its_own_shell() {
+        let fakes = Fakes::new(&["ssh"]);
+        let script = write(LauncherKind::Git, &fakes.folder(), "repo", &login()).unwrap();
+        // The real git, which runs GIT_SSH_COMMAND with `sh -c`; the fake ssh records.
+        let (seen, _) = fakes.run_any(&script, &["ls-remote", "ssh://git.example.com/repo.git"], "", &[]);
+        let key = fakes.folder().join("ssh.pem");
+        let want = expected_args(&key);
+        assert_eq!(seen.args[1..=want.len()], want[..], "{:?}", seen.args);
+        assert!(seen.args.iter().any(|a| a == "git.example.com"), "{:?}", seen.args);
+        assert_eq!(seen.var("GIT_TERMINAL_PROMPT"), Some("0"));
+        assert_eq!(seen.var("GIT_CONFIG_NOSYSTEM"), Some("1"));
+        let text = std::fs::read_to_string(&script).unwrap();
+        assert!(
+            text.contains(&super::super::quote_word(&path_text(&key)).replace('\'', "'\\''")),
+            "quoted twice: {text}"
+        );
+    }
+
+    #[test]
+    fn the_real_ssh_reads_the_options_and_the_key_as_given() {
+        let fakes = Fakes::new(&[]);
+        let script = write(LauncherKind::Ssh, &fakes.folder(), "box", &login()).unwrap();
+        // `-G` prints the configuration ssh would use, and connects nowhere.
+        let out = match output(std::process::Command::new(&script).args(["-G", "host.example.com"])) {
+            out if out.status.success() => out,
+            other => {
+                assert!(std::env::var_os("LAVA_CONN_REQUIRE_CLIENTS").is_none(), "ssh -G failed: {other:?}");
+                return;
+            }
+        };
+        let config = String::from_utf8_lossy(&out.stdout);
+        let key = fakes.folder().join("ssh.pem").display().to_string();
+        for line in [
+            "user deploy".to_string(),
+            "port 2222".into(),
+            "stricthostkeychecking false".into(),
+            "userknownhostsfile /dev/null".into(),
+            format!("identityfile {key}"),
+        ] {
+            assert!(config.lines().any(|l| l == line), "`{line}` in:\n{config}");
+        }
+        fakes.assert_nothing_ran();
+    }
+
+    #[test]
+    fn a_user_ssh_would_split_or_expand_is_refused() {
+        for user in ["a b", "%u", "x'y"] {
+            assert!(check(&Login { user: Some(user.into()), ..login() }).is_err(), "{user}");
+        }
+    }
+
+    #[test]
+    fn ssh_options_are_an_allow_list_of_options_that_run_nothing_and_read_nothing() {
+        for (name, value) in [
+            ("StrictHostKeyChecking", "no"),
+            ("userknownhostsfile", "/dev/null"),
+            ("ConnectTimeout", "10"),
+            ("ServerAliveInterval", "30"),
+        ] {
+            assert_eq!(check_option(name, value), Ok(()), "{name}={value}");
+        }
+        for (name, value) in [
+            ("ProxyCommand", "sh -c id"),
+            ("proxycommand", "nc"),
+            ("LocalCommand", "id"),
+            ("PermitLocalCommand", "yes"),
+            ("KnownHostsCommand", "/bin/id"),
+            ("Match", "exec id"),
+            ("Include", "/etc/passwd"),
+            ("IdentityFile", "/root/.ssh/id_rsa"),
+            ("ProxyJump", "evil"),
+            ("UserKnownHostsFile", "/tmp/x"),
+            ("ForwardAgent", "yes"),
+            ("LocalForward", "1:h:2"),
+            ("SendEnv", "*"),
+        ] {
+            let refused = check_option(name, value).expect_err(name);
+            assert!(refused.contains("is refused"), "{refused}");
+        }
+        for value in ["a b", "%h", "x\"y", ""] {
+            assert!(check_option("ConnectTimeout", value).is_err(), "{value:?}");
+        }
+    }
+}
