@@ -1,4 +1,5 @@
-//! Builds the components the tests load: the hostile test plugin, a plugin
+//! Builds the components the tests load: the hostile test plugin, the
+//! contract 0.3.0 `family` plugin (every capability and launcher), a plugin
 //! built against the frozen contract 0.1.0, the
 //! empty plugin (the benchmarks' floor), two that call or import WASI
 //! directly (host-resource hoarding, a newer WASI), one built without WASI
@@ -10,6 +11,8 @@
 fn main() {
     let hostile = lava_wasm_build::build_guest("lava-test-hostile", &["tests/hostile", "wit"]);
     println!("cargo:rustc-env=LAVA_TEST_HOSTILE_COMPONENT={}", hostile.display());
+    let family = lava_wasm_build::build_guest("lava-test-family", &["tests/family", "guest-kit", "rules", "wit"]);
+    println!("cargo:rustc-env=LAVA_TEST_FAMILY_COMPONENT={}", family.display());
     let legacy = lava_wasm_build::build_guest("lava-test-legacy-v0-1", &["tests/legacy-v0_1", "wit"]);
     println!("cargo:rustc-env=LAVA_TEST_LEGACY_V0_1_COMPONENT={}", legacy.display());
     let empty = lava_wasm_build::build_guest("lava-test-empty", &["tests/empty", "wit"]);

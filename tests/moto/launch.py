@@ -3,7 +3,8 @@
 Usage: launch.py SEED.json
 
 Starts moto, seeds it from SEED.json through boto3 (KMS aliases, SecureString
-parameters, IAM roles, DynamoDB tables with items), prints `ready <port>`, then
+parameters, IAM roles, Secrets Manager secrets, Redshift clusters, DynamoDB
+tables with items), prints `ready <port>`, then
 serves until its standard input closes -- which happens when the test process
 that started it exits, however it exits, so no server is ever left behind.
 """
@@ -37,6 +38,18 @@ def seed(endpoint, spec):
     iam = client("iam")
     for role in spec.get("roles", []):
         iam.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST, MaxSessionDuration=43200)
+    secrets = client("secretsmanager")
+    for secret in spec.get("secrets", []):
+        if "binary" in secret:
+            secrets.create_secret(Name=secret["name"], SecretBinary=secret["binary"].encode())
+        else:
+            secrets.create_secret(Name=secret["name"], SecretString=secret["value"])
+    redshift = client("redshift")
+    for cluster in spec.get("clusters", []):
+        redshift.create_cluster(
+            ClusterIdentifier=cluster, NodeType="dc2.large", MasterUsername="admin",
+            MasterUserPassword="Admin-password-1", DBName="dev",
+        )
     dynamodb = session.resource("dynamodb", endpoint_url=endpoint)
     for table in spec.get("tables", []):
         t = dynamodb.create_table(

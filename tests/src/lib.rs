@@ -9,6 +9,10 @@ use lava_conn::{AwsBackend, ConnectorHost, WorkerConfig};
 /// The hostile test component, as built by this crate's build script.
 pub const HOSTILE_COMPONENT: &str = env!("LAVA_TEST_HOSTILE_COMPONENT");
 
+/// The contract 0.3.0 `family` plugin: makes the capability calls and
+/// returns the launcher and login its spec names.
+pub const FAMILY_COMPONENT: &str = env!("LAVA_TEST_FAMILY_COMPONENT");
+
 /// A connector built against the frozen contract 0.1.0 (type `legacy`) whose
 /// free-form launchers attack the job.
 pub const LEGACY_V0_1_COMPONENT: &str = env!("LAVA_TEST_LEGACY_V0_1_COMPONENT");
