@@ -46,11 +46,15 @@ pub fn auth_token(
         .map_err(|e| signing_error(&e))?;
     let (instructions, _signature) = sign(request, &params.into()).map_err(|e| signing_error(&e))?.into_parts();
     let mut token = url["https://".len()..].to_string();
-    for (name, value) in instructions.params() {
+    // The signature last, as botocore writes it (lava's tokens): the order
+    // does not change what is signed, but a token should read as lava's did.
+    let mut params = instructions.params().to_vec();
+    params.sort_by_key(|(name, _)| *name == "X-Amz-Signature");
+    for (name, value) in params {
         token.push('&');
         token.push_str(name);
         token.push('=');
-        token.extend(utf8_percent_encode(value, QUERY));
+        token.extend(utf8_percent_encode(&value, QUERY));
     }
     Ok(token)
 }
@@ -93,5 +97,36 @@ mod tests {
     fn a_user_name_is_encoded_so_that_it_cannot_add_a_parameter() {
         let t = token("a&Action=other b", None);
         assert!(t.contains("DBUser=a%26Action%3Dother%20b&"), "{t}");
+    }
+
+    /// botocore's own `generate_db_auth_token` (what lava's getters call),
+    /// at the same instant with the same keys, from the test venv
+    /// (`./dev setup`).
+    fn botocore_token(user: &str, session_token: Option<&str>) -> String {
+        let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+        let script = r#"
+import datetime, sys
+from unittest import mock
+import botocore.session
+user, token = sys.argv[1], sys.argv[2] or None
+session = botocore.session.get_session()
+session.set_credentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", token)
+client = session.create_client("rds", region_name="eu-west-1")
+with mock.patch("botocore.auth.get_current_datetime", return_value=datetime.datetime(2023, 11, 14, 22, 13, 20)):
+    print(client.generate_db_auth_token("db.example.eu-west-1.rds.amazonaws.com", 5432, user), end="")
+"#;
+        let out = std::process::Command::new(&python)
+            .args(["-c", script, user, session_token.unwrap_or_default()])
+            .output()
+            .unwrap_or_else(|e| panic!("{} (run ./dev setup): {e}", python.display()));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn a_token_is_byte_for_byte_the_one_botocore_makes() {
+        for (user, session_token) in [("etl_user", None), ("a&Action=other b/é", Some("session/token+="))] {
+            assert_eq!(token(user, session_token), botocore_token(user, session_token), "{user}");
+        }
     }
 }
