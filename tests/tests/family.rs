@@ -241,3 +241,39 @@ async fn a_login_a_launcher_refuses_fails_the_resolve_naming_the_field() {
     let error = host.resolve_spec(spec, &job()).await.unwrap_err().to_string();
     assert!(error.contains("SSH option `ProxyCommand` is refused"), "{error}");
 }
+
+/// A host whose AWS is `server`.
+async fn host_against(server: &FaultServer) -> ConnectorHost {
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&server.endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sts::config::Credentials::new("testing", "testing", None, None, "stub"));
+    host(config(granting_all()), loader, &json!([])).await.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_secret_read_is_retried_and_a_denied_one_says_so() {
+    let server = FaultServer::start(|n| match n {
+        0 | 1 => Reply::json_error("ThrottlingException", "Rate exceeded"),
+        _ => Reply::Respond {
+            status: 200,
+            content_type: "application/x-amz-json-1.1",
+            body: r#"{"Name":"app/db","SecretString":"after-throttling"}"#.into(),
+        },
+    });
+    let host = host_against(&server).await;
+    let resolved = host.resolve_spec(calls("throttled", json!([{"secret": "app/db"}])), &job()).await.unwrap();
+    assert_eq!(resolved.values[0].value.expose_secret(), "after-throttling");
+    assert_eq!(server.requests(), 3, "the SDK's retries");
+    let denied = FaultServer::start(|_| Reply::json_error("AccessDeniedException", "not authorized to GetCredentials"));
+    let host = host_against(&denied).await;
+    let error = host.resolve_spec(calls("denied", json!([{"serverless": "analytics"}])), &job()).await.unwrap_err();
+    assert!(error.to_string().contains("access denied: AccessDeniedException"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_moto_does_not_have_is_not_found() {
+    let (got, _) = resolve(granting_all(), calls("no-cluster", json!([{"redshift": "warehouse-missing"}]))).await;
+    let error = got.unwrap_err();
+    assert!(error.contains("not found: ClusterNotFound"), "{error}");
+}

@@ -345,9 +345,12 @@ where
         _ => {}
     }
     match code.as_str() {
-        "ParameterNotFound" | "ParameterVersionNotFound" | "NoSuchEntity" | "ResourceNotFoundException" => {
-            CapabilityError::NotFound(text("not found"))
-        }
+        "ParameterNotFound"
+        | "ParameterVersionNotFound"
+        | "NoSuchEntity"
+        | "ResourceNotFoundException"
+        | "ClusterNotFound"
+        | "ClusterNotFoundFault" => CapabilityError::NotFound(text("not found")),
         "AccessDenied"
         | "AccessDeniedException"
         | "UnrecognizedClientException"
