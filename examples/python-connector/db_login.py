@@ -7,12 +7,14 @@ login whose password lives in SSM, as typed values.
 
 The job gets HOST, PORT, DATABASE and USER, and PASSWORD as a secret value
 (`lava-conn resolve --format json` shows them under `values`). The password is
-read during `resolve` only, under the realm's SSM grant (`/lava/<realm>/` by
-default): the host refuses any other name before anything is sent.
+read during `resolve` only: the connector declares SSM reads under
+`/lava/{realm}/` and nothing else (`NEEDS`), the worker allows them in
+`[policy.db-login]`, and the host refuses any other name, and every other
+capability, before anything is sent.
 
 Built with the lava_connector SDK (`sdk/python`) by `./dev plugins`:
 
-    componentize-py -d wit/v0.2.0 -w plugin componentize db_login \\
+    componentize-py -d wit/v0.3.0 -w plugin componentize db_login \\
         -p examples/python-connector -p sdk/python -o target/plugins/db-login.wasm
 """
 
@@ -33,8 +35,9 @@ FIELDS = [
 
 class DbLogin(lc.Connector):
     TYPE = "db-login"
-    VERSION = "0.1.0"
+    VERSION = "0.2.0"
     FIELDS = FIELDS
+    NEEDS = [lc.Need.within(lc.Capability.SSM, ["/lava/{realm}/"])]
 
     def check(self, spec, realm):
         """Every problem of the spec, each naming its field."""
@@ -58,7 +61,7 @@ class DbLogin(lc.Connector):
                 # its default, so say so before the read is refused.
                 reader.warning(
                     "password_parameter",
-                    f"is outside `/lava/{realm}/`, which is all a worker grants by default (setting ssm_prefixes)",
+                    f"is outside `/lava/{realm}/`, the only SSM names this connector reads",
                 )
         return reader
 
@@ -84,7 +87,7 @@ class DbLogin(lc.Connector):
             ) from None
         except lc.NotGranted as e:
             raise lc.ResolveError(
-                f"password_parameter: `{parameter}` is not readable by this worker ({e}); "
+                f"password_parameter: `{parameter}` is not readable ({e}); "
                 f"keep it under `/lava/{context.realm}/`"
             ) from None
         return lc.Resolved(

@@ -11,6 +11,14 @@ class PyHostile(lc.Connector):
     TYPE = "py-hostile"
     VERSION = "0.0.1"
     FIELDS = [lc.Field.optional("attack", "string", "raise, loop, memory or sleep")]
+    # Declares SSM, STS, Redshift and RDS tokens; its worker policy grants
+    # all but Redshift; it never declares Secrets Manager.
+    NEEDS = [
+        lc.Need.any(lc.Capability.SSM),
+        lc.Need.any(lc.Capability.STS),
+        lc.Need.any(lc.Capability.REDSHIFT),
+        lc.Need.within(lc.Capability.RDS_TOKEN, ["*.example.com"]),
+    ]
 
     def validate(self, spec, context):
         attack = spec.get("attack")
@@ -45,6 +53,17 @@ class PyHostile(lc.Connector):
             lc.worker_credentials.get()
         except lc.CapabilityError as e:
             values.append(lc.Value("WORKER", type(e).__name__))
+        token = lc.rds.generate_auth_token("db.example.com", 5432, "etl")
+        values.append(lc.Value("RDS", token.split("&")[0]))
+        for name, call in (
+            ("SECRET", lambda: lc.secrets_manager.get_secret_value("app/db")),
+            ("REDSHIFT", lambda: lc.redshift.get_cluster_credentials("warehouse", "etl")),
+            ("SERVERLESS", lambda: lc.redshift.get_serverless_credentials("analytics")),
+        ):
+            try:
+                call()
+            except lc.CapabilityError as e:
+                values.append(lc.Value(name, type(e).__name__))
         return lc.Resolved(values=values, expiration=credentials.expiration, aws=credentials)
 
 

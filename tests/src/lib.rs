@@ -54,7 +54,7 @@ pub fn python_component(folder: &str, module: &str) -> PathBuf {
     let version = std::process::Command::new(&componentize).arg("--version").output().expect("componentize-py runs");
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     version.stdout.hash(&mut hasher);
-    for source in [root.join(folder), root.join("sdk/python/lava_connector"), root.join("wit/v0.2.0")] {
+    for source in [root.join(folder), root.join("sdk/python/lava_connector"), root.join("wit/v0.3.0")] {
         let mut files: Vec<PathBuf> =
             std::fs::read_dir(&source).expect("a source folder").map(|e| e.unwrap().path()).collect();
         files.sort();
@@ -72,7 +72,7 @@ pub fn python_component(folder: &str, module: &str) -> PathBuf {
     let partial = tempfile::Builder::new().suffix(".wasm").tempfile_in(&out).expect("a temporary file");
     let built = std::process::Command::new(&componentize)
         .current_dir(&root)
-        .args(["-d", "wit/v0.2.0", "-w", "plugin", "componentize", module, "-p", folder, "-p", "sdk/python", "-o"])
+        .args(["-d", "wit/v0.3.0", "-w", "plugin", "componentize", module, "-p", folder, "-p", "sdk/python", "-o"])
         .arg(partial.path())
         .output()
         .expect("componentize-py runs");
@@ -98,6 +98,17 @@ pub fn test_policy() -> std::collections::BTreeMap<String, lava_conn::TypePolicy
     std::collections::BTreeMap::from([
         ("airflow-aws".to_string(), TypePolicy { roles: vec!["*".into()], ..TypePolicy::default() }),
         ("ssm-secret".to_string(), TypePolicy { ssm: vec!["/lava/{realm}/".into()], ..TypePolicy::default() }),
+        ("db-login".to_string(), TypePolicy { ssm: vec!["/lava/{realm}/".into()], ..TypePolicy::default() }),
+        (
+            "py-hostile".to_string(),
+            TypePolicy {
+                ssm: vec!["/lava/{realm}/".into()],
+                roles: vec!["*".into()],
+                rds_hosts: vec!["*.example.com".into()],
+                secrets: vec!["*".into()],
+                ..TypePolicy::default()
+            },
+        ),
     ])
 }
 

@@ -163,8 +163,19 @@ async fn the_sdks_capability_wrappers_reach_the_host_and_its_refusals_come_back_
         resolved.values.iter().map(|v| (v.name.as_str(), v.value.expose_secret())).collect();
     assert_eq!(
         values,
-        [("DURATION", "2h"), ("OTHER_REALM", "NotGranted"), ("PROD", "NotFound"), ("WORKER", "NotGranted")],
-        "config.get, ssm's refusal and miss, and the worker's credentials (not granted to this type) as exceptions"
+        [
+            ("DURATION", "2h"),
+            ("OTHER_REALM", "NotGranted"),
+            ("PROD", "NotFound"),
+            ("WORKER", "NotGranted"),
+            ("RDS", "db.example.com:5432/?Action=connect"),
+            ("SECRET", "NotGranted"),
+            ("REDSHIFT", "NotGranted"),
+            ("SERVERLESS", "NotGranted"),
+        ],
+        "config.get, ssm's refusal and miss, the worker's credentials (not declared), an RDS token (declared and granted), \
+         Secrets Manager (granted, not declared), Redshift (declared, not granted) and Serverless (neither) as \
+         exceptions"
     );
     assert!(resolved.aws.as_ref().unwrap().session_token.is_some());
     let call = &moto().assume_role_requests(role)[0];

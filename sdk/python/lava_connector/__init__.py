@@ -22,18 +22,20 @@ fields and writes ``validate`` and ``resolve`` over the spec (a dict);
 
     Connector = lc.export(Token)
 
-``componentize-py -d wit/v0.2.0 -w plugin componentize token -o token.wasm``
+``componentize-py -d wit/v0.3.0 -w plugin componentize token -o token.wasm``
 then makes the ``.wasm`` to drop into the host's plugin folder.
 
 The host makes a fresh instance for every call, so nothing carries over from
 one call to the next. What a connector may ask of the host comes through
-:data:`ssm`, :data:`sts`, :data:`worker_credentials`, :data:`log` and
-:data:`config`, each checked by the host against what it granted the call; a
-refusal or an AWS failure is a :class:`CapabilityError`. Nothing else reaches
-the plugin: no files, network or environment.
+:data:`ssm`, :data:`secrets_manager`, :data:`sts`, :data:`redshift`,
+:data:`rds`, :data:`worker_credentials`, :data:`log` and :data:`config`; the
+AWS ones only as far as the connector declares in ``NEEDS`` (a list of
+:class:`Need`) and the worker's ``[policy.<type>]`` allows, during
+``resolve``. A refusal or an AWS failure is a :class:`CapabilityError`.
+Nothing else reaches the plugin: no files, network or environment.
 
 This module mirrors the Rust SDK (``lava_guest_kit``): the same problems,
-the same default session name, the same contract (``wit/v0.2.0``).
+the same default session name, the same contract (``wit/v0.3.0``).
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ from componentize_py_types import Err
 from wit_world import exports
 from wit_world.imports import config as _config
 from wit_world.imports import log as _log
+from wit_world.imports import rds as _rds
+from wit_world.imports import redshift as _redshift
+from wit_world.imports import secrets_manager as _secrets_manager
 from wit_world.imports import ssm as _ssm
 from wit_world.imports import sts as _sts
 from wit_world.imports import types as _wit
@@ -54,13 +59,18 @@ from wit_world.imports import worker_credentials as _worker_credentials
 
 __all__ = [
     "AccessDenied",
+    "AssumeRole",
+    "Capability",
     "CapabilityError",
     "Connector",
     "Credentials",
+    "DatabaseCredentials",
     "ExpiredToken",
     "Field",
     "InvalidInput",
     "JobContext",
+    "Login",
+    "Need",
     "NotFound",
     "NotGranted",
     "Other",
@@ -76,6 +86,9 @@ __all__ = [
     "config",
     "export",
     "log",
+    "rds",
+    "redshift",
+    "secrets_manager",
     "session_name",
     "ssm",
     "sts",
@@ -108,6 +121,39 @@ class Field:
 
     def __repr__(self) -> str:
         return f"Field({self.name!r}, {self.type_name!r}, {self.is_required!r}, {self.description!r})"
+
+
+class Capability:
+    """The host capabilities a connector can declare in ``NEEDS``, as the
+    contract names them."""
+
+    SSM = "ssm"
+    SECRETS_MANAGER = "secrets-manager"
+    STS = "sts"
+    REDSHIFT = "redshift"
+    REDSHIFT_SERVERLESS = "redshift-serverless"
+    RDS_TOKEN = "rds-token"
+    WORKER_CREDENTIALS = "worker-credentials"
+
+
+@dataclass(frozen=True)
+class Need:
+    """A capability ``resolve`` calls and how far: SSM and Secrets Manager
+    by name prefixes, STS by role ARN patterns, Redshift by cluster and
+    Serverless by workgroup patterns, RDS tokens by host patterns;
+    ``{realm}`` stands for the job's realm. An empty scope asks for whatever
+    the worker allows. Made with :meth:`Need.any` or :meth:`Need.within`."""
+
+    capability: str
+    scope: Sequence[str] = ()
+
+    @staticmethod
+    def any(capability: str) -> "Need":
+        return Need(capability, ())
+
+    @staticmethod
+    def within(capability: str, scope: Sequence[str]) -> "Need":
+        return Need(capability, tuple(scope))
 
 
 @dataclass(frozen=True)
@@ -167,6 +213,58 @@ class Value:
     secret: bool = False
 
 
+@dataclass(frozen=True)
+class Login:
+    """Where and how a job logs in, for the login launchers. The host
+    checks every value and writes every file itself; the secret parts never
+    appear in ``repr``."""
+
+    host: Optional[str] = None
+    port: Optional[int] = None
+    user: Optional[str] = None
+    password: Optional[str] = field(default=None, repr=False)
+    #: For ``sqlplus`` the service, for ``sqlite3`` the file.
+    database: Optional[str] = None
+    #: The TLS mode in the client's words (``require``, ``verify-full``, …).
+    ssl_mode: Optional[str] = None
+    ca_certificate: Optional[str] = None
+    application_name: Optional[str] = None
+    private_key: Optional[str] = field(default=None, repr=False)
+    #: SSH options (name, value); the host refuses any that runs a program.
+    ssh_options: Sequence[tuple] = ()
+
+
+@dataclass(frozen=True)
+class DatabaseCredentials:
+    """Temporary database credentials (Redshift, Redshift Serverless)."""
+
+    user: str
+    password: str = field(repr=False)
+    expiration: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class AssumeRole:
+    """An ``AssumeRole`` call, for ``as_role`` in the Redshift and RDS calls
+    (which needs :data:`Capability.STS` declared and allowed too)."""
+
+    role_arn: str
+    session_name: str
+    duration_seconds: int = 3600
+    external_id: Optional[str] = None
+    policy_arns: Sequence[str] = ()
+    policy: Optional[str] = None
+    tags: Optional[Dict[str, str]] = None
+    transitive_tag_keys: Sequence[str] = ()
+    source_identity: Optional[str] = None
+    region: Optional[str] = None
+    endpoint_url: Optional[str] = None
+
+
+#: The launcher kinds, as the contract names them.
+LAUNCHERS = ("aws-cli", "psql", "mysql", "ssh", "scp", "sftp", "git", "sqlplus", "sqlite3", "generic")
+
+
 @dataclass
 class Resolved:
     """What a job gets from a resolved connection."""
@@ -174,8 +272,10 @@ class Resolved:
     values: List[Value] = field(default_factory=list)
     expiration: Optional[int] = None
     aws: Optional[Credentials] = None
-    #: ``"aws-cli"`` for lava's AWS CLI stand-in (needs ``aws``), else none.
+    #: The stand-in the host writes for the job: one of :data:`LAUNCHERS`
+    #: (``"aws-cli"`` needs ``aws``; the database and SSH kinds ``login``).
     launcher: Optional[str] = None
+    login: Optional[Login] = None
 
 
 class ResolveError(Exception):
@@ -260,12 +360,9 @@ class _Ssm:
     """AWS Systems Manager Parameter Store, as the host grants it."""
 
     def get_parameter(self, name: str, decrypt: bool = True) -> str:
-        """The parameter's value. The host reads only names under the prefixes
-        it granted the call (``/lava/<realm>/`` by default, during ``resolve``)."""
-        try:
-            return _ssm.get_parameter(name, decrypt)
-        except Err as e:
-            raise _capability_error(e) from None
+        """The parameter's value. The host reads only names the connector
+        declared and the worker allows, during ``resolve``."""
+        return _call(_ssm.get_parameter, name, decrypt)
 
 
 class _Sts:
@@ -289,25 +386,131 @@ class _Sts:
     ) -> Credentials:
         """Assume ``role_arn``; the host makes the call with its own
         credentials unless ``source`` names others, and checks the role
-        against the worker's ``allowed_roles``."""
-        request = _sts.AssumeRoleRequest(
-            role_arn=role_arn,
-            session_name=session_name,
-            duration_seconds=duration_seconds,
+        against what the connector declared and the worker allows."""
+        role = AssumeRole(
+            role_arn,
+            session_name,
+            duration_seconds,
             external_id=external_id,
-            policy_arns=list(policy_arns),
+            policy_arns=policy_arns,
             policy=policy,
-            tags=[_sts.Tag(k, v) for k, v in (tags or {}).items()],
-            transitive_tag_keys=list(transitive_tag_keys),
+            tags=tags,
+            transitive_tag_keys=transitive_tag_keys,
             source_identity=source_identity,
             region=region,
             endpoint_url=endpoint_url,
-            source=_wit_credentials(source) if source else None,
         )
-        try:
-            return _credentials(_sts.assume_role(request))
-        except Err as e:
-            raise _capability_error(e) from None
+        return _call(_sts.assume_role, _wit_assume_role(role, source), then=_credentials)
+
+
+def _wit_assume_role(role: AssumeRole, source: Optional[Credentials] = None) -> _sts.AssumeRoleRequest:
+    return _sts.AssumeRoleRequest(
+        role_arn=role.role_arn,
+        session_name=role.session_name,
+        duration_seconds=role.duration_seconds,
+        external_id=role.external_id,
+        policy_arns=list(role.policy_arns),
+        policy=role.policy,
+        tags=[_sts.Tag(k, v) for k, v in (role.tags or {}).items()],
+        transitive_tag_keys=list(role.transitive_tag_keys),
+        source_identity=role.source_identity,
+        region=role.region,
+        endpoint_url=role.endpoint_url,
+        source=_wit_credentials(source) if source else None,
+    )
+
+
+def _call(function, *args, then=lambda result: result):
+    """Call a host capability; its error as the SDK's exception."""
+    try:
+        return then(function(*args))
+    except Err as e:
+        raise _capability_error(e) from None
+
+
+def _database_credentials(c: _wit.DatabaseCredentials) -> DatabaseCredentials:
+    return DatabaseCredentials(c.user, c.password, c.expiration)
+
+
+class _SecretsManager:
+    """AWS Secrets Manager, as the host grants it: string secrets of at most
+    64 KiB, by name or ARN."""
+
+    def get_secret_value(self, secret_id: str) -> str:
+        return _call(_secrets_manager.get_secret_value, secret_id)
+
+
+class _Redshift:
+    """Temporary Redshift and Redshift Serverless database credentials."""
+
+    def get_cluster_credentials(
+        self,
+        cluster_identifier: str,
+        db_user: str,
+        duration_seconds: int = 900,
+        *,
+        db_name: Optional[str] = None,
+        auto_create: bool = False,
+        db_groups: Sequence[str] = (),
+        region: Optional[str] = None,
+        as_role: Optional[AssumeRole] = None,
+    ) -> DatabaseCredentials:
+        """``GetClusterCredentials`` (900 to 3600 seconds), made as
+        ``as_role`` when given."""
+        request = _redshift.ClusterCredentialsRequest(
+            cluster_identifier=cluster_identifier,
+            db_user=db_user,
+            db_name=db_name,
+            duration_seconds=duration_seconds,
+            auto_create=auto_create,
+            db_groups=list(db_groups),
+            region=region,
+            as_role=_wit_assume_role(as_role) if as_role else None,
+        )
+        return _call(_redshift.get_cluster_credentials, request, then=_database_credentials)
+
+    def get_serverless_credentials(
+        self,
+        workgroup_name: str,
+        duration_seconds: int = 900,
+        *,
+        db_name: Optional[str] = None,
+        region: Optional[str] = None,
+        as_role: Optional[AssumeRole] = None,
+    ) -> DatabaseCredentials:
+        """Redshift Serverless ``GetCredentials`` (900 to 3600 seconds), made
+        as ``as_role`` when given, as lava's serverless getter does."""
+        request = _redshift.ServerlessCredentialsRequest(
+            workgroup_name=workgroup_name,
+            db_name=db_name,
+            duration_seconds=duration_seconds,
+            region=region,
+            as_role=_wit_assume_role(as_role) if as_role else None,
+        )
+        return _call(_redshift.get_serverless_credentials, request, then=_database_credentials)
+
+
+class _Rds:
+    """RDS IAM authentication tokens, presigned by the host (no request is
+    sent, and the signing keys never reach the plugin)."""
+
+    def generate_auth_token(
+        self,
+        host: str,
+        port: int,
+        user: str,
+        *,
+        region: Optional[str] = None,
+        as_role: Optional[AssumeRole] = None,
+    ) -> str:
+        request = _rds.AuthTokenRequest(
+            host=host,
+            port=port,
+            user=user,
+            region=region,
+            as_role=_wit_assume_role(as_role) if as_role else None,
+        )
+        return _call(_rds.generate_auth_token, request)
 
 
 class _WorkerCredentials:
@@ -315,10 +518,7 @@ class _WorkerCredentials:
     worker lists in ``worker_credentials``, and only during ``resolve``."""
 
     def get(self) -> Credentials:
-        try:
-            return _credentials(_worker_credentials.get())
-        except Err as e:
-            raise _capability_error(e) from None
+        return _call(_worker_credentials.get, then=_credentials)
 
 
 class _Log:
@@ -349,7 +549,10 @@ class _Config:
 
 
 ssm = _Ssm()
+secrets_manager = _SecretsManager()
 sts = _Sts()
+redshift = _Redshift()
+rds = _Rds()
 worker_credentials = _WorkerCredentials()
 log = _Log()
 config = _Config()
@@ -524,6 +727,9 @@ class Connector:
     VERSION: str = "0.0.0"
     #: The spec's fields, shown by ``lava-conn describe``.
     FIELDS: Sequence[Field] = ()
+    #: The capabilities ``resolve`` calls, and how far: the host refuses
+    #: any call outside them, before any request.
+    NEEDS: Sequence[Need] = ()
 
     def validate(self, spec: Dict[str, Any], context: ValidateContext) -> List[Problem]:
         """The spec's problems; none means valid. The host grants no AWS here."""
@@ -570,17 +776,62 @@ def _job(context: _wit.JobContext) -> JobContext:
     return JobContext(context.realm, context.job_id, context.conn_id, context.session_name_template)
 
 
+_CAPABILITIES = {
+    Capability.SSM: _wit.Capability.SSM,
+    Capability.SECRETS_MANAGER: _wit.Capability.SECRETS_MANAGER,
+    Capability.STS: _wit.Capability.STS,
+    Capability.REDSHIFT: _wit.Capability.REDSHIFT,
+    Capability.REDSHIFT_SERVERLESS: _wit.Capability.REDSHIFT_SERVERLESS,
+    Capability.RDS_TOKEN: _wit.Capability.RDS_TOKEN,
+    Capability.WORKER_CREDENTIALS: _wit.Capability.WORKER_CREDENTIALS,
+}
+
+_LAUNCHERS = {
+    "aws-cli": _wit.LauncherKind.AWS_CLI,
+    "psql": _wit.LauncherKind.PSQL,
+    "mysql": _wit.LauncherKind.MYSQL,
+    "ssh": _wit.LauncherKind.SSH,
+    "scp": _wit.LauncherKind.SCP,
+    "sftp": _wit.LauncherKind.SFTP,
+    "git": _wit.LauncherKind.GIT,
+    "sqlplus": _wit.LauncherKind.SQLPLUS,
+    "sqlite3": _wit.LauncherKind.SQLITE3,
+    "generic": _wit.LauncherKind.GENERIC,
+}
+
+
+def _wit_need(need: Need) -> _wit.Need:
+    if need.capability not in _CAPABILITIES:
+        raise ValueError(f"NEEDS: capability must be one of {sorted(_CAPABILITIES)}, not {need.capability!r}")
+    return _wit.Need(_CAPABILITIES[need.capability], list(need.scope))
+
+
+def _wit_login(login: Login) -> _wit.Login:
+    return _wit.Login(
+        host=login.host,
+        port=login.port,
+        user=login.user,
+        password=login.password,
+        database=login.database,
+        ssl_mode=login.ssl_mode,
+        ca_certificate=login.ca_certificate,
+        application_name=login.application_name,
+        private_key=login.private_key,
+        ssh_options=[(str(name), str(value)) for name, value in login.ssh_options],
+    )
+
+
 def _wit_resolved(resolved: Resolved) -> _wit.Resolved:
     if not isinstance(resolved, Resolved):
         raise TypeError(f"resolve must return lava_connector.Resolved, not {type(resolved).__name__}")
-    launchers = {None: None, "aws-cli": _wit.LauncherKind.AWS_CLI}
-    if resolved.launcher not in launchers:
-        raise ValueError(f"launcher must be one of {sorted(k for k in launchers if k)} or None")
+    if resolved.launcher is not None and resolved.launcher not in _LAUNCHERS:
+        raise ValueError(f"launcher must be one of {list(LAUNCHERS)} or None, not {resolved.launcher!r}")
     return _wit.Resolved(
         values=[_wit.NamedValue(v.name, v.value, v.secret) for v in resolved.values],
         expiration=resolved.expiration,
         aws=_wit_credentials(resolved.aws) if resolved.aws else None,
-        launcher=launchers[resolved.launcher],
+        launcher=_LAUNCHERS.get(resolved.launcher),
+        login=_wit_login(resolved.login) if resolved.login else None,
     )
 
 
@@ -594,7 +845,8 @@ def export(connector: type) -> type:
     class Exported(exports.Connector):
         def describe(self) -> _wit.Descriptor:
             fields = [_wit.FieldInfo(f.name, f.type_name, f.is_required, f.description) for f in connector.FIELDS]
-            return _wit.Descriptor([connector.TYPE], connector.VERSION, fields)
+            needs = [_wit_need(n) for n in connector.NEEDS]
+            return _wit.Descriptor([connector.TYPE], connector.VERSION, fields, needs)
 
         def validate(self, spec: str, context: _wit.ValidateContext) -> List[_wit.Problem]:
             try:
