@@ -35,8 +35,13 @@ pub(super) fn write(folder: &Path, conn_id: &str, aws: &AwsCredentials) -> std::
     // A region the connection does not set is the job's own to choose.
     let stale: Vec<&str> =
         STALE_AWS_VARIABLES.iter().copied().filter(|v| aws.region.is_some() || !v.ends_with("REGION")).collect();
-    Script::new("the AWS CLI", conn_id)
-        .line(&format!("unset {}", stale.join(" ")))
+    let mut script = Script::new("the AWS CLI", conn_id);
+    script.line(&format!("unset {}", stale.join(" ")));
+    if aws.endpoint_url.is_some() {
+        // The variables beat the profile's `endpoint_url`: the connection's wins.
+        script.unset_all(&["AWS_ENDPOINT_URL", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"], &[]);
+    }
+    script
         .export("AWS_CONFIG_FILE", &path_text(&config))
         .export("AWS_SHARED_CREDENTIALS_FILE", &path_text(&credentials))
         .exec("aws", &["--profile".into(), "lava".into()])

@@ -38,7 +38,8 @@ pub(super) fn write(folder: &Path, conn_id: &str, values: &[NamedValue]) -> std:
         .line("if [ $# -ne 1 ]; then echo \"Usage: ${0##*/} param_name\" >&2; exit 1; fi")
         .line(&format!("VALUE_DIR={}", quote_word(&path_text(&dir))));
     if !names.is_empty() {
-        script.line(&format!("case \"$1\" in {}) exec cat \"$VALUE_DIR/$1\" ;; esac", names.join("|")));
+        // `(a|b)`: with the opening parenthesis a name such as `esac` is a pattern, not a keyword.
+        script.line(&format!("case \"$1\" in ({}) exec cat \"$VALUE_DIR/$1\" ;; esac", names.join("|")));
     }
     script.line("printf '%s: No such parameter\\n' \"$1\" >&2").line("exit 1").write(folder, "get-attr-value")
 }
@@ -57,13 +58,14 @@ mod tests {
     #[test]
     fn each_name_reads_its_value_and_nothing_else_is_read() {
         let fakes = Fakes::new(&[]);
-        let values = [value("token", "s3cr$(touch pwned)et\n"), value("HOST", "db")];
+        let values = [value("esac", "first"), value("token", "s3cr$(touch pwned)et\n"), value("HOST", "db")];
         let script = write(&fakes.folder(), "gen", &values).unwrap();
         let get = |args: &[&str]| output(Command::new(&script).args(args));
         let out = get(&["token"]);
         assert!(out.status.success());
         assert_eq!(out.stdout, b"s3cr$(touch pwned)et\n", "exactly, as lava's `fp.write`");
         assert_eq!(get(&["HOST"]).stdout, b"db");
+        assert_eq!(get(&["esac"]).stdout, b"first", "a name that is a shell keyword");
         for name in ["../../../../etc/passwd", "missing", "token x", "*"] {
             let out = get(&[name]);
             assert_eq!(out.status.code(), Some(1), "{name}");
@@ -74,7 +76,8 @@ mod tests {
             (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned()),
             (Some(1), "Usage: get-attr-value param_name\n".into())
         );
-        assert_eq!(modes(&fakes.folder().join("values")), [("HOST".into(), 0o600), ("token".into(), 0o600)].into());
+        let files = [("HOST".into(), 0o600), ("esac".into(), 0o600), ("token".into(), 0o600)];
+        assert_eq!(modes(&fakes.folder().join("values")), files.into());
         assert_eq!(modes(&fakes.folder())["values"], 0o700);
         fakes.assert_nothing_ran();
     }

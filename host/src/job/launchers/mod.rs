@@ -223,6 +223,14 @@ pub(crate) fn check_kind(kind: LauncherKind, login: Option<&Login>, has_aws: boo
 /// that a result built by library code meets the same rules as a plugin's.
 /// Returns the script the job runs.
 pub(crate) fn write(kind: LauncherKind, folder: &Path, conn_id: &str, resolved: &Resolved) -> Result<PathBuf, String> {
+    // Paths reach scripts and files as text: one that is not UTF-8 would
+    // be written as another path.
+    if folder.to_str().is_none() {
+        return Err(format!(
+            "the work folder {} is not UTF-8 text: choose another (--workdir)",
+            sanitize(&folder.to_string_lossy())
+        ));
+    }
     let login = resolved.login.as_ref();
     if let Some(login) = login {
         check_login(login)?;
@@ -266,6 +274,18 @@ impl Script {
         self.0.push_str(text);
         self.0.push('\n');
         self
+    }
+
+    /// Unset every variable of the job's whose name starts with one of
+    /// `prefixes`, but those in `keep`: a client's settings are many and
+    /// grow with each release, so the stand-in clears the family (a
+    /// deny-list of names would miss the next one that redirects the
+    /// connection) and then sets its own.
+    fn unset_all(&mut self, prefixes: &[&str], keep: &[&str]) -> &mut Self {
+        // POSIX sed: one expression per prefix (BRE has no alternation).
+        let names: String = prefixes.iter().map(|p| format!(" -e 's/^\\({p}[A-Za-z0-9_]*\\)=.*/\\1/p'")).collect();
+        let kept = if keep.is_empty() { String::new() } else { format!("({}) ;; ", keep.join("|")) };
+        self.line(&format!("for v in $(env | sed -n{names}); do case \"$v\" in {kept}(*) unset \"$v\" ;; esac; done"))
     }
 
     /// `export NAME=value`, the value quoted.

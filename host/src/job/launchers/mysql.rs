@@ -6,8 +6,12 @@
 //! MySQL's and MariaDB's clients spell TLS differently. Where lava's
 //! stand-in is wrong the host is not: the defaults file's values are quoted
 //! and escaped (lava wrote them raw, so a `#` ended a password and a line
-//! break added an option), and MariaDB's `verify-ca` verifies the server
-//! (lava's fell back to `require` without a CA).
+//! break added an option), no line of it is longer than the clients read
+//! as one, MariaDB's `verify-ca` verifies the server (lava's fell back to
+//! `require` without a CA), the connection is TCP to the login's host and
+//! port (`localhost` is a socket otherwise), and the job's own client
+//! settings (`MYSQL_PWD`, `MYSQL_UNIX_PORT`, the cleartext switch, MySQL's
+//! login-path file, …) are cleared first.
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +30,14 @@ const ENCRYPTED: &[&str] = &["require", "verify-ca", "verify-full"];
 /// How lava recognises an RDS IAM token among passwords.
 const IAM_TOKEN_MARK: &str = "X-Amz-Credential=";
 
+/// MariaDB's option-file reader takes at most 4095 bytes of a line and
+/// reads the rest as a line of its own (any option): a longer line is
+/// refused, with room to spare.
+const MAX_LINE: usize = 4000;
+
+/// The client settings of the job's that only shape its own session.
+const KEPT_VARIABLES: &[&str] = &["MYSQL_HISTFILE", "MYSQL_HISTIGNORE", "MYSQL_PS1"];
+
 /// The kind's own rules beside its shape.
 pub(super) fn check(login: &Login) -> Result<(), String> {
     let mode = ssl_mode(login, SSL_MODES)?;
@@ -35,6 +47,15 @@ pub(super) fn check(login: &Login) -> Result<(), String> {
             "an RDS IAM token is sent in clear text without TLS: set the ssl mode to one of {}",
             ENCRYPTED.join(", ")
         ));
+    }
+    for line in defaults_file(login).lines() {
+        if line.len() >= MAX_LINE {
+            let field = line.split('=').next().unwrap_or_default();
+            return Err(format!(
+                "the {field} is {} bytes as the MySQL defaults file holds it; a line there may hold fewer than {MAX_LINE}",
+                line.len()
+            ));
+        }
     }
     if login.ca_certificate.is_some() && !encrypted {
         return Err(format!(
@@ -63,8 +84,12 @@ pub(super) fn write(folder: &Path, conn_id: &str, login: &Login) -> std::io::Res
     };
     let mode = login.ssl_mode.as_deref();
     let (mysql, mariadb) = (mysql_tls(mode, ca.as_deref(), is_iam_token(login)), mariadb_tls(mode, ca.as_deref()));
-    let mut args =
-        vec![format!("--defaults-file={}", path_text(&defaults)), "--batch".into(), "--connect-timeout=10".into()];
+    let mut args = vec![
+        format!("--defaults-file={}", path_text(&defaults)),
+        "--batch".into(),
+        "--connect-timeout=10".into(),
+        "--protocol=TCP".into(),
+    ];
     for (name, value) in
         [("host", &login.host), ("port", &login.port.map(|p| p.to_string())), ("database", &login.database)]
     {
@@ -74,6 +99,9 @@ pub(super) fn write(folder: &Path, conn_id: &str, login: &Login) -> std::io::Res
     }
     let set = |tls: &[String]| Script::words("set --", tls) + " \"$@\" ;;";
     Script::new("mysql", conn_id)
+        .unset_all(&["MYSQL_", "MARIADB_", "LIBMYSQL_"], KEPT_VARIABLES)
+        // MySQL's client reads `~/.mylogin.cnf` even with `--defaults-file`, after it.
+        .export("MYSQL_TEST_LOGIN_FILE", "/dev/null")
         .line("case \"$(mysql --version 2>/dev/null)\" in")
         .line(&format!("*[Mm][Aa][Rr][Ii][Aa][Dd][Bb]*) {}", set(&mariadb)))
         .line(&format!("*) {}", set(&mysql)))
@@ -172,14 +200,26 @@ mod tests {
     fn arguments(login: &Login, flavour: &str) -> Vec<String> {
         let fakes = Fakes::new(&["mysql"]);
         let script = write(&fakes.folder(), "my", login).unwrap();
-        let seen = fakes.run(&script, &["-e", "select 1"], "", &[("FAKE_VERSION", flavour)]);
+        let stale =
+            [("FAKE_VERSION", flavour), ("MYSQL_PWD", "stale"), ("MYSQL_UNIX_PORT", "/tmp/s"), ("MYSQL_PS1", "> ")];
+        let seen = fakes.run(&script, &["-e", "select 1"], "", &stale);
+        assert_eq!((seen.var("MYSQL_PWD"), seen.var("MYSQL_UNIX_PORT")), (None, None), "the job's settings are gone");
+        assert_eq!(seen.var("MYSQL_PS1"), Some("> "), "but its prompt");
+        assert_eq!(seen.var("MYSQL_TEST_LOGIN_FILE"), Some("/dev/null"));
         assert_eq!(seen.args[1], format!("--defaults-file={}", fakes.folder().join(".mysql.conf").display()));
         seen.args[2..].to_vec()
     }
 
     #[test]
     fn each_flavour_gets_lavas_arguments_and_its_own_tls_words() {
-        let base = ["--batch", "--connect-timeout=10", "--host=db.example.com", "--port=3306", "--database=my db"];
+        let base = [
+            "--batch",
+            "--connect-timeout=10",
+            "--protocol=TCP",
+            "--host=db.example.com",
+            "--port=3306",
+            "--database=my db",
+        ];
         let with = |tls: &[&str]| -> Vec<String> {
             base.iter().chain(tls).chain(&["-e", "select 1"]).map(|s| s.to_string()).collect()
         };
@@ -192,6 +232,14 @@ mod tests {
         let iam = login(Some("require"), "db:3306/?Action=connect&DBUser=u&X-Amz-Credential=abc");
         assert_eq!(arguments(&iam, MYSQL), with(&["--ssl-mode=REQUIRED", "--enable-cleartext-plugin"]));
         assert_eq!(arguments(&iam, MARIADB), with(&["--ssl"]));
+    }
+
+    #[test]
+    fn a_password_longer_than_a_defaults_file_line_is_refused_rather_than_read_as_options() {
+        let long = login(None, &format!("{}local-infile=1 #", "A".repeat(4084)));
+        let error = check(&long).unwrap_err();
+        assert!(error.contains("the password is 4111 bytes"), "{error}");
+        assert_eq!(check(&login(Some("require"), &"t".repeat(1500))), Ok(()), "an IAM token's length is fine");
     }
 
     #[test]

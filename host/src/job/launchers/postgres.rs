@@ -5,8 +5,9 @@
 //! stand-in is wrong the host is not: every `.pgpass` field is escaped (lava
 //! escaped only `:` in two of them), a password a `.pgpass` cannot hold is
 //! read from a private file when the script runs (lava wrote it into the
-//! script), and the application name fallback is exported (lava's never
-//! reached `psql`).
+//! script), the application name fallback is exported (lava's never
+//! reached `psql`), and the job's own libpq settings that would redirect or
+//! weaken the connection are cleared first.
 
 use std::path::{Path, PathBuf};
 
@@ -19,14 +20,21 @@ use crate::types::Login;
 /// libpq's `sslmode` values.
 const SSL_MODES: &[&str] = &["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
 
-/// lava's limit for a `.pgpass` password ("psql truncates long passwords"):
-/// libpq before 13 read `.pgpass` lines into a 320-byte buffer, so a longer
-/// password (an RDS IAM token is about 1 KB) goes through `PGPASSWORD`.
+/// lava's limit for a `.pgpass` password ("psql truncates long passwords").
 const PGPASS_MAX_PASSWORD: usize = 99;
 
-/// Variables of the job's that would override or redirect the stand-in's
-/// connection: a password, a service file entry, an address for the host.
-const STALE_VARIABLES: &[&str] = &["PGPASSWORD", "PGSERVICE", "PGSERVICEFILE", "PGHOSTADDR"];
+/// libpq before 13 read `.pgpass` lines into a 320-byte buffer and took
+/// the rest of a longer line as another entry: a line this long or longer
+/// is not written, and its password (an RDS IAM token is about 1 KB) goes
+/// through `PGPASSWORD`.
+const PGPASS_MAX_LINE: usize = 320;
+
+/// The job's libpq variables that shape its session, not where or as whom
+/// it connects: every other `PG*` variable (a host address, a port, a
+/// service file, a password, TLS and Kerberos settings, …) is cleared
+/// before the stand-in sets its own.
+const KEPT_VARIABLES: &[&str] =
+    &["PGAPPNAME", "PGCLIENTENCODING", "PGDATESTYLE", "PGTZ", "PGOPTIONS", "PGCONNECT_TIMEOUT"];
 
 /// lava's `psql` arguments.
 const PSQL_ARGS: &[&str] =
@@ -40,7 +48,7 @@ pub(super) fn check(login: &Login) -> Result<(), String> {
 /// Write the stand-in into `folder`; returns the script `psql`.
 pub(super) fn write(folder: &Path, conn_id: &str, login: &Login) -> std::io::Result<PathBuf> {
     let mut script = Script::new("psql", conn_id);
-    script.line(&format!("unset {}", STALE_VARIABLES.join(" ")));
+    script.unset_all(&["PG"], KEPT_VARIABLES);
     let port = login.port.map(|p| p.to_string());
     for (name, value) in
         [("PGUSER", &login.user), ("PGHOST", &login.host), ("PGPORT", &port), ("PGDATABASE", &login.database)]
@@ -57,9 +65,10 @@ pub(super) fn write(folder: &Path, conn_id: &str, login: &Login) -> std::io::Res
     }
     if let Some(password) = &login.password {
         let password = password.expose_secret();
-        if fits_pgpass(password) {
+        let line = pgpass_line(login, password);
+        if fits_pgpass(password, &line) {
             let path = folder.join(".pgpass");
-            write_private(&path, pgpass_line(login, password).as_bytes(), 0o600)?;
+            write_private(&path, line.as_bytes(), 0o600)?;
             script.export("PGPASSFILE", &path_text(&path));
         } else {
             let path = folder.join(".password");
@@ -79,15 +88,17 @@ pub(super) fn write(folder: &Path, conn_id: &str, login: &Login) -> std::io::Res
     script.exec("psql", &args).write(folder, "psql")
 }
 
-/// Whether `.pgpass` can hold `password`: one line, within lava's limit.
-fn fits_pgpass(password: &str) -> bool {
-    password.len() < PGPASS_MAX_PASSWORD && !password.contains(['\n', '\r'])
+/// Whether `.pgpass` can hold `password` in `line`: one line, within
+/// lava's limit and old libpq's.
+fn fits_pgpass(password: &str, line: &str) -> bool {
+    password.len() < PGPASS_MAX_PASSWORD && !password.contains(['\n', '\r']) && line.len() < PGPASS_MAX_LINE
 }
 
-/// `host:port:database:user:password`, each field with `\` and `:` escaped
-/// as libpq reads them; a missing port matches any.
+/// `host:port:database:user:password`, each field with `\`, `:` and `*`
+/// escaped as libpq reads them (a field of `*` alone would match any); a
+/// missing port matches any.
 fn pgpass_line(login: &Login, password: &str) -> String {
-    let escape = |field: &str| field.replace('\\', "\\\\").replace(':', "\\:");
+    let escape = |field: &str| field.replace('\\', "\\\\").replace(':', "\\:").replace('*', "\\*");
     let field = |value: &Option<String>| value.as_deref().map(escape).unwrap_or_else(|| "*".into());
     let port = login.port.map(|p| p.to_string()).unwrap_or_else(|| "*".into());
     format!("{}:{port}:{}:{}:{}\n", field(&login.host), field(&login.database), field(&login.user), escape(password))
@@ -118,6 +129,8 @@ mod tests {
         );
         let ipv6 = Login { host: Some("::1".into()), port: None, ..login("pw") };
         assert_eq!(pgpass_line(&ipv6, "pw"), "\\:\\:1:*:ware\\:house:us\\:er\\\\x:pw\n");
+        let any = Login { user: Some("*".into()), database: Some("*".into()), ..login("*") };
+        assert_eq!(pgpass_line(&any, "*"), "db.example.com:5432:\\*:\\*:\\*\n", "a `*` is never a wildcard");
     }
 
     #[test]
@@ -125,7 +138,13 @@ mod tests {
         let fakes = Fakes::new(&["psql"]);
         let password = "p:a\\s#s\"w'o $(touch pwned)";
         let script = write(&fakes.folder(), "pg\nrm -rf ~", &login(password)).unwrap();
-        let seen = fakes.run(&script, &["-c", "select 1"], "", &[("PGPASSWORD", "stale"), ("PGHOSTADDR", "10.9.9.9")]);
+        let stale = [
+            ("PGPASSWORD", "stale"),
+            ("PGHOSTADDR", "10.9.9.9"),
+            ("PGSSLROOTCERT", "/tmp/theirs"),
+            ("PGOPTIONS", "-c x=1"),
+        ];
+        let seen = fakes.run(&script, &["-c", "select 1"], "", &stale);
         assert_eq!(
             seen.args[1..],
             [
@@ -146,7 +165,9 @@ mod tests {
         assert_eq!(seen.var("PGDATABASE"), Some("ware:house"));
         assert_eq!(seen.var("PGSSLMODE"), Some("prefer"), "lava's default");
         assert_eq!(seen.var("PGAPPNAME"), Some("lv-prod-job's 1"), "exported, unlike lava's fallback");
-        assert_eq!((seen.var("PGPASSWORD"), seen.var("PGHOSTADDR")), (None, None), "the job's stale ones are gone");
+        let gone = (seen.var("PGPASSWORD"), seen.var("PGHOSTADDR"), seen.var("PGSSLROOTCERT"));
+        assert_eq!(gone, (None, None, None), "the job's settings of where and how to connect are gone");
+        assert_eq!(seen.var("PGOPTIONS"), Some("-c x=1"), "its session's own settings stay");
         let pgpass = seen.var("PGPASSFILE").expect("a .pgpass");
         assert_eq!(
             std::fs::read_to_string(pgpass).unwrap(),
@@ -168,6 +189,16 @@ mod tests {
         assert_eq!(seen.var("PGAPPNAME"), Some("the job's own"));
         assert!(!std::fs::read_to_string(&script).unwrap().contains("xxxx"), "not in the script");
         assert_eq!(modes(&fakes.folder())[".password"], 0o600);
+    }
+
+    #[test]
+    fn a_line_old_libpq_would_split_is_never_written_and_its_password_still_arrives() {
+        let fakes = Fakes::new(&["psql"]);
+        let long = Login { database: Some("d".repeat(300)), ..login("pw") };
+        let script = write(&fakes.folder(), "pg", &long).unwrap();
+        let seen = fakes.run(&script, &[], "", &[]);
+        assert_eq!((seen.var("PGPASSWORD"), seen.var("PGPASSFILE")), (Some("pw"), None));
+        assert!(!fakes.folder().join(".pgpass").exists());
     }
 
     #[test]

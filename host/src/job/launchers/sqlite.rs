@@ -22,7 +22,11 @@ pub(super) fn check(login: &Login) -> Result<(), String> {
 
 /// Write the stand-in into `folder`; returns the script `sqlite3`.
 pub(super) fn write(folder: &Path, conn_id: &str, login: &Login) -> std::io::Result<PathBuf> {
-    let file = quote_word(login.database.as_deref().unwrap_or_default());
+    // sqlite3 reads `file:…` as a URI (`?mode=memory` would lose every
+    // write) and `:memory:` as no file: a relative name is made a path.
+    let name = login.database.as_deref().unwrap_or_default();
+    let path = if name.starts_with('/') || name.starts_with("./") { name.to_string() } else { format!("./{name}") };
+    let file = quote_word(&path);
     Script::new("sqlite3", conn_id)
         .line(&format!("exec sqlite3 -init /dev/null -bail -batch \"$@\" {file}"))
         .write(folder, "sqlite3")
@@ -67,6 +71,23 @@ mod tests {
         assert_eq!(String::from_utf8_lossy(&out.stdout), "42\n");
         assert!(file.exists());
         fakes.assert_nothing_ran();
+    }
+
+    #[test]
+    fn a_relative_name_is_a_path_never_a_uri_or_memory() {
+        let fakes = Fakes::new(&["sqlite3"]);
+        let names = [
+            ("file:x.db?mode=memory", "./file:x.db?mode=memory"),
+            (":memory:", "./:memory:"),
+            ("data/x.db", "./data/x.db"),
+        ];
+        for (name, opened) in names {
+            let login = Login { database: Some(name.into()), ..Login::default() };
+            let script = write(&fakes.folder(), name, &login).unwrap();
+            let seen = fakes.run(&script, &[], "", &[]);
+            assert_eq!(seen.args.last().map(String::as_str), Some(opened));
+            std::fs::remove_file(script).unwrap();
+        }
     }
 
     #[test]

@@ -77,14 +77,35 @@ fn is_option_text(text: &str) -> bool {
     !text.is_empty() && text.chars().all(|c| c.is_ascii_graphic()) && !text.contains(['%', '"', '\'', '\\'])
 }
 
-/// The kind's own rules beside its shape: the user becomes an option too.
+/// The kind's own rules beside its shape: the user becomes an option, and
+/// reaches `%r` in the job user's own ssh configuration (a `ProxyCommand`,
+/// a `Match exec`), so it is a user name's characters only.
 pub(super) fn check(login: &Login) -> Result<(), String> {
+    let is_name_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@');
     match login.user.as_deref() {
-        Some(user) if !is_option_text(user) => {
-            Err(format!("user `{}` is not printable text without spaces, quotes, `\\` or `%`", sanitize(user)))
-        }
+        Some(user) if !user.chars().all(is_name_char) => Err(format!(
+            "user `{}` holds a character other than letters, digits, `.`, `_`, `-` and `@`",
+            sanitize(user)
+        )),
         _ => Ok(()),
     }
+}
+
+/// The key's path as ssh reads an identity file. ssh checks the path it
+/// was given, then loads it with `%` tokens and `${VARIABLE}` expanded, so
+/// a path holding either would load another file (one the job's
+/// environment chooses) or none, and no escape serves both steps: such a
+/// folder is refused, naming the fix.
+fn identity_path(key: &Path) -> std::io::Result<String> {
+    let text = path_text(key);
+    if text.contains(['$', '%']) {
+        return Err(std::io::Error::other(format!(
+            "the work folder {} holds `$` or `%`, which ssh would expand in the key's path: choose another \
+             (--workdir)",
+            sanitize(&text)
+        )));
+    }
+    Ok(text)
 }
 
 /// Write the stand-in into `folder`; returns the script, named as the kind.
@@ -103,7 +124,7 @@ pub(super) fn write(kind: LauncherKind, folder: &Path, conn_id: &str, login: &Lo
     for (name, value) in set.chain(own.into_iter().filter_map(|(n, v)| v.map(|v| (n, v)))) {
         args.extend(["-o".to_string(), format!("{name}={value}")]);
     }
-    args.extend(["-i".to_string(), path_text(&key)]);
+    args.extend(["-i".to_string(), identity_path(&key)?]);
     let mut script = Script::new(kind.as_str(), conn_id);
     if kind == LauncherKind::Git {
         // Git runs this through `sh -c`: quoted once for that shell, once
@@ -123,6 +144,10 @@ pub(super) fn write(kind: LauncherKind, folder: &Path, conn_id: &str, login: &Lo
 mod tests {
     use super::super::testing::{Fakes, modes, output};
     use super::*;
+
+    /// Shell code in a folder's name, without the `$` and `%` ssh expands
+    /// (a folder with those is refused).
+    const SSH_HOSTILE_NAME: &str = "it's `touch pwned` \"q\" ;touch pwned";
 
     fn login() -> Login {
         Login {
@@ -158,7 +183,7 @@ mod tests {
     #[test]
     fn ssh_scp_and_sftp_get_the_options_and_a_private_key_file_whatever_the_folder_is_called() {
         for kind in [LauncherKind::Ssh, LauncherKind::Scp, LauncherKind::Sftp] {
-            let fakes = Fakes::new(&[kind.as_str()]);
+            let fakes = Fakes::named(&[kind.as_str()], SSH_HOSTILE_NAME);
             let script = write(kind, &fakes.folder(), "box", &login()).unwrap();
             assert_eq!(script.file_name().unwrap(), kind.as_str());
             let seen = fakes.run(&script, &["host.example.com", "uptime"], "", &[]);
@@ -173,7 +198,7 @@ mod tests {
 
     #[test]
     fn git_runs_ssh_with_the_same_arguments_through_its_own_shell() {
-        let fakes = Fakes::new(&["ssh"]);
+        let fakes = Fakes::named(&["ssh"], SSH_HOSTILE_NAME);
         let script = write(LauncherKind::Git, &fakes.folder(), "repo", &login()).unwrap();
         // The real git, which runs GIT_SSH_COMMAND with `sh -c`; the fake ssh records.
         let (seen, _) = fakes.run_any(&script, &["ls-remote", "ssh://git.example.com/repo.git"], "", &[]);
@@ -192,7 +217,7 @@ mod tests {
 
     #[test]
     fn the_real_ssh_reads_the_options_and_the_key_as_given() {
-        let fakes = Fakes::new(&[]);
+        let fakes = Fakes::named(&[], SSH_HOSTILE_NAME);
         let script = write(LauncherKind::Ssh, &fakes.folder(), "box", &login()).unwrap();
         // `-G` prints the configuration ssh would use, and connects nowhere.
         let out = match output(std::process::Command::new(&script).args(["-G", "host.example.com"])) {
@@ -217,8 +242,19 @@ mod tests {
     }
 
     #[test]
+    fn a_folder_ssh_would_expand_is_refused_naming_the_fix() {
+        let root = tempfile::tempdir().unwrap();
+        for name in ["w%d", "w${HOME}"] {
+            let folder = root.path().join(name);
+            std::fs::create_dir(&folder).unwrap();
+            let error = write(LauncherKind::Ssh, &folder, "box", &login()).unwrap_err().to_string();
+            assert!(error.contains(name) && error.contains("--workdir"), "{error}");
+        }
+    }
+
+    #[test]
     fn a_user_ssh_would_split_or_expand_is_refused() {
-        for user in ["a b", "%u", "x'y"] {
+        for user in ["a b", "%u", "x'y", "a;b", "$(id)", "${HOME}"] {
             assert!(check(&Login { user: Some(user.into()), ..login() }).is_err(), "{user}");
         }
     }

@@ -53,10 +53,15 @@ if [ -n "${FAKE_READ_STDIN:-}" ]; then cat > "$FAKE_RECORD/stdin"; fi
 "#;
 
 impl Fakes {
-    /// Fakes named `names`.
+    /// Fakes named `names`, under [`HOSTILE_NAME`].
     pub fn new(names: &[&str]) -> Self {
+        Self::named(names, HOSTILE_NAME)
+    }
+
+    /// Fakes named `names`, under a folder called `folder`.
+    pub fn named(names: &[&str], folder: &str) -> Self {
         let root = tempfile::tempdir().unwrap();
-        let top = root.path().join(HOSTILE_NAME);
+        let top = root.path().join(folder);
         for sub in ["bin", "record", "conn"] {
             std::fs::create_dir_all(top.join(sub)).unwrap();
         }
