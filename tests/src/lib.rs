@@ -202,3 +202,26 @@ pub fn host_with(config: WorkerConfig, dir: Option<&Path>, backend: Arc<Recordin
     }
     builder.build().expect("the host starts")
 }
+
+/// A host with the plugins in `plugins`, the real AWS SDK configured from
+/// `loader`, and the specs `specs` (a JSON list) as its connection folder,
+/// which is returned: it must live as long as the host reads it.
+pub async fn sdk_host(
+    config: WorkerConfig,
+    plugins: &Path,
+    loader: aws_config::ConfigLoader,
+    specs: &serde_json::Value,
+) -> (ConnectorHost, tempfile::TempDir) {
+    let connections = tempfile::tempdir().expect("a temporary folder");
+    std::fs::write(connections.path().join("specs.json"), specs.to_string()).expect("write the specs");
+    let sdk = lava_conn::configure_sdk(loader).load().await;
+    let store = lava_conn::FolderStore::open(connections.path()).expect("the connection folder");
+    let host = ConnectorHost::builder()
+        .config(config)
+        .plugin_dir(plugins)
+        .backend(lava_conn::SdkBackend::new(sdk))
+        .store(Arc::new(store))
+        .build()
+        .expect("the host loads the plugins");
+    (host, connections)
+}

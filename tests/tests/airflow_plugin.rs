@@ -2,11 +2,10 @@
 //! never seen, copied into a plugin folder, working against a real moto server.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-use lava_conn::{ConnectorHost, FolderStore, Job, PluginSource, Severity, WorkerConfig};
-use lava_conn::{SdkBackend, configure_sdk};
-use lava_conn_tests::{AIRFLOW_AWS_COMPONENT, plugin_dir, test_config};
+use lava_conn::{ConnectorHost, Job, PluginSource, Severity, WorkerConfig};
+use lava_conn_tests::{AIRFLOW_AWS_COMPONENT, plugin_dir, sdk_host, test_config};
 use lava_test_moto::{Moto, venv};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -29,17 +28,7 @@ fn plugins() -> &'static tempfile::TempDir {
 }
 
 async fn host_with(config: WorkerConfig, specs: Value) -> (ConnectorHost, tempfile::TempDir) {
-    let connections = tempfile::tempdir().unwrap();
-    std::fs::write(connections.path().join("airflow.json"), specs.to_string()).unwrap();
-    let sdk = configure_sdk(moto().sdk_loader()).load().await;
-    let host = ConnectorHost::builder()
-        .config(config)
-        .plugin_dir(plugins().path())
-        .backend(SdkBackend::new(sdk))
-        .store(Arc::new(FolderStore::open(connections.path()).unwrap()))
-        .build()
-        .expect("the host loads the plugin");
-    (host, connections)
+    sdk_host(config, plugins().path(), moto().sdk_loader(), &specs).await
 }
 
 fn job() -> Job {

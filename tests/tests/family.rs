@@ -5,10 +5,10 @@
 //! reaches AWS; and a login launcher reaches the job as `LAVA_CONN_<LABEL>`.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-use lava_conn::{ConnectorHost, FolderStore, Job, SdkBackend, TypePolicy, WorkerConfig, configure_sdk};
-use lava_conn_tests::{FAMILY_COMPONENT, plugin_dir, test_config};
+use lava_conn::{ConnectorHost, Job, TypePolicy, WorkerConfig};
+use lava_conn_tests::{FAMILY_COMPONENT, plugin_dir, sdk_host, test_config};
 use lava_test_moto::Moto;
 use lava_test_moto::faults::{FaultServer, Reply};
 use secrecy::ExposeSecret;
@@ -61,17 +61,7 @@ async fn host(
     loader: aws_config::ConfigLoader,
     specs: &Value,
 ) -> (ConnectorHost, tempfile::TempDir) {
-    let connections = tempfile::tempdir().unwrap();
-    std::fs::write(connections.path().join("family.json"), specs.to_string()).unwrap();
-    let sdk = configure_sdk(loader).load().await;
-    let host = ConnectorHost::builder()
-        .config(config)
-        .plugin_dir(plugins().path())
-        .backend(SdkBackend::new(sdk))
-        .store(Arc::new(FolderStore::open(connections.path()).unwrap()))
-        .build()
-        .expect("the host loads the plugin");
-    (host, connections)
+    sdk_host(config, plugins().path(), loader, specs).await
 }
 
 fn job() -> Job {
@@ -194,11 +184,7 @@ async fn serverless_credentials_come_from_a_stub_the_sdk_reaches_as_it_would_the
         content_type: "application/x-amz-json-1.1",
         body: r#"{"dbUser":"IAMR:family","dbPassword":"serverless-pw","expiration":4102444800}"#.into(),
     });
-    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&stub.endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sts::config::Credentials::new("testing", "testing", None, None, "stub"));
-    let (host, _specs) = host(config(granting_all()), loader, &json!([])).await;
+    let host = host_against(&stub).await;
     let resolved = host.resolve_spec(calls("sls", json!([{"serverless": "analytics"}])), &job()).await.unwrap();
     assert_eq!(resolved.values[0].value.expose_secret(), "IAMR:family:serverless-pw");
     assert_eq!(stub.requests(), 1);

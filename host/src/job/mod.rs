@@ -352,18 +352,8 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
-    use crate::types::{AwsCredentials, LauncherKind};
-
-    fn credentials(region: Option<&str>) -> AwsCredentials {
-        AwsCredentials {
-            access_key_id: "AKID".into(),
-            secret_access_key: "SECRET".to_string().into(),
-            session_token: Some("TOKEN".to_string().into()),
-            expiration: None,
-            region: region.map(str::to_string),
-            endpoint_url: None,
-        }
-    }
+    use crate::job::launchers::testing::credentials;
+    use crate::types::LauncherKind;
 
     fn with_values(values: &[(&str, &str, bool)]) -> Resolved {
         Resolved {

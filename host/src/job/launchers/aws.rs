@@ -70,18 +70,8 @@ pub(crate) fn config_file(aws: &AwsCredentials) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::credentials;
     use super::*;
-
-    fn credentials(region: Option<&str>) -> AwsCredentials {
-        AwsCredentials {
-            access_key_id: "AKID".into(),
-            secret_access_key: "SECRET".to_string().into(),
-            session_token: Some("TOKEN".to_string().into()),
-            expiration: None,
-            region: region.map(str::to_string),
-            endpoint_url: None,
-        }
-    }
 
     #[test]
     fn the_config_file_matches_lavas_profile() {

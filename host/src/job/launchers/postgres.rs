@@ -109,7 +109,8 @@ mod tests {
     use super::super::testing::{Fakes, HOSTILE_PASSWORD, modes};
     use super::*;
 
-    fn login(password: &str) -> Login {
+    /// A login whose names hold `.pgpass`'s separators, with `password`.
+    pub(super) fn login(password: &str) -> Login {
         Login {
             host: Some("db.example.com".into()),
             port: Some(5432),
@@ -300,14 +301,9 @@ mod real_psql {
         Some(server.join().unwrap().unwrap_or_else(|e| panic!("psql did not connect ({e}): {out:?}")))
     }
 
+    /// The tests' login, its host and port left to [`psql_sends`].
     fn login(password: &str) -> Login {
-        Login {
-            user: Some("us:er\\x".into()),
-            password: Some(password.to_string().into()),
-            database: Some("ware:house".into()),
-            application_name: Some("lv-prod-job's 1".into()),
-            ..Login::default()
-        }
+        Login { host: None, port: None, ..super::tests::login(password) }
     }
 
     #[test]

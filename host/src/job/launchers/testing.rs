@@ -139,6 +139,18 @@ impl Fakes {
     }
 }
 
+/// AWS credentials for the tests, in `region`.
+pub(crate) fn credentials(region: Option<&str>) -> crate::types::AwsCredentials {
+    crate::types::AwsCredentials {
+        access_key_id: "AKID".into(),
+        secret_access_key: "SECRET".to_string().into(),
+        session_token: Some("TOKEN".to_string().into()),
+        expiration: None,
+        region: region.map(str::to_string),
+        endpoint_url: None,
+    }
+}
+
 /// Each file in `folder` and its mode, by name.
 pub(crate) fn modes(folder: &Path) -> BTreeMap<String, u32> {
     std::fs::read_dir(folder)
