@@ -263,3 +263,45 @@ async fn a_cluster_moto_does_not_have_is_not_found() {
     let error = got.unwrap_err();
     assert!(error.contains("not found: ClusterNotFound"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_login_launcher_kind_reaches_the_job_from_a_real_component() {
+    let key = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+    let hostile = "p:w\\#'\"$(touch pwned)\n";
+    let kinds = [
+        ("mysql", json!({"host": "db.example.com", "user": "etl", "database": "dw", "password": hostile}), ".mysql.conf"),
+        ("sqlplus", json!({"host": "ora.example.com", "user": "scott", "password": "tiger$(touch pwned)"}), ".sqlplus-password"),
+        ("sqlite3", json!({"database": "/data/x.db"}), "sqlite3"),
+        ("ssh", json!({"private_key": key, "user": "deploy", "ssh_options": {"StrictHostKeyChecking": "no"}}), "ssh.pem"),
+        ("scp", json!({"private_key": key}), "ssh.pem"),
+        ("sftp", json!({"private_key": key}), "ssh.pem"),
+        ("git", json!({"private_key": key}), "ssh.pem"),
+        ("generic", Value::Null, "values"),
+    ];
+    let specs: Vec<Value> = kinds
+        .iter()
+        .map(|(kind, login, _)| {
+            let mut spec = json!({"conn_id": format!("c-{kind}"), "type": "family", "enabled": true,
+                                  "launcher": kind, "values": {"TOKEN": hostile}});
+            if !login.is_null() {
+                spec["login"] = login.clone();
+            }
+            spec
+        })
+        .collect();
+    let (host, _specs) = host(config(granting_all()), moto().sdk_loader(), &Value::Array(specs)).await;
+    let workdir = tempfile::tempdir().unwrap();
+    let labels: BTreeMap<String, String> =
+        kinds.iter().map(|(kind, ..)| (kind.to_string(), format!("c-{kind}"))).collect();
+    let env = host.prepare_job(&job(), &labels, workdir.path()).await.unwrap();
+    for (kind, _, file) in kinds {
+        let var = format!("LAVA_CONN_{}", kind.to_uppercase());
+        let script = env.vars.iter().find(|(k, _)| *k == var).map(|(_, v)| std::path::PathBuf::from(v)).expect(&var);
+        let name = if kind == "generic" { "get-attr-value" } else { kind };
+        assert_eq!(script.file_name().unwrap(), name, "{kind}");
+        assert!(script.with_file_name(file).exists(), "{kind} wrote {file}");
+        let text = std::fs::read_to_string(&script).unwrap();
+        assert!(!text.contains("touch pwned"), "{kind}: no secret or spec value in the script: {text}");
+    }
+    env.cleanup().unwrap();
+}
