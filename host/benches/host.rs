@@ -268,6 +268,10 @@ fn resolve_logic(c: &mut Criterion) {
         b.iter(|| lava_guest_aws::resolve(black_box(&text), &guest_job, &settings, &InstantBackend).unwrap())
     });
     group.bench_function("sandboxed", |b| b.iter(|| host.resolve_uncached(black_box(&spec), &job("bench")).unwrap()));
+    // What least privilege adds to each resolve: the type's policy
+    // intersected with the plugin's declaration, `{realm}` filled in.
+    let aws = host.plugins().into_iter().find(|p| p.types.iter().any(|t| t == "aws")).unwrap();
+    group.bench_function("grants-only", |b| b.iter(|| host.resolve_grants(black_box(&aws), &job("bench"), "aws")));
     // The same with the audit trail on, as the CLI has it by default: each
     // capability call formats one event (here into a sink, not a terminal).
     let audited = tracing_subscriber::fmt()

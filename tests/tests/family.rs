@@ -269,10 +269,22 @@ async fn every_login_launcher_kind_reaches_the_job_from_a_real_component() {
     let key = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
     let hostile = "p:w\\#'\"$(touch pwned)\n";
     let kinds = [
-        ("mysql", json!({"host": "db.example.com", "user": "etl", "database": "dw", "password": hostile}), ".mysql.conf"),
-        ("sqlplus", json!({"host": "ora.example.com", "user": "scott", "password": "tiger$(touch pwned)"}), ".sqlplus-password"),
+        (
+            "mysql",
+            json!({"host": "db.example.com", "user": "etl", "database": "dw", "password": hostile}),
+            ".mysql.conf",
+        ),
+        (
+            "sqlplus",
+            json!({"host": "ora.example.com", "user": "scott", "password": "tiger$(touch pwned)"}),
+            ".sqlplus-password",
+        ),
         ("sqlite3", json!({"database": "/data/x.db"}), "sqlite3"),
-        ("ssh", json!({"private_key": key, "user": "deploy", "ssh_options": {"StrictHostKeyChecking": "no"}}), "ssh.pem"),
+        (
+            "ssh",
+            json!({"private_key": key, "user": "deploy", "ssh_options": {"StrictHostKeyChecking": "no"}}),
+            "ssh.pem",
+        ),
         ("scp", json!({"private_key": key}), "ssh.pem"),
         ("sftp", json!({"private_key": key}), "ssh.pem"),
         ("git", json!({"private_key": key}), "ssh.pem"),
