@@ -17,13 +17,22 @@ pub mod wit {
 /// What the exported functions call, generic over the connector.
 #[cfg(target_family = "wasm")]
 pub mod glue {
+    #[cfg(feature = "rds")]
+    use super::wit::lava::connector::rds;
+    #[cfg(feature = "redshift")]
+    use super::wit::lava::connector::redshift;
+    #[cfg(feature = "secrets-manager")]
+    use super::wit::lava::connector::secrets_manager;
     use super::wit::lava::connector::types as wit;
-    use super::wit::lava::connector::{config, log, rds, redshift, secrets_manager, ssm, sts, worker_credentials};
+    use super::wit::lava::connector::{config, log, ssm, sts, worker_credentials};
+    #[cfg(feature = "rds")]
+    use crate::AuthToken;
     use crate::{
-        AssumeRole, AuthToken, Capability, CapabilityError, ClusterCredentials, Connector, Credentials,
-        DatabaseCredentials, Host, JobContext, Launcher, Level, Login, Problem, Resolved, ServerlessCredentials,
-        Severity, ValidateContext,
+        AssumeRole, Capability, CapabilityError, Connector, Credentials, Host, JobContext, Launcher, Level, Login,
+        Problem, Resolved, Severity, ValidateContext,
     };
+    #[cfg(feature = "redshift")]
+    use crate::{ClusterCredentials, DatabaseCredentials, ServerlessCredentials};
 
     fn assume_role_to_wit(request: &AssumeRole, source: Option<&Credentials>) -> sts::AssumeRoleRequest {
         sts::AssumeRoleRequest {
@@ -42,6 +51,7 @@ pub mod glue {
         }
     }
 
+    #[cfg(feature = "redshift")]
     fn database_credentials_from_wit(c: wit::DatabaseCredentials) -> DatabaseCredentials {
         DatabaseCredentials { user: c.user, password: c.password, expiration: c.expiration }
     }
@@ -66,10 +76,12 @@ pub mod glue {
             worker_credentials::get().map(credentials_from_wit).map_err(error_from_wit)
         }
 
+        #[cfg(feature = "secrets-manager")]
         fn get_secret_value(&self, secret_id: &str) -> Result<String, CapabilityError> {
             secrets_manager::get_secret_value(secret_id).map_err(error_from_wit)
         }
 
+        #[cfg(feature = "redshift")]
         fn get_cluster_credentials(&self, r: &ClusterCredentials) -> Result<DatabaseCredentials, CapabilityError> {
             let request = redshift::ClusterCredentialsRequest {
                 cluster_identifier: r.cluster_identifier.clone(),
@@ -84,6 +96,7 @@ pub mod glue {
             redshift::get_cluster_credentials(&request).map(database_credentials_from_wit).map_err(error_from_wit)
         }
 
+        #[cfg(feature = "redshift")]
         fn get_serverless_credentials(
             &self,
             r: &ServerlessCredentials,
@@ -98,6 +111,7 @@ pub mod glue {
             redshift::get_serverless_credentials(&request).map(database_credentials_from_wit).map_err(error_from_wit)
         }
 
+        #[cfg(feature = "rds")]
         fn generate_auth_token(&self, r: &AuthToken) -> Result<String, CapabilityError> {
             let request = rds::AuthTokenRequest {
                 host: r.host.clone(),

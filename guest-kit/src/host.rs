@@ -195,24 +195,37 @@ pub trait Host {
     /// The worker's own credentials (only for connector types the worker lists).
     fn worker_credentials(&self) -> Result<Credentials, CapabilityError>;
     /// A secret's current string value (Secrets Manager), by name or ARN.
-    /// Hosts and fakes without it answer unavailable; likewise the three below.
+    /// A plugin built without the SDK's `secrets-manager` feature (and
+    /// hosts and fakes without it) answers unavailable; likewise the three
+    /// below with `redshift` and `rds`.
     fn get_secret_value(&self, secret_id: &str) -> Result<String, CapabilityError> {
-        Err(CapabilityError::Unavailable(format!("no Secrets Manager here for `{secret_id}`")))
+        Err(CapabilityError::Unavailable(format!(
+            "no Secrets Manager here for `{secret_id}` (a plugin needs lava-guest-kit's `secrets-manager` feature)"
+        )))
     }
     /// Redshift `GetClusterCredentials`.
     fn get_cluster_credentials(&self, request: &ClusterCredentials) -> Result<DatabaseCredentials, CapabilityError> {
-        Err(CapabilityError::Unavailable(format!("no Redshift here for `{}`", request.cluster_identifier)))
+        Err(CapabilityError::Unavailable(format!(
+            "no Redshift here for `{}` (a plugin needs lava-guest-kit's `redshift` feature)",
+            request.cluster_identifier
+        )))
     }
     /// Redshift Serverless `GetCredentials`.
     fn get_serverless_credentials(
         &self,
         request: &ServerlessCredentials,
     ) -> Result<DatabaseCredentials, CapabilityError> {
-        Err(CapabilityError::Unavailable(format!("no Redshift Serverless here for `{}`", request.workgroup_name)))
+        Err(CapabilityError::Unavailable(format!(
+            "no Redshift Serverless here for `{}` (a plugin needs lava-guest-kit's `redshift` feature)",
+            request.workgroup_name
+        )))
     }
     /// An RDS IAM token, presigned by the host.
     fn generate_auth_token(&self, request: &AuthToken) -> Result<String, CapabilityError> {
-        Err(CapabilityError::Unavailable(format!("no RDS token signer here for `{}`", request.host)))
+        Err(CapabilityError::Unavailable(format!(
+            "no RDS token signer here for `{}` (a plugin needs lava-guest-kit's `rds` feature)",
+            request.host
+        )))
     }
     /// A line in the worker's log (bounded and sanitised by the host).
     fn log(&self, level: Level, message: &str);
