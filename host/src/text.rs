@@ -32,6 +32,15 @@ pub fn sanitize_bytes(bytes: &[u8]) -> String {
     sanitize(&String::from_utf8_lossy(bytes))
 }
 
+/// Whether `name` is a portable environment variable name: a letter or
+/// `_`, then letters, digits and `_`. A value's name must be one, as it
+/// becomes a variable, a file name and a shell `case` pattern.
+pub(crate) fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// Whether `c` is a control or format character: invisible, or able to
 /// change how the text around it is shown (Unicode general categories Cc,
 /// Cf, Zl and Zp; the tests check this against Python's `unicodedata`).

@@ -230,11 +230,7 @@ async fn a_login_a_launcher_refuses_fails_the_resolve_naming_the_field() {
 
 /// A host whose AWS is `server`.
 async fn host_against(server: &FaultServer) -> ConnectorHost {
-    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&server.endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sts::config::Credentials::new("testing", "testing", None, None, "stub"));
-    host(config(granting_all()), loader, &json!([])).await.0
+    host(config(granting_all()), server.sdk_loader(), &json!([])).await.0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

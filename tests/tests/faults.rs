@@ -14,11 +14,7 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 async fn host_against(server: &FaultServer) -> ConnectorHost {
-    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&server.endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sts::config::Credentials::new("testing", "testing", None, None, "faults"));
-    let sdk = configure_sdk(loader).load().await;
+    let sdk = configure_sdk(server.sdk_loader()).load().await;
     ConnectorHost::builder().config(test_config()).backend(SdkBackend::new(sdk)).build().unwrap()
 }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::latest::lava::connector::types as wit;
 use crate::capabilities::{Grants, is_region};
 use crate::job::launchers;
-use crate::text::sanitize;
+use crate::text::{is_env_name, sanitize};
 use crate::types::{AwsCredentials, LauncherKind, Login, NamedValue, Problem, Resolved, Severity};
 
 /// A plugin's problem, sanitised.
@@ -32,13 +32,6 @@ fn epoch_seconds(what: &str, seconds: u64) -> Result<SystemTime, String> {
         return Err(format!("{what} {seconds} is past the year 9999"));
     }
     UNIX_EPOCH.checked_add(Duration::from_secs(seconds)).ok_or_else(|| format!("{what} {seconds} is out of range"))
-}
-
-/// Whether `name` is a portable environment variable name.
-fn is_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Text that goes into a file a tool reads line by line: no NUL, no line break.

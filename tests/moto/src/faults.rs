@@ -82,6 +82,15 @@ impl FaultServer {
     pub fn requests(&self) -> usize {
         self.served.load(Ordering::SeqCst)
     }
+
+    /// SDK settings that talk to this server (us-east-1, test credentials),
+    /// as [`crate::Moto::sdk_loader`] for moto.
+    pub fn sdk_loader(&self) -> aws_config::ConfigLoader {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "faults"))
+    }
 }
 
 impl Drop for FaultServer {

@@ -10,16 +10,8 @@ use secrecy::ExposeSecret;
 
 use super::{Script, path_text, quote_word};
 use crate::folders::write_private;
+use crate::text::is_env_name;
 use crate::types::NamedValue;
-
-/// A value's name as the boundary checked it (a letter or `_`, then
-/// letters, digits and `_`): checked again, as it becomes a file name and
-/// a `case` pattern.
-fn is_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
 
 /// Write the stand-in into `folder`; returns the script `get-attr-value`.
 pub(super) fn write(folder: &Path, conn_id: &str, values: &[NamedValue]) -> std::io::Result<PathBuf> {
@@ -27,7 +19,8 @@ pub(super) fn write(folder: &Path, conn_id: &str, values: &[NamedValue]) -> std:
     std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
     let mut names = Vec::with_capacity(values.len());
     for value in values {
-        if !is_name(&value.name) {
+        // Checked at the boundary; again here, as it becomes a file name and a `case` pattern.
+        if !is_env_name(&value.name) {
             return Err(std::io::Error::other(format!("value name `{}` is not a name", value.name.escape_debug())));
         }
         write_private(&dir.join(&value.name), value.value.expose_secret().as_bytes(), 0o600)?;
