@@ -285,6 +285,12 @@ impl Script {
         // POSIX sed: one expression per prefix (BRE has no alternation).
         let names: String = prefixes.iter().map(|p| format!(" -e 's/^\\({p}[A-Za-z0-9_]*\\)=.*/\\1/p'")).collect();
         let kept = if keep.is_empty() { String::new() } else { format!("({}) ;; ", keep.join("|")) };
+        // Without `env` or `sed` (a minimal image) nothing would be cleared,
+        // silently: the stand-in stops instead.
+        self.line(
+            "command -v env >/dev/null && command -v sed >/dev/null || \
+             { echo \"${0##*/}: needs env and sed to clear the job's client settings\" >&2; exit 127; }",
+        );
         self.line(&format!("for v in $(env | sed -n{names}); do case \"$v\" in {kept}(*) unset \"$v\" ;; esac; done"))
     }
 
@@ -389,6 +395,18 @@ mod tests {
         let key = Login { private_key: Some("k".into()), host: Some("h".into()), ..Login::default() };
         let error = check_kind(LauncherKind::Ssh, Some(&key), false).unwrap_err();
         assert!(error.contains("does not use the login's host"), "the job names the destination: {error}");
+    }
+
+    #[test]
+    fn a_stand_in_that_cannot_clear_the_jobs_client_settings_stops_rather_than_run_with_them() {
+        let folder = tempfile::tempdir().unwrap();
+        let mut script = Script::new("psql", "pg");
+        script.unset_all(&["PG"], &[]).exec("true", &[]);
+        let path = script.write(folder.path(), "psql").unwrap();
+        let empty = tempfile::tempdir().unwrap();
+        let out = testing::output(std::process::Command::new("/bin/sh").arg(&path).env("PATH", empty.path()));
+        assert_eq!(out.status.code(), Some(127), "{out:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("needs env and sed"), "{out:?}");
     }
 
     #[test]
