@@ -4,7 +4,8 @@
 //! empty plugin (the benchmarks' floor), two that call or import WASI
 //! directly (host-resource hoarding, a newer WASI), one built without WASI
 //! that panics, the plugin template
-//! (built as its author would, outside the workspace), the
+//! and the docs' `http-basic` example (each built as its author would,
+//! outside the workspace), the
 //! drop-in airflow-aws plugin, and the aws connector as a plain file (the host
 //! embeds its own copy of the same build, made without WASI).
 
@@ -27,6 +28,8 @@ fn main() {
     println!("cargo:rustc-env=LAVA_TEST_PANICKING_COMPONENT={}", panicking.display());
     let template = lava_wasm_build::build_plugin_crate("examples/plugin-template", "lava-plugin-template");
     println!("cargo:rustc-env=LAVA_TEST_TEMPLATE_COMPONENT={}", template.display());
+    let http_basic = lava_wasm_build::build_plugin_crate("examples/http-basic", "lava-example-http-basic");
+    println!("cargo:rustc-env=LAVA_TEST_HTTP_BASIC_COMPONENT={}", http_basic.display());
     let aws = lava_wasm_build::build_builtin("lava-guest-aws", &["guest-aws", "guest-kit", "rules", "wit"]);
     println!("cargo:rustc-env=LAVA_TEST_AWS_COMPONENT={}", aws.display());
     let airflow =

@@ -16,7 +16,7 @@ pub mod slugify;
 pub mod uri;
 
 use lava_guest_kit::{
-    AssumeRole, Capability, Connector, Credentials, Field, Host, JobContext, Need, Resolved, ValidateContext,
+    AssumeRole, Capability, Credentials, Field, Host, JobContext, Need, RawConnector, Resolved, ValidateContext,
     log_warnings,
 };
 use lava_rules::fields::{SpecReader, parse_object};
@@ -34,7 +34,7 @@ pub struct AirflowAwsConnector;
 
 lava_guest_kit::export_connector!(AirflowAwsConnector);
 
-impl Connector for AirflowAwsConnector {
+impl RawConnector for AirflowAwsConnector {
     const TYPE: &'static str = CONNECTOR_TYPE;
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const FIELDS: &'static [Field] = FIELDS;
@@ -42,17 +42,17 @@ impl Connector for AirflowAwsConnector {
     /// the worker's own credentials for an empty connection.
     const NEEDS: &'static [Need] = &[Need::any(Capability::Sts), Need::any(Capability::WorkerCredentials)];
 
-    fn validate(&self, spec: &str, _context: &ValidateContext, _host: &dyn Host) -> Vec<Problem> {
+    fn validate_json(&self, spec: &str, _context: &ValidateContext, _host: &dyn Host) -> Vec<Problem> {
         check(spec).1
     }
 
     /// Airflow's rule, not lava's: `airflow_<conn_id>`, slugified; the
     /// worker's template does not apply.
-    fn session_name(&self, spec: &str, _context: &JobContext, _host: &dyn Host) -> Result<String, Vec<Problem>> {
+    fn session_name_json(&self, spec: &str, _context: &JobContext, _host: &dyn Host) -> Result<String, Vec<Problem>> {
         session_name(spec)
     }
 
-    fn resolve(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<Resolved, String> {
+    fn resolve_json(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<Resolved, String> {
         let (credentials, warnings) = resolve(spec, host)?;
         log_warnings(host, context, &warnings);
         Ok(Resolved::aws(credentials))

@@ -5,10 +5,9 @@ pub mod resolve;
 pub mod spec;
 
 use lava_guest_kit::{
-    Capability, Connector, Credentials, Field, Host, JobContext, Need, Problem, Resolved, Severity, ValidateContext,
+    Capability, Credentials, Field, Host, JobContext, Need, Problem, RawConnector, Resolved, Severity, ValidateContext,
     log_warnings,
 };
-use lava_rules::session;
 use spec::Settings;
 
 /// lava's `aws` connector type.
@@ -29,22 +28,22 @@ fn settings<'h>(realm: Option<&str>, host: &'h dyn Host) -> Settings<'h> {
     Settings { realm: realm.filter(|r| !r.is_empty()).map(str::to_string), host: Some(host), ..Settings::default() }
 }
 
-impl Connector for AwsConnector {
+impl RawConnector for AwsConnector {
     const TYPE: &'static str = spec::CONNECTOR_TYPE;
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const FIELDS: &'static [Field] = spec::FIELDS;
     /// lava's `aws`: static keys or an external id from SSM, and a role.
     const NEEDS: &'static [Need] = &[Need::any(Capability::Ssm), Need::any(Capability::Sts)];
 
-    fn validate(&self, spec: &str, context: &ValidateContext, host: &dyn Host) -> Vec<Problem> {
+    fn validate_json(&self, spec: &str, context: &ValidateContext, host: &dyn Host) -> Vec<Problem> {
         validate(spec, &settings(context.realm.as_deref(), host))
     }
 
-    fn session_name(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<String, Vec<Problem>> {
+    fn session_name_json(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<String, Vec<Problem>> {
         session_name(spec, context, &settings(Some(&context.realm), host))
     }
 
-    fn resolve(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<Resolved, String> {
+    fn resolve_json(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<Resolved, String> {
         let (credentials, warnings) = resolve(spec, context, &settings(Some(&context.realm), host), host)?;
         log_warnings(host, context, &warnings);
         Ok(Resolved::aws(credentials))
@@ -62,8 +61,7 @@ pub fn session_name(json: &str, job: &JobContext, settings: &Settings<'_>) -> Re
     if checked.spec.is_none() {
         return Err(errors_only(checked.problems));
     }
-    session::session_name(&job.session_name_template, &job.realm, &job.job_id, &job.conn_id)
-        .map_err(|message| vec![Problem { field: "CONN_APP_NAME".into(), message, severity: Severity::Error }])
+    Ok(job.session_name.clone())
 }
 
 /// Resolve the spec for the job through the host's capabilities. Also returns
@@ -83,9 +81,7 @@ pub fn resolve(
             .collect();
         return Err(format!("the spec is invalid: {}", problems.join("; ")));
     };
-    let name = session::session_name(&job.session_name_template, &job.realm, &job.job_id, &job.conn_id)
-        .map_err(|message| format!("CONN_APP_NAME: {message}"))?;
-    let credentials = resolve::resolve(&spec, &name, host)?;
+    let credentials = resolve::resolve(&spec, &job.session_name, host)?;
     Ok((credentials, checked.problems))
 }
 
@@ -104,7 +100,7 @@ mod tests {
             realm: "prod".into(),
             job_id: "nightly".into(),
             conn_id: "aws1".into(),
-            session_name_template: session::DEFAULT_TEMPLATE.into(),
+            session_name: "lv-prod-nightly".into(),
         }
     }
 
@@ -219,7 +215,7 @@ mod tests {
     fn a_setting_is_asked_of_the_host_only_when_a_check_needs_it() {
         let asked = |spec: &str| {
             let host = FakeHost::default();
-            AwsConnector.validate(spec, &ValidateContext { realm: Some("prod".into()) }, &host);
+            AwsConnector.validate_json(spec, &ValidateContext { realm: Some("prod".into()) }, &host);
             host.settings_read.take()
         };
         let role = r#""conn_id":"aws1","type":"aws","enabled":true,"role_arn":"arn:aws:iam::123456789012:role/r""#;
@@ -238,7 +234,7 @@ mod tests {
             .with_setting("AWS_CONN_DURATION", "20m")
             .with_setting("AWS_ACCESS_KEY_CACHE_TTL", "15m");
         let spec = r#"{"conn_id":"aws1","type":"aws","enabled":true,"role_arn":"arn:aws:iam::123456789012:role/r"}"#;
-        let resolved = AwsConnector.resolve(spec, &job(), &host).unwrap();
+        let resolved = AwsConnector.resolve_json(spec, &job(), &host).unwrap();
         assert_eq!(resolved.launcher, Some(lava_guest_kit::Launcher::AwsCli));
         assert_eq!(resolved.aws.as_ref().map(|c| c.access_key_id.as_str()), Some("ASIAFAKEROLE"));
         assert_eq!(host.assumed_requests()[0].duration_seconds, 1_200);

@@ -28,8 +28,8 @@ pub mod glue {
     #[cfg(feature = "rds")]
     use crate::AuthToken;
     use crate::{
-        AssumeRole, Capability, CapabilityError, Connector, Credentials, Host, JobContext, Launcher, Level, Login,
-        Problem, Resolved, Severity, ValidateContext,
+        AssumeRole, Capability, CapabilityError, Credentials, Host, JobContext, Launcher, Level, Login, Problem,
+        RawConnector, Resolved, Severity, ValidateContext,
     };
     #[cfg(feature = "redshift")]
     use crate::{ClusterCredentials, DatabaseCredentials, ServerlessCredentials};
@@ -151,7 +151,7 @@ pub mod glue {
     #[cfg(not(target_os = "unknown"))]
     fn report_panics() {}
 
-    pub fn describe<C: Connector>() -> wit::Descriptor {
+    pub fn describe<C: RawConnector>() -> wit::Descriptor {
         report_panics();
         wit::Descriptor {
             types: vec![C::TYPE.to_string()],
@@ -217,19 +217,19 @@ pub mod glue {
         }
     }
 
-    pub fn validate<C: Connector>(spec: String, context: wit::ValidateContext) -> Vec<wit::Problem> {
+    pub fn validate<C: RawConnector>(spec: String, context: wit::ValidateContext) -> Vec<wit::Problem> {
         report_panics();
-        problems_to_wit(C::default().validate(&spec, &ValidateContext { realm: context.realm }, &WasmHost))
+        problems_to_wit(C::default().validate_json(&spec, &ValidateContext { realm: context.realm }, &WasmHost))
     }
 
-    pub fn session_name<C: Connector>(spec: String, context: wit::JobContext) -> Result<String, Vec<wit::Problem>> {
+    pub fn session_name<C: RawConnector>(spec: String, context: wit::JobContext) -> Result<String, Vec<wit::Problem>> {
         report_panics();
-        C::default().session_name(&spec, &job_from_wit(context), &WasmHost).map_err(problems_to_wit)
+        C::default().session_name_json(&spec, &job_from_wit(context), &WasmHost).map_err(problems_to_wit)
     }
 
-    pub fn resolve<C: Connector>(spec: String, context: wit::JobContext) -> Result<wit::Resolved, String> {
+    pub fn resolve<C: RawConnector>(spec: String, context: wit::JobContext) -> Result<wit::Resolved, String> {
         report_panics();
-        let mut resolved = C::default().resolve(&spec, &job_from_wit(context), &WasmHost)?;
+        let mut resolved = C::default().resolve_json(&spec, &job_from_wit(context), &WasmHost)?;
         if let Some(aws) = resolved.aws.as_mut().filter(|aws| aws.region.is_none()) {
             aws.region = WasmHost.setting("AWS_REGION");
         }
@@ -237,12 +237,7 @@ pub mod glue {
     }
 
     fn job_from_wit(c: wit::JobContext) -> JobContext {
-        JobContext {
-            realm: c.realm,
-            job_id: c.job_id,
-            conn_id: c.conn_id,
-            session_name_template: c.session_name_template,
-        }
+        JobContext { realm: c.realm, job_id: c.job_id, conn_id: c.conn_id, session_name: c.session_name_template }
     }
 
     fn problems_to_wit(problems: Vec<Problem>) -> Vec<wit::Problem> {
@@ -310,7 +305,7 @@ pub mod glue {
     }
 }
 
-/// Export a [`Connector`](crate::Connector) as the component's
+/// Export a [`Connector`](crate::Connector) (or a [`RawConnector`](crate::RawConnector)) as the component's
 /// `lava:connector/connector` (contract 0.3.0). Use it once per plugin crate,
 /// at its root. Native builds (tests, fuzzing) expand it to nothing.
 #[macro_export]

@@ -29,17 +29,26 @@
 //! The guide is "Write a connector type" in the repository's README, and
 //! `examples/plugin-template/` is a complete crate to start from.
 
+// `#[derive(Spec)]` names this crate by its name, in its own tests too.
+extern crate self as lava_guest_kit;
+
 mod export;
 pub mod heap;
 mod host;
+pub mod spec;
 pub mod testing;
 
 pub use host::{
     AssumeRole, AuthToken, CapabilityError, ClusterCredentials, Credentials, DatabaseCredentials, Host, Level,
     ServerlessCredentials,
 };
-pub use lava_rules::fields::{SpecReader, parse_object};
+/// The derive for [`Spec`]: `#[derive(Spec)]` on a struct of named fields.
+pub use lava_guest_kit_derive::Spec;
+pub use lava_rules::fields::{FieldError, FieldValue, SpecReader, is_env_name, parse_object};
 pub use lava_rules::problem::{Problem, Severity, error_summary, has_error};
+/// The JSON library specs are read with, for a [`FieldValue`] of your own.
+pub use serde_json;
+pub use spec::Spec;
 
 #[doc(hidden)]
 #[cfg(target_family = "wasm")]
@@ -132,8 +141,16 @@ pub struct JobContext {
     pub job_id: String,
     /// The connection's id.
     pub conn_id: String,
-    /// The worker's role-session name template (lava's `CONN_APP_NAME`).
-    pub session_name_template: String,
+    /// The job's role-session name: the worker's template (lava's
+    /// `CONN_APP_NAME`) as the host rendered it for this job, cleansed.
+    pub session_name: String,
+}
+
+impl JobContext {
+    /// What `validate` would know of this job.
+    pub fn validate_context(&self) -> ValidateContext {
+        ValidateContext { realm: Some(self.realm.clone()) }
+    }
 }
 
 /// How the job uses what a connector resolved: a stand-in the host writes.
@@ -205,7 +222,7 @@ impl std::fmt::Debug for Login {
 
 /// One value handed to the job (for example a database password).
 #[derive(Clone, PartialEq, Eq)]
-pub struct Value {
+pub struct NamedValue {
     /// Its name: a letter, then letters, digits and `_` (an environment variable name).
     pub name: String,
     /// The value itself.
@@ -214,10 +231,22 @@ pub struct Value {
     pub secret: bool,
 }
 
-impl std::fmt::Debug for Value {
+impl NamedValue {
+    /// A value the host keeps out of logs and output (a password, a token).
+    pub fn secret(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Self { name: name.into(), value: value.into(), secret: true }
+    }
+
+    /// A value that may be shown (a host name, a user name).
+    pub fn plain(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Self { name: name.into(), value: value.into(), secret: false }
+    }
+}
+
+impl std::fmt::Debug for NamedValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let value = if self.secret { "<redacted>" } else { self.value.as_str() };
-        f.debug_struct("Value").field("name", &self.name).field("value", &value).finish()
+        f.debug_struct("NamedValue").field("name", &self.name).field("value", &value).finish()
     }
 }
 
@@ -225,7 +254,7 @@ impl std::fmt::Debug for Value {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resolved {
     /// Named values for the job.
-    pub values: Vec<Value>,
+    pub values: Vec<NamedValue>,
     /// When the result stops being valid (seconds since the Unix epoch).
     pub expiration: Option<u64>,
     /// AWS credentials for the job.
@@ -251,53 +280,120 @@ impl Resolved {
     }
 
     /// Named values only (no credentials, no stand-in).
-    pub fn values(values: Vec<Value>) -> Self {
+    pub fn values(values: Vec<NamedValue>) -> Self {
         Self { values, ..Self::default() }
     }
 }
 
-/// A connector type. Implement it on a `Default` type and export it with
-/// [`export_connector!`]; the host makes a fresh instance for every call, so
-/// nothing carries over from one call to the next.
+/// A connector type: its spec as a type, and what it does with a spec that
+/// has been read and checked. Implement it on a `Default` type and export it
+/// with [`export_connector!`]; the host makes a fresh instance for every
+/// call, so nothing carries over from one call to the next.
+///
+/// The SDK reads the spec for every call ([`spec::read_spec`]): `validate`
+/// returns its problems, and `session_name` and `resolve` run only on a spec
+/// without errors (`resolve` also only on an enabled connection, logging the
+/// spec's warnings first).
 pub trait Connector: Default {
+    /// The spec `type` this connector handles (lowercase letters, digits, `-`, `_`).
+    const TYPE: &'static str;
+    /// The connector's version, shown by `lava-conn plugins`.
+    const VERSION: &'static str;
+    /// The capabilities `resolve` calls, and how far: the host grants no
+    /// other (and only what the worker's policy allows of these). None by
+    /// default.
+    const NEEDS: &'static [Need] = &[];
+    /// Whether a spec without `enabled` may be used. lava's connectors say
+    /// no, and so does the default: the spec must say `"enabled": true`.
+    const ENABLED_BY_DEFAULT: bool = false;
+    /// The spec's fields: a struct with `#[derive(Spec)]`.
+    type Spec: Spec;
+
+    /// Problems beyond each field's type (a pattern, a range, fields that
+    /// go together), added to `problems`. The host grants no AWS here. By
+    /// default there are none.
+    fn check(&self, spec: &Self::Spec, context: &ValidateContext, problems: &mut Vec<Problem>) {
+        let _ = (spec, context, problems);
+    }
+
+    /// The role-session name for the spec in this job. The host grants no
+    /// AWS here. By default the worker's, which the host rendered for the
+    /// job (lava's rule).
+    fn session_name(&self, spec: &Self::Spec, context: &JobContext, host: &dyn Host) -> Result<String, Vec<Problem>> {
+        let _ = (spec, host);
+        Ok(context.session_name.clone())
+    }
+
+    /// Resolve the spec for the job through the host's capabilities. The
+    /// error is shown to the user as it is: say which field and what to do,
+    /// and never a secret.
+    fn resolve(&self, spec: Self::Spec, context: &JobContext, host: &dyn Host) -> Result<Resolved, String>;
+}
+
+/// A connector type over the contract's own terms: the spec as JSON text,
+/// and the field table written out. [`export_connector!`] exports any
+/// `RawConnector`, and every [`Connector`] is one; implement this directly
+/// only to read specs in a way the typed [`Spec`] cannot express.
+pub trait RawConnector: Default {
     /// The spec `type` this connector handles (lowercase letters, digits, `-`, `_`).
     const TYPE: &'static str;
     /// The connector's version, shown by `lava-conn plugins`.
     const VERSION: &'static str;
     /// The spec's fields, shown by `lava-conn describe`.
     const FIELDS: &'static [Field];
-    /// The capabilities `resolve` calls, and how far: the host grants no
-    /// other (and only what the worker's policy allows of these). None by
-    /// default.
+    /// As [`Connector::NEEDS`].
     const NEEDS: &'static [Need] = &[];
 
     /// The spec's problems; none means valid. The host grants no AWS here.
     /// By default a spec has none.
-    fn validate(&self, spec: &str, context: &ValidateContext, host: &dyn Host) -> Vec<Problem> {
+    fn validate_json(&self, spec: &str, context: &ValidateContext, host: &dyn Host) -> Vec<Problem> {
         let _ = (spec, context, host);
         Vec::new()
     }
 
-    /// The role-session name for the spec in this job. The host grants no AWS
-    /// here. By default: the spec's errors if it has any, else the worker's
-    /// template (lava's rule) rendered for the job.
-    fn session_name(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<String, Vec<Problem>> {
-        let problems = self.validate(spec, &ValidateContext { realm: Some(context.realm.clone()) }, host);
+    /// The role-session name for the spec in this job, or the spec's
+    /// errors. By default the worker's, as [`Connector::session_name`].
+    fn session_name_json(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<String, Vec<Problem>> {
+        let problems = self.validate_json(spec, &context.validate_context(), host);
         if has_error(&problems) {
             return Err(problems.into_iter().filter(|p| p.severity == Severity::Error).collect());
         }
-        lava_rules::session::session_name(
-            &context.session_name_template,
-            &context.realm,
-            &context.job_id,
-            &context.conn_id,
-        )
-        .map_err(|message| vec![Problem::error("CONN_APP_NAME", message)])
+        Ok(context.session_name.clone())
     }
 
-    /// Resolve the spec for the job through the host's capabilities. The
-    /// error is shown to the user as it is: say which field and what to do.
-    fn resolve(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<Resolved, String>;
+    /// Resolve the spec for the job, as [`Connector::resolve`].
+    fn resolve_json(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<Resolved, String>;
+}
+
+impl<C: Connector> RawConnector for C {
+    const TYPE: &'static str = C::TYPE;
+    const VERSION: &'static str = C::VERSION;
+    const FIELDS: &'static [Field] = <C::Spec as Spec>::FIELDS;
+    const NEEDS: &'static [Need] = C::NEEDS;
+
+    fn validate_json(&self, spec: &str, context: &ValidateContext, _host: &dyn Host) -> Vec<Problem> {
+        spec::read_spec(self, spec, context).problems
+    }
+
+    fn session_name_json(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<String, Vec<Problem>> {
+        let checked = spec::read_spec(self, spec, &context.validate_context());
+        match checked.spec {
+            Some(spec) => self.session_name(&spec, context, host),
+            None => Err(checked.problems.into_iter().filter(|p| p.severity == Severity::Error).collect()),
+        }
+    }
+
+    fn resolve_json(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<Resolved, String> {
+        let checked = spec::read_spec(self, spec, &context.validate_context());
+        let Some(spec) = checked.spec else {
+            return Err(format!("the spec is invalid: {}", error_summary(&checked.problems)));
+        };
+        log_warnings(host, context, &checked.problems);
+        if !checked.enabled {
+            return Err(format!("connection `{}` is not enabled: set `\"enabled\": true` to use it", context.conn_id));
+        }
+        self.resolve(spec, context, host)
+    }
 }
 
 /// Log each warning of a connection at `warn` (a resolve cannot return them).

@@ -260,7 +260,7 @@ fn resolve_logic(c: &mut Criterion) {
         realm: "prod".into(),
         job_id: "bench".into(),
         conn_id: "bench".into(),
-        session_name_template: lava_rules::session::DEFAULT_TEMPLATE.into(),
+        session_name: "lv-prod-bench".into(),
     };
     let host = host_with(test_config(), Arc::new(InstantBackend));
     let mut group = c.benchmark_group("resolve-logic");

@@ -322,6 +322,8 @@ impl WorkerConfig {
                 return Err(invalid(format!("{key}: `{value}` must be between 0 and {max_seconds} seconds")));
             }
         }
+        // A template that cannot parse fails here, not at every job's call.
+        lava_rules::session::check_template(&self.conn_app_name).map_err(|e| invalid(format!("CONN_APP_NAME: {e}")))?;
         let ranges: [(&str, u64, std::ops::RangeInclusive<u64>); 11] = [
             ("call_deadline_ms", self.call_deadline_ms, 1..=600_000),
             ("call_wall_limit_ms", self.call_wall_limit_ms, 1..=3_600_000),

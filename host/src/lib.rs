@@ -292,13 +292,23 @@ impl ConnectorHost {
         Ok(problems.into_iter().map(crate::contract::boundary::problem).collect())
     }
 
-    fn job_context(&self, spec: &Value, job: &Job) -> JobContext {
-        JobContext {
+    /// The job as a plugin sees it. The worker's `CONN_APP_NAME` reaches
+    /// the plugin rendered for the job and cleansed (lava's rule, in
+    /// `lava_rules::session`): a template with no tags, which renders to
+    /// itself. So the template is the host's alone to interpret, and a
+    /// plugin needs no template engine (the SDK's default session name was
+    /// 800 KB of every plugin). The error names the setting.
+    fn job_context(&self, spec: &Value, job: &Job) -> Result<JobContext, Problem> {
+        let conn_id = specs::conn_id_of(spec);
+        let name =
+            lava_rules::session::session_name(&self.inner.config.conn_app_name, &job.realm, &job.job_id, conn_id)
+                .map_err(|message| Problem::error("CONN_APP_NAME", message))?;
+        Ok(JobContext {
             realm: job.realm.clone(),
             job_id: job.job_id.clone(),
-            conn_id: specs::conn_id_of(spec).to_string(),
-            session_name_template: self.inner.config.conn_app_name.clone(),
-        }
+            conn_id: conn_id.to_string(),
+            session_name_template: name,
+        })
     }
 
     /// The STS role-session name for the spec in this job, or the problems
@@ -313,7 +323,10 @@ impl ConnectorHost {
             Err(problem) => return Ok(Err(vec![problem])),
         };
         let json = specs::to_json(spec);
-        let context = self.job_context(spec, job);
+        let context = match self.job_context(spec, job) {
+            Ok(context) => context,
+            Err(problem) => return Ok(Err(vec![problem])),
+        };
         let call = self.context(plugin, Grants::none(), spec, Some(job));
         let result = self
             .inner
@@ -455,7 +468,10 @@ impl ConnectorHost {
             summary: format!("{}: {}", p.field, p.message),
         })?;
         let json = specs::to_json(spec);
-        let context = self.job_context(spec, job);
+        let context = self.job_context(spec, job).map_err(|p| HostError::Resolve {
+            conn_id: sanitize(&conn_id),
+            message: sanitize(&format!("{}: {}", p.field, p.message)),
+        })?;
         let connector_type = spec.get("type").and_then(Value::as_str).unwrap_or_default();
         let grants = self.resolve_grants(&plugin.info, job, connector_type);
         let call = self.context(plugin, grants.clone(), spec, Some(job));

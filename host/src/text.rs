@@ -32,14 +32,9 @@ pub fn sanitize_bytes(bytes: &[u8]) -> String {
     sanitize(&String::from_utf8_lossy(bytes))
 }
 
-/// Whether `name` is a portable environment variable name: a letter or
-/// `_`, then letters, digits and `_`. A value's name must be one, as it
-/// becomes a variable, a file name and a shell `case` pattern.
-pub(crate) fn is_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
+/// The rule a value's name follows (it becomes a variable, a file name and
+/// a shell `case` pattern): the connectors check it with the same function.
+pub(crate) use lava_rules::fields::is_env_name;
 
 /// Whether `c` is a control or format character: invisible, or able to
 /// change how the text around it is shown (Unicode general categories Cc,

@@ -44,7 +44,7 @@ fn fixture() -> &'static Fixture {
                 {"conn_id": "keys", "type": "aws", "enabled": true, "access_keys": "/lava/prod/aws/keys"},
                 {"conn_id": "aws-launcher", "type": "legacy", "marker": marker("aws-launcher")},
                 {"conn_id": "sh-launcher", "type": "legacy", "marker": marker("sh-launcher")},
-                {"conn_id": "db-secret", "type": "ssm-secret", "parameter": "/lava/prod/db/password", "name": "DB_PASSWORD"},
+                {"conn_id": "db-secret", "type": "ssm-secret", "enabled": true, "parameter": "/lava/prod/db/password", "name": "DB_PASSWORD"},
             ]),
         )
     })

@@ -135,6 +135,153 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
+/// Whether `name` is a portable environment variable name: a letter or
+/// `_`, then letters, digits and `_`. A value a connector hands a job is
+/// named so: the name becomes a variable, a file name and a shell `case`
+/// pattern, and the host refuses any other.
+pub fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A type a spec field can hold, read from the field's JSON value with a
+/// message in lava-conn's words when the value is of another kind. The
+/// `#[derive(Spec)]` of the connector SDK reads each field through it, and
+/// `describe` shows its [`TYPE_NAME`](FieldValue::TYPE_NAME).
+pub trait FieldValue: Sized {
+    /// The type in words, as `describe` shows it (`string`, `list of strings`).
+    const TYPE_NAME: &'static str;
+    /// Whether a spec must have the field (an `Option` need not).
+    const REQUIRED: bool = true;
+    /// The value of a field that is present. The error's message completes
+    /// a sentence that starts with the field's name: "must be a string, not
+    /// a number".
+    fn from_value(value: &Value) -> Result<Self, FieldError>;
+    /// What an absent field reads as, when it may be absent.
+    fn absent() -> Option<Self> {
+        None
+    }
+}
+
+/// Why a field's value is refused, and where within it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// Where within the value, appended to the field's name (`[2]`, `.key`); empty for the value itself.
+    pub path: String,
+    /// What is wrong, completing "`field` …".
+    pub message: String,
+}
+
+impl From<String> for FieldError {
+    fn from(message: String) -> Self {
+        Self { path: String::new(), message }
+    }
+}
+
+impl From<&str> for FieldError {
+    fn from(message: &str) -> Self {
+        message.to_string().into()
+    }
+}
+
+fn wrong_kind(expected: &str, value: &Value) -> FieldError {
+    format!("must be {expected}, not {}", kind(value)).into()
+}
+
+impl FieldValue for String {
+    const TYPE_NAME: &'static str = "string";
+    fn from_value(value: &Value) -> Result<Self, FieldError> {
+        value.as_str().map(str::to_string).ok_or_else(|| wrong_kind("a string", value))
+    }
+}
+
+impl FieldValue for bool {
+    const TYPE_NAME: &'static str = "bool";
+    fn from_value(value: &Value) -> Result<Self, FieldError> {
+        value.as_bool().ok_or_else(|| wrong_kind("true or false", value))
+    }
+}
+
+impl FieldValue for f64 {
+    const TYPE_NAME: &'static str = "number";
+    fn from_value(value: &Value) -> Result<Self, FieldError> {
+        value.as_f64().ok_or_else(|| wrong_kind("a number", value))
+    }
+}
+
+/// Whole numbers, each within its type's range.
+macro_rules! whole_number_fields {
+    ($($t:ty),*) => {$(
+        impl FieldValue for $t {
+            const TYPE_NAME: &'static str = "integer";
+            fn from_value(value: &Value) -> Result<Self, FieldError> {
+                let Value::Number(number) = value else { return Err(wrong_kind("a whole number", value)) };
+                let whole = number.as_i64().and_then(|n| <$t>::try_from(n).ok())
+                    .or_else(|| number.as_u64().and_then(|n| <$t>::try_from(n).ok()));
+                whole.ok_or_else(|| {
+                    format!("must be a whole number from {} to {}, not {number}", <$t>::MIN, <$t>::MAX).into()
+                })
+            }
+        }
+    )*};
+}
+whole_number_fields!(u16, u32, u64, i32, i64);
+
+impl<T: FieldValue> FieldValue for Option<T> {
+    const TYPE_NAME: &'static str = T::TYPE_NAME;
+    const REQUIRED: bool = false;
+    /// `null` reads as absent, as `spec.get(field)` does in lava's Python.
+    fn from_value(value: &Value) -> Result<Self, FieldError> {
+        if value.is_null() { Ok(None) } else { T::from_value(value).map(Some) }
+    }
+    fn absent() -> Option<Self> {
+        Some(None)
+    }
+}
+
+impl FieldValue for Vec<String> {
+    const TYPE_NAME: &'static str = "list of strings";
+    fn from_value(value: &Value) -> Result<Self, FieldError> {
+        let Value::Array(items) = value else { return Err(wrong_kind("a list of strings", value)) };
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let at = |e: FieldError| FieldError { path: format!("[{i}]"), ..e };
+                item.as_str().map(str::to_string).ok_or_else(|| at(wrong_kind("a string", item)))
+            })
+            .collect()
+    }
+}
+
+impl FieldValue for BTreeMap<String, String> {
+    const TYPE_NAME: &'static str = "map of strings";
+    fn from_value(value: &Value) -> Result<Self, FieldError> {
+        let Value::Object(map) = value else { return Err(wrong_kind("a map of strings", value)) };
+        map.iter()
+            .map(|(k, v)| {
+                let at = |e: FieldError| FieldError { path: format!(".{k}"), ..e };
+                v.as_str().map(|v| (k.clone(), v.to_string())).ok_or_else(|| at(wrong_kind("a string", v)))
+            })
+            .collect()
+    }
+}
+
+impl FieldValue for serde_json::Map<String, Value> {
+    const TYPE_NAME: &'static str = "map";
+    fn from_value(value: &Value) -> Result<Self, FieldError> {
+        value.as_object().cloned().ok_or_else(|| wrong_kind("a map", value))
+    }
+}
+
+impl FieldValue for Value {
+    const TYPE_NAME: &'static str = "any JSON";
+    fn from_value(value: &Value) -> Result<Self, FieldError> {
+        Ok(value.clone())
+    }
+}
+
 /// A spec's fields, and the problems found in them so far.
 pub struct SpecReader<'a> {
     /// The spec's fields.
@@ -212,6 +359,31 @@ impl<'a> SpecReader<'a> {
             Value::String(s) => Some(s.clone()),
             other => {
                 self.error(field, format!("must be a string, not {}", kind(other)));
+                None
+            }
+        }
+    }
+
+    /// The field `name` as a `T`: absent, it is what `T` reads as absent
+    /// (`None` for an `Option`) or an error saying it is required; of the
+    /// wrong kind, an error naming the kind it must be.
+    pub fn field<T: FieldValue>(&mut self, name: &str) -> Option<T> {
+        self.field_or_else(name, T::absent)
+    }
+
+    /// The field `name` as a `T`, or `default()` when it is absent.
+    pub fn field_or_else<T: FieldValue>(&mut self, name: &str, default: impl FnOnce() -> Option<T>) -> Option<T> {
+        let Some(value) = self.object.get(name) else {
+            let value = default();
+            if value.is_none() {
+                self.error(name, "is required");
+            }
+            return value;
+        };
+        match T::from_value(value) {
+            Ok(value) => Some(value),
+            Err(FieldError { path, message }) => {
+                self.error(&format!("{name}{path}"), message);
                 None
             }
         }

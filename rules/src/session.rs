@@ -29,6 +29,20 @@ pub fn session_name(template: &str, realm: &str, job_id: &str, conn_id: &str) ->
     Ok(if name.len() < 2 { FALLBACK_NAME.to_string() } else { name })
 }
 
+/// Whether `template` parses, within the engine's nesting limit: checked
+/// when a worker's configuration is loaded. Rendering can still fail for a
+/// job (an undefined variable, a filter refusing its input), and is then the
+/// error of that call.
+pub fn check_template(template: &str) -> Result<(), String> {
+    if render_plain(template, "realm", "job", "conn").is_some() {
+        return Ok(());
+    }
+    let env = minijinja::Environment::new();
+    env.template_from_str(template)
+        .map(|_| ())
+        .map_err(|e| format!("template `{template}` cannot be parsed: {e}; it may use `realm`, `job_id` and `conn_id`"))
+}
+
 /// Render `template` with the template engine, as lava does (Jinja).
 pub fn render_with_minijinja(template: &str, realm: &str, job_id: &str, conn_id: &str) -> Result<String, String> {
     let mut env = minijinja::Environment::new();

@@ -36,6 +36,9 @@ pub const NEWER_WASI_COMPONENT: &str = env!("LAVA_TEST_NEWER_WASI_COMPONENT");
 /// `examples/plugin-template` (type `ssm-secret`), built as a crate of its own.
 pub const TEMPLATE_COMPONENT: &str = env!("LAVA_TEST_TEMPLATE_COMPONENT");
 
+/// `examples/http-basic` (type `http-basic`), the docs' example, built as a crate of its own.
+pub const HTTP_BASIC_COMPONENT: &str = env!("LAVA_TEST_HTTP_BASIC_COMPONENT");
+
 /// The airflow-aws connector, a drop-in plugin the host has never seen.
 pub const AIRFLOW_AWS_COMPONENT: &str = env!("LAVA_TEST_AIRFLOW_AWS_COMPONENT");
 

@@ -15,8 +15,8 @@
 //! ```
 
 use lava_guest_kit::{
-    AssumeRole, AuthToken, Capability, ClusterCredentials, Connector, Field, Host, JobContext, Launcher, Login, Need,
-    Problem, Resolved, ServerlessCredentials, ValidateContext, Value,
+    AssumeRole, AuthToken, Capability, ClusterCredentials, Field, Host, JobContext, Launcher, Login, NamedValue, Need,
+    Problem, RawConnector, Resolved, ServerlessCredentials, ValidateContext,
 };
 use serde_json::{Map, Value as Json};
 
@@ -28,7 +28,7 @@ lava_guest_kit::export_connector!(Family);
 
 const SECRET_SCOPE: &[&str] = &["app/"];
 
-impl Connector for Family {
+impl RawConnector for Family {
     const TYPE: &'static str = "family";
     const VERSION: &'static str = "0.3.0-test";
     const FIELDS: &'static [Field] = &[
@@ -48,19 +48,19 @@ impl Connector for Family {
         Need::any(Capability::RdsToken),
     ];
 
-    fn validate(&self, _spec: &str, _context: &ValidateContext, _host: &dyn Host) -> Vec<Problem> {
+    fn validate_json(&self, _spec: &str, _context: &ValidateContext, _host: &dyn Host) -> Vec<Problem> {
         Vec::new()
     }
 
-    fn resolve(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<Resolved, String> {
+    fn resolve_json(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<Resolved, String> {
         let spec: Map<String, Json> = serde_json::from_str(spec).map_err(|e| e.to_string())?;
         let mut values = Vec::new();
         for (i, call) in spec.get("calls").and_then(Json::as_array).into_iter().flatten().enumerate() {
             let got = self.call(call, context, host)?;
-            values.push(Value { name: format!("CALL_{i}"), value: got, secret: true });
+            values.push(NamedValue::secret(format!("CALL_{i}"), got));
         }
         for (name, value) in spec.get("values").and_then(Json::as_object).into_iter().flatten() {
-            values.push(Value { name: name.clone(), value: text(value), secret: true });
+            values.push(NamedValue::secret(name, text(value)));
         }
         let launcher = spec.get("launcher").and_then(Json::as_str).map(launcher).transpose()?;
         let login = spec.get("login").and_then(Json::as_object).map(login);

@@ -4,7 +4,7 @@
 
 #![cfg(target_family = "wasm")]
 
-use lava_guest_kit::{Connector, Field, Host, JobContext, Problem, Resolved, ValidateContext};
+use lava_guest_kit::{Field, Host, JobContext, Problem, RawConnector, Resolved, ValidateContext};
 
 #[derive(Default)]
 struct Panicking;
@@ -15,20 +15,20 @@ lava_guest_kit::export_connector!(Panicking);
 #[global_allocator]
 static HEAP: lava_guest_kit::heap::Heap = lava_guest_kit::heap::heap();
 
-impl Connector for Panicking {
+impl RawConnector for Panicking {
     const TYPE: &'static str = "panicking";
     const VERSION: &'static str = "0.0.1";
     const FIELDS: &'static [Field] = &[];
 
-    fn validate(&self, spec: &str, _context: &ValidateContext, _host: &dyn Host) -> Vec<Problem> {
+    fn validate_json(&self, spec: &str, _context: &ValidateContext, _host: &dyn Host) -> Vec<Problem> {
         panic!("a spec of {} bytes broke me", spec.len())
     }
 
-    fn session_name(&self, _spec: &str, _context: &JobContext, _host: &dyn Host) -> Result<String, Vec<Problem>> {
+    fn session_name_json(&self, _spec: &str, _context: &JobContext, _host: &dyn Host) -> Result<String, Vec<Problem>> {
         Ok("panicking".into())
     }
 
-    fn resolve(&self, _spec: &str, _context: &JobContext, _host: &dyn Host) -> Result<Resolved, String> {
+    fn resolve_json(&self, _spec: &str, _context: &JobContext, _host: &dyn Host) -> Result<Resolved, String> {
         Err("the panicking plugin resolves nothing".into())
     }
 }
