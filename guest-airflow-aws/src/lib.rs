@@ -383,7 +383,7 @@ impl Extra<'_, '_> {
     }
 
     /// What Airflow can do and the sandbox deliberately cannot: each an error
-    /// that says so (README, "Where lava-conn differs from Airflow").
+    /// that says so (`docs/airflow-behaviour.md`, "Where lava-conn deliberately differs from Airflow").
     fn refuse_sandbox_differences(&mut self) {
         let session_kwargs = self.map.get("session_kwargs").and_then(Value::as_object).cloned().unwrap_or_default();
         if truthy(self.map.get("profile_name")) || truthy(session_kwargs.get("profile_name")) {

@@ -1,32 +1,45 @@
 //! The connector SDK: everything a lava-conn connector type needs besides its
 //! own logic.
 //!
-//! A connector is a type implementing [`Connector`] — its field table, and
-//! `validate`, `session_name` and `resolve` over a spec — exported with
-//! [`export_connector!`]. What it may ask of the host comes through the
-//! [`Host`] it is handed: SSM reads, STS AssumeRole, the worker's
-//! credentials, log lines, worker settings. Nothing else reaches it: no
-//! files, network, environment or clock beyond the time of day.
+//! A connector declares its spec as a struct with `#[derive(Spec)]`, and
+//! implements [`Connector`] over it: `check` for the rules beyond types,
+//! `resolve` (and, rarely, `session_name`). The SDK reads every spec into
+//! the struct, with every problem named by its field, and makes `describe`'s
+//! field table from the same declaration. What a connector may ask of the
+//! host comes through the [`Host`] it is handed: SSM reads, STS AssumeRole,
+//! the capabilities behind features, log lines, worker settings. Nothing
+//! else reaches it: no files, network, environment or clock beyond the time
+//! of day.
 //!
-//! ```ignore
-//! use lava_guest_kit::{Connector, Field, Host, JobContext, Problem, Resolved, ValidateContext};
+//! ```
+//! use lava_guest_kit::{Capability, Connector, Host, JobContext, NamedValue, Need, Resolved, Spec};
 //!
 //! #[derive(Default)]
-//! struct Token;
+//! pub struct Token;
+//!
+//! lava_guest_kit::export_connector!(Token);
+//!
+//! /// A `token` connection.
+//! #[derive(Spec)]
+//! pub struct TokenSpec {
+//!     /// The SSM parameter holding the token.
+//!     parameter: String,
+//! }
 //!
 //! impl Connector for Token {
 //!     const TYPE: &'static str = "token";
-//!     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-//!     const FIELDS: &'static [Field] = &[Field::required("parameter", "string", "SSM parameter holding the token")];
+//!     const VERSION: &'static str = "1.0.0";
+//!     const NEEDS: &'static [Need] = &[Need::within(Capability::Ssm, &["/lava/{realm}/"])];
+//!     type Spec = TokenSpec;
 //!
-//!     fn validate(&self, spec: &str, _: &ValidateContext, _: &dyn Host) -> Vec<Problem> { /* … */ vec![] }
-//!     fn resolve(&self, spec: &str, _: &JobContext, host: &dyn Host) -> Result<Resolved, String> { /* … */ }
+//!     fn resolve(&self, spec: TokenSpec, _: &JobContext, host: &dyn Host) -> Result<Resolved, String> {
+//!         let token = host.get_parameter(&spec.parameter).map_err(|e| format!("parameter: {e}"))?;
+//!         Ok(Resolved::values(vec![NamedValue::secret("TOKEN", token)]))
+//!     }
 //! }
-//!
-//! lava_guest_kit::export_connector!(Token);
 //! ```
 //!
-//! The guide is "Write a connector type" in the repository's README, and
+//! The guide is `docs/connectors-in-rust.md` in the repository, and
 //! `examples/plugin-template/` is a complete crate to start from.
 
 // `#[derive(Spec)]` names this crate by its name, in its own tests too.

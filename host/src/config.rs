@@ -14,6 +14,12 @@ const MAX_CACHE_TTL_SECONDS: f64 = 30.0 * 86_400.0;
 pub use crate::capabilities::REALM_PLACEHOLDER;
 use crate::capabilities::{Allowed, Capability, PolicySource, Scope, TypePolicy};
 
+/// The default cap on a spec file's size (`max_spec_file_kib`): lava's own
+/// store holds specs of at most 400 KB (a DynamoDB item); a file of a list
+/// of specs has room for thousands. Parsing takes ~50 bytes of memory per
+/// byte of YAML, so the cap also bounds what one file costs.
+pub const DEFAULT_MAX_SPEC_FILE_KIB: u32 = 1024;
+
 /// How the worker runs connectors. Every field has lava's default; unknown keys
 /// are an error, so that a typo never silently falls back to a default.
 #[derive(Clone, Debug, Deserialize)]
@@ -135,7 +141,7 @@ impl Default for WorkerConfig {
             // The built-in connectors make at most three (SSM, then STS).
             max_capability_calls: 32,
             max_plugin_file_mib: 64,
-            max_spec_file_kib: crate::connections::specs::DEFAULT_MAX_SPEC_FILE_KIB,
+            max_spec_file_kib: DEFAULT_MAX_SPEC_FILE_KIB,
             allowed_endpoints: Vec::new(),
             allowed_roles: Vec::new(),
             policy: BTreeMap::new(),

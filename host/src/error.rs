@@ -1,6 +1,7 @@
 //! Errors at the library boundary. None of them carries a secret value.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The worker configuration could not be read or is invalid.
@@ -112,7 +113,7 @@ pub enum HostError {
     Resolve { conn_id: String, message: String },
     /// The connection store failed.
     #[error(transparent)]
-    Store(#[from] crate::connections::store::StoreError),
+    Store(#[from] StoreError),
     /// The host was built without a connection store.
     #[error("no connection store is configured: give the host a folder of specs or the DynamoDB store")]
     NoStore,
@@ -122,4 +123,35 @@ pub enum HostError {
     /// The same failure, shared by every concurrent resolve of one connection.
     #[error(transparent)]
     Shared(std::sync::Arc<HostError>),
+}
+
+/// A spec file could not be read or parsed.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecFileError {
+    /// The file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    /// The file is neither valid JSON nor valid YAML, or holds no spec.
+    #[error("{}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+}
+
+/// A connection store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No spec with this conn id.
+    #[error("connection `{conn_id}` is not in {store}")]
+    NotFound { conn_id: String, store: String },
+    /// Files of the store that could not be read may define this conn id.
+    #[error("connection `{conn_id}` cannot be served from {store} while {} of its files cannot be read (one may define it): {}; fix or remove them", unreadable.len(), unreadable.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    NotReadable { conn_id: String, store: String, unreadable: Vec<Arc<SpecFileError>> },
+    /// Two files hold the same conn id.
+    #[error("connection `{conn_id}` is defined twice: in {} and in {}", first.display(), second.display())]
+    Duplicate { conn_id: String, first: PathBuf, second: PathBuf },
+    /// A spec file is unreadable or invalid.
+    #[error(transparent)]
+    File(#[from] SpecFileError),
+    /// The store could not be read.
+    #[error("cannot read {store}: {message}")]
+    Unavailable { store: String, message: String },
 }

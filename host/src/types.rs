@@ -6,33 +6,8 @@ use std::time::SystemTime;
 
 use secrecy::SecretString;
 
-/// How serious a problem is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// The spec cannot be used.
-    Error,
-    /// The spec works but is suspicious.
-    Warning,
-}
-
-/// One thing wrong with a connection spec.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Problem {
-    /// The field concerned, or empty for the spec as a whole.
-    pub field: String,
-    /// What is wrong and what would be valid.
-    pub message: String,
-    /// Error or warning.
-    pub severity: Severity,
-}
-
-impl Problem {
-    /// An error found by the host itself (before any plugin ran).
-    pub fn error(field: &str, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into(), severity: Severity::Error }
-    }
-}
+/// Problems found in a spec: one definition with the SDK and the connectors.
+pub use lava_rules::problem::{Problem, Severity};
 
 /// The job a connection is resolved for.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]

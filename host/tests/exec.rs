@@ -252,7 +252,7 @@ fn a_missing_command_is_127() {
     assert!(text(&out.stderr).contains("/nonexistent/program"));
 }
 
-/// The README's embedding example, as built by `cargo test` (examples are built, not run).
+/// The embedding example (`docs/embedding.md`), as built by `cargo test` (examples are built, not run).
 #[test]
 fn the_embedding_example_runs() {
     let f = fixture();

@@ -3,16 +3,44 @@
 /// How serious a problem is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Severity {
+    /// The spec cannot be used.
     Error,
+    /// The spec works but is suspicious.
     Warning,
 }
 
-/// One thing wrong with a spec.
+/// One thing wrong with a connection spec: the one definition the
+/// connectors, the SDK and the host (its API and `--json` output) share.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
+    /// The field concerned (`tags.key`, `groups[1]`), or empty for the spec as a whole.
     pub field: String,
+    /// What is wrong and what would be valid.
     pub message: String,
+    /// Error or warning.
     pub severity: Severity,
+}
+
+// By hand, not derived: connector plugins build this crate, and need no
+// serde derive for it.
+impl serde::Serialize for Severity {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        })
+    }
+}
+
+impl serde::Serialize for Problem {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut problem = serializer.serialize_struct("Problem", 3)?;
+        problem.serialize_field("field", &self.field)?;
+        problem.serialize_field("message", &self.message)?;
+        problem.serialize_field("severity", &self.severity)?;
+        problem.end()
+    }
 }
 
 impl Problem {
@@ -70,6 +98,16 @@ mod tests {
         assert!(!has_error(&[]));
         assert_eq!(error_summary(&[warning, error, whole]), "b: broken; the spec as a whole");
         assert_eq!(error_summary(&[]), "");
+    }
+
+    #[test]
+    fn problems_serialise_with_lowercase_severities() {
+        let problems = [Problem::error("a", "bad"), Problem::warning("", "odd")];
+        assert_eq!(
+            serde_json::to_value(problems).unwrap(),
+            json!([{"field": "a", "message": "bad", "severity": "error"},
+                   {"field": "", "message": "odd", "severity": "warning"}])
+        );
     }
 
     #[test]

@@ -1,11 +1,10 @@
 //! Connections: where specs come from (a folder, lava's DynamoDB table), the
-//! credential cache in front of resolving them, and the two ways AWS is
-//! reached — the production [`SdkBackend`](sdk::SdkBackend) behind the
-//! capabilities, and the SDK credentials provider embedders hand their own
-//! clients.
+//! caches in front of reading and resolving them, and the production
+//! [`SdkBackend`](sdk::SdkBackend) behind the capabilities. (The SDK
+//! credentials provider embedders hand their own clients resolves through
+//! the host: `connector_host::sdk_credentials`.)
 
 pub(crate) mod cache;
-pub(crate) mod provider;
 pub(crate) mod rds_token;
 pub(crate) mod sdk;
 pub(crate) mod specs;

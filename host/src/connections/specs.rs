@@ -1,31 +1,15 @@
 //! Connection specs: reading them from JSON or YAML files, and a spec as the
 //! host keeps it once read (with its digest, which keys the credential cache).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::cache::Expiring;
+use crate::error::SpecFileError;
 use crate::text::sanitize;
-
-/// A spec file could not be read or parsed.
-#[derive(Debug, thiserror::Error)]
-pub enum SpecFileError {
-    /// The file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
-    /// The file is neither valid JSON nor valid YAML, or holds no spec.
-    #[error("{}: {message}", path.display())]
-    Parse { path: PathBuf, message: String },
-}
-
-/// The default cap on a spec file's size (`max_spec_file_kib`): lava's own
-/// store holds specs of at most 400 KB (a DynamoDB item); a file of a list
-/// of specs has room for thousands. Parsing takes ~50 bytes of memory per
-/// byte of YAML, so the cap also bounds what one file costs.
-pub const DEFAULT_MAX_SPEC_FILE_KIB: u32 = 1024;
 
 /// Deepest nesting a YAML spec file may have. lava's specs nest three deep;
 /// YAML's scanner takes time growing with the square of the flow nesting

@@ -9,32 +9,14 @@ use std::sync::{Arc, RwLock};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Number, Value};
 
-use super::specs::{DEFAULT_MAX_SPEC_FILE_KIB, SpecFileError, parse_spec_text, read_spec_text};
+use super::specs::{parse_spec_text, read_spec_text};
+use crate::config::DEFAULT_MAX_SPEC_FILE_KIB;
+use crate::error::{SpecFileError, StoreError};
 use crate::files::FileIdentity;
 use crate::text::sanitize;
 
 /// A boxed future, so that stores can be used as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// A connection store failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// No spec with this conn id.
-    #[error("connection `{conn_id}` is not in {store}")]
-    NotFound { conn_id: String, store: String },
-    /// Files of the store that could not be read may define this conn id.
-    #[error("connection `{conn_id}` cannot be served from {store} while {} of its files cannot be read (one may define it): {}; fix or remove them", unreadable.len(), unreadable.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
-    NotReadable { conn_id: String, store: String, unreadable: Vec<Arc<SpecFileError>> },
-    /// Two files hold the same conn id.
-    #[error("connection `{conn_id}` is defined twice: in {} and in {}", first.display(), second.display())]
-    Duplicate { conn_id: String, first: PathBuf, second: PathBuf },
-    /// A spec file is unreadable or invalid.
-    #[error(transparent)]
-    File(#[from] SpecFileError),
-    /// The store could not be read.
-    #[error("cannot read {store}: {message}")]
-    Unavailable { store: String, message: String },
-}
 
 /// Where specs come from. One small method; implement it for any other source.
 pub trait ConnectionStore: Send + Sync {

@@ -22,6 +22,26 @@ use wasmtime::component::{HasData, InstancePre, Linker};
 use crate::capabilities::{Capabilities, CapabilityView};
 pub(crate) use latest::lava::connector::types::{Descriptor, JobContext, Need, Problem, Resolved, ValidateContext};
 
+/// A capability error from one contract version's type (or the host's) to
+/// another's. The variants are the same in every version: one list here, so
+/// no version's mapping can miss or cross one.
+macro_rules! capability_error {
+    ($error:expr, $($from:ident)::+ => $($to:ident)::+) => {
+        match $error {
+            $($from)::+::NotGranted(m) => $($to)::+::NotGranted(m),
+            $($from)::+::NotFound(m) => $($to)::+::NotFound(m),
+            $($from)::+::AccessDenied(m) => $($to)::+::AccessDenied(m),
+            $($from)::+::Throttled(m) => $($to)::+::Throttled(m),
+            $($from)::+::InvalidInput(m) => $($to)::+::InvalidInput(m),
+            $($from)::+::RegionDisabled(m) => $($to)::+::RegionDisabled(m),
+            $($from)::+::ExpiredToken(m) => $($to)::+::ExpiredToken(m),
+            $($from)::+::Unavailable(m) => $($to)::+::Unavailable(m),
+            $($from)::+::Other(m) => $($to)::+::Other(m),
+        }
+    };
+}
+pub(crate) use capability_error;
+
 /// A declared capability as the host names it.
 pub(crate) fn capability(c: latest::lava::connector::types::Capability) -> crate::capabilities::Capability {
     use crate::capabilities::Capability as H;

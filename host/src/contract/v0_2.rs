@@ -90,19 +90,7 @@ fn credentials_to_old(c: new::AwsCredentials) -> old::AwsCredentials {
 }
 
 fn error_to_old(e: new::CapabilityError) -> old::CapabilityError {
-    use new::CapabilityError as N;
-    use old::CapabilityError as O;
-    match e {
-        N::NotGranted(m) => O::NotGranted(m),
-        N::NotFound(m) => O::NotFound(m),
-        N::AccessDenied(m) => O::AccessDenied(m),
-        N::Throttled(m) => O::Throttled(m),
-        N::InvalidInput(m) => O::InvalidInput(m),
-        N::RegionDisabled(m) => O::RegionDisabled(m),
-        N::ExpiredToken(m) => O::ExpiredToken(m),
-        N::Unavailable(m) => O::Unavailable(m),
-        N::Other(m) => O::Other(m),
-    }
+    super::capability_error!(e, new::CapabilityError => old::CapabilityError)
 }
 
 /// A 0.2.0 result in the latest shape.

@@ -153,18 +153,7 @@ fn trappable<T, U>(outcome: Outcome<T>, map: impl FnOnce(T) -> U) -> wasmtime::R
 }
 
 pub(super) fn error_to_wit(e: host::CapabilityError) -> CapabilityError {
-    use host::CapabilityError as H;
-    match e {
-        H::NotGranted(m) => CapabilityError::NotGranted(m),
-        H::NotFound(m) => CapabilityError::NotFound(m),
-        H::AccessDenied(m) => CapabilityError::AccessDenied(m),
-        H::Throttled(m) => CapabilityError::Throttled(m),
-        H::InvalidInput(m) => CapabilityError::InvalidInput(m),
-        H::RegionDisabled(m) => CapabilityError::RegionDisabled(m),
-        H::ExpiredToken(m) => CapabilityError::ExpiredToken(m),
-        H::Unavailable(m) => CapabilityError::Unavailable(m),
-        H::Other(m) => CapabilityError::Other(m),
-    }
+    super::capability_error!(e, host::CapabilityError => CapabilityError)
 }
 
 /// Host credentials for the plugin: the one place their secrets leave

@@ -7,8 +7,8 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::{self, ProvideCredentials, future};
 use secrecy::ExposeSecret;
 
-use super::cache::EXPIRY_SAFETY_WINDOW;
-use crate::ConnectorHost;
+use super::ConnectorHost;
+use crate::connections::cache::EXPIRY_SAFETY_WINDOW;
 use crate::error::HostError;
 use crate::types::{Job, Resolved};
 
@@ -143,7 +143,8 @@ mod tests {
     #[test]
     fn by_default_the_sdk_is_told_to_refresh_five_minutes_early() {
         let cache = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache");
-        let config = crate::WorkerConfig { compile_cache: Some(cache), ..crate::WorkerConfig::default() };
+        let config =
+            crate::config::WorkerConfig { compile_cache: Some(cache), ..crate::config::WorkerConfig::default() };
         let host = ConnectorHost::builder().config(config).build().expect("a host with the built-in");
         let provider = ConnectionCredentials::new(host, "c", Job::default());
         assert_eq!(provider.refresh_margin, Duration::from_secs(300));
