@@ -7,7 +7,7 @@
 pub use wasmtime;
 
 mod needs;
-pub use needs::{CORE_INSTANCES_PER_SLOT, MEMORIES_PER_SLOT, Needs, TABLES_PER_SLOT};
+pub use needs::{CORE_INSTANCES_PER_SLOT, MEMORIES_PER_SLOT, Needs, TABLES_PER_SLOT, not_a_component};
 
 use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
 

@@ -19,6 +19,26 @@ pub const MEMORIES_PER_SLOT: u32 = 2;
 /// Tables the pool holds per instance slot.
 pub const TABLES_PER_SLOT: u32 = 8;
 
+/// Why `wasm` is not a component, said so that its author knows the fix;
+/// `None` when its header is a component's. Read from the first 8 bytes,
+/// before any parsing.
+pub fn not_a_component(wasm: &[u8]) -> Option<String> {
+    const MAGIC: &[u8] = b"\0asm";
+    match wasm.get(..8) {
+        // Version 0x0d, layer 1: the component model's binary.
+        Some([0, b'a', b's', b'm', 0x0d, 0, 1, 0]) => None,
+        Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => Some(
+            "a core WebAssembly module, not a component: build it with `--target wasm32-wasip2` \
+             (or make it one with `wasm-tools component new`)"
+                .into(),
+        ),
+        Some(header) if header.starts_with(MAGIC) => {
+            Some("a WebAssembly binary of a version or layer this host does not read; it takes components".into())
+        }
+        _ => Some("not a WebAssembly file: a component starts with the bytes `\\0asm`".into()),
+    }
+}
+
 /// What one instance of a component takes from the pool.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Needs {
@@ -40,18 +60,23 @@ impl Needs {
     /// instantiated once.
     pub fn of(wasm: &[u8]) -> Result<Self, String> {
         let mut needs = Needs::default();
+        // The parser's own message and offset: its `Display` of some errors
+        // is a `Debug` dump of byte arrays.
+        let parse_error = |e: wasmparser::BinaryReaderError| {
+            format!("not a valid WebAssembly component: {} (at byte {})", e.message(), e.offset())
+        };
         for payload in Parser::new(0).parse_all(wasm) {
-            match payload.map_err(|e| e.to_string())? {
+            match payload.map_err(parse_error)? {
                 Payload::InstanceSection(reader) => {
                     for instance in reader {
-                        if let Instance::Instantiate { .. } = instance.map_err(|e| e.to_string())? {
+                        if let Instance::Instantiate { .. } = instance.map_err(parse_error)? {
                             needs.core_instances = needs.core_instances.saturating_add(1);
                         }
                     }
                 }
                 Payload::MemorySection(reader) => {
                     for memory in reader {
-                        let memory = memory.map_err(|e| e.to_string())?;
+                        let memory = memory.map_err(parse_error)?;
                         let page = memory.page_size_log2.map_or(1 << 16, |log2| 1u64 << log2.min(32));
                         needs.memories = needs.memories.saturating_add(1);
                         needs.initial_memory_bytes =

@@ -123,7 +123,7 @@ mod tests {
 
     #[test]
     fn malformed_keys_name_the_parameter_not_the_value() {
-        for value in ["nocommahere", ",xyzzyq", "AKIDQQ,", "AK IDQQ,plughq"] {
+        for value in ["nocommahere", ",xyzzyq", "AKIDQQ,", "AK IDQQ,plughq", "AKIDQQ,plu\nghq", "AKIDQQ,plu\0ghq"] {
             let caps = FakeHost::default().with_parameter("/lava/prod/keys", value);
             let spec = r#"{"conn_id":"aws1","type":"aws","enabled":true,"access_keys":"/lava/prod/keys"}"#;
             let err = resolve(spec, &job(), &settings(), &caps).unwrap_err();

@@ -27,7 +27,14 @@ fn static_keys(parameter: &str, region: Option<String>, host: &dyn Host) -> Resu
     let (id, secret) = value
         .split_once(',')
         .map(|(id, secret)| (id.trim(), secret.trim()))
-        .filter(|(id, secret)| !id.is_empty() && !secret.is_empty() && !id.contains(char::is_whitespace))
+        // A control character would have the host refuse the credentials as
+        // the plugin's invalid result: it is the parameter's shape, said so.
+        .filter(|(id, secret)| {
+            !id.is_empty()
+                && !secret.is_empty()
+                && !id.contains(char::is_whitespace)
+                && !id.chars().chain(secret.chars()).any(char::is_control)
+        })
         .ok_or_else(|| {
             format!(
                 "access_keys: SSM parameter `{parameter}` must hold `access_key_id,secret_access_key`; \

@@ -53,13 +53,18 @@ enum Command {
     Guard(cli::guard::Args),
 }
 
+/// What the CLI logs unless `RUST_LOG` says otherwise: warnings, and the
+/// audit trail (one line per AWS capability call). aws-config's warnings
+/// are left out: each is a failure the command reports itself, in words,
+/// and aws-config's own line dumps whole responses.
+const DEFAULT_LOG_FILTER: &str = "warn,lava_conn::audit=info,aws_config=error";
+
 fn main() -> ExitCode {
     // The audit trail (one line per AWS capability call) is on unless
     // RUST_LOG says otherwise: an operator needs it most when nobody asked.
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,lava_conn::audit=info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| DEFAULT_LOG_FILTER.into()),
         )
         .with_writer(std::io::stderr)
         // Its own report of a failed write is an `eprintln!` of its crate,
@@ -79,7 +84,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("lava-conn: {error:#}");
+            eprintln!("lava-conn: {}", cli::common::error_text(&error));
             ExitCode::from(failure)
         }
     }

@@ -39,10 +39,60 @@ fn validate_exit_codes() {
 
     let out = lava_conn(&["validate", "/nonexistent/spec.json"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/spec.json"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent/spec.json"), "{stderr}");
+    assert_eq!(stderr.matches("No such file").count(), 1, "the cause once, not doubled: {stderr}");
 
     let out = lava_conn(&["validate"]);
     assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
+}
+
+#[test]
+fn validate_reports_a_malformed_file_among_the_others_and_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let malformed = dir.path().join("malformed.json");
+    std::fs::write(&malformed, r#"{"conn_id": "a", "type": "aws", "#).unwrap();
+    let good = examples().join("connections.yaml");
+    let missing = dir.path().join("missing.yaml");
+    let files = [malformed.to_str().unwrap(), good.to_str().unwrap(), missing.to_str().unwrap()];
+    let out = lava_conn(&[&["validate", "--realm", "prod"][..], &files].concat());
+    assert_eq!(out.status.code(), Some(2), "a file that cannot be read is a failure");
+    let (text, stderr) = (stdout(&out), String::from_utf8_lossy(&out.stderr).into_owned());
+    assert!(text.contains("warehouse-loader: ok"), "the good file is still checked: {text}");
+    assert!(text.contains("; 2 file(s) could not be read"), "{text}");
+    assert!(stderr.contains("malformed.json: invalid JSON") && stderr.contains("missing.yaml"), "{stderr}");
+
+    let out = lava_conn(&[&["validate", "--json", "--realm", "prod"][..], &files].concat());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let entries = report.as_array().unwrap();
+    let files: Vec<&str> = entries.iter().map(|e| e["file"].as_str().unwrap()).collect();
+    assert!(files[0].ends_with("malformed.json") && files.last().unwrap().ends_with("missing.yaml"), "{files:?}");
+    assert!(entries[0]["error"].as_str().unwrap().contains("invalid JSON"), "{report}");
+    assert_eq!(entries.iter().filter(|e| e["valid"] == true).count(), entries.len() - 2, "{report}");
+}
+
+#[test]
+fn a_file_that_is_not_a_component_is_skipped_saying_what_it_is_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("garbage.wasm"), b"garbage!").unwrap();
+    std::fs::write(dir.path().join("core.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let spec = dir.path().join("mine.json");
+    std::fs::write(&spec, r#"{"conn_id": "c", "type": "mine", "enabled": true}"#).unwrap();
+    let out = lava_conn(&["--plugins", dir.path().to_str().unwrap(), "validate", spec.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .contains("core.wasm: a core WebAssembly module, not a component: build it with `--target wasm32-wasip2`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("garbage.wasm: not a WebAssembly file"), "{stderr}");
+    assert!(!stderr.contains("0x"), "no byte dumps: {stderr}");
+    assert_eq!(stderr.matches("garbage.wasm").count(), 1, "said once: {stderr}");
+    let text = stdout(&out);
+    assert!(
+        text.contains("plugin files were skipped, one may be meant for it") && text.contains("core.wasm"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -200,3 +200,59 @@ fn every_aws_capability_call_is_one_audit_event_without_secrets() {
     assert!(events[0].contains("capability=\"sts.assume-role\"") && events[0].contains(&format!("target=\"{ROLE}\"")));
     assert!(!log.contains("ASIA"), "no key id of the session: {log}");
 }
+
+#[test]
+fn a_worker_without_aws_credentials_is_told_so_in_one_line() {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lava-conn"))
+        .args(["resolve", "--realm", "prod", "--job-id", "j", "--connections"])
+        .arg(fixture().connections.path())
+        .arg("role")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("LAVA_CONN_COMPILE_CACHE", Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.contains("lava_conn::audit")).collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr}");
+    assert!(lines[0].contains("the worker has no AWS credentials") && lines[0].contains("AWS_PROFILE"), "{stderr}");
+    assert!(!lines[0].contains(" { "), "no Debug dump: {stderr}");
+}
+
+#[test]
+fn resolve_as_env_of_a_connection_without_aws_credentials_points_at_json_and_exec() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::copy(lava_conn_tests::TEMPLATE_COMPONENT, plugins.join("ssm-secret.wasm")).unwrap();
+    let specs = dir.path().join("specs");
+    std::fs::create_dir(&specs).unwrap();
+    let spec = json!({"conn_id": "secret", "type": "ssm-secret", "enabled": true, "parameter": "/lava/prod/aws/keys"});
+    std::fs::write(specs.join("secret.json"), spec.to_string()).unwrap();
+    let config = dir.path().join("worker.toml");
+    std::fs::write(&config, "[policy.ssm-secret]\nssm = [\"/lava/{realm}/\"]\n").unwrap();
+    let run = |format: &str| {
+        Command::new(env!("CARGO_BIN_EXE_lava-conn"))
+            .args(["--config", config.to_str().unwrap(), "--plugins", plugins.to_str().unwrap()])
+            .args(["resolve", "--realm", "prod", "--job-id", "j", "--connections", specs.to_str().unwrap()])
+            .args(["secret", "--format", format])
+            .envs(f.moto.env())
+            .env("LAVA_CONN_COMPILE_CACHE", Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache"))
+            .output()
+            .unwrap()
+    };
+    let out = run("env");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("yields no AWS credentials, which --format env prints"), "{stderr}");
+    assert!(stderr.contains("`--format json`") && stderr.contains("`lava-conn exec`"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    let json: Value = serde_json::from_str(&ok_stdout(&run("json"))).unwrap();
+    assert_eq!(json["conn_id"], "secret", "{json}");
+}

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use lava_conn::{WorkerConfig, output};
+use lava_conn::{WorkerConfig, output, sanitize};
 
 use super::common::{Globals, JobArgs, StoreArgs, aws_host, runtime};
 
@@ -43,10 +43,14 @@ pub fn run(args: &Args, globals: &Globals, config: WorkerConfig) -> anyhow::Resu
         let spec = spec.context("the spec was read while the host started")?;
         let resolved = host.resolve_spec(spec, job).await?;
         let aws = || {
-            resolved
-                .aws
-                .as_ref()
-                .with_context(|| format!("connection `{conn_id}` yields no AWS credentials for this format"))
+            resolved.aws.as_ref().with_context(|| {
+                format!(
+                    "connection `{}` yields no AWS credentials, which --format {} prints; \
+                         `--format json` prints what it yields, and `lava-conn exec` hands it to a job",
+                    sanitize(conn_id),
+                    clap::ValueEnum::to_possible_value(&format).map(|v| v.get_name().to_string()).unwrap_or_default()
+                )
+            })
         };
         let text = match format {
             Format::Json => format!("{:#}\n", output::json(conn_id, &resolved)),

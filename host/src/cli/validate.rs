@@ -29,55 +29,74 @@ pub fn run(args: &Args, globals: &Globals, config: WorkerConfig) -> anyhow::Resu
     let max_spec_bytes = config.max_spec_file_bytes();
     let host = host(globals, config, None)?;
     let (realm, json, files) = (realm.as_deref(), args.json, &args.files);
-    let mut specs = Vec::new();
+    // A file that cannot be read is that file's outcome, and a plugin
+    // failure a spec's: the others are still checked, in the order given.
+    let mut report = Vec::new();
+    let (mut specs, mut invalid, mut failed, mut unreadable) = (0, 0, 0, 0);
     for file in files {
-        for spec in read_spec_file(file, max_spec_bytes)? {
-            specs.push((file, spec));
-        }
-    }
-    let mut report = Vec::with_capacity(specs.len());
-    let (mut invalid, mut failed) = (0, 0);
-    for (file, spec) in &specs {
-        let conn_id = conn_id_of(spec);
-        // A plugin failure is this spec's outcome; the other specs are still checked.
-        let problems = match host.validate(spec, realm) {
-            Ok(problems) => problems,
+        let read = match read_spec_file(file, max_spec_bytes) {
+            Ok(read) => read,
             Err(error) => {
-                failed += 1;
+                unreadable += 1;
+                let error = sanitize(&error.to_string());
                 if json {
-                    report
-                        .push(json!({ "file": file, "conn_id": conn_id, "valid": false, "error": error.to_string() }));
+                    report.push(json!({ "file": file, "valid": false, "error": error }));
                 } else {
-                    println!("{}: error: {error}", sanitize(conn_id));
+                    eprintln!("lava-conn: {error}");
                 }
                 continue;
             }
         };
-        let valid = !has_error(&problems);
-        if !valid {
-            invalid += 1;
-        }
-        if json {
-            report.push(json!({ "file": file, "conn_id": conn_id, "valid": valid, "problems": problems }));
-        } else {
-            for p in &problems {
-                println!("{}", problem_line(conn_id, p));
-            }
-            if valid {
-                println!("{}: ok", sanitize(conn_id));
+        for spec in &read {
+            specs += 1;
+            let conn_id = conn_id_of(spec);
+            let problems = match host.validate(spec, realm) {
+                Ok(problems) => problems,
+                Err(error) => {
+                    failed += 1;
+                    if json {
+                        let error = error.to_string();
+                        report.push(json!({ "file": file, "conn_id": conn_id, "valid": false, "error": error }));
+                    } else {
+                        println!("{}: error: {error}", sanitize(conn_id));
+                    }
+                    continue;
+                }
+            };
+            let valid = !has_error(&problems);
+            invalid += usize::from(!valid);
+            if json {
+                report.push(json!({ "file": file, "conn_id": conn_id, "valid": valid, "problems": problems }));
+            } else {
+                for p in &problems {
+                    println!("{}", problem_line(conn_id, p));
+                }
+                if valid {
+                    println!("{}: ok", sanitize(conn_id));
+                }
             }
         }
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        let valid = specs.len() - invalid - failed;
-        let failures = if failed == 0 { String::new() } else { format!(", {failed} not checked (plugin failure)") };
-        println!("{} spec(s) checked: {valid} valid, {invalid} invalid{failures}", specs.len());
+        println!("{}", summary(specs, invalid, failed, unreadable));
     }
-    Ok(match (failed, invalid) {
+    Ok(match (failed + unreadable, invalid) {
         (0, 0) => ExitCode::SUCCESS,
         (0, _) => ExitCode::from(EXIT_INVALID),
         _ => ExitCode::from(EXIT_FAILURE),
     })
+}
+
+/// The summary line: every spec counted, and what could not be checked.
+fn summary(specs: usize, invalid: usize, failed: usize, unreadable: usize) -> String {
+    let mut line = format!("{specs} spec(s) checked: {} valid, {invalid} invalid", specs - invalid - failed);
+    if failed > 0 {
+        line.push_str(&format!(", {failed} not checked (plugin failure)"));
+    }
+    if unreadable > 0 {
+        line.push_str(&format!("; {unreadable} file(s) could not be read"));
+    }
+    line
 }

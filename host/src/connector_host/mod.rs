@@ -167,15 +167,7 @@ impl ConnectorHost {
             Some(Value::String(t)) => {
                 match self.inner.registry.get(&self.inner.runtime, &|| self.base_context(), t).await {
                     Ok(Some(plugin)) => Ok(plugin),
-                    Ok(None) => Err(Problem::error(
-                        "type",
-                        format!(
-                            "connector type `{}` is not handled by any loaded plugin (known: {}); \
-                         add its plugin to the plugin folder",
-                            sanitize(t),
-                            self.inner.registry.known_types()
-                        ),
-                    )),
+                    Ok(None) => Err(Problem::error("type", self.unserved_type(t))),
                     Err(Unserved::Clash(first, second)) => Err(Problem::error(
                         "type",
                         format!(
@@ -196,6 +188,23 @@ impl ConnectorHost {
             Some(_) => Err(Problem::error("type", "must be a string naming the connector type, such as `aws`")),
             None => Err(Problem::error("type", "is required: it names the connector type, such as `aws`")),
         }
+    }
+
+    /// Why no plugin serves `connector_type`, and the fix: the files that
+    /// were skipped (one may have been meant to serve it), or where plugins go.
+    fn unserved_type(&self, connector_type: &str) -> String {
+        let known = self.inner.registry.known_types();
+        let unserved = format!(
+            "connector type `{}` is not handled by any loaded plugin (known: {known})",
+            sanitize(connector_type)
+        );
+        let skipped = self.skipped_plugins();
+        if skipped.is_empty() {
+            return format!("{unserved}; add its plugin to the plugin folder (`--plugins`, LAVA_CONN_PLUGINS)");
+        }
+        let files: Vec<String> =
+            skipped.iter().map(|s| format!("{} ({})", sanitize(&s.path.to_string_lossy()), s.reason)).collect();
+        format!("{unserved}; plugin files were skipped, one may be meant for it: {}", files.join("; "))
     }
 
     /// Check a spec. An empty list means valid; warnings do not make it invalid.

@@ -133,7 +133,8 @@ impl<T: CapabilityView> PluginPre<T> {
                 let latest_error = latest::ConnectorPre::new(pre).err().map(|e| format!("{e:#}")).unwrap_or_default();
                 Err(format!(
                     "does not export lava:connector/connector at a version this host speaks \
-                     (0.1.0, 0.2.0 or 0.3.0): {latest_error}"
+                     (0.1.0, 0.2.0 or 0.3.0): did its crate call `lava_guest_kit::export_connector!` \
+                     (in Python, define the `Connector` class)? {latest_error}"
                 ))
             }
         }

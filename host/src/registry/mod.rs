@@ -237,7 +237,9 @@ impl Registry {
     }
 
     fn skip(&self, path: PathBuf, reason: String) {
-        tracing::warn!(plugin = %sanitize(&path.to_string_lossy()), "skipping plugin: {reason}");
+        // At info: whoever holds the host reports `skipped_plugins()` in its
+        // own words (the CLI, one line each), and a warning here said it twice.
+        tracing::info!(plugin = %sanitize(&path.to_string_lossy()), "skipping plugin: {reason}");
         self.skipped.lock().unwrap_or_else(|e| e.into_inner()).push(SkippedPlugin { path, reason });
     }
 
@@ -489,7 +491,10 @@ async fn load_one(
     let needs = match (needs, bytes) {
         (Some(needs), _) => needs,
         (None, Some(bytes)) => {
-            lava_engine::Needs::of(bytes).map_err(|e| format!("not a WebAssembly component: {e}"))?
+            if let Some(problem) = lava_engine::not_a_component(bytes) {
+                return Err(problem);
+            }
+            lava_engine::Needs::of(bytes)?
         }
         (None, None) => return Ok(None),
     };
