@@ -204,6 +204,12 @@ pub(crate) fn setting_variables() -> impl Iterator<Item = &'static str> {
     std::iter::once(CONFIG_FILE_VARIABLE).chain(ENV_OVERRIDES.iter().map(|(variable, _)| *variable))
 }
 
+/// The environment variables that override the configuration file, each
+/// with the key it sets (`lava-conn --help` lists them).
+pub fn setting_overrides() -> &'static [(&'static str, &'static str)] {
+    ENV_OVERRIDES
+}
+
 /// Environment variables that override the file, and the key each sets.
 /// lava's own parameter names are accepted bare and with lava's `LAVA_` prefix.
 const ENV_OVERRIDES: &[(&str, &str)] = &[

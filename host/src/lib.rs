@@ -39,7 +39,9 @@ pub use crate::capabilities::{
     ClusterCredentialsRequest, Declared, Grants, MAX_SECRET_BYTES, NoAws, PolicySource, Scope,
     ServerlessCredentialsRequest, TypePolicy,
 };
-pub use crate::config::{CONFIG_FILE_VARIABLE, DEFAULT_MAX_SPEC_FILE_KIB, WorkerConfig, is_setting_variable};
+pub use crate::config::{
+    CONFIG_FILE_VARIABLE, DEFAULT_MAX_SPEC_FILE_KIB, WorkerConfig, is_setting_variable, setting_overrides,
+};
 pub use crate::connections::sdk::{SdkBackend, configure as configure_sdk, load_sdk_config};
 pub use crate::connections::specs::{MAX_SPEC_NESTING, conn_id_of, read_spec_file};
 pub use crate::connections::store::{BoxFuture, ConnectionStore, DynamoStore, FolderStore};

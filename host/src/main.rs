@@ -26,7 +26,7 @@ use cli::common::{EXIT_EXEC_FAILURE, EXIT_FAILURE, Globals};
 
 /// A WebAssembly-sandboxed connector host for lava connections.
 #[derive(Parser)]
-#[command(name = "lava-conn", version, about, propagate_version = true)]
+#[command(name = "lava-conn", version, about, propagate_version = true, after_long_help = settings_help())]
 struct Cli {
     /// Worker configuration file (TOML).
     #[arg(long, global = true, env = lava_conn::CONFIG_FILE_VARIABLE, value_name = "FILE")]
@@ -51,6 +51,24 @@ enum Command {
     CredentialProcess(cli::credential_process::Args),
     #[command(hide = true)]
     Guard(cli::guard::Args),
+}
+
+/// The end of `--help`: every setting's environment variable (from the one
+/// table the configuration reads), logging and the audit trail.
+fn settings_help() -> String {
+    let mut text = format!(
+        "Settings: a TOML file (--config, {}), each key overridden by its variable:\n",
+        lava_conn::CONFIG_FILE_VARIABLE
+    );
+    for (variable, key) in lava_conn::setting_overrides() {
+        text.push_str(&format!("  {variable:<32} {key}\n"));
+    }
+    text.push_str(&format!(
+        "\nLogging: RUST_LOG (default `{DEFAULT_LOG_FILTER}`), to stderr. The audit trail is one \
+         `lava_conn::audit` line per AWS call a plugin makes (plugin, job, connection, target, outcome; \
+         never a secret); RUST_LOG=warn leaves it out.\n\nDocs: docs/cli-and-configuration.md"
+    ));
+    text
 }
 
 /// What the CLI logs unless `RUST_LOG` says otherwise: warnings, and the

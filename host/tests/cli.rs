@@ -422,3 +422,16 @@ fn the_guard_cleans_up_only_after_an_exec_that_never_said_done_and_forgets_a_rea
     assert_eq!(job.wait().unwrap().signal(), Some(libc::SIGKILL));
     assert!(!folder.exists());
 }
+
+#[test]
+fn help_names_every_settings_variable_logging_and_the_audit_trail() {
+    let help = stdout(&lava_conn(&["--help"]));
+    for (variable, key) in lava_conn::setting_overrides() {
+        assert!(help.lines().any(|l| l.contains(variable) && l.contains(key)), "{variable} ({key}) missing:\n{help}");
+    }
+    assert!(help.contains("RUST_LOG") && help.contains("lava_conn::audit"), "{help}");
+    let resolve = stdout(&lava_conn(&["resolve", "--help"]));
+    for variable in ["LAVA_REALM", "LAVA_JOB_ID", "LAVA_CONN_CONNECTIONS", "LAVA_CONN_CONFIG", "LAVA_CONN_PLUGINS"] {
+        assert!(resolve.contains(variable), "{variable} missing:\n{resolve}");
+    }
+}

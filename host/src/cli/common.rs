@@ -28,10 +28,10 @@ pub struct Globals {
 /// The job a command works for; defaults from the worker config (`LAVA_REALM`, `LAVA_JOB_ID`).
 #[derive(clap::Args)]
 pub struct JobArgs {
-    /// The realm.
+    /// The realm [default: LAVA_REALM, or `realm` in the config].
     #[arg(long)]
     pub realm: Option<String>,
-    /// The job id (it names the STS session).
+    /// The job id, which names the STS session [default: LAVA_JOB_ID, or `job_id` in the config].
     #[arg(long)]
     pub job_id: Option<String>,
 }
@@ -50,7 +50,8 @@ impl JobArgs {
 #[derive(clap::Args)]
 pub struct StoreArgs {
     /// A folder of JSON/YAML spec files, or `dynamodb` (table
-    /// `lava.<realm>.connections`). Default: the config's `connections`.
+    /// `lava.<realm>.connections`) [default: LAVA_CONN_CONNECTIONS, or
+    /// `connections` in the config].
     #[arg(long, value_name = "DIR|dynamodb")]
     pub connections: Option<String>,
 }

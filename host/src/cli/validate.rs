@@ -13,7 +13,7 @@ use super::common::{EXIT_FAILURE, EXIT_INVALID, Globals, has_error, host, proble
 /// any spec (every spec is still checked).
 #[derive(clap::Args)]
 pub struct Args {
-    /// The realm the specs belong to (`access_keys` must be under `/lava/<realm>/`).
+    /// The realm the specs belong to (`access_keys` must be under `/lava/<realm>/`) [default: LAVA_REALM, or `realm` in the config].
     #[arg(long)]
     realm: Option<String>,
     /// Print machine-readable JSON instead of one line per problem.
