@@ -272,3 +272,27 @@ fn an_indexed_plugin_whose_artefact_is_gone_is_read_checked_and_compiled_again()
     assert_eq!(info.compile_cache.as_str(), "compiled", "read and compiled again");
     assert_eq!(info.size_bytes, std::fs::metadata(dir.path().join("airflow-000.wasm")).unwrap().len());
 }
+
+#[test]
+fn a_plugin_compiled_for_its_first_use_is_announced_once_and_a_cached_one_never() {
+    let dir = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
+    let cache = tempfile::tempdir().unwrap();
+    let config = WorkerConfig { compile_cache: Some(cache.path().to_path_buf()), ..test_config() };
+    let announced = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let host = |config: WorkerConfig| {
+        let announced = announced.clone();
+        ConnectorHost::builder()
+            .config(config)
+            .plugin_dir(dir.path())
+            .on_compile(move |source, bytes| announced.lock().unwrap().push((source.to_string(), bytes)))
+            .build()
+            .unwrap()
+    };
+    host(config.clone()).plugins();
+    let size = std::fs::metadata(HOSTILE_COMPONENT).unwrap().len();
+    let file = PluginSource::File(dir.path().join("hostile.wasm")).to_string();
+    // The built-in comes precompiled: only the file is compiled, once.
+    assert_eq!(*announced.lock().unwrap(), [(file, size)]);
+    host(config).plugins();
+    assert_eq!(announced.lock().unwrap().len(), 1, "mapped from the cache the second time: nothing to say");
+}

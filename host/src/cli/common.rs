@@ -73,6 +73,12 @@ pub fn host(
     aws: Option<(Arc<dyn AwsBackend>, Arc<dyn ConnectionStore>)>,
 ) -> anyhow::Result<ConnectorHost> {
     let mut builder = ConnectorHost::builder().config(config);
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        builder = builder.on_compile(|source, bytes| {
+            let mb = bytes as f64 / 1e6;
+            eprintln!("lava-conn: compiling {} ({mb:.1} MB), its first use here…", sanitize(source));
+        });
+    }
     if let Some(dir) = &globals.plugins {
         builder = builder.plugin_dir(dir);
     }

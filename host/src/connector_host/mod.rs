@@ -35,6 +35,7 @@ pub struct HostBuilder {
     plugin_dir: Option<PathBuf>,
     backend: Option<Arc<dyn AwsBackend>>,
     store: Option<Arc<dyn ConnectionStore>>,
+    compile_notice: Option<crate::sandbox::CompileNotice>,
 }
 
 impl HostBuilder {
@@ -56,6 +57,14 @@ impl HostBuilder {
         self
     }
 
+    /// Call `notice` with a plugin's source and size just before it is
+    /// compiled (the compile cache had no artefact for it: its first use
+    /// here). A large plugin takes seconds: the CLI says so on a terminal.
+    pub fn on_compile(mut self, notice: impl Fn(&str, u64) + Send + Sync + 'static) -> Self {
+        self.compile_notice = Some(Arc::new(notice));
+        self
+    }
+
     /// Read connection specs from this store (needed by [`ConnectorHost::resolve`]).
     pub fn store(mut self, store: Arc<dyn ConnectionStore>) -> Self {
         self.store = Some(store);
@@ -73,7 +82,8 @@ impl HostBuilder {
         let backend = self.backend.unwrap_or_else(|| Arc::new(NoAws));
         let settings = Arc::new(config.plugin_settings());
         let endpoints = config.endpoints_allowed(std::env::vars());
-        let runtime = Runtime::new(&config)?;
+        let mut runtime = Runtime::new(&config)?;
+        runtime.compile_notice = self.compile_notice;
         let plugin_dir = self.plugin_dir.or_else(|| config.plugins.clone());
         let context = || CallContext::granting_nothing(&backend, &settings);
         let max_file_bytes = u64::from(config.max_plugin_file_mib) << 20;

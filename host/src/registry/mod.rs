@@ -502,7 +502,7 @@ async fn load_one(
     // limit. A component the pool cannot hold is refused here, before
     // anything is compiled.
     let describing = runtime.bounds_for(&[], &needs)?;
-    let Some((pre, compile_cache)) = runtime.prepare(bytes, &sha256, precompiled)? else {
+    let Some((pre, compile_cache)) = runtime.prepare(&source.to_string(), bytes, &sha256, precompiled)? else {
         return Ok(None);
     };
     let label: Arc<str> = source.to_string().into();

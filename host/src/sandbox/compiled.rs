@@ -127,6 +127,7 @@ impl CompiledStore {
         wasm: Option<&[u8]>,
         digest: &str,
         embedded: Option<Precompiled>,
+        before_compile: &dyn Fn(),
     ) -> wasmtime::Result<Option<(Component, CacheState)>> {
         // An artefact compiled for other settings or another CPU would be
         // refused by wasmtime: known here from the keys, before anything is
@@ -139,7 +140,10 @@ impl CompiledStore {
         let Some(folder) = &self.folder else {
             return Ok(match (embedded.map(|p| from_memory(p.bytes)), wasm) {
                 (Some(Ok(component)), _) => Some((component, CacheState::Embedded)),
-                (_, Some(wasm)) => Some((Component::new(engine, wasm)?, CacheState::NotCached)),
+                (_, Some(wasm)) => {
+                    before_compile();
+                    Some((Component::new(engine, wasm)?, CacheState::NotCached))
+                }
                 (_, None) => None,
             });
         };
@@ -178,6 +182,7 @@ impl CompiledStore {
         let Some(wasm) = wasm else {
             return Ok(None);
         };
+        before_compile();
         let compiled = engine.precompile_component(wasm)?;
         let state = match self.store(folder, &path, &compiled, &sha256_hex(&compiled)) {
             Ok(()) => CacheState::Compiled,
@@ -321,7 +326,7 @@ mod tests {
         let engine = Engine::default();
         let root = tempfile::tempdir().unwrap();
         let store = CompiledStore::open(&root.path().join("cache"), &engine, 1 << 30);
-        store.component(&engine, Some(EMPTY_COMPONENT), "d1", None).unwrap();
+        store.component(&engine, Some(EMPTY_COMPONENT), "d1", None, &|| {}).unwrap();
         let path = artifact(&root.path().join("cache"), "d1");
         let meta = std::fs::metadata(&path).unwrap();
         assert_eq!(meta.mode() & 0o777, 0o600);
@@ -329,7 +334,7 @@ mod tests {
 
         let written = meta.modified().unwrap();
         std::thread::sleep(Duration::from_millis(20));
-        store.component(&engine, Some(EMPTY_COMPONENT), "d1", None).unwrap();
+        store.component(&engine, Some(EMPTY_COMPONENT), "d1", None, &|| {}).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), written, "a hit must not rewrite");
     }
 
@@ -341,15 +346,16 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let store = CompiledStore::open(&root.path().join("cache"), &engine, 1 << 30);
         let fits = Precompiled { bytes, engine_key: key, sha256: "unused" };
-        let (_, state) = store.component(&engine, Some(EMPTY_COMPONENT), "fits", Some(fits)).unwrap().unwrap();
+        let (_, state) = store.component(&engine, Some(EMPTY_COMPONENT), "fits", Some(fits), &|| {}).unwrap().unwrap();
         assert_eq!(state, CacheState::Embedded);
         assert_eq!(std::fs::read(artifact(&root.path().join("cache"), "fits")).unwrap(), bytes, "stored as built");
         // Built for another engine: never stored nor copied, compiled instead.
         let other = Precompiled { bytes, engine_key: key ^ 1, sha256: "unused" };
-        let (_, state) = store.component(&engine, Some(EMPTY_COMPONENT), "other", Some(other)).unwrap().unwrap();
+        let (_, state) =
+            store.component(&engine, Some(EMPTY_COMPONENT), "other", Some(other), &|| {}).unwrap().unwrap();
         assert_eq!(state, CacheState::Compiled);
         let (_, state) = CompiledStore::open(&root.path().join("nowhere\0"), &engine, 1)
-            .component(&engine, Some(EMPTY_COMPONENT), "x", Some(other))
+            .component(&engine, Some(EMPTY_COMPONENT), "x", Some(other), &|| {})
             .unwrap()
             .unwrap();
         assert_eq!(state, CacheState::NotCached, "without a cache folder as well");
@@ -362,7 +368,7 @@ mod tests {
         let in_boot =
             |boot: Option<&str>| CompiledStore::open_in_boot(root.path(), &engine, 1 << 30, boot.map(String::from));
         let (_, state) =
-            in_boot(Some("boot-1")).component(&engine, Some(EMPTY_COMPONENT), "s1", None).unwrap().unwrap();
+            in_boot(Some("boot-1")).component(&engine, Some(EMPTY_COMPONENT), "s1", None, &|| {}).unwrap().unwrap();
         assert_eq!(state, CacheState::Compiled);
         let path = artifact(root.path(), "s1");
         let stored = std::fs::read(&path).unwrap();
@@ -370,7 +376,7 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&seal).unwrap(), format!("boot-1\n{}\n", sha256_hex(&stored)));
 
         // After a restart, checked and sealed for the new boot.
-        let (_, state) = in_boot(Some("boot-2")).component(&engine, None, "s1", None).unwrap().expect("mapped");
+        let (_, state) = in_boot(Some("boot-2")).component(&engine, None, "s1", None, &|| {}).unwrap().expect("mapped");
         assert_eq!(state, CacheState::Mapped);
         assert!(std::fs::read_to_string(&seal).unwrap().starts_with("boot-2\n"));
 
@@ -380,17 +386,17 @@ mod tests {
         let middle = torn.len() / 2;
         torn[middle] ^= 0xff;
         std::fs::write(&path, &torn).unwrap();
-        assert!(in_boot(Some("boot-3")).component(&engine, None, "s1", None).unwrap().is_none());
+        assert!(in_boot(Some("boot-3")).component(&engine, None, "s1", None, &|| {}).unwrap().is_none());
         let (_, state) =
-            in_boot(Some("boot-3")).component(&engine, Some(EMPTY_COMPONENT), "s1", None).unwrap().unwrap();
+            in_boot(Some("boot-3")).component(&engine, Some(EMPTY_COMPONENT), "s1", None, &|| {}).unwrap().unwrap();
         assert_eq!(state, CacheState::Compiled);
         assert_eq!(std::fs::read(&path).unwrap(), stored);
 
         // Without a seal (or with a broken one) it is not trusted either.
         std::fs::write(&seal, "garbage").unwrap();
-        assert!(in_boot(Some("boot-4")).component(&engine, None, "s1", None).unwrap().is_none());
+        assert!(in_boot(Some("boot-4")).component(&engine, None, "s1", None, &|| {}).unwrap().is_none());
         std::fs::remove_file(&seal).unwrap();
-        assert!(in_boot(Some("boot-4")).component(&engine, None, "s1", None).unwrap().is_none());
+        assert!(in_boot(Some("boot-4")).component(&engine, None, "s1", None, &|| {}).unwrap().is_none());
     }
 
     #[test]
@@ -398,10 +404,10 @@ mod tests {
         let engine = Engine::default();
         let root = tempfile::tempdir().unwrap();
         let store = CompiledStore::open_in_boot(root.path(), &engine, 1 << 30, None);
-        store.component(&engine, Some(EMPTY_COMPONENT), "u1", None).unwrap();
+        store.component(&engine, Some(EMPTY_COMPONENT), "u1", None, &|| {}).unwrap();
         let path = artifact(root.path(), "u1");
         assert!(!seal_path(&path).exists());
-        let (_, state) = store.component(&engine, None, "u1", None).unwrap().expect("mapped");
+        let (_, state) = store.component(&engine, None, "u1", None, &|| {}).unwrap().expect("mapped");
         assert_eq!(state, CacheState::Mapped);
     }
 
@@ -410,12 +416,15 @@ mod tests {
         let engine = Engine::default();
         let root = tempfile::tempdir().unwrap();
         let store = CompiledStore::open(root.path(), &engine, 1 << 30);
-        assert!(store.component(&engine, None, "d4", None).unwrap().is_none(), "nothing to map, nothing to compile");
-        store.component(&engine, Some(EMPTY_COMPONENT), "d4", None).unwrap();
-        let (_, state) = store.component(&engine, None, "d4", None).unwrap().expect("mapped without the bytes");
+        assert!(
+            store.component(&engine, None, "d4", None, &|| {}).unwrap().is_none(),
+            "nothing to map, nothing to compile"
+        );
+        store.component(&engine, Some(EMPTY_COMPONENT), "d4", None, &|| {}).unwrap();
+        let (_, state) = store.component(&engine, None, "d4", None, &|| {}).unwrap().expect("mapped without the bytes");
         assert_eq!(state, CacheState::Mapped);
         std::fs::write(artifact(root.path(), "d4"), b"not an artifact").unwrap();
-        assert!(store.component(&engine, None, "d4", None).unwrap().is_none(), "a damaged one needs the bytes");
+        assert!(store.component(&engine, None, "d4", None, &|| {}).unwrap().is_none(), "a damaged one needs the bytes");
     }
 
     #[test]
@@ -423,11 +432,11 @@ mod tests {
         let engine = Engine::default();
         let root = tempfile::tempdir().unwrap();
         let store = CompiledStore::open(root.path(), &engine, 1 << 30);
-        store.component(&engine, Some(EMPTY_COMPONENT), "d2", None).unwrap();
+        store.component(&engine, Some(EMPTY_COMPONENT), "d2", None, &|| {}).unwrap();
         let path = artifact(root.path(), "d2");
         let good = std::fs::read(&path).unwrap();
         std::fs::write(&path, b"not an artifact").unwrap();
-        store.component(&engine, Some(EMPTY_COMPONENT), "d2", None).unwrap();
+        store.component(&engine, Some(EMPTY_COMPONENT), "d2", None, &|| {}).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), good);
     }
 
@@ -444,14 +453,16 @@ mod tests {
         };
         let root = tempfile::tempdir().unwrap();
         let roomy = engine_for(1 << 20);
-        CompiledStore::open(root.path(), &roomy, 1 << 30).component(&roomy, Some(&component), "big", None).unwrap();
+        CompiledStore::open(root.path(), &roomy, 1 << 30)
+            .component(&roomy, Some(&component), "big", None, &|| {})
+            .unwrap();
         let path = artifact(root.path(), "big");
         let written = std::fs::metadata(&path).unwrap().modified().unwrap();
         std::thread::sleep(Duration::from_millis(20));
 
         let small = engine_for(1 << 16);
         let store = CompiledStore::open(root.path(), &small, 1 << 30);
-        let error = store.component(&small, Some(&component), "big", None).map(|_| ()).unwrap_err();
+        let error = store.component(&small, Some(&component), "big", None, &|| {}).map(|_| ()).unwrap_err();
         assert!(refused_by_pool(&error), "{error:#}");
         assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), written, "not compiled and stored again");
         let damaged = wasmtime::Error::msg("failed to parse precompiled artifact");
@@ -465,7 +476,7 @@ mod tests {
         std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
         let store = CompiledStore::open(root.path(), &engine, 1 << 30);
         assert!(store.folder.is_none());
-        store.component(&engine, Some(EMPTY_COMPONENT), "d3", None).unwrap();
+        store.component(&engine, Some(EMPTY_COMPONENT), "d3", None, &|| {}).unwrap();
         assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0, "nothing is written there");
     }
 
@@ -477,7 +488,7 @@ mod tests {
         let root = parent.path().join("cache");
         let store = CompiledStore::open(&root, &engine, 1 << 30);
         assert!(store.folder.is_none(), "another user could rename `cache` and put their own code there");
-        store.component(&engine, Some(EMPTY_COMPONENT), "d4", None).unwrap();
+        store.component(&engine, Some(EMPTY_COMPONENT), "d4", None, &|| {}).unwrap();
         assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0, "nothing is written there");
     }
 

@@ -62,6 +62,11 @@ pub(crate) struct PluginBounds {
     pub slots: u32,
 }
 
+/// Told of each plugin about to be compiled (the compile cache has no
+/// artefact for it): its source and size in bytes. Compiling a large plugin
+/// takes seconds, so whoever holds the host can say why it waits.
+pub type CompileNotice = std::sync::Arc<dyn Fn(&str, u64) + Send + Sync>;
+
 /// The engine, the linker with the host capabilities, and the call bounds.
 pub(crate) struct Runtime {
     engine: Engine,
@@ -70,6 +75,7 @@ pub(crate) struct Runtime {
     pub(crate) limits: CallLimits,
     slots: Slots,
     memory: MemoryLimits,
+    pub(crate) compile_notice: Option<CompileNotice>,
 }
 
 impl Runtime {
@@ -110,6 +116,7 @@ impl Runtime {
             },
             slots: Slots::new(slots),
             memory,
+            compile_notice: None,
         })
     }
 
@@ -155,13 +162,19 @@ impl Runtime {
     /// usable artefact: the caller reads them and asks again.
     pub fn prepare(
         &self,
+        source: &str,
         bytes: Option<&[u8]>,
         sha256: &str,
         embedded: Option<compiled::Precompiled>,
     ) -> Result<Option<(PluginPre<CallState>, CacheState)>, String> {
+        let before_compile = || {
+            if let (Some(notice), Some(bytes)) = (&self.compile_notice, bytes) {
+                notice(source, bytes.len() as u64);
+            }
+        };
         let Some((component, cache)) = self
             .compiled
-            .component(&self.engine, bytes, sha256, embedded)
+            .component(&self.engine, bytes, sha256, embedded, &before_compile)
             .map_err(|e| format!("not a WebAssembly component: {e:#}"))?
         else {
             return Ok(None);
