@@ -18,67 +18,48 @@ Built with the lava_connector SDK (`sdk/python`) by `./dev plugins`:
         -p examples/python-connector -p sdk/python -o target/plugins/db-login.wasm
 """
 
+import dataclasses
+from typing import Optional
+
 import lava_connector as lc
 
-FIELDS = [
-    lc.Field.required("conn_id", "string", "Connection identifier."),
-    lc.Field.required("type", "string", "`db-login`."),
-    lc.Field.optional("enabled", "bool", "Whether the connection may be used (default true)."),
-    lc.Field.optional("description", "string", "Free text."),
-    lc.Field.required("host", "string", "The database server's host name."),
-    lc.Field.optional("port", "integer", "Its port, 1 to 65535 (default 5432)."),
-    lc.Field.required("database", "string", "The database to connect to."),
-    lc.Field.required("user", "string", "The user to log in as."),
-    lc.Field.required("password_parameter", "string", "The SSM SecureString parameter holding the password."),
-]
+
+@dataclasses.dataclass
+class DbLoginSpec:
+    """A `db-login` connection's own fields (the SDK reads `conn_id`, `type`,
+    `enabled` and `description` for every connector)."""
+
+    host: str = lc.spec_field(doc="The database server's host name.")
+    database: str = lc.spec_field(doc="The database to connect to.")
+    user: str = lc.spec_field(doc="The user to log in as.")
+    password_parameter: str = lc.spec_field(doc="The SSM SecureString parameter holding the password.")
+    port: Optional[int] = lc.spec_field(None, doc="Its port, 1 to 65535 (default 5432).")
 
 
 class DbLogin(lc.Connector):
     TYPE = "db-login"
-    VERSION = "0.2.0"
-    FIELDS = FIELDS
+    VERSION = "0.3.0"
+    SPEC = DbLoginSpec
     NEEDS = [lc.Need.within(lc.Capability.SSM, ["/lava/{realm}/"])]
 
-    def check(self, spec, realm):
-        """Every problem of the spec, each naming its field."""
-        reader = lc.SpecReader(spec)
-        reader.warn_unknown(FIELDS, self.TYPE)
-        conn_id = reader.required_string("conn_id")
-        if conn_id == "":
-            reader.error("conn_id", "must not be empty")
-        reader.enabled()
+    def check(self, spec, context, reader):
         for name in ("host", "database", "user"):
-            value = reader.required_string(name)
-            if value is not None and (not value.strip() or any(c in value for c in "\r\n\0")):
+            value = getattr(spec, name)
+            if not value.strip() or any(c in value for c in "\r\n\0"):
                 reader.error(name, "must be one line of text, not empty")
-        reader.optional_int("port", 1, 65535)
-        parameter = reader.required_string("password_parameter")
-        if parameter is not None:
-            if not parameter.startswith("/"):
-                reader.error("password_parameter", "must be an SSM parameter name, starting with `/`")
-            elif realm and not parameter.startswith(f"/lava/{realm}/"):
-                # The worker decides what is readable (`ssm_prefixes`); this is
-                # its default, so say so before the read is refused.
-                reader.warning(
-                    "password_parameter",
-                    f"is outside `/lava/{realm}/`, the only SSM names this connector reads",
-                )
-        return reader
-
-    def validate(self, spec, context):
-        return self.check(spec, context.realm).problems
+        if spec.port is not None and not 1 <= spec.port <= 65535:
+            reader.error("port", f"must be 1 to 65535, not {spec.port}")
+        if not spec.password_parameter.startswith("/"):
+            reader.error("password_parameter", "must be an SSM parameter name, starting with `/`")
+        elif context.realm and not spec.password_parameter.startswith(f"/lava/{context.realm}/"):
+            # The connector declares `/lava/{realm}/` only: say so before the read is refused.
+            reader.warning(
+                "password_parameter",
+                f"is outside `/lava/{context.realm}/`, the only SSM names this connector reads",
+            )
 
     def resolve(self, spec, context):
-        reader = self.check(spec, context.realm)
-        if reader.has_error:
-            raise lc.ResolveError(f"the spec is invalid: {lc.error_summary(reader.problems)}")
-        for p in reader.problems:
-            lc.log.warn(f"connection `{context.conn_id}`: {p.field}: {p.message}")
-        if not reader.enabled():
-            raise lc.ResolveError(
-                f'connection `{context.conn_id}` is not enabled: set `"enabled": true` to use it'
-            )
-        parameter = spec["password_parameter"]
+        parameter = spec.password_parameter
         try:
             password = lc.ssm.get_parameter(parameter)
         except lc.NotFound:
@@ -92,10 +73,10 @@ class DbLogin(lc.Connector):
             ) from None
         return lc.Resolved(
             values=[
-                lc.Value("HOST", spec["host"]),
-                lc.Value("PORT", str(spec.get("port", 5432))),
-                lc.Value("DATABASE", spec["database"]),
-                lc.Value("USER", spec["user"]),
+                lc.Value("HOST", spec.host),
+                lc.Value("PORT", str(spec.port or 5432)),
+                lc.Value("DATABASE", spec.database),
+                lc.Value("USER", spec.user),
                 lc.Value("PASSWORD", password, secret=True),
             ]
         )

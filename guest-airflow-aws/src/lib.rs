@@ -302,6 +302,27 @@ impl Extra<'_, '_> {
         self.string_in(map, "extra.", key)
     }
 
+    /// A value that is set, as Python's f-string writes it: 8.29 formats
+    /// `aws_account_id` and `aws_iam_role` into the role ARN, so a number
+    /// (Airflow 3.1.6+ JSON-decodes URI query values: `aws_account_id=
+    /// 123456789012` is an int) is its decimal text and `true` is `True`.
+    /// Lists and maps are errors here (their Python text is no ARN part).
+    fn formatted(&mut self, key: &str) -> Option<String> {
+        let value = self.map.get(key);
+        if !truthy(value) {
+            return None;
+        }
+        match value? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+            Value::Bool(_) => Some("True".into()),
+            other => {
+                self.error(key, format!("must be a string or a whole number, not {}", kind(other)));
+                None
+            }
+        }
+    }
+
     fn error(&mut self, key: &str, message: impl Into<String>) {
         self.reader.error(&format!("extra.{key}"), message);
     }
@@ -515,8 +536,8 @@ impl Extra<'_, '_> {
     /// `role_arn`, else 8.29's `aws_account_id` + `aws_iam_role` (both set).
     fn role_arn(&mut self) -> Option<String> {
         let explicit = self.string("role_arn");
-        let account = self.string("aws_account_id");
-        let role = self.string("aws_iam_role");
+        let account = self.formatted("aws_account_id");
+        let role = self.formatted("aws_iam_role");
         let (key, arn) = match (explicit, account, role) {
             (Some(arn), account, role) => {
                 if account.is_some() || role.is_some() {

@@ -68,6 +68,19 @@ fn roles_from_role_arn_or_account_and_role_name() {
     assert_eq!(request.role_arn, "arn:aws:iam::123456789012:role/loader");
     assert_eq!(request.duration_seconds, 3_600);
     assert!(source.is_none(), "without login the worker's credentials assume the role");
+
+    // From a URI the account id is JSON-decoded into a number (Airflow core
+    // 3.1.6+), which 8.29's f-string writes out as its digits.
+    let fake = FakeHost::default();
+    let json = spec(json!({"conn_id": "x", "uri": "aws://?aws_account_id=123456789012&aws_iam_role=loader"}));
+    resolve(&json, &fake).unwrap();
+    assert_eq!(fake.assumed.borrow()[0].0.role_arn, "arn:aws:iam::123456789012:role/loader");
+    let json = spec(json!({"conn_id": "x", "extra": {"aws_account_id": [1], "aws_iam_role": "loader"}}));
+    let problems = check(&json).1;
+    assert!(
+        problems.iter().any(|p| p.field == "extra.aws_account_id" && p.message.contains("not a list")),
+        "{problems:?}"
+    );
 }
 
 #[test]

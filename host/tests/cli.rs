@@ -49,7 +49,7 @@ fn validate_exit_codes() {
 
 #[test]
 fn validate_reports_a_malformed_file_among_the_others_and_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = lava_test_moto::tempdir();
     let malformed = dir.path().join("malformed.json");
     std::fs::write(&malformed, r#"{"conn_id": "a", "type": "aws", "#).unwrap();
     let good = examples().join("connections.yaml");
@@ -73,7 +73,7 @@ fn validate_reports_a_malformed_file_among_the_others_and_goes_on() {
 
 #[test]
 fn a_file_that_is_not_a_component_is_skipped_saying_what_it_is_and_the_fix() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = lava_test_moto::tempdir();
     std::fs::write(dir.path().join("garbage.wasm"), b"garbage!").unwrap();
     std::fs::write(dir.path().join("core.wasm"), b"\0asm\x01\0\0\0").unwrap();
     let spec = dir.path().join("mine.json");
@@ -159,7 +159,7 @@ fn describe_and_plugins_show_an_author_what_the_host_made_of_a_plugin() {
         ("ssm-secret.wasm", lava_conn_tests::TEMPLATE_COMPONENT),
         ("broken.wasm", lava_conn_tests::BACKDOOR_COMPONENT),
     ]);
-    let cache = tempfile::tempdir().unwrap();
+    let cache = lava_test_moto::tempdir();
     let run = |args: &[&str]| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_lava-conn"));
         command.env("LAVA_CONN_COMPILE_CACHE", cache.path()).env_remove("LAVA_CONN_PLUGINS");
@@ -224,7 +224,7 @@ fn lava_conn_with_plugins(plugins: &Path, args: &[&str]) -> Output {
 #[test]
 fn validate_checks_every_file_even_after_a_plugin_failure() {
     let plugins = lava_conn_tests::plugin_dir(&[("hostile.wasm", lava_conn_tests::HOSTILE_COMPONENT)]);
-    let specs = tempfile::tempdir().unwrap();
+    let specs = lava_test_moto::tempdir();
     let write = |name: &str, spec: serde_json::Value| {
         let path = specs.path().join(name);
         std::fs::write(&path, spec.to_string()).unwrap();
@@ -263,7 +263,7 @@ fn assert_terminal_safe(what: &str, bytes: &[u8]) {
 fn spec_and_plugin_text_reaches_the_terminal_sanitised() {
     let plugins = lava_conn_tests::plugin_dir(&[("hostile.wasm", lava_conn_tests::HOSTILE_COMPONENT)]);
     lava_conn_tests::write_file(plugins.path(), "evil\u{1b}[2J\u{202e}.wasm", b"not a component");
-    let specs = tempfile::tempdir().unwrap();
+    let specs = lava_test_moto::tempdir();
     let file = specs.path().join("specs.json");
     std::fs::write(
         &file,
@@ -301,7 +301,7 @@ fn every_command_has_help() {
 
 #[test]
 fn a_first_run_maps_the_builtin_precompiled_at_build_time_instead_of_compiling_it() {
-    let cache = tempfile::tempdir().unwrap();
+    let cache = lava_test_moto::tempdir();
     let builtin_state = || {
         let out = Command::new(env!("CARGO_BIN_EXE_lava-conn"))
             .env("LAVA_CONN_COMPILE_CACHE", cache.path())
@@ -345,7 +345,7 @@ fn with_stdout_closed(args: &[&str]) -> (std::process::ExitStatus, String) {
 #[test]
 fn every_command_ends_quietly_when_its_reader_has_gone() {
     use std::os::unix::process::ExitStatusExt;
-    let specs = tempfile::tempdir().unwrap();
+    let specs = lava_test_moto::tempdir();
     let file = specs.path().join("many.json");
     // More than a pipe's 64 KiB of output, so that no write fits in its buffer.
     let many: Vec<serde_json::Value> = (0..2000)
@@ -371,7 +371,7 @@ fn every_command_ends_quietly_when_its_reader_has_gone() {
 #[test]
 fn a_closed_stderr_loses_log_lines_but_never_the_command() {
     // A spec file that cannot be parsed: a warning in the log as the folder is read.
-    let specs = tempfile::tempdir().unwrap();
+    let specs = lava_test_moto::tempdir();
     std::fs::write(specs.path().join("broken.yaml"), "conn_id: [").unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_lava-conn"))
         .args(["resolve", "--realm", "prod", "--job-id", "j", "--connections"])
@@ -404,7 +404,7 @@ fn guard(folder: &Path, lines: &str) -> std::process::ExitStatus {
 #[test]
 fn the_guard_cleans_up_only_after_an_exec_that_never_said_done_and_forgets_a_reaped_job() {
     use std::os::unix::process::ExitStatusExt;
-    let parent = tempfile::tempdir().unwrap();
+    let parent = lava_test_moto::tempdir();
     let folder = parent.path().join("conn.a.x");
     std::fs::create_dir(&folder).unwrap();
     let mut job = Command::new("sleep").arg("60").spawn().unwrap();

@@ -203,7 +203,7 @@ fn every_aws_capability_call_is_one_audit_event_without_secrets() {
 
 #[test]
 fn a_worker_without_aws_credentials_is_told_so_in_one_line() {
-    let home = tempfile::tempdir().unwrap();
+    let home = lava_test_moto::tempdir();
     let out = Command::new(env!("CARGO_BIN_EXE_lava-conn"))
         .args(["resolve", "--realm", "prod", "--job-id", "j", "--connections"])
         .arg(fixture().connections.path())
@@ -227,7 +227,7 @@ fn a_worker_without_aws_credentials_is_told_so_in_one_line() {
 #[test]
 fn resolve_as_env_of_a_connection_without_aws_credentials_points_at_json_and_exec() {
     let f = fixture();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = lava_test_moto::tempdir();
     let plugins = dir.path().join("plugins");
     std::fs::create_dir(&plugins).unwrap();
     std::fs::copy(lava_conn_tests::TEMPLATE_COMPONENT, plugins.join("ssm-secret.wasm")).unwrap();

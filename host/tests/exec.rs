@@ -14,7 +14,7 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/exec-role";
 /// Where the 0.1.0 plugin's launchers would leave their marks if any of
 /// their code ran: one file per attack, none of which may ever appear.
 fn marker(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("lava-conn-exec-markers-{}", std::process::id())).join(name)
+    lava_test_moto::scratch_path("exec-markers").join(name)
 }
 
 /// A plugin folder with the connector built against contract 0.1.0, and the
@@ -120,7 +120,7 @@ fn worker_config(workdir: &Path, extra: &str) -> std::path::PathBuf {
 
 #[test]
 fn the_stand_in_runs_the_aws_cli_as_the_connection() {
-    let workdir = tempfile::tempdir().unwrap();
+    let workdir = lava_test_moto::tempdir();
     let out = run(
         workdir.path(),
         &["aws1=role", "keys=keys"],
@@ -139,7 +139,7 @@ fn the_stand_in_runs_the_aws_cli_as_the_connection() {
 
 #[test]
 fn folders_and_files_are_private_while_the_command_runs() {
-    let workdir = tempfile::tempdir().unwrap();
+    let workdir = lava_test_moto::tempdir();
     let out = run(
         workdir.path(),
         &["aws1=role"],
@@ -155,7 +155,7 @@ fn folders_and_files_are_private_while_the_command_runs() {
 
 #[test]
 fn a_connections_secret_value_reaches_the_job_as_a_private_file_never_in_its_environment() {
-    let workdir = tempfile::tempdir().unwrap();
+    let workdir = lava_test_moto::tempdir();
     let out = run(
         workdir.path(),
         &["db=db-secret"],
@@ -170,7 +170,7 @@ fn a_connections_secret_value_reaches_the_job_as_a_private_file_never_in_its_env
 
 #[test]
 fn exit_codes_pass_through() {
-    let workdir = tempfile::tempdir().unwrap();
+    let workdir = lava_test_moto::tempdir();
     assert_eq!(run(workdir.path(), &["aws1=role"], "exit 7").status.code(), Some(7));
     assert_eq!(run(workdir.path(), &["aws1=role"], "kill -KILL $$").status.code(), Some(128 + 9));
     assert!(private_folders(workdir.path()).is_empty(), "removed after a signal too");
@@ -179,7 +179,7 @@ fn exit_codes_pass_through() {
 #[test]
 fn signals_are_forwarded_and_folders_removed() {
     for (signal, name) in [(libc::SIGTERM, "TERM"), (libc::SIGINT, "INT"), (libc::SIGHUP, "HUP")] {
-        let workdir = tempfile::tempdir().unwrap();
+        let workdir = lava_test_moto::tempdir();
         let marker = workdir.path().join("started");
         let script = format!(
             "trap 'echo got-{name}; exit 3' {name}; touch {}; while true; do sleep 0.1; done",
@@ -205,7 +205,7 @@ fn signals_are_forwarded_and_folders_removed() {
 
 #[test]
 fn a_command_that_cannot_be_run_is_126() {
-    let workdir = tempfile::tempdir().unwrap();
+    let workdir = lava_test_moto::tempdir();
     let not_executable = workdir.path().join("job.sh");
     std::fs::write(&not_executable, "#!/bin/sh\necho ran\n").unwrap();
     let f = fixture();
@@ -224,7 +224,7 @@ fn a_command_that_cannot_be_run_is_126() {
 
 #[test]
 fn an_unresolvable_connection_stops_the_start() {
-    let workdir = tempfile::tempdir().unwrap();
+    let workdir = lava_test_moto::tempdir();
     let marker = workdir.path().join("ran");
     let out = run(workdir.path(), &["aws1=role", "bad=missing"], &format!("touch {}", marker.display()));
     assert_eq!(out.status.code(), Some(125));
@@ -277,7 +277,7 @@ fn the_embedding_example_runs() {
 #[test]
 fn a_contract_0_1_0_launcher_never_runs_plugin_code_in_the_job() {
     std::fs::create_dir_all(marker("")).unwrap();
-    let workdir = tempfile::tempdir().unwrap();
+    let workdir = lava_test_moto::tempdir();
     let out = run(
         workdir.path(),
         &["old=aws-launcher", "shell=sh-launcher"],
@@ -313,7 +313,7 @@ fn a_contract_0_1_0_launcher_never_runs_plugin_code_in_the_job() {
 
 #[test]
 fn the_job_never_sees_the_workers_own_credentials() {
-    let workdir = tempfile::tempdir().unwrap();
+    let workdir = lava_test_moto::tempdir();
     let worker_variables = [
         ("AWS_SECRET_ACCESS_KEY", "testing"),
         ("AWS_SESSION_TOKEN", "worker-session-token-1234"),
@@ -351,7 +351,7 @@ fn the_job_never_sees_the_workers_own_credentials() {
 
 #[test]
 fn the_stand_in_clears_stale_credentials_before_it_runs_aws() {
-    let workdir = tempfile::tempdir().unwrap();
+    let workdir = lava_test_moto::tempdir();
     // A fake `aws` first on PATH: it shows what the real one would see.
     let bin = workdir.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
@@ -388,10 +388,10 @@ fn the_stand_in_clears_stale_credentials_before_it_runs_aws() {
 
 #[test]
 fn a_job_never_runs_as_the_worker_whose_credentials_are_in_files() {
-    let workdir = tempfile::tempdir().unwrap();
+    let workdir = lava_test_moto::tempdir();
     // The worker's keys only in files: the credentials file named by a
     // variable, a profile in its config file, and `~/.aws/credentials`.
-    let files = tempfile::tempdir().unwrap();
+    let files = lava_test_moto::tempdir();
     let credentials = files.path().join("credentials");
     std::fs::write(&credentials, "[default]\naws_access_key_id = AKIDWORKERFILE\naws_secret_access_key = x\n").unwrap();
     let config = files.path().join("config");
@@ -481,7 +481,7 @@ fn a_running_job(workdir: &Path) -> (std::process::Child, i32, i32) {
 
 #[test]
 fn a_killed_exec_takes_its_job_with_it_and_leaves_no_secret_behind() {
-    let workdir = tempfile::tempdir().unwrap();
+    let workdir = lava_test_moto::tempdir();
     let (mut exec, job, child) = a_running_job(workdir.path());
     let folders = private_folders(workdir.path());
     assert_eq!(folders.len(), 1, "the connection's folder, with its keys: {folders:?}");
@@ -496,7 +496,7 @@ fn a_killed_exec_takes_its_job_with_it_and_leaves_no_secret_behind() {
 
 #[test]
 fn what_a_killed_exec_and_its_guard_left_is_swept_by_the_next_exec() {
-    let workdir = tempfile::tempdir().unwrap();
+    let workdir = lava_test_moto::tempdir();
     let (mut exec, job, _) = a_running_job(workdir.path());
     let folder = private_folders(workdir.path()).remove(0);
     // Its guard is killed first, as a kill of the whole cgroup would.

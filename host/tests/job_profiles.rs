@@ -68,7 +68,7 @@ fn strs(v: &[String]) -> Vec<&str> {
 
 #[test]
 fn a_python_job_with_two_labels_sees_two_assumed_roles_through_boto3_profiles() {
-    let workdir = tempfile::tempdir().unwrap();
+    let workdir = lava_test_moto::tempdir();
     let code = r#"
 import os, boto3
 for label in ("a", "b"):
@@ -88,7 +88,7 @@ print("default", os.environ.get("AWS_PROFILE"), os.environ.get("AWS_ACCESS_KEY_I
 
 #[test]
 fn default_conn_makes_a_profile_the_one_sdk_code_gets_without_naming_it() {
-    let workdir = tempfile::tempdir().unwrap();
+    let workdir = lava_test_moto::tempdir();
     let code = r#"import boto3; print(boto3.client("sts").get_caller_identity()["Arn"])"#;
     let stdout =
         checked(exec(workdir.path(), &["a=reader", "b=writer"], &["--default-conn", "b"], &strs(&python(code))));
@@ -103,7 +103,7 @@ fn default_conn_makes_a_profile_the_one_sdk_code_gets_without_naming_it() {
 
 #[test]
 fn the_aws_cli_uses_a_connection_by_profile() {
-    let workdir = tempfile::tempdir().unwrap();
+    let workdir = lava_test_moto::tempdir();
     let script =
         "aws --profile b sts get-caller-identity --output text --query Arn && aws configure get region --profile b";
     let stdout = checked(exec(workdir.path(), &["a=reader", "b=writer"], &[], &["sh", "-c", script]));
@@ -116,7 +116,7 @@ fn a_rust_job_uses_its_connections_profile_with_the_aws_sdk() {
     let example = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("examples/job_profile");
     assert!(example.exists(), "{} is built by cargo test", example.display());
     let example = example.display().to_string();
-    let workdir = tempfile::tempdir().unwrap();
+    let workdir = lava_test_moto::tempdir();
     let stdout = checked(exec(workdir.path(), &["a=reader", "b=writer"], &[], &[&example, "b"]));
     assert_eq!(stdout.trim(), "arn:aws:sts::123456789012:assumed-role/writer/lv-prod-sdk-job");
     let stdout = checked(exec(workdir.path(), &["a=reader"], &[], &[&example]));
@@ -125,7 +125,7 @@ fn a_rust_job_uses_its_connections_profile_with_the_aws_sdk() {
 
 #[test]
 fn a_long_job_gets_new_credentials_when_the_old_ones_age_out() {
-    let workdir = tempfile::tempdir().unwrap();
+    let workdir = lava_test_moto::tempdir();
     // A 15-minute session is inside botocore's refresh window from the start,
     // so it asks the parent at each use; the parent's cache keeps a resolve
     // for 1 s, so a job longer than that is handed a new session.
@@ -165,7 +165,7 @@ for _ in range(2):
 
 #[test]
 fn the_helper_refuses_labels_of_other_jobs_and_cannot_outlive_its_job() {
-    let workdir = tempfile::tempdir().unwrap();
+    let workdir = lava_test_moto::tempdir();
     let script = r#"socket=$(sed -n "s/.*--socket '\([^']*\)'.*/\1/p" "$AWS_CONFIG_FILE" | head -1)
 echo "$socket" > "$HOME/socket"
 stat -c '%a' "$(dirname "$socket")" "$AWS_CONFIG_FILE" "$AWS_SHARED_CREDENTIALS_FILE"
@@ -190,7 +190,7 @@ stat -c '%a' "$(dirname "$socket")" "$AWS_CONFIG_FILE" "$AWS_SHARED_CREDENTIALS_
 
 #[test]
 fn lava_conn_never_takes_its_own_credentials_from_a_jobs_profile() {
-    let workdir = tempfile::tempdir().unwrap();
+    let workdir = lava_test_moto::tempdir();
     // A job that runs lava-conn again, with the job's environment (its profile
     // as the only credentials): refused, naming the profile and the fix.
     let nested = format!(

@@ -51,7 +51,7 @@ fn the_whole_flow_at_trace_level_leaks_nothing() {
         ],
         "roles": ["secretive"],
     }));
-    let dir = tempfile::tempdir().unwrap();
+    let dir = lava_test_moto::tempdir();
     let conns = dir.path().join("conns");
     std::fs::create_dir(&conns).unwrap();
     let specs = json!([

@@ -118,7 +118,7 @@ pub fn test_policy() -> std::collections::BTreeMap<String, lava_conn::TypePolicy
 /// `n` distinct plugins: the airflow-aws component with its type renamed
 /// `airflow-000`, `airflow-001`, … (same length, so the component stays valid).
 pub fn renamed_airflow_plugins(n: usize) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("a temporary folder");
+    let dir = lava_test_moto::tempdir();
     let original = std::fs::read(AIRFLOW_AWS_COMPONENT).expect("the airflow-aws component");
     for i in 0..n {
         let renamed = format!("airflow-{i:03}");
@@ -136,7 +136,7 @@ pub fn renamed_airflow_plugins(n: usize) -> tempfile::TempDir {
 
 /// A plugin folder holding copies of `components` under the given file names.
 pub fn plugin_dir(components: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("a temporary folder");
+    let dir = lava_test_moto::tempdir();
     for (name, source) in components {
         std::fs::copy(source, dir.path().join(name)).expect("copy a component");
     }
@@ -215,7 +215,7 @@ pub async fn sdk_host(
     loader: aws_config::ConfigLoader,
     specs: &serde_json::Value,
 ) -> (ConnectorHost, tempfile::TempDir) {
-    let connections = tempfile::tempdir().expect("a temporary folder");
+    let connections = lava_test_moto::tempdir();
     std::fs::write(connections.path().join("specs.json"), specs.to_string()).expect("write the specs");
     let sdk = lava_conn::configure_sdk(loader).load().await;
     let store = lava_conn::FolderStore::open(connections.path()).expect("the connection folder");

@@ -239,6 +239,13 @@ fn cases() -> Vec<Case> {
             warnings: &["extra.aws_iam_role"],
         },
         Case {
+            airflow: "core 3.1.6+ connection.py::_parse_from_uri (query values JSON-decoded: the account id is an int), \
+                      then 8.29.0 _get_assume_role_configs's f-string",
+            spec: json!({"conn_id": "c", "uri": "aws://?aws_account_id=123456789012&aws_iam_role=loader"}),
+            outcome: Outcome::Role(role("airflow_c")),
+            warnings: &["extra.aws_iam_role"],
+        },
+        Case {
             airflow: "8.29.0 connection_wrapper.py::_get_assume_role_configs (aws_account_id alone is not a role)",
             spec: json!({"conn_id": "c", "extra": {"aws_account_id": "123456789012"}}),
             outcome: Outcome::WorkerChain,

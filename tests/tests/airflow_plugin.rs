@@ -141,7 +141,7 @@ async fn the_stand_in_carries_the_endpoint_once_the_worker_allows_it() {
     assert!(error.contains("allowed_endpoints") && error.contains(&moto().endpoint), "{error}");
     let config = WorkerConfig { allowed_endpoints: vec![moto().endpoint.clone()], ..test_config() };
     let (host, _dir) = host_with(config, specs).await;
-    let workdir = tempfile::tempdir().unwrap();
+    let workdir = lava_test_moto::tempdir();
     let connections = BTreeMap::from([("air".to_string(), "af_exec".to_string())]);
     let env = host.prepare_job(&job(), &connections, workdir.path()).await.unwrap();
     let path = format!("{}:{}", venv().join("bin").display(), std::env::var("PATH").unwrap_or_default());

@@ -203,7 +203,7 @@ async fn a_login_launcher_reaches_the_job_as_lava_conn_label() {
                   "application_name": "lv-prod-family"},
     }]);
     let (host, _specs) = host(config(granting_all()), moto().sdk_loader(), &specs).await;
-    let workdir = tempfile::tempdir().unwrap();
+    let workdir = lava_test_moto::tempdir();
     let labels = BTreeMap::from([("db".to_string(), "warehouse".to_string())]);
     let env = host.prepare_job(&job(), &labels, workdir.path()).await.unwrap();
     let var = |name: &str| env.vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
@@ -298,7 +298,7 @@ async fn every_login_launcher_kind_reaches_the_job_from_a_real_component() {
         })
         .collect();
     let (host, _specs) = host(config(granting_all()), moto().sdk_loader(), &Value::Array(specs)).await;
-    let workdir = tempfile::tempdir().unwrap();
+    let workdir = lava_test_moto::tempdir();
     let labels: BTreeMap<String, String> =
         kinds.iter().map(|(kind, ..)| (kind.to_string(), format!("c-{kind}"))).collect();
     let env = host.prepare_job(&job(), &labels, workdir.path()).await.unwrap();

@@ -30,7 +30,7 @@ fn moto() -> &'static Moto {
 fn plugins() -> &'static tempfile::TempDir {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = lava_test_moto::tempdir();
         let db_login = python_component("examples/python-connector", "db_login");
         std::fs::copy(db_login, dir.path().join("db-login.wasm")).unwrap();
         let hostile = python_component("tests/python-hostile", "py_hostile");
@@ -66,20 +66,29 @@ fn the_python_connector_describes_itself_and_names_the_field_of_every_problem() 
 
     let good = db_login("warehouse", "/lava/prod/warehouse/password");
     assert_eq!(host.validate(&good, Some("prod")).unwrap(), []);
-    let bad = json!({"conn_id": "w2", "type": "db-login", "host": "", "port": 70000, "user": 3,
-                     "password_parameter": "/other/x", "colour": "blue"});
+    // What the SDK reads for every connector, and each field by its type:
+    // found all at once, in the Rust SDK's words.
+    let bad = json!({"conn_id": "w2", "type": "db-login", "host": "h", "user": 3, "password_parameter": "/x",
+                     "colour": "blue"});
+    let problems: Vec<(String, Severity, String)> =
+        host.validate(&bad, Some("prod")).unwrap().into_iter().map(|p| (p.field, p.severity, p.message)).collect();
+    let fields: Vec<&str> = problems.iter().map(|(f, _, _)| f.as_str()).collect();
+    assert_eq!(fields, ["colour", "enabled", "database", "user"], "{problems:?}");
+    assert!(problems.iter().all(|(_, s, _)| *s == Severity::Error), "{problems:?}");
+    assert_eq!(problems[3].2, "must be a string, not a number");
+    // The connector's own checks, on a spec of the right types.
+    let odd = json!({"conn_id": "w2", "type": "db-login", "enabled": true, "host": "", "port": 70000,
+                     "database": "d", "user": "u", "password_parameter": "/other/x"});
     let problems: Vec<(String, Severity)> =
-        host.validate(&bad, Some("prod")).unwrap().into_iter().map(|p| (p.field, p.severity)).collect();
-    for expected in [
-        ("host", Severity::Error),
-        ("port", Severity::Error),
-        ("user", Severity::Error),
-        ("database", Severity::Error),
-        ("password_parameter", Severity::Warning),
-        ("colour", Severity::Warning),
-    ] {
-        assert!(problems.contains(&(expected.0.to_string(), expected.1)), "{expected:?} in {problems:?}");
-    }
+        host.validate(&odd, Some("prod")).unwrap().into_iter().map(|p| (p.field, p.severity)).collect();
+    assert_eq!(
+        problems,
+        [
+            ("host".to_string(), Severity::Error),
+            ("port".to_string(), Severity::Error),
+            ("password_parameter".to_string(), Severity::Warning)
+        ]
+    );
     let not_json = host.validate(&json!("not an object"), None);
     assert!(not_json.is_err() || !not_json.unwrap().is_empty());
 }
@@ -105,13 +114,16 @@ fn its_session_names_are_the_rust_sdks_for_the_same_jobs_and_templates() {
     let python = host.session_name(&python_spec, &job("j1")).unwrap().unwrap();
     assert_eq!((python.as_str(), host.session_name(&rust_spec, &job("j1")).unwrap()), ("J1", Ok("J1".into())));
     // And a spec with errors has no session name: its errors instead.
-    let problems = host.session_name(&json!({"conn_id": "x", "type": "db-login"}), &job("j")).unwrap().unwrap_err();
+    let problems = host
+        .session_name(&json!({"conn_id": "x", "type": "db-login", "enabled": true}), &job("j"))
+        .unwrap()
+        .unwrap_err();
     assert!(problems.iter().any(|p| p.field == "host"), "{problems:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn it_resolves_the_password_from_ssm_under_the_realms_grant_and_nothing_else() {
-    let connections = tempfile::tempdir().unwrap();
+    let connections = lava_test_moto::tempdir();
     let specs = json!([
         db_login("warehouse", "/lava/prod/warehouse/password"),
         db_login("elsewhere", "/other/warehouse/password")
@@ -231,7 +243,7 @@ async fn concurrent_python_calls_fill_every_slot_of_the_pool_without_failing() {
 
 #[test]
 fn a_python_plugin_over_its_memory_limit_is_refused_with_its_need_before_compiling() {
-    let cache = tempfile::tempdir().unwrap();
+    let cache = lava_test_moto::tempdir();
     let small = WorkerConfig { memory_limit_mib: 8, compile_cache: Some(cache.path().into()), ..test_config() };
     let host = host(small.clone());
     let skipped = host.skipped_plugins();
@@ -261,7 +273,7 @@ fn an_indexed_python_plugin_over_the_file_size_cap_is_refused_though_it_is_not_r
     // Indexed (and compiled) by a first host; the next one does not read
     // the unchanged file to use it, and still holds it to the size cap. A
     // cache of its own: the index is per cache, and other tests change settings.
-    let cache = tempfile::tempdir().unwrap();
+    let cache = lava_test_moto::tempdir();
     let config = WorkerConfig { compile_cache: Some(cache.path().into()), ..test_config() };
     host(config.clone()).validate(&db_login("w", "/lava/prod/w"), None).unwrap();
     let capped = host(WorkerConfig { max_plugin_file_mib: 8, ..config });

@@ -84,7 +84,12 @@ fn broken_files_are_reported_and_skipped() {
     let host = build(test_config(), dir.path()).unwrap();
     let skipped: Vec<_> = host.skipped_plugins().iter().map(|s| s.path.file_name().unwrap().to_owned()).collect();
     assert_eq!(skipped, vec!["empty.wasm", "garbage.wasm"]);
-    assert!(host.skipped_plugins().iter().all(|s| s.reason.contains("not a WebAssembly component")));
+    let reasons: Vec<String> = host.skipped_plugins().into_iter().map(|s| s.reason).collect();
+    assert!(reasons[0].starts_with("not a WebAssembly file"), "{reasons:?}");
+    assert!(
+        reasons[1].starts_with("a WebAssembly binary of a version or layer this host does not read"),
+        "{reasons:?}"
+    );
     assert_eq!(host.plugins().len(), 2, "the good plugins still load");
 }
 
@@ -210,7 +215,7 @@ fn airflow_spec(connector_type: &str) -> serde_json::Value {
 
 #[test]
 fn a_host_with_an_indexed_folder_loads_a_plugin_only_when_a_call_needs_it() {
-    let cache = tempfile::tempdir().unwrap();
+    let cache = lava_test_moto::tempdir();
     let config = || WorkerConfig { compile_cache: Some(cache.path().to_path_buf()), ..test_config() };
     let dir = lava_conn_tests::renamed_airflow_plugins(3);
     // The first host loads and describes every file, and indexes them.
@@ -230,13 +235,13 @@ fn a_host_with_an_indexed_folder_loads_a_plugin_only_when_a_call_needs_it() {
     let after = build(config(), dir.path()).unwrap();
     let skipped = after.skipped_plugins();
     assert_eq!(skipped.len(), 1);
-    assert!(skipped[0].reason.contains("not a WebAssembly component"), "{skipped:?}");
+    assert!(skipped[0].reason.starts_with("not a WebAssembly file"), "{skipped:?}");
     assert_eq!(after.plugins().len(), 3, "the built-in and the two files left");
 }
 
 #[test]
 fn an_index_entry_is_not_trusted_for_a_file_swapped_in_its_place() {
-    let cache = tempfile::tempdir().unwrap();
+    let cache = lava_test_moto::tempdir();
     let config = || WorkerConfig { compile_cache: Some(cache.path().to_path_buf()), ..test_config() };
     let dir = lava_conn_tests::renamed_airflow_plugins(2);
     build(config(), dir.path()).unwrap();
@@ -251,7 +256,7 @@ fn an_index_entry_is_not_trusted_for_a_file_swapped_in_its_place() {
 
 #[test]
 fn an_indexed_plugin_whose_artefact_is_gone_is_read_checked_and_compiled_again() {
-    let cache = tempfile::tempdir().unwrap();
+    let cache = lava_test_moto::tempdir();
     let config = || WorkerConfig { compile_cache: Some(cache.path().to_path_buf()), ..test_config() };
     let dir = lava_conn_tests::renamed_airflow_plugins(1);
     build(config(), dir.path()).unwrap();
@@ -276,7 +281,7 @@ fn an_indexed_plugin_whose_artefact_is_gone_is_read_checked_and_compiled_again()
 #[test]
 fn a_plugin_compiled_for_its_first_use_is_announced_once_and_a_cached_one_never() {
     let dir = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
-    let cache = tempfile::tempdir().unwrap();
+    let cache = lava_test_moto::tempdir();
     let config = WorkerConfig { compile_cache: Some(cache.path().to_path_buf()), ..test_config() };
     let announced = Arc::new(std::sync::Mutex::new(Vec::new()));
     let host = |config: WorkerConfig| {

@@ -249,7 +249,7 @@ async fn connections_come_from_dynamodb_and_folders() {
     assert!(matches!(error, HostError::Store(_)), "{error}");
     assert!(error.to_string().contains("lava.prod.connections"), "{error}");
 
-    let dir = tempfile::tempdir().unwrap();
+    let dir = lava_test_moto::tempdir();
     std::fs::write(
         dir.path().join("c.yaml"),
         "conn_id: folder-keys\ntype: aws\nenabled: true\naccess_keys: /lava/prod/aws/keys\n",
@@ -287,7 +287,7 @@ async fn concurrent_resolves_by_conn_id_read_each_spec_once_and_assume_each_role
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_spec_is_seen_within_spec_cache_ttl_and_not_before() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = lava_test_moto::tempdir();
     let file = dir.path().join("c.yaml");
     let write = |role_name: &str| {
         std::fs::write(&file, format!("conn_id: edited\ntype: aws\nenabled: true\nrole_arn: {}\n", role(role_name)))

@@ -1,26 +1,35 @@
 """Write a lava-conn connector type in Python.
 
-A connector is a subclass of :class:`Connector` that names its type and
-fields and writes ``validate`` and ``resolve`` over the spec (a dict);
+A connector declares its spec as a dataclass (``SPEC``) and writes
+``resolve`` over it (and ``check`` for rules beyond the fields' types);
 ``export`` turns it into the class componentize-py builds a component from::
 
+    import dataclasses
     import lava_connector as lc
+
+    @dataclasses.dataclass
+    class TokenSpec:
+        parameter: str = lc.spec_field(doc="The SSM parameter holding the token.")
 
     class Token(lc.Connector):
         TYPE = "token"
         VERSION = "0.1.0"
-        FIELDS = [lc.Field.required("parameter", "string", "SSM parameter holding the token")]
-
-        def validate(self, spec, context):
-            reader = lc.SpecReader(spec)
-            reader.required_string("parameter")
-            return reader.problems
+        SPEC = TokenSpec
+        NEEDS = [lc.Need.within(lc.Capability.SSM, ["/lava/{realm}/"])]
 
         def resolve(self, spec, context):
-            token = lc.ssm.get_parameter(spec["parameter"])
+            token = lc.ssm.get_parameter(spec.parameter)
             return lc.Resolved(values=[lc.Value("TOKEN", token, secret=True)])
 
     Connector = lc.export(Token)
+
+The SDK reads every spec into ``SPEC`` as the Rust SDK's ``#[derive(Spec)]``
+does: ``conn_id``, ``type``, ``enabled`` and ``description`` for every
+connector, each field by its annotation (``str``, ``int``, ``bool``,
+``float``, ``Optional[...]``, ``List[str]``, ``Dict[str, str]``), every
+problem named by its field in the same words, unknown keys refused
+(``X-*``/``x-*`` ignored); ``describe``'s field table comes from the same
+dataclass.
 
 ``componentize-py -d wit/v0.3.0 -w plugin componentize token -o token.wasm``
 then makes the ``.wasm`` to drop into the host's plugin folder.
@@ -40,8 +49,9 @@ the same default session name, the same contract (``wit/v0.3.0``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import unicodedata
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -90,6 +100,7 @@ __all__ = [
     "redshift",
     "secrets_manager",
     "session_name",
+    "spec_field",
     "ssm",
     "sts",
     "worker_credentials",
@@ -572,8 +583,8 @@ def _kind(value: Any) -> str:
     if isinstance(value, str):
         return "a string"
     if isinstance(value, list):
-        return "an array"
-    return "an object"
+        return "a list"
+    return "a map"
 
 
 class SpecReader:
@@ -643,113 +654,198 @@ def error_summary(problems: Sequence[Problem]) -> str:
     return "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in problems if p.is_error)
 
 
-# --- The default session name (lava's rule, as lava_rules::session) --------------
-
-_FALLBACK_NAME = "lava"
-_MAX_LEN = 64
+# --- Typed specs (as the Rust SDK's `#[derive(Spec)]`) --------------------------------
 
 
-def _render_plain(template: str, variables: Dict[str, str]) -> Optional[str]:
-    """Render a template of text and ``{{ realm }}``, ``{{ job_id }}``,
-    ``{{ conn_id }}``; none for anything else (filters, tags, comments)."""
-    source = template[:-1] if template.endswith("\n") else template
-    source = source[:-1] if source.endswith("\r") else source
-    out, rest = [], source
-    while "{" in rest:
-        open_at = rest.index("{")
-        out.append(rest[:open_at])
-        tail = rest[open_at:]
-        if tail[1:2] == "{":
-            close = tail.find("}}")
-            if close < 0:
-                return None
-            name = tail[2:close].strip(" \t\n\r\x0c")
-            if name not in variables:
-                return None
-            out.append(variables[name])
-            rest = tail[close + 2 :]
-        elif tail[1:2] in ("%", "#"):
-            return None
-        else:
-            out.append("{")
-            rest = tail[1:]
-    out.append(rest)
-    return "".join(out)
+def spec_field(default: Any = dataclasses.MISSING, *, doc: str = "") -> Any:
+    """A field of a connector's ``SPEC`` dataclass: ``doc`` is its
+    description in ``describe``; with a ``default`` the spec may leave it out."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"doc": doc})
+    return field(default=default, metadata={"doc": doc})
 
 
-def _cleanse(text: str) -> str:
-    """lava's cleansing: drop quotes and backslashes, fold to ASCII (NFKD,
-    drop the rest), one ``.`` per run of other characters, no leading
-    punctuation, at most 64 characters."""
-    kept = "".join(c for c in text if c not in "'\"\\")
-    ascii_only = "".join(c for c in unicodedata.normalize("NFKD", kept) if ord(c) < 128)
-    out, in_run = [], False
-    for c in ascii_only:
-        if c.isascii() and (c.isalnum() or c in "_=,.@-"):
-            out.append(c)
-            in_run = False
-        elif not in_run:
-            out.append(".")
-            in_run = True
-    name = "".join(out)
-    start = next((i for i, c in enumerate(name) if c.isalnum() or c == "_"), len(name))
-    return name[start:][:_MAX_LEN]
+#: The fields every spec has, read by the SDK for every connector.
+COMMON_FIELDS = (
+    Field.required("conn_id", "string", "The connection's id."),
+    Field.required("type", "string", "The connector type."),
+    Field.required("enabled", "bool", "Whether the connection may be used."),
+    Field.optional("description", "string", "Free text."),
+)
+
+_TYPE_NAMES = {str: "string", int: "integer", bool: "bool", float: "number"}
+
+
+def _field_type(annotation: Any) -> "tuple[Any, bool]":
+    """The annotation without ``Optional``, and whether it was optional."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Union and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        return (rest[0] if len(rest) == 1 else Any), True
+    return annotation, False
+
+
+def _type_name(annotation: Any) -> str:
+    inner, _ = _field_type(annotation)
+    if inner in _TYPE_NAMES:
+        return _TYPE_NAMES[inner]
+    origin, args = typing.get_origin(inner), typing.get_args(inner)
+    if origin in (list, List) and args == (str,):
+        return "list of strings"
+    if origin in (dict, Dict) and args == (str, str):
+        return "map of strings"
+    return "any JSON"
+
+
+def _read_value(annotation: Any, value: Any, path: str, reader: "SpecReader") -> "tuple[bool, Any]":
+    """``value`` as ``annotation``, or a problem on ``path`` in the Rust SDK's words."""
+    inner, optional = _field_type(annotation)
+    if value is None and optional:
+        return True, None
+    wrong = lambda expected: (reader.error(path, f"must be {expected}, not {_kind(value)}"), (False, None))[1]
+    if inner is str:
+        return (True, value) if isinstance(value, str) else wrong("a string")
+    if inner is bool:
+        return (True, value) if isinstance(value, bool) else wrong("true or false")
+    if inner is int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            return wrong("a whole number")
+        return True, int(value)
+    if inner is float:
+        return (True, float(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) else wrong("a number")
+    origin, args = typing.get_origin(inner), typing.get_args(inner)
+    if origin in (list, List) and args == (str,):
+        if not isinstance(value, list):
+            return wrong("a list of strings")
+        good = [_read_value(str, item, f"{path}[{i}]", reader) for i, item in enumerate(value)]
+        return (True, value) if all(ok for ok, _ in good) else (False, None)
+    if origin in (dict, Dict) and args == (str, str):
+        if not isinstance(value, dict):
+            return wrong("a map of strings")
+        good = [_read_value(str, item, f"{path}.{key}", reader) for key, item in value.items()]
+        return (True, value) if all(ok for ok, _ in good) else (False, None)
+    return True, value
+
+
+def spec_fields(spec_type: type) -> List[Field]:
+    """``describe``'s field table for a ``SPEC`` dataclass: the common fields, then its own."""
+    hints = typing.get_type_hints(spec_type)
+    own = []
+    for f in dataclasses.fields(spec_type):
+        _, optional = _field_type(hints[f.name])
+        required = not optional and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        own.append(Field(f.name, _type_name(hints[f.name]), required, f.metadata.get("doc", "")))
+    return list(COMMON_FIELDS) + own
+
+
+def read_spec(connector: "Connector", spec: Dict[str, Any], realm: Optional[str]) -> "tuple[Any, bool, List[Problem]]":
+    """``spec`` read into the connector's ``SPEC`` (``None`` when it has an
+    error), whether the connection is enabled, and every problem."""
+    reader = SpecReader(spec)
+    fields = spec_fields(connector.SPEC)
+    known = [f.name for f in fields]
+    for key in spec:
+        if key not in known and not key.startswith(("X-", "x-")):
+            reader.error(
+                key,
+                f"is not a field of an {connector.TYPE} connection; valid fields are {', '.join(known)}, "
+                "and annotations starting with `X-` or `x-`",
+            )
+    conn_id = reader.required_string("conn_id")
+    if conn_id == "":
+        reader.error("conn_id", "must not be empty")
+    kind = reader.required_string("type")
+    if kind is not None and kind.lower() != connector.TYPE.lower():
+        reader.error("type", f"is `{kind}`; this connector handles `{connector.TYPE}`")
+    enabled = spec.get("enabled", True if connector.ENABLED_BY_DEFAULT else None)
+    if enabled is None and "enabled" not in spec:
+        reader.error("enabled", 'is required: add `"enabled": true` (lava treats a spec without it as disabled)')
+    elif not isinstance(enabled, bool):
+        reader.error("enabled", f"must be true or false, not {_kind(enabled)}")
+    reader.optional_string("description")
+    hints = typing.get_type_hints(connector.SPEC)
+    values, readable = {}, True
+    for f in dataclasses.fields(connector.SPEC):
+        if f.name in spec:
+            ok, value = _read_value(hints[f.name], spec[f.name], f.name, reader)
+            readable = readable and ok
+            values[f.name] = value
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            if _field_type(hints[f.name])[1]:
+                values[f.name] = None
+            else:
+                reader.error(f.name, "is required")
+                readable = False
+    typed = connector.SPEC(**values) if readable else None
+    if typed is not None:
+        connector.check(typed, ValidateContext(realm), reader)
+    return (None if reader.has_error else typed), enabled is True, reader.problems
 
 
 def session_name(context: JobContext) -> str:
-    """The worker's session-name template (``CONN_APP_NAME``) rendered for the
-    job and cleansed, as lava and the Rust SDK do. Raises :class:`ValueError`
-    for a template that needs Jinja beyond the three variables."""
-    if not all((context.session_name_template, context.realm, context.job_id, context.conn_id)):
-        return _FALLBACK_NAME
-    variables = {"realm": context.realm, "job_id": context.job_id, "conn_id": context.conn_id}
-    rendered = _render_plain(context.session_name_template, variables)
-    if rendered is None:
-        raise ValueError(
-            f"template `{context.session_name_template}` uses more than `{{{{ realm }}}}`, "
-            "`{{ job_id }}` and `{{ conn_id }}`, which is all the Python SDK renders; "
-            "override `session_name` in the connector, or simplify CONN_APP_NAME"
-        )
-    name = _cleanse(rendered)
-    return name if len(name) >= 2 else _FALLBACK_NAME
+    """The job's role-session name: the worker's template (``CONN_APP_NAME``),
+    which the host renders for the job and cleanses, as lava does."""
+    return context.session_name_template
 
 
 # --- The connector -------------------------------------------------------------------
 
 
 class Connector:
-    """A connector type. Set ``TYPE``, ``VERSION`` and ``FIELDS``; write
-    ``validate`` and ``resolve``; export it with :func:`export`."""
+    """A connector type. Set ``TYPE``, ``VERSION``, ``SPEC`` (a dataclass)
+    and ``NEEDS``; write ``resolve`` (and ``check``); export it with
+    :func:`export`.
+
+    A connector without ``SPEC`` is handed the spec as a dict instead, and
+    writes ``FIELDS`` and ``validate`` itself (the first edition of this SDK)."""
 
     #: The spec ``type`` it handles (lowercase letters, digits, ``-``, ``_``).
     TYPE: str = ""
     #: Its version, shown by ``lava-conn plugins``.
     VERSION: str = "0.0.0"
-    #: The spec's fields, shown by ``lava-conn describe``.
+    #: The spec's own fields, as a dataclass (see :func:`spec_field`).
+    SPEC: Optional[type] = None
+    #: Whether a spec without ``enabled`` may be used (lava's connectors: no).
+    ENABLED_BY_DEFAULT: bool = False
+    #: The spec's fields, for a connector without ``SPEC``.
     FIELDS: Sequence[Field] = ()
     #: The capabilities ``resolve`` calls, and how far: the host refuses
     #: any call outside them, before any request.
     NEEDS: Sequence[Need] = ()
 
+    def check(self, spec: Any, context: ValidateContext, reader: "SpecReader") -> None:
+        """Problems beyond the fields' types, recorded with ``reader.error``
+        and ``reader.warning``. None by default."""
+
     def validate(self, spec: Dict[str, Any], context: ValidateContext) -> List[Problem]:
         """The spec's problems; none means valid. The host grants no AWS here."""
-        return []
+        if self.SPEC is None:
+            return []
+        return read_spec(self, spec, context.realm)[2]
 
-    def session_name(self, spec: Dict[str, Any], context: JobContext) -> str:
-        """The role-session name for the job. By default: the spec's errors
-        if it has any, else the worker's template rendered for the job."""
-        problems = [p for p in self.validate(spec, ValidateContext(context.realm)) if p.is_error]
-        if problems:
-            raise _Problems(problems)
-        try:
-            return session_name(context)
-        except ValueError as e:
-            raise _Problems([Problem.error("CONN_APP_NAME", str(e))]) from None
+    def session_name(self, spec: Any, context: JobContext) -> str:
+        """The role-session name for the job: by default the worker's, which
+        the host rendered (lava's rule)."""
+        return session_name(context)
 
-    def resolve(self, spec: Dict[str, Any], context: JobContext) -> Resolved:
+    def resolve(self, spec: Any, context: JobContext) -> Resolved:
         """What the job gets, through the host's capabilities. Raise
         :class:`ResolveError` to fail with a message for the user."""
         raise ResolveError(f"connector type `{self.TYPE}` does not resolve connections")
+
+
+def _checked(connector: Connector, spec: Dict[str, Any], context: JobContext) -> Any:
+    """The spec as ``resolve`` and ``session_name`` take it: typed and
+    without errors (raising them), or, without ``SPEC``, validated."""
+    if connector.SPEC is None:
+        problems = [p for p in connector.validate(spec, ValidateContext(context.realm)) if p.is_error]
+        if problems:
+            raise _Problems(problems)
+        return spec
+    typed, _, problems = read_spec(connector, spec, context.realm)
+    if typed is None:
+        raise _Problems([p for p in problems if p.is_error])
+    return typed
 
 
 class _Problems(Exception):
@@ -825,7 +921,7 @@ def _wit_resolved(resolved: Resolved) -> _wit.Resolved:
     if not isinstance(resolved, Resolved):
         raise TypeError(f"resolve must return lava_connector.Resolved, not {type(resolved).__name__}")
     if resolved.launcher is not None and resolved.launcher not in _LAUNCHERS:
-        raise ValueError(f"launcher must be one of {list(LAUNCHERS)} or None, not {resolved.launcher!r}")
+        raise ValueError(f"launcher must be one of {list(_LAUNCHERS)} or None, not {resolved.launcher!r}")
     return _wit.Resolved(
         values=[_wit.NamedValue(v.name, v.value, v.secret) for v in resolved.values],
         expiration=resolved.expiration,
@@ -833,6 +929,21 @@ def _wit_resolved(resolved: Resolved) -> _wit.Resolved:
         launcher=_LAUNCHERS.get(resolved.launcher),
         login=_wit_login(resolved.login) if resolved.login else None,
     )
+
+
+def _resolvable(connector: Connector, spec: Dict[str, Any], job: JobContext) -> Any:
+    """As :func:`_checked`, and for a typed spec: its warnings logged, and
+    only an enabled connection."""
+    if connector.SPEC is None:
+        return spec
+    typed, enabled, problems = read_spec(connector, spec, job.realm)
+    if typed is None:
+        raise _Problems([p for p in problems if p.is_error])
+    for p in problems:
+        log.warn(f"connection `{job.conn_id}`: {p.field}: {p.message}")
+    if not enabled:
+        raise ResolveError(f'connection `{job.conn_id}` is not enabled: set `"enabled": true` to use it')
+    return typed
 
 
 def export(connector: type) -> type:
@@ -844,7 +955,8 @@ def export(connector: type) -> type:
 
     class Exported(exports.Connector):
         def describe(self) -> _wit.Descriptor:
-            fields = [_wit.FieldInfo(f.name, f.type_name, f.is_required, f.description) for f in connector.FIELDS]
+            table = spec_fields(connector.SPEC) if connector.SPEC is not None else connector.FIELDS
+            fields = [_wit.FieldInfo(f.name, f.type_name, f.is_required, f.description) for f in table]
             needs = [_wit_need(n) for n in connector.NEEDS]
             return _wit.Descriptor([connector.TYPE], connector.VERSION, fields, needs)
 
@@ -856,15 +968,16 @@ def export(connector: type) -> type:
             return [_wit_problem(p) for p in problems]
 
         def session_name(self, spec: str, context: _wit.JobContext) -> str:
+            job, plugin = _job(context), connector()
             try:
-                return connector().session_name(_parse(spec), _job(context))
+                return plugin.session_name(_checked(plugin, _parse(spec), job), job)
             except _Problems as e:
                 raise Err([_wit_problem(p) for p in e.problems]) from None
 
         def resolve(self, spec: str, context: _wit.JobContext) -> _wit.Resolved:
-            job = _job(context)
+            job, plugin = _job(context), connector()
             try:
-                return _wit_resolved(connector().resolve(_parse(spec), job))
+                return _wit_resolved(plugin.resolve(_resolvable(plugin, _parse(spec), job), job))
             except _Problems as e:
                 raise Err(f"the spec is invalid: {error_summary(e.problems)}") from None
             except (ResolveError, CapabilityError) as e:
