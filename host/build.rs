@@ -1,5 +1,5 @@
 //! Compiles the built-in connector components, precompiles each with the
-//! host's own engine settings (`lava-engine`), and writes the table the crate
+//! host's own engine settings (`lava-engine-settings`), and writes the table the crate
 //! embeds them from (`$OUT_DIR/builtins.rs`): `lava-conn` works with no plugin
 //! folder and, on a first run with an empty compile cache, maps the built-in
 //! instead of compiling it (~0.5 s). Adding a built-in is one line in `BUILTINS`.
@@ -30,16 +30,16 @@ fn main() {
         // What the compile cache checks a stored copy against after a reboot.
         let artefact_sha256 = format!("{:x}", sha2::Sha256::digest(&artefact));
         // Read here too, so that no run parses the component to size its calls.
-        let needs = lava_engine::Needs::of(&bytes).expect("the built-in component parses");
+        let needs = lava_engine_settings::Needs::of(&bytes).expect("the built-in component parses");
         std::fs::write(&precompiled, artefact).expect("write the precompiled built-in");
         writeln!(
             table,
             "    Builtin {{ name: {name:?}, component: include_bytes!({:?}), sha256: {sha256:?}, \
              precompiled: Precompiled {{ bytes: include_bytes!({:?}), engine_key: {}, sha256: {artefact_sha256:?} }}, \
-             needs: lava_engine::{needs:?} }},",
+             needs: lava_engine_settings::{needs:?} }},",
             component.display().to_string(),
             precompiled.display().to_string(),
-            lava_engine::compatibility_key(&engine)
+            lava_engine_settings::compatibility_key(&engine)
         )
         .unwrap();
     }
@@ -51,11 +51,11 @@ fn main() {
 /// being built. For the machine's own target the CPU features are detected
 /// as the host detects them at run time; a host on a CPU without them (or
 /// with other settings) finds the artefact refused and compiles instead.
-fn engine() -> lava_engine::wasmtime::Engine {
-    let mut config = lava_engine::config(&lava_engine::EngineSettings::default());
+fn engine() -> lava_engine_settings::wasmtime::Engine {
+    let mut config = lava_engine_settings::config(&lava_engine_settings::EngineSettings::default());
     let (target, host) = (std::env::var("TARGET").unwrap_or_default(), std::env::var("HOST").unwrap_or_default());
     if target != host {
         config.target(&target).expect("a target wasmtime compiles for");
     }
-    lava_engine::wasmtime::Engine::new(&config).expect("the engine for precompiling")
+    lava_engine_settings::wasmtime::Engine::new(&config).expect("the engine for precompiling")
 }

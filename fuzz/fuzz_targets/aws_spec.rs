@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    let ours = lava_rules::fields::parse_object(text)
+    let ours = lava_guest_kit::parse_object(text)
         .map(|fields| fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect::<Vec<_>>());
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(serde_json::Value::Object(map)) => assert_eq!(ours.ok(), Some(map.into_iter().collect())),

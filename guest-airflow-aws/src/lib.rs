@@ -19,7 +19,7 @@ use lava_guest_kit::{
     AssumeRole, Capability, Credentials, Field, Host, JobContext, Need, RawConnector, Resolved, ValidateContext,
     log_warnings,
 };
-use lava_rules::fields::{SpecReader, parse_object};
+use lava_guest_kit::{SpecReader, parse_object};
 use lava_rules::problem::{Problem, error_summary, has_error, kind};
 use lava_rules::session::is_valid_session_name;
 use lava_rules::sts;

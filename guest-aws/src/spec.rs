@@ -1,8 +1,8 @@
 //! The `aws` connection spec: every field, type and AWS limit of lava's connector.
 
 use lava_guest_kit::{Field, Host};
+use lava_guest_kit::{SpecReader, parse_object};
 use lava_rules::duration::parse_duration;
-use lava_rules::fields::{SpecReader, parse_object};
 use lava_rules::problem::{Problem, has_error, kind};
 use lava_rules::sts;
 use serde_json::Value;

@@ -57,11 +57,12 @@ pub use host::{
 };
 /// The derive for [`Spec`]: `#[derive(Spec)]` on a struct of named fields.
 pub use lava_guest_kit_derive::Spec;
-pub use lava_rules::fields::{FieldError, FieldValue, SpecReader, is_env_name, parse_object};
+pub use lava_rules::names::is_env_name;
 pub use lava_rules::problem::{Problem, Severity, error_summary, has_error};
 /// The JSON library specs are read with, for a [`FieldValue`] of your own.
 pub use serde_json;
 pub use spec::Spec;
+pub use spec::fields::{FieldError, FieldValue, Fields, SpecReader, parse_object};
 
 #[doc(hidden)]
 #[cfg(target_family = "wasm")]

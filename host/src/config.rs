@@ -379,7 +379,7 @@ impl WorkerConfig {
             if !helper.is_absolute() || text.chars().any(char::is_control) {
                 return Err(invalid(format!(
                     "credential_helper: `{}` must be the absolute path of the lava-conn program, on one line",
-                    crate::text::sanitize(&text)
+                    crate::sanitizer::sanitize(&text)
                 )));
             }
         }

@@ -25,13 +25,13 @@ mod connections;
 mod connector_host;
 mod contract;
 mod error;
-mod files;
 mod folders;
 mod job;
 mod registry;
+mod results;
 mod sandbox;
-mod text;
-mod types;
+mod sanitizer;
+mod untrusted_files;
 
 // The public API, in one place: every module is private.
 pub use crate::capabilities::{
@@ -57,10 +57,10 @@ pub use crate::job::{
     JobEnvironment, NEUTRAL_CREDENTIAL_SOURCES, WORKER_CREDENTIAL_VARIABLES, check_label, check_labels,
 };
 pub use crate::registry::{PluginInfo, PluginSource};
-pub use crate::sandbox::compiled::CacheState;
-pub use crate::text::{is_hidden, sanitize};
-pub use crate::types::{
+pub use crate::results::{
     AwsCredentials, DatabaseCredentials, Job, LauncherKind, Login, NamedValue, Problem, Resolved, Severity,
 };
+pub use crate::sandbox::compiled::CacheState;
+pub use crate::sanitizer::{is_hidden, sanitize};
 /// The attribute for implementing [`AwsBackend`] (its calls are async).
 pub use async_trait::async_trait;

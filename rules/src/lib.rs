@@ -1,10 +1,11 @@
 //! lava's rules that more than one component needs, in one place: the duration
 //! grammar (host config and connector specs), STS role-session names, STS and
-//! IAM limits, and problems. (What a connector asks of the host lives in the
-//! connector SDK, `lava-guest-kit`.)
+//! IAM limits, the names of values a job gets, and problems. (Reading a spec,
+//! and what a connector asks of the host, live in the connector SDK,
+//! `lava-guest-kit`.)
 
 pub mod duration;
-pub mod fields;
+pub mod names;
 pub mod problem;
 pub mod session;
 pub mod sts;

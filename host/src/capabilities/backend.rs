@@ -2,7 +2,7 @@
 //! types: embedders implement [`AwsBackend`] without touching the contract's
 //! generated code, and a contract change never breaks them.
 
-use crate::types::{AwsCredentials, DatabaseCredentials};
+use crate::results::{AwsCredentials, DatabaseCredentials};
 
 /// Why a capability call was refused or failed. The text is shown to users
 /// and plugins; it never holds a secret.

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::{AssumeRoleRequest, CapabilityError};
-use crate::text::sanitize;
+use crate::sanitizer::sanitize;
 
 /// The placeholder for the job's realm in scopes and `ssm_prefixes`.
 pub const REALM_PLACEHOLDER: &str = "{realm}";
@@ -418,7 +418,7 @@ pub fn is_region(region: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::AwsCredentials;
+    use crate::results::AwsCredentials;
 
     fn request(role_arn: &str) -> AssumeRoleRequest {
         AssumeRoleRequest {

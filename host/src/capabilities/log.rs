@@ -1,7 +1,7 @@
 //! `log`: bounded, sanitised lines in the worker's log.
 
 use super::Capabilities;
-use crate::text::sanitize;
+use crate::sanitizer::sanitize;
 
 /// Longest log message kept; the rest is cut.
 const MAX_LOG_MESSAGE: usize = 2_048;

@@ -36,7 +36,7 @@ pub(crate) use log::LogLevel;
 pub use policy::{Allowed, Declared, TypePolicy};
 pub use secrets::MAX_SECRET_BYTES;
 
-use crate::text::sanitize;
+use crate::sanitizer::sanitize;
 
 /// The tracing target of the audit trail: one event per AWS capability call.
 pub const AUDIT_TARGET: &str = "lava_conn::audit";
@@ -242,7 +242,7 @@ impl Capabilities {
         call: Call,
     ) -> Outcome<R>
     where
-        Call: FnOnce(Option<crate::types::AwsCredentials>) -> Sent,
+        Call: FnOnce(Option<crate::results::AwsCredentials>) -> Sent,
         Sent: Future<Output = Result<R, CapabilityError>>,
     {
         let target = match &as_role {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::grants::{Capability, Grants, PolicySource, Scope};
-use crate::text::sanitize;
+use crate::sanitizer::sanitize;
 
 /// What a worker allows plugins serving one connector type to call during
 /// `resolve`, and how far: the `[policy.<type>]` table of its configuration.

@@ -4,7 +4,7 @@
 use super::grants::{Capability, region_refusal};
 use super::redshift::name_refusal;
 use super::{AssumeRoleRequest, AuthTokenRequest, Capabilities, CapabilityError, Outcome};
-use crate::text::sanitize;
+use crate::sanitizer::sanitize;
 
 impl Capabilities {
     /// An RDS IAM token for `request`, if the call's grants cover its host

@@ -6,8 +6,8 @@ use super::grants::{Capability, region_refusal};
 use super::{
     AssumeRoleRequest, Capabilities, CapabilityError, ClusterCredentialsRequest, Outcome, ServerlessCredentialsRequest,
 };
-use crate::text::sanitize;
-use crate::types::DatabaseCredentials;
+use crate::results::DatabaseCredentials;
+use crate::sanitizer::sanitize;
 
 /// The lifetimes Redshift accepts for a temporary password, in seconds.
 const DURATIONS: std::ops::RangeInclusive<u32> = 900..=3600;

@@ -19,7 +19,7 @@ impl Capabilities {
             if value.len() > MAX_SECRET_BYTES {
                 return Err(CapabilityError::InvalidInput(format!(
                     "secret `{}` holds {} bytes, more than the {MAX_SECRET_BYTES} a secret can",
-                    crate::text::sanitize(secret_id),
+                    crate::sanitizer::sanitize(secret_id),
                     value.len()
                 )));
             }

@@ -1,7 +1,7 @@
 //! `sts`: AssumeRole, for the roles, regions and endpoints the call may use.
 
 use super::{AssumeRoleRequest, Capabilities, Outcome};
-use crate::types::AwsCredentials;
+use crate::results::AwsCredentials;
 
 impl Capabilities {
     /// Assume a role, if the call's grants allow the request as a whole.

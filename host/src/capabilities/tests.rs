@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::types::{AwsCredentials, DatabaseCredentials};
+use crate::results::{AwsCredentials, DatabaseCredentials};
 
 /// Records every call that reaches it; answers from fixed values.
 #[derive(Default)]

@@ -2,7 +2,7 @@
 
 use super::grants::Capability;
 use super::{Capabilities, Outcome};
-use crate::types::AwsCredentials;
+use crate::results::AwsCredentials;
 
 impl Capabilities {
     /// The worker's own credentials, if the call's grants include them.

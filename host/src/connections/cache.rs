@@ -13,7 +13,7 @@ use tokio::sync::OnceCell;
 
 use super::specs::{CachedSpec, SpecKey};
 use crate::error::HostError;
-use crate::types::{Job, Resolved};
+use crate::results::{Job, Resolved};
 
 /// Cached credentials are dropped this long before they expire, so a job never
 /// gets credentials about to stop working (aws-vault's and botocore's margin).

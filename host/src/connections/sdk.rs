@@ -17,7 +17,7 @@ use crate::capabilities::{
     AssumeRoleRequest, AuthTokenRequest, AwsBackend, CapabilityError, ClusterCredentialsRequest, MAX_SECRET_BYTES,
     ServerlessCredentialsRequest,
 };
-use crate::types::{AwsCredentials, DatabaseCredentials};
+use crate::results::{AwsCredentials, DatabaseCredentials};
 
 /// Attempts per AWS call (standard retry mode).
 const MAX_ATTEMPTS: u32 = 3;

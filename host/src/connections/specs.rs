@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::cache::Expiring;
 use crate::error::SpecFileError;
-use crate::text::sanitize;
+use crate::sanitizer::sanitize;
 
 /// Deepest nesting a YAML spec file may have. lava's specs nest three deep;
 /// YAML's scanner takes time growing with the square of the flow nesting
@@ -27,9 +27,9 @@ pub fn read_spec_file(path: &Path, max_bytes: u64) -> Result<Vec<Value>, SpecFil
 }
 
 /// The text of the spec file `path`, as [`read_spec_file`] reads it
-/// ([`crate::files::read_capped`]).
+/// ([`crate::untrusted_files::read_capped`]).
 pub(crate) fn read_spec_text(path: &Path, max_bytes: u64) -> Result<String, SpecFileError> {
-    use crate::files::Refused;
+    use crate::untrusted_files::Refused;
     let refused = |message: String| SpecFileError::Parse { path: path.to_path_buf(), message };
     let too_big = |len: u64| {
         refused(format!(
@@ -38,7 +38,7 @@ pub(crate) fn read_spec_text(path: &Path, max_bytes: u64) -> Result<String, Spec
             max_bytes / 1024
         ))
     };
-    let (bytes, _) = crate::files::read_capped(path, max_bytes).map_err(|e| match e {
+    let (bytes, _) = crate::untrusted_files::read_capped(path, max_bytes).map_err(|e| match e {
         Refused::Open(source) | Refused::Io(source) => SpecFileError::Read { path: path.to_path_buf(), source },
         Refused::Folder | Refused::NotRegular => refused("is not a regular file; spec files must be".into()),
         Refused::TooBig(len) => too_big(len),

@@ -12,8 +12,8 @@ use serde_json::{Map, Number, Value};
 use super::specs::{parse_spec_text, read_spec_text};
 use crate::config::DEFAULT_MAX_SPEC_FILE_KIB;
 use crate::error::{SpecFileError, StoreError};
-use crate::files::FileIdentity;
-use crate::text::sanitize;
+use crate::sanitizer::sanitize;
+use crate::untrusted_files::FileIdentity;
 
 /// A boxed future, so that stores can be used as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -23,9 +23,9 @@ use crate::error::{HostError, PluginError, SkippedPlugin};
 use crate::job::JobEnvironment;
 use crate::registry::{LoadedPlugin, Registry, Unserved};
 use crate::registry::{PluginInfo, PluginSource};
+use crate::results::{Job, Problem, Resolved};
 use crate::sandbox::{Runtime, block_on};
-use crate::text::sanitize;
-use crate::types::{Job, Problem, Resolved};
+use crate::sanitizer::sanitize;
 use crate::{folders, job};
 
 /// Builds a [`ConnectorHost`].

@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 use super::ConnectorHost;
 use crate::connections::cache::EXPIRY_SAFETY_WINDOW;
 use crate::error::HostError;
-use crate::types::{Job, Resolved};
+use crate::results::{Job, Resolved};
 
 /// A credentials provider for one connection and job. Each time the SDK asks,
 /// it resolves through the host (so through its cache). It reports an expiry
@@ -121,7 +121,7 @@ mod tests {
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     use super::*;
-    use crate::types::AwsCredentials;
+    use crate::results::AwsCredentials;
 
     fn resolved(expiration: SystemTime) -> Resolved {
         Resolved {

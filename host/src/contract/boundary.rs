@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::latest::lava::connector::types as wit;
 use crate::capabilities::{Grants, is_region};
 use crate::job::launchers;
-use crate::text::{is_env_name, sanitize};
-use crate::types::{AwsCredentials, LauncherKind, Login, NamedValue, Problem, Resolved, Severity};
+use crate::results::{AwsCredentials, LauncherKind, Login, NamedValue, Problem, Resolved, Severity};
+use crate::sanitizer::{is_env_name, sanitize};
 
 /// A plugin's problem, sanitised.
 pub(crate) fn problem(p: wit::Problem) -> Problem {

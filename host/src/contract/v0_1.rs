@@ -110,7 +110,7 @@ pub(super) fn resolved(plugin: &str, r: old::Resolved) -> new::Resolved {
         } else {
             tracing::warn!(
                 plugin,
-                program = %crate::text::sanitize(&launcher.program),
+                program = %crate::sanitizer::sanitize(&launcher.program),
                 "contract 0.1.0 free-form launcher refused: a plugin cannot choose what a job runs \
                  (rebuild the plugin against lava:connector@0.2.0 and return a launcher kind)"
             );

@@ -158,7 +158,7 @@ pub(super) fn error_to_wit(e: host::CapabilityError) -> CapabilityError {
 
 /// Host credentials for the plugin: the one place their secrets leave
 /// `secrecy` on their way into a sandbox.
-fn credentials_to_wit(c: crate::types::AwsCredentials) -> AwsCredentials {
+fn credentials_to_wit(c: crate::results::AwsCredentials) -> AwsCredentials {
     AwsCredentials {
         access_key_id: c.access_key_id,
         secret_access_key: c.secret_access_key.expose_secret().to_string(),
@@ -171,8 +171,8 @@ fn credentials_to_wit(c: crate::types::AwsCredentials) -> AwsCredentials {
 
 /// A plugin's source credentials for AssumeRole. Their expiration is not
 /// used; one past what a time can hold is dropped rather than refused.
-fn credentials_from_wit(c: AwsCredentials) -> crate::types::AwsCredentials {
-    crate::types::AwsCredentials {
+fn credentials_from_wit(c: AwsCredentials) -> crate::results::AwsCredentials {
+    crate::results::AwsCredentials {
         access_key_id: c.access_key_id,
         secret_access_key: c.secret_access_key.into(),
         session_token: c.session_token.map(Into::into),
@@ -229,7 +229,7 @@ impl secrets_manager::Host for Capabilities {
 }
 
 /// Database credentials for the plugin: their password leaves `secrecy` here.
-fn database_credentials_to_wit(c: crate::types::DatabaseCredentials) -> DatabaseCredentials {
+fn database_credentials_to_wit(c: crate::results::DatabaseCredentials) -> DatabaseCredentials {
     DatabaseCredentials {
         user: c.user,
         password: c.password.expose_secret().to_string(),

@@ -17,8 +17,8 @@ use secrecy::ExposeSecret;
 
 use crate::error::HostError;
 use crate::folders::{PrivateFolder, WorkFolder, check_work_folder, sweep_abandoned, write_private};
-use crate::text::sanitize;
-use crate::types::{Job, Resolved};
+use crate::results::{Job, Resolved};
+use crate::sanitizer::sanitize;
 
 /// The worker's own AWS credential settings. `exec` and `prepare_job` keep
 /// them from jobs (unless `pass_worker_credentials`): a job gets its
@@ -353,13 +353,13 @@ mod tests {
 
     use super::*;
     use crate::job::launchers::testing::credentials;
-    use crate::types::LauncherKind;
+    use crate::results::LauncherKind;
 
     fn with_values(values: &[(&str, &str, bool)]) -> Resolved {
         Resolved {
             values: values
                 .iter()
-                .map(|(name, value, secret)| crate::types::NamedValue {
+                .map(|(name, value, secret)| crate::results::NamedValue {
                     name: name.to_string(),
                     value: value.to_string().into(),
                     secret: *secret,

@@ -7,7 +7,7 @@ use aws_sdk_sts::primitives::{DateTime, DateTimeFormat};
 use secrecy::ExposeSecret;
 use serde_json::{Map, Value, json};
 
-use crate::types::{AwsCredentials, Resolved};
+use crate::results::{AwsCredentials, Resolved};
 
 /// RFC 3339 in UTC, as AWS tools expect (`2026-01-02T03:04:05Z`).
 pub fn rfc3339(time: SystemTime) -> String {

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use super::output::shell_quote;
 use crate::error::HostError;
-use crate::text::sanitize;
-use crate::types::Job;
+use crate::results::Job;
+use crate::sanitizer::sanitize;
 
 /// The first line of every config file written here: how a lava-conn
 /// recognises a job's file among the worker's settings.

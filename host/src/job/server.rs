@@ -23,8 +23,8 @@ use tokio::sync::Semaphore;
 
 use super::output::credential_process;
 use crate::error::HostError;
-use crate::text::sanitize;
-use crate::types::Resolved;
+use crate::results::Resolved;
+use crate::sanitizer::sanitize;
 
 /// Resolves a label of the job through the host's cache.
 pub(crate) type ResolveLabel =
@@ -125,7 +125,7 @@ async fn answer(request: &str, labels: &BTreeSet<String>, resolve: &ResolveLabel
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::AwsCredentials;
+    use crate::results::AwsCredentials;
 
     fn resolver() -> ResolveLabel {
         Arc::new(|label: &str| {

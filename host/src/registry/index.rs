@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) use crate::files::FileIdentity;
+pub(crate) use crate::untrusted_files::FileIdentity;
 
 /// Entries kept at most, over every plugin folder that shares the cache.
 const MAX_ENTRIES: usize = 10_000;
@@ -39,7 +39,7 @@ pub(crate) struct Indexed {
     pub needs: IndexedNeeds,
 }
 
-/// `lava_engine::Needs`, as the index keeps it.
+/// `lava_engine_settings::Needs`, as the index keeps it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct IndexedNeeds {
     core_instances: u32,
@@ -48,8 +48,8 @@ pub(crate) struct IndexedNeeds {
     initial_memory_bytes: u64,
 }
 
-impl From<lava_engine::Needs> for IndexedNeeds {
-    fn from(n: lava_engine::Needs) -> Self {
+impl From<lava_engine_settings::Needs> for IndexedNeeds {
+    fn from(n: lava_engine_settings::Needs) -> Self {
         Self {
             core_instances: n.core_instances,
             memories: n.memories,
@@ -59,7 +59,7 @@ impl From<lava_engine::Needs> for IndexedNeeds {
     }
 }
 
-impl From<IndexedNeeds> for lava_engine::Needs {
+impl From<IndexedNeeds> for lava_engine_settings::Needs {
     fn from(n: IndexedNeeds) -> Self {
         Self {
             core_instances: n.core_instances,
@@ -160,7 +160,8 @@ mod tests {
     }
 
     fn entry(len: u64) -> Indexed {
-        let needs = lava_engine::Needs { core_instances: 14, memories: 1, tables: 2, initial_memory_bytes: 13 << 20 };
+        let needs =
+            lava_engine_settings::Needs { core_instances: 14, memories: 1, tables: 2, initial_memory_bytes: 13 << 20 };
         Indexed {
             identity: identity(len),
             settings: "s1".into(),

@@ -13,7 +13,7 @@ use crate::error::{LoadError, PluginError, PluginFailure, SkippedPlugin};
 use crate::sandbox::CallState;
 use crate::sandbox::compiled::{CacheState, Precompiled, sha256_hex};
 use crate::sandbox::{PluginBounds, Runtime, block_on};
-use crate::text::sanitize;
+use crate::sanitizer::sanitize;
 
 mod index;
 
@@ -28,7 +28,7 @@ pub(crate) struct Builtin {
     /// The component precompiled for the default engine settings.
     precompiled: Precompiled,
     /// What one instance of it takes from the pool.
-    needs: lava_engine::Needs,
+    needs: lava_engine_settings::Needs,
 }
 
 include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
@@ -94,7 +94,7 @@ pub(crate) struct LoadedPlugin {
     pub pre: PluginPre<CallState>,
     pub bounds: PluginBounds,
     /// What one instance takes from the pool (kept in the plugin index).
-    pub needs: lava_engine::Needs,
+    pub needs: lava_engine_settings::Needs,
 }
 
 impl LoadedPlugin {
@@ -418,10 +418,10 @@ fn within_size(len: u64, max_bytes: u64) -> Result<(), String> {
 }
 
 /// A plugin file's bytes, if it is a regular file of at most `max_bytes`
-/// ([`crate::files::read_capped`]).
+/// ([`crate::untrusted_files::read_capped`]).
 fn read_plugin_file(path: &Path, max_bytes: u64) -> Result<(Vec<u8>, index::FileIdentity), String> {
-    use crate::files::Refused;
-    let (bytes, metadata) = crate::files::read_capped(path, max_bytes).map_err(|refused| match refused {
+    use crate::untrusted_files::Refused;
+    let (bytes, metadata) = crate::untrusted_files::read_capped(path, max_bytes).map_err(|refused| match refused {
         Refused::Open(e) => format!("cannot be opened: {e}"),
         Refused::Io(e) => format!("cannot be read: {e}"),
         Refused::Folder => "is a folder; plugins must be regular files".into(),
@@ -442,7 +442,7 @@ struct Candidate<'a> {
     /// SHA-256 of its bytes, hex.
     sha256: String,
     /// What one instance takes from the pool, when known without parsing it.
-    needs: Option<lava_engine::Needs>,
+    needs: Option<lava_engine_settings::Needs>,
     /// A built-in's artefact, precompiled at build time.
     precompiled: Option<Precompiled>,
 }
@@ -491,10 +491,10 @@ async fn load_one(
     let needs = match (needs, bytes) {
         (Some(needs), _) => needs,
         (None, Some(bytes)) => {
-            if let Some(problem) = lava_engine::not_a_component(bytes) {
+            if let Some(problem) = lava_engine_settings::not_a_component(bytes) {
                 return Err(problem);
             }
-            lava_engine::Needs::of(bytes)?
+            lava_engine_settings::Needs::of(bytes)?
         }
         (None, None) => return Ok(None),
     };

@@ -67,7 +67,7 @@ impl CacheState {
 pub(crate) struct CompiledStore {
     folder: Option<PathBuf>,
     max_bytes: u64,
-    /// `lava_engine::compatibility_key` of the engine.
+    /// `lava_engine_settings::compatibility_key` of the engine.
     engine_key: u64,
     /// This boot's identity (`/proc/sys/kernel/random/boot_id`); `None`
     /// where there is none, and artefacts are then synced to disk.
@@ -99,7 +99,7 @@ impl CompiledStore {
         // this engine; a folder per engine keeps binaries side by side from
         // evicting each other's. `deserialize_file` checks compatibility
         // again, so a hash collision only costs a recompile.
-        let engine_key = lava_engine::compatibility_key(engine);
+        let engine_key = lava_engine_settings::compatibility_key(engine);
         let folder = root.join(format!("engine-{engine_key:016x}"));
         match private_folder(root).and_then(|()| private_folder(&folder)) {
             Ok(()) => Self { folder: Some(folder), max_bytes, engine_key, boot },
@@ -342,7 +342,7 @@ mod tests {
     fn a_built_artefact_is_taken_only_from_an_engine_it_fits_and_is_stored() {
         let engine = Engine::default();
         let bytes: &'static [u8] = Box::leak(engine.precompile_component(EMPTY_COMPONENT).unwrap().into_boxed_slice());
-        let key = lava_engine::compatibility_key(&engine);
+        let key = lava_engine_settings::compatibility_key(&engine);
         let root = tempfile::tempdir().unwrap();
         let store = CompiledStore::open(&root.path().join("cache"), &engine, 1 << 30);
         let fits = Precompiled { bytes, engine_key: key, sha256: "unused" };
@@ -448,8 +448,8 @@ mod tests {
         component.push(module.len() as u8);
         component.extend(module);
         let engine_for = |memory_bytes| {
-            let settings = lava_engine::EngineSettings { slots: 2, memory_bytes, pooling: true };
-            Engine::new(&lava_engine::config(&settings)).unwrap()
+            let settings = lava_engine_settings::EngineSettings { slots: 2, memory_bytes, pooling: true };
+            Engine::new(&lava_engine_settings::config(&settings)).unwrap()
         };
         let root = tempfile::tempdir().unwrap();
         let roomy = engine_for(1 << 20);

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lava_engine::{EngineSettings, Needs};
+use lava_engine_settings::{EngineSettings, Needs};
 use wasmtime::component::{HasSelf, Linker, ResourceTable, ResourceTableError};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
@@ -22,7 +22,7 @@ use crate::capabilities::{BoundHit, CallContext, Capabilities};
 use crate::config::{MemoryLimits, WorkerConfig};
 use crate::contract::{PluginInstance, PluginPre};
 use crate::error::{LoadError, PluginError, PluginFailure};
-use crate::text::sanitize_bytes;
+use crate::sanitizer::sanitize_bytes;
 use compiled::{CacheState, CompiledStore};
 use slots::Slots;
 pub(crate) use state::CallState;
@@ -86,7 +86,8 @@ impl Runtime {
         let memory = config.memory_limits();
         let memory_bytes = usize::try_from(memory.ceiling()).unwrap_or(usize::MAX) << 20;
         let slots = config.max_concurrent_instances;
-        let wasm = lava_engine::config(&EngineSettings { slots, memory_bytes, pooling: config.pooling_allocator });
+        let wasm =
+            lava_engine_settings::config(&EngineSettings { slots, memory_bytes, pooling: config.pooling_allocator });
         let engine = Engine::new(&wasm).map_err(engine_error)?;
         let compiled = CompiledStore::open(&compile_cache_dir(config), &engine, config.compile_cache_max_mib << 20);
         start_epoch_ticker(&engine);

@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 
 use super::{Script, path_text};
 use crate::folders::write_private;
-use crate::types::AwsCredentials;
+use crate::results::AwsCredentials;
 
 /// Variables that would override the stand-in's profile if the job's
 /// environment had them; the stand-in unsets them before it runs `aws`.

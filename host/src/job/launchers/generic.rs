@@ -10,8 +10,8 @@ use secrecy::ExposeSecret;
 
 use super::{Script, path_text, quote_word};
 use crate::folders::write_private;
-use crate::text::is_env_name;
-use crate::types::NamedValue;
+use crate::results::NamedValue;
+use crate::sanitizer::is_env_name;
 
 /// Write the stand-in into `folder`; returns the script `get-attr-value`.
 pub(super) fn write(folder: &Path, conn_id: &str, values: &[NamedValue]) -> std::io::Result<PathBuf> {

@@ -27,8 +27,8 @@ use secrecy::ExposeSecret;
 
 use super::output::shell_quote;
 use crate::folders::write_private;
-use crate::text::sanitize;
-use crate::types::{LauncherKind, Login, Resolved};
+use crate::results::{LauncherKind, Login, Resolved};
+use crate::sanitizer::sanitize;
 
 /// What a CA bundle holds, as PEM writes it.
 const PEM_CERTIFICATE: &str = "-----BEGIN CERTIFICATE-----";

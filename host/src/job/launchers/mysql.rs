@@ -19,7 +19,7 @@ use secrecy::ExposeSecret;
 
 use super::{Script, path_text, ssl_mode};
 use crate::folders::write_private;
-use crate::types::Login;
+use crate::results::Login;
 
 /// The TLS modes, in libpq's words as lava's specs use them.
 const SSL_MODES: &[&str] = &["disable", "prefer", "require", "verify-ca", "verify-full"];

@@ -11,8 +11,8 @@ use secrecy::ExposeSecret;
 
 use super::{Script, path_text, quote_word, ssl_mode};
 use crate::folders::write_private;
-use crate::text::sanitize;
-use crate::types::Login;
+use crate::results::Login;
+use crate::sanitizer::sanitize;
 
 /// lava's thick-mode rules: `require` cannot be had without a wallet, and a
 /// CA needs one too (so the kind takes no CA).

@@ -15,7 +15,7 @@ use secrecy::ExposeSecret;
 
 use super::{Script, path_text, ssl_mode};
 use crate::folders::write_private;
-use crate::types::Login;
+use crate::results::Login;
 
 /// libpq's `sslmode` values.
 const SSL_MODES: &[&str] = &["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];

@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use super::{Script, quote_word};
-use crate::text::sanitize;
-use crate::types::Login;
+use crate::results::Login;
+use crate::sanitizer::sanitize;
 
 /// The kind's own rules beside its shape.
 pub(super) fn check(login: &Login) -> Result<(), String> {

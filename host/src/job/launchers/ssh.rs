@@ -13,8 +13,8 @@ use secrecy::ExposeSecret;
 
 use super::{Script, path_text};
 use crate::folders::write_private;
-use crate::text::sanitize;
-use crate::types::{LauncherKind, Login};
+use crate::results::{LauncherKind, Login};
+use crate::sanitizer::sanitize;
 
 /// SSH options a login may set: none runs a program, reads or writes a
 /// file, forwards anything or reaches another host. Everything else

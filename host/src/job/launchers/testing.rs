@@ -140,8 +140,8 @@ impl Fakes {
 }
 
 /// AWS credentials for the tests, in `region`.
-pub(crate) fn credentials(region: Option<&str>) -> crate::types::AwsCredentials {
-    crate::types::AwsCredentials {
+pub(crate) fn credentials(region: Option<&str>) -> crate::results::AwsCredentials {
+    crate::results::AwsCredentials {
         access_key_id: "AKID".into(),
         secret_access_key: "SECRET".to_string().into(),
         session_token: Some("TOKEN".to_string().into()),

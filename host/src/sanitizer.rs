@@ -34,7 +34,7 @@ pub fn sanitize_bytes(bytes: &[u8]) -> String {
 
 /// The rule a value's name follows (it becomes a variable, a file name and
 /// a shell `case` pattern): the connectors check it with the same function.
-pub(crate) use lava_rules::fields::is_env_name;
+pub(crate) use lava_rules::names::is_env_name;
 
 /// Whether `c` is a control or format character: invisible, or able to
 /// change how the text around it is shown (Unicode general categories Cc,

@@ -7,7 +7,9 @@
 //! `description`; `X-*`/`x-*` annotations are ignored, any other key is an
 //! error naming the valid ones (as lava's own specs are checked).
 
-use lava_rules::fields::{SpecReader, parse_object};
+pub mod fields;
+
+use fields::{SpecReader, parse_object};
 use lava_rules::problem::{Problem, has_error};
 
 use crate::{Connector, Field, ValidateContext};

@@ -7,7 +7,7 @@ use std::fmt;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use crate::problem::{Problem, kind};
+use lava_rules::problem::{Problem, kind};
 
 /// A spec's top-level fields, in the order they were written.
 ///
@@ -133,16 +133,6 @@ impl<'de> Deserialize<'de> for Key<'de> {
         }
         deserializer.deserialize_str(KeyVisitor)
     }
-}
-
-/// Whether `name` is a portable environment variable name: a letter or
-/// `_`, then letters, digits and `_`. A value a connector hands a job is
-/// named so: the name becomes a variable, a file name and a shell `case`
-/// pattern, and the host refuses any other.
-pub fn is_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// A type a spec field can hold, read from the field's JSON value with a
@@ -402,7 +392,7 @@ impl<'a> SpecReader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::problem::Severity;
+    use lava_rules::problem::Severity;
     use serde_json::json;
 
     fn object(value: Value) -> Fields<'static> {
