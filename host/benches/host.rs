@@ -20,7 +20,10 @@ use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group};
 use lava_conn::{AssumeRoleRequest, AwsCredentials, CapabilityError};
 use lava_conn::{AwsBackend, ConnectorHost, Job, WorkerConfig};
 use lava_conn::{SdkBackend, configure_sdk};
-use lava_conn_tests::{AIRFLOW_AWS_COMPONENT, EMPTY_COMPONENT, plugin_dir, python_component, test_config};
+use lava_conn_tests::{
+    AIRFLOW_AWS_COMPONENT, EMPTY_COMPONENT, HTTP_BASIC_COMPONENT, TEMPLATE_COMPONENT, plugin_dir, python_component,
+    test_config,
+};
 use lava_test_moto::Moto;
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
@@ -623,6 +626,9 @@ fn process_memory_facts(facts: &mut BTreeMap<&'static str, Value>) {
     facts.insert("rss_builtin_kib", json!(plugins_rss(&[])));
     facts.insert("rss_builtin_plus_10_kib", json!(plugins_rss(&["--plugins", ten.path().to_str().unwrap()])));
     facts.insert("plugin_bytes", json!(std::fs::metadata(AIRFLOW_AWS_COMPONENT).unwrap().len()));
+    // (9) What an author's plugin weighs, built as its author builds it.
+    facts.insert("template_bytes", json!(std::fs::metadata(TEMPLATE_COMPONENT).unwrap().len()));
+    facts.insert("http_basic_bytes", json!(std::fs::metadata(HTTP_BASIC_COMPONENT).unwrap().len()));
     python_compile_facts(facts);
 }
 

@@ -217,6 +217,14 @@ for name, label in (("1mb", "1 MB"), ("10mb", "10 MB")):
                  f"+{(peak - one_peak) / 1024:.1f} MiB over one spec, {(peak - one_peak) * 1024 / size:.1f} bytes "
                  "per byte of specs", "", ""))
 
+# (9) Plugin sizes, as their authors build them (`cargo build --release
+# --target wasm32-wasip2`, the template's release profile): the SDK's cost.
+template = facts["template_bytes"]
+rows.append(("9", "the plugin template (`ssm-secret`, typed spec), component size", f"{template / 1e3:.0f} KB",
+             "", "≤ 250 KB", yes(template <= 250_000)))
+rows.append(("9", "… the docs' `http-basic` example", f"{facts['http_basic_bytes'] / 1e3:.0f} KB",
+             f"{facts['http_basic_bytes'] / template:.2f}× the template", "", ""))
+
 commit = os.environ.get("LAVA_BENCH_COMMIT") or subprocess.run(
     ["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
 rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()

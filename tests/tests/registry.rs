@@ -13,7 +13,17 @@ fn sha256_hex(path: &str) -> String {
     String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_string()
 }
 
+/// A host that has taken stock of every plugin file, as `lava-conn plugins`
+/// does (a host loads a file the index does not know when a call first
+/// needs a type no built-in serves).
 fn build(config: WorkerConfig, dir: &std::path::Path) -> Result<ConnectorHost, HostError> {
+    let host = build_lazy(config, dir)?;
+    host.plugins();
+    Ok(host)
+}
+
+/// A host as built: no file loaded that no call has needed.
+fn build_lazy(config: WorkerConfig, dir: &std::path::Path) -> Result<ConnectorHost, HostError> {
     ConnectorHost::builder().config(config).plugin_dir(dir).backend(Arc::new(RecordingBackend::default())).build()
 }
 
@@ -222,7 +232,7 @@ fn a_host_with_an_indexed_folder_loads_a_plugin_only_when_a_call_needs_it() {
     let first = build(config(), dir.path()).unwrap();
     assert_eq!(first.plugins().len(), 4, "the built-in and three files");
     // The next one takes stock from the index: the files are not loaded yet.
-    let host = build(config(), dir.path()).unwrap();
+    let host = build_lazy(config(), dir.path()).unwrap();
     assert!(host.skipped_plugins().is_empty());
     std::fs::write(dir.path().join("airflow-001.wasm"), b"no longer a component").unwrap();
     assert!(host.validate(&airflow_spec("airflow-000"), None).unwrap().is_empty(), "000 loads when needed");
@@ -300,4 +310,34 @@ fn a_plugin_compiled_for_its_first_use_is_announced_once_and_a_cached_one_never(
     assert_eq!(*announced.lock().unwrap(), [(file, size)]);
     host(config).plugins();
     assert_eq!(announced.lock().unwrap().len(), 1, "mapped from the cache the second time: nothing to say");
+}
+
+#[test]
+fn a_call_that_needs_no_plugin_file_never_waits_for_one_to_compile() {
+    let dir = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
+    write_file(dir.path(), "broken.wasm", b"not a component");
+    let cache = lava_test_moto::tempdir();
+    let compiled = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let recorder = compiled.clone();
+    let host = ConnectorHost::builder()
+        .config(WorkerConfig { compile_cache: Some(cache.path().to_path_buf()), ..test_config() })
+        .plugin_dir(dir.path())
+        .on_compile(move |source, _| recorder.lock().unwrap().push(source.to_string()))
+        .build()
+        .unwrap();
+    // A type a built-in serves (no file may take it over): no file is read.
+    let aws = serde_json::json!({"conn_id": "a", "type": "aws", "enabled": true,
+        "role_arn": "arn:aws:iam::123456789012:role/r"});
+    assert!(host.validate(&aws, Some("prod")).unwrap().is_empty());
+    assert!(compiled.lock().unwrap().is_empty(), "nothing compiled for an aws spec");
+    assert!(host.skipped_plugins().is_empty(), "nor the broken file read");
+    // Another type: every file is taken stock of then, once.
+    let hostile = serde_json::json!({"conn_id": "h", "type": "hostile"});
+    host.validate(&hostile, None).unwrap();
+    assert_eq!(compiled.lock().unwrap().len(), 1, "the hostile plugin, compiled once");
+    let skipped = host.skipped_plugins();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(skipped[0].path.ends_with("broken.wasm"));
+    host.validate(&hostile, None).unwrap();
+    assert_eq!(compiled.lock().unwrap().len(), 1);
 }

@@ -65,8 +65,8 @@ impl StoreArgs {
     }
 }
 
-/// The host for a command, with the built-ins and the plugin folder; each
-/// skipped plugin file is reported on stderr.
+/// The host for a command, with the built-ins and the plugin folder; on a
+/// terminal, a plugin compiled for its first use is announced.
 pub fn host(
     globals: &Globals,
     config: WorkerConfig,
@@ -85,11 +85,16 @@ pub fn host(
     if let Some((backend, store)) = aws {
         builder = builder.backend(backend).store(store);
     }
-    let host = builder.build()?;
+    Ok(builder.build()?)
+}
+
+/// Each plugin file skipped so far, one line each on stderr, for a command
+/// that checked specs (`validate`, `session-name`): files are loaded when a
+/// spec first needs a type no built-in serves, so this comes at the end.
+pub fn report_skipped(host: &ConnectorHost) {
     for skipped in host.skipped_plugins() {
         eprintln!("lava-conn: skipped plugin {}: {}", sanitize(&skipped.path.to_string_lossy()), skipped.reason);
     }
-    Ok(host)
 }
 
 /// A host with the worker's AWS credentials and the given connection store.

@@ -38,5 +38,6 @@ pub fn run(args: &Args, globals: &Globals, config: WorkerConfig) -> anyhow::Resu
             }
         }
     }
+    super::common::report_skipped(&host);
     Ok(code)
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use lava_conn::{WorkerConfig, conn_id_of, read_spec_file, sanitize};
 use serde_json::json;
 
-use super::common::{EXIT_FAILURE, EXIT_INVALID, Globals, has_error, host, problem_line};
+use super::common::{EXIT_FAILURE, EXIT_INVALID, Globals, has_error, host, problem_line, report_skipped};
 
 /// Check connection specs. Exit 0 when all are valid (warnings allowed), 1
 /// when any is invalid, 2 for usage or I/O errors or when a plugin failed on
@@ -82,6 +82,7 @@ pub fn run(args: &Args, globals: &Globals, config: WorkerConfig) -> anyhow::Resu
     } else {
         println!("{}", summary(specs, invalid, failed, unreadable));
     }
+    report_skipped(&host);
     Ok(match (failed + unreadable, invalid) {
         (0, 0) => ExitCode::SUCCESS,
         (0, _) => ExitCode::from(EXIT_INVALID),

@@ -135,19 +135,43 @@ pub(crate) enum Unserved {
 
 /// The plugins, by connector type.
 pub(crate) struct Registry {
+    tables: std::sync::RwLock<Tables>,
+    /// Plugin files the index did not know, not loaded yet: loaded (and
+    /// indexed) the first time a call needs a type that is not a built-in's
+    /// (no file can serve a built-in type unless `replace_builtin` lists
+    /// it), so a command that needs no plugin never waits for one to
+    /// compile (an 18 MB Python plugin: 9 s).
+    pending: tokio::sync::Mutex<Option<Pending>>,
+    replaceable: Vec<String>,
+    skipped: Mutex<Vec<SkippedPlugin>>,
+    max_file_bytes: u64,
+}
+
+/// Which plugin serves which type.
+#[derive(Default)]
+struct Tables {
     by_type: BTreeMap<String, Arc<Entry>>,
     entries: Vec<Arc<Entry>>,
     /// Types that two files claim: served by neither, so that which file
     /// wins never depends on file names. The value names both.
     clashes: BTreeMap<String, (String, String)>,
-    skipped: Mutex<Vec<SkippedPlugin>>,
-    max_file_bytes: u64,
+}
+
+/// The folder's files still to load, and what indexing them needs.
+struct Pending {
+    folder: PathBuf,
+    files: Vec<PathBuf>,
+    /// The files taken stock of so far (kept in the index).
+    present: Vec<PathBuf>,
+    index: index::Index,
+    settings: String,
 }
 
 impl Registry {
     /// Load the built-ins, then take stock of every `*.wasm` in `folder`
     /// (sorted by name): a file the index knows unchanged is loaded when its
-    /// type is first needed; any other is loaded now and indexed.
+    /// type is first needed; any other is loaded (and indexed) when a call
+    /// first needs a type no built-in serves, or the list of plugins.
     /// `replaceable` lists built-in types a file may take over; files larger
     /// than `max_file_bytes` are skipped unread.
     pub fn load(
@@ -170,9 +194,9 @@ impl Registry {
         max_file_bytes: u64,
     ) -> Result<Self, LoadError> {
         let mut registry = Registry {
-            by_type: BTreeMap::new(),
-            entries: Vec::new(),
-            clashes: BTreeMap::new(),
+            tables: std::sync::RwLock::new(Tables::default()),
+            pending: tokio::sync::Mutex::new(None),
+            replaceable: replaceable.to_vec(),
             skipped: Mutex::new(Vec::new()),
             max_file_bytes,
         };
@@ -189,51 +213,75 @@ impl Registry {
             };
             let load = load_one(runtime, context(), candidate).await.and_then(|p| p.ok_or_else(unreachable_bytes));
             let plugin = load.map_err(|message| LoadError::BuiltIn { name: builtin.to_string(), message })?;
-            if let Err(reason) = registry.add(Entry::loaded(plugin), replaceable) {
+            if let Err(reason) = registry.add(Entry::loaded(plugin)) {
                 return Err(LoadError::BuiltIn { name: builtin.to_string(), message: reason });
             }
         }
         let Some(folder) = folder else {
             return Ok(registry);
         };
-        let mut index = index::Index::open(runtime.plugin_index_path());
+        let index = index::Index::open(runtime.plugin_index_path());
         let settings = sha256_hex(&serde_json::to_vec(&*context().settings).unwrap_or_default());
-        let mut present = Vec::new();
+        let mut pending =
+            Pending { folder: folder.to_path_buf(), files: Vec::new(), present: Vec::new(), index, settings };
         for path in wasm_entries(folder)? {
             let known = std::fs::metadata(&path)
                 .ok()
                 .filter(std::fs::Metadata::is_file)
-                .and_then(|m| index.lookup(&path, &index::FileIdentity::of(&m), &settings).cloned());
-            let entry = match known {
-                Some(indexed) => Ok(Entry {
-                    source: PluginSource::File(path.clone()),
-                    types: indexed.types.clone(),
-                    indexed: Some(indexed),
-                    loaded: tokio::sync::OnceCell::new(),
-                }),
-                None => match read_plugin_file(&path, max_file_bytes) {
-                    Ok((bytes, identity)) => {
-                        let candidate = Candidate::read(PluginSource::File(path.clone()), &bytes);
-                        let load = load_one(runtime, context(), candidate).await;
-                        load.and_then(|p| p.ok_or_else(unreachable_bytes)).map(|plugin| {
-                            let (types, sha256) = (plugin.info.types.clone(), plugin.info.sha256.clone());
-                            let needs = plugin.needs.into();
-                            let settings = settings.clone();
-                            index.record(&path, index::Indexed { identity, settings, sha256, types, needs });
-                            Entry::loaded(plugin)
-                        })
-                    }
-                    Err(reason) => Err(reason),
-                },
+                .and_then(|m| pending.index.lookup(&path, &index::FileIdentity::of(&m), &pending.settings).cloned());
+            let Some(indexed) = known else {
+                pending.files.push(path);
+                continue;
             };
-            match entry.and_then(|entry| registry.add(entry, replaceable)) {
-                Ok(()) => present.push(path),
+            let entry = Entry {
+                source: PluginSource::File(path.clone()),
+                types: indexed.types.clone(),
+                indexed: Some(indexed),
+                loaded: tokio::sync::OnceCell::new(),
+            };
+            match registry.add(entry) {
+                Ok(()) => pending.present.push(path),
                 Err(reason) => registry.skip(path, reason),
             }
         }
-        index.retain_in(folder, &present);
-        index.save();
+        if pending.files.is_empty() {
+            pending.index.retain_in(folder, &pending.present);
+            pending.index.save();
+        } else {
+            *registry.pending.get_mut() = Some(pending);
+        }
         Ok(registry)
+    }
+
+    /// Load the files the index did not know, once: each is read, compiled,
+    /// described and indexed; one that cannot be is skipped, naming why.
+    async fn settle(&self, runtime: &Runtime, context: &(dyn Fn() -> CallContext + Sync)) {
+        let mut guard = self.pending.lock().await;
+        let Some(mut pending) = guard.take() else {
+            return;
+        };
+        for path in std::mem::take(&mut pending.files) {
+            let entry = match read_plugin_file(&path, self.max_file_bytes) {
+                Ok((bytes, identity)) => {
+                    let candidate = Candidate::read(PluginSource::File(path.clone()), &bytes);
+                    let load = load_one(runtime, context(), candidate).await;
+                    load.and_then(|p| p.ok_or_else(unreachable_bytes)).map(|plugin| {
+                        let (types, sha256) = (plugin.info.types.clone(), plugin.info.sha256.clone());
+                        let needs = plugin.needs.into();
+                        let settings = pending.settings.clone();
+                        pending.index.record(&path, index::Indexed { identity, settings, sha256, types, needs });
+                        Entry::loaded(plugin)
+                    })
+                }
+                Err(reason) => Err(reason),
+            };
+            match entry.and_then(|entry| self.add(entry)) {
+                Ok(()) => pending.present.push(path),
+                Err(reason) => self.skip(path, reason),
+            }
+        }
+        pending.index.retain_in(&pending.folder, &pending.present);
+        pending.index.save();
     }
 
     fn skip(&self, path: PathBuf, reason: String) {
@@ -250,16 +298,17 @@ impl Registry {
 
     /// Register a plugin, or say why it is skipped. A file that clashes with
     /// another file takes the clashing type out of service for both.
-    fn add(&mut self, entry: Entry, replaceable: &[String]) -> Result<(), String> {
+    fn add(&self, entry: Entry) -> Result<(), String> {
         let entry = Arc::new(entry);
+        let mut tables = self.tables.write().unwrap_or_else(|e| e.into_inner());
         let mut replaces = Vec::new();
         for connector_type in &entry.types {
             // The file that claimed the type first, when this one clashes with it.
-            let first = match (self.clashes.get(connector_type), self.by_type.get(connector_type)) {
+            let first = match (tables.clashes.get(connector_type), tables.by_type.get(connector_type)) {
                 (Some((first, _)), _) => first.clone(),
                 (None, None) => continue,
                 (None, Some(existing)) => match &existing.source {
-                    PluginSource::BuiltIn(_) if replaceable.iter().any(|t| t.eq_ignore_ascii_case(connector_type)) => {
+                    PluginSource::BuiltIn(_) if self.replaceable(connector_type) => {
                         replaces.push(connector_type.clone());
                         continue;
                     }
@@ -272,8 +321,8 @@ impl Registry {
                     file @ PluginSource::File(_) => file.to_string(),
                 },
             };
-            self.by_type.remove(connector_type);
-            self.clashes.insert(connector_type.clone(), (first.clone(), entry.source.to_string()));
+            tables.by_type.remove(connector_type);
+            tables.clashes.insert(connector_type.clone(), (first.clone(), entry.source.to_string()));
             return Err(format!(
                 "claims connector type `{connector_type}`, which {first} claims too; \
                  neither serves it until one is removed"
@@ -283,11 +332,17 @@ impl Registry {
             if replaces.contains(connector_type) {
                 tracing::info!(connector_type, by = %entry.source, "plugin replaces a built-in");
             }
-            self.by_type.insert(connector_type.clone(), entry.clone());
+            tables.by_type.insert(connector_type.clone(), entry.clone());
         }
-        self.entries.retain(|e| self.by_type.values().any(|f| Arc::ptr_eq(e, f)));
-        self.entries.push(entry);
+        let Tables { by_type, entries, .. } = &mut *tables;
+        entries.retain(|e| by_type.values().any(|f| Arc::ptr_eq(e, f)));
+        entries.push(entry);
         Ok(())
+    }
+
+    /// Whether a file may take `connector_type` over from a built-in.
+    fn replaceable(&self, connector_type: &str) -> bool {
+        self.replaceable.iter().any(|t| t.eq_ignore_ascii_case(connector_type))
     }
 
     /// The plugin for a connector type (case-insensitive), loading it if
@@ -299,13 +354,25 @@ impl Registry {
         connector_type: &str,
     ) -> Result<Option<Arc<LoadedPlugin>>, Unserved> {
         let lowered = connector_type.to_ascii_lowercase();
-        if let Some((first, second)) = self.clashes.get(&lowered) {
-            return Err(Unserved::Clash(first.clone(), second.clone()));
+        // A built-in's type that no file may take over: the files not
+        // loaded yet cannot change who serves it.
+        let builtin = self.entry(&lowered).filter(|e| matches!(e.source, PluginSource::BuiltIn(_)));
+        if builtin.is_none() || self.replaceable(&lowered) {
+            self.settle(runtime, context).await;
         }
-        let Some(entry) = self.by_type.get(&lowered) else {
+        let clash = self.tables.read().unwrap_or_else(|e| e.into_inner()).clashes.get(&lowered).cloned();
+        if let Some((first, second)) = clash {
+            return Err(Unserved::Clash(first, second));
+        }
+        let Some(entry) = self.entry(&lowered) else {
             return Ok(None);
         };
-        self.plugin(runtime, context, entry).await.map(Some)
+        self.plugin(runtime, context, &entry).await.map(Some)
+    }
+
+    /// The entry serving a (lowercased) type.
+    fn entry(&self, lowered: &str) -> Option<Arc<Entry>> {
+        self.tables.read().unwrap_or_else(|e| e.into_inner()).by_type.get(lowered).cloned()
     }
 
     /// An entry's plugin, loaded and checked against its index entry the
@@ -376,14 +443,16 @@ impl Registry {
 
     /// The known connector types, comma-separated, for messages.
     pub fn known_types(&self) -> String {
-        self.by_type.keys().cloned().collect::<Vec<_>>().join(", ")
+        self.tables.read().unwrap_or_else(|e| e.into_inner()).by_type.keys().cloned().collect::<Vec<_>>().join(", ")
     }
 
     /// Every plugin, built-ins first, each loaded (a file that can no longer
     /// be loaded is left out, and reported with the skipped ones).
     pub async fn plugins(&self, runtime: &Runtime, context: &(dyn Fn() -> CallContext + Sync)) -> Vec<PluginInfo> {
-        let mut infos = Vec::with_capacity(self.entries.len());
-        for entry in &self.entries {
+        self.settle(runtime, context).await;
+        let entries = self.tables.read().unwrap_or_else(|e| e.into_inner()).entries.clone();
+        let mut infos = Vec::with_capacity(entries.len());
+        for entry in &entries {
             if let Ok(plugin) = self.plugin(runtime, context, entry).await {
                 infos.push(plugin.info.clone());
             }
