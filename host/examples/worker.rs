@@ -44,5 +44,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The job's environment, less the worker's own AWS credential variables.
     let status = env.apply(&mut job_command).status()?;
     env.cleanup()?;
+    // `exit` runs no destructors: the work folder is removed before it.
+    workdir.close()?;
     std::process::exit(status.code().unwrap_or(1));
 }

@@ -203,7 +203,11 @@ pub fn host_with(config: WorkerConfig, dir: Option<&Path>, backend: Arc<Recordin
     if let Some(dir) = dir {
         builder = builder.plugin_dir(dir);
     }
-    builder.build().expect("the host starts")
+    let host = builder.build().expect("the host starts");
+    // Every plugin file taken stock of, as `lava-conn plugins` does: a host
+    // loads a file the index does not know when a call first needs it.
+    host.plugins();
+    host
 }
 
 /// A host with the plugins in `plugins`, the real AWS SDK configured from

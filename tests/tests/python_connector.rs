@@ -40,8 +40,11 @@ fn plugins() -> &'static tempfile::TempDir {
     })
 }
 
+/// A host that has taken stock of every plugin file (as `lava-conn plugins` does).
 fn host(config: WorkerConfig) -> ConnectorHost {
-    ConnectorHost::builder().config(config).plugin_dir(plugins().path()).build().expect("the host loads")
+    let host = ConnectorHost::builder().config(config).plugin_dir(plugins().path()).build().expect("the host loads");
+    host.plugins();
+    host
 }
 
 fn db_login(conn_id: &str, parameter: &str) -> Value {
