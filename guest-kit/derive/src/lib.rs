@@ -3,6 +3,9 @@
 //! (so `Option<T>` is optional), and a row of `describe`'s field table with
 //! the field's doc comment as its description.
 //!
+//! A struct may also hold `conn_id`, `type` and `description`, which the SDK
+//! reads (and checks) for every spec: they get no row of their own.
+//!
 //! Field attributes, `#[spec(...)]`:
 //! - `rename = "name"`: the key in the spec, when it is not the field's name;
 //! - `default`: absent, the field is `Default::default()`;
@@ -39,7 +42,9 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
         return Err(syn::Error::new_spanned(&input.ident, "`Spec` is derived for a struct of named fields"));
     };
     let fields = named.named.iter().map(spec_field).collect::<syn::Result<Vec<_>>>()?;
-    let rows = fields.iter().map(row);
+    // `conn_id`, `type` and `description` are the SDK's, read (and their
+    // problems found) for every spec: a struct may hold them, without rows.
+    let rows = fields.iter().filter(|f| !is_common(f)).map(row);
     let reads = fields.iter().map(read);
     let idents: Vec<_> = fields.iter().map(|f| &f.ident).collect();
     let locals: Vec<_> = fields.iter().map(local).collect();
@@ -87,10 +92,10 @@ fn spec_field(field: &syn::Field) -> syn::Result<SpecField> {
             Ok(())
         })?;
     }
-    if ["conn_id", "type", "enabled", "description"].contains(&spec.key.as_str()) {
+    if spec.key == "enabled" {
         return Err(syn::Error::new_spanned(
             &field.ident,
-            format!("`{}` is read by the SDK for every spec: leave it out of the struct", spec.key),
+            "`enabled` is the SDK's: `resolve` runs only on an enabled connection; leave it out of the struct",
         ));
     }
     Ok(spec)
@@ -127,8 +132,16 @@ fn local(field: &SpecField) -> syn::Ident {
     quote::format_ident!("__field_{}", syn::ext::IdentExt::unraw(&field.ident))
 }
 
+/// Whether the field is one the SDK reads for every spec.
+fn is_common(field: &SpecField) -> bool {
+    ["conn_id", "type", "description"].contains(&field.key.as_str())
+}
+
 fn read(field: &SpecField) -> Tokens {
     let (ident, key, ty) = (local(field), &field.key, &field.ty);
+    if is_common(field) {
+        return quote! { let #ident = reader.quiet::<#ty>(#key); };
+    }
     match &field.default {
         Some(default) => quote! {
             let #ident = reader.field_or_else::<#ty>(#key, || ::core::option::Option::Some(#default));

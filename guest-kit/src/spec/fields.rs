@@ -361,6 +361,16 @@ impl<'a> SpecReader<'a> {
         self.field_or_else(name, T::absent)
     }
 
+    /// The field `name` as a `T`, recording nothing: for a field whose
+    /// problems are found elsewhere (the SDK's common fields). `None` when
+    /// it is of another kind, or absent and `T` needs it.
+    pub fn quiet<T: FieldValue>(&self, name: &str) -> Option<T> {
+        match self.object.get(name) {
+            Some(value) => T::from_value(value).ok(),
+            None => T::absent(),
+        }
+    }
+
     /// The field `name` as a `T`, or `default()` when it is absent.
     pub fn field_or_else<T: FieldValue>(&mut self, name: &str, default: impl FnOnce() -> Option<T>) -> Option<T> {
         let Some(value) = self.object.get(name) else {

@@ -123,6 +123,51 @@ mod tests {
         }
     }
 
+    /// A spec that also holds the SDK's own fields, to use them.
+    #[derive(Debug, PartialEq, crate::Spec)]
+    struct WithId {
+        conn_id: String,
+        description: Option<String>,
+        /// A value.
+        value: String,
+    }
+
+    #[derive(Default)]
+    struct Named;
+
+    impl Connector for Named {
+        const TYPE: &'static str = "named";
+        const VERSION: &'static str = "1";
+        type Spec = WithId;
+
+        fn check(&self, spec: &WithId, _: &ValidateContext, problems: &mut Vec<Problem>) {
+            if spec.conn_id.contains(' ') {
+                problems.push(Problem::warning("conn_id", "has a space"));
+            }
+        }
+
+        fn resolve(&self, spec: WithId, _: &JobContext, _: &dyn Host) -> Result<Resolved, String> {
+            Ok(Resolved::values(vec![crate::NamedValue::plain("ID", spec.conn_id)]))
+        }
+    }
+
+    #[test]
+    fn a_spec_may_hold_the_sdks_own_fields_to_use_them_without_rows_or_second_problems() {
+        let fields: Vec<&str> = Named::FIELDS.iter().map(|f| f.name).collect();
+        assert_eq!(fields, ["conn_id", "type", "enabled", "description", "value"]);
+        let checked = read_spec(
+            &Named,
+            r#"{"conn_id": "a b", "type": "named", "enabled": true, "value": "v"}"#,
+            &ValidateContext::default(),
+        );
+        assert_eq!(checked.spec, Some(WithId { conn_id: "a b".into(), description: None, value: "v".into() }));
+        assert_eq!(checked.problems, [Problem::warning("conn_id", "has a space")]);
+        let missing =
+            read_spec(&Named, r#"{"type": "named", "enabled": true, "value": "v"}"#, &ValidateContext::default());
+        assert_eq!(missing.problems, [Problem::error("conn_id", "is required")], "said once, by the SDK");
+        assert!(missing.spec.is_none());
+    }
+
     fn read(json: &str) -> Checked<Every> {
         read_spec(&Probe, json, &ValidateContext::default())
     }
