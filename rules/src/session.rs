@@ -37,10 +37,18 @@ pub fn check_template(template: &str) -> Result<(), String> {
     if render_plain(template, "realm", "job", "conn").is_some() {
         return Ok(());
     }
-    let env = minijinja::Environment::new();
-    env.template_from_str(template)
-        .map(|_| ())
-        .map_err(|e| format!("template `{template}` cannot be parsed: {e}; it may use `realm`, `job_id` and `conn_id`"))
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    let parsed = env.template_from_str(template).map_err(|e| {
+        format!("template `{template}` cannot be parsed: {e}; it may use `realm`, `job_id` and `conn_id`")
+    })?;
+    // A name it does not know fails every job alike: said now, not per call.
+    match parsed.render(minijinja::context! { realm => "realm", job_id => "job", conn_id => "conn" }) {
+        Err(e) if e.kind() == minijinja::ErrorKind::UndefinedError => Err(format!(
+            "template `{template}` names what is not defined: {e}; it may use `realm`, `job_id` and `conn_id`"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Render `template` with the template engine, as lava does (Jinja).

@@ -341,3 +341,21 @@ fn a_call_that_needs_no_plugin_file_never_waits_for_one_to_compile() {
     host.validate(&hostile, None).unwrap();
     assert_eq!(compiled.lock().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_call_dropped_while_a_plugin_file_loads_leaves_it_for_the_next_call() {
+    let dir = plugin_dir(&[("sleepy.wasm", HOSTILE_COMPONENT)]);
+    // Its describe sleeps until the deadline: the load awaits there.
+    let config =
+        WorkerConfig { call_deadline_ms: 300, conn_app_name: "hostile-describe:sleep".into(), ..test_config() };
+    let host = build_lazy(config, dir.path()).unwrap();
+    let hostile = serde_json::json!({"conn_id": "h", "type": "hostile"});
+    let dropped =
+        tokio::time::timeout(std::time::Duration::from_millis(50), host.validate_async(hostile.clone(), None));
+    assert!(dropped.await.is_err(), "the call was dropped while the file loaded");
+    // The next call loads it again, to the end: here, to its refusal.
+    host.validate_async(hostile, None).await.unwrap();
+    let skipped = host.skipped_plugins();
+    assert_eq!(skipped.len(), 1, "the file was not lost: {skipped:?}");
+    assert!(skipped[0].reason.contains("describe failed"), "{skipped:?}");
+}

@@ -87,8 +87,13 @@ fn templates_come_from_config() {
 }
 
 #[test]
-fn a_bad_template_is_a_problem_naming_the_setting() {
+fn a_template_naming_what_is_not_defined_is_refused_when_the_host_starts_naming_the_setting() {
     let config = WorkerConfig { conn_app_name: "{{ unknown_variable }}".into(), ..test_config() };
+    let error = lava_conn::ConnectorHost::builder().config(config).build().err().expect("refused at start").to_string();
+    assert!(error.contains("CONN_APP_NAME") && error.contains("unknown_variable"), "{error}");
+    // A template that renders for some jobs and not others fails those
+    // calls, naming the setting.
+    let config = WorkerConfig { conn_app_name: "{{ job_id | int }}".into(), ..test_config() };
     let host = host_with(config, None, Arc::new(RecordingBackend::default()));
     let job = Job { realm: "prod".into(), job_id: "j".into() };
     let problems = host.session_name(&spec("aws1"), &job).unwrap().unwrap_err();

@@ -92,6 +92,12 @@ fn spec_field(field: &syn::Field) -> syn::Result<SpecField> {
             Ok(())
         })?;
     }
+    if ["conn_id", "type", "description"].contains(&spec.key.as_str()) && spec.default.is_some() {
+        return Err(syn::Error::new_spanned(
+            &field.ident,
+            format!("`{}` is the SDK's, read for every spec: it takes no default", spec.key),
+        ));
+    }
     if spec.key == "enabled" {
         return Err(syn::Error::new_spanned(
             &field.ident,
@@ -140,7 +146,19 @@ fn is_common(field: &SpecField) -> bool {
 fn read(field: &SpecField) -> Tokens {
     let (ident, key, ty) = (local(field), &field.key, &field.ty);
     if is_common(field) {
-        return quote! { let #ident = reader.quiet::<#ty>(#key); };
+        // The SDK has checked them as text: the struct must take them so,
+        // or a spec would fail to read with no problem to say why.
+        let expected = if key == "description" {
+            quote!(::core::option::Option<::std::string::String>)
+        } else {
+            quote!(::std::string::String)
+        };
+        return quote! {
+            let #ident = {
+                let _: ::core::marker::PhantomData<#expected> = ::core::marker::PhantomData::<#ty>;
+                reader.quiet::<#ty>(#key)
+            };
+        };
     }
     match &field.default {
         Some(default) => quote! {

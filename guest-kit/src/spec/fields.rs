@@ -207,6 +207,9 @@ macro_rules! whole_number_fields {
             const TYPE_NAME: &'static str = "integer";
             fn from_value(value: &Value) -> Result<Self, FieldError> {
                 let Value::Number(number) = value else { return Err(wrong_kind("a whole number", value)) };
+                if number.is_f64() {
+                    return Err(format!("must be a whole number, not {number}").into());
+                }
                 let whole = number.as_i64().and_then(|n| <$t>::try_from(n).ok())
                     .or_else(|| number.as_u64().and_then(|n| <$t>::try_from(n).ok()));
                 whole.ok_or_else(|| {

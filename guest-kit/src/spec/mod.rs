@@ -67,6 +67,11 @@ pub fn read_spec<C: Connector>(connector: &C, json: &str, context: &ValidateCont
     reader.field::<Option<String>>("description");
     let spec = C::Spec::read(&mut reader);
     let mut problems = reader.problems;
+    if spec.is_none() && !has_error(&problems) {
+        // Never a spec refused without a word (a `FieldValue` that failed
+        // without saying why).
+        problems.push(Problem::error("", format!("the spec cannot be read as a `{}` spec", C::TYPE)));
+    }
     if let Some(spec) = &spec {
         connector.check(spec, context, &mut problems);
     }

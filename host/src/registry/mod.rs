@@ -257,10 +257,13 @@ impl Registry {
     /// described and indexed; one that cannot be is skipped, naming why.
     async fn settle(&self, runtime: &Runtime, context: &(dyn Fn() -> CallContext + Sync)) {
         let mut guard = self.pending.lock().await;
-        let Some(mut pending) = guard.take() else {
+        let Some(pending) = guard.as_mut() else {
             return;
         };
-        for path in std::mem::take(&mut pending.files) {
+        // A file leaves the list only once it is handled: a call dropped
+        // while one compiles (an aborted job's other connections) leaves it
+        // for the next call, not lost.
+        while let Some(path) = pending.files.first().cloned() {
             let entry = match read_plugin_file(&path, self.max_file_bytes) {
                 Ok((bytes, identity)) => {
                     let candidate = Candidate::read(PluginSource::File(path.clone()), &bytes);
@@ -275,13 +278,16 @@ impl Registry {
                 }
                 Err(reason) => Err(reason),
             };
+            pending.files.remove(0);
             match entry.and_then(|entry| self.add(entry)) {
                 Ok(()) => pending.present.push(path),
                 Err(reason) => self.skip(path, reason),
             }
         }
         pending.index.retain_in(&pending.folder, &pending.present);
-        pending.index.save();
+        if let Some(pending) = guard.take() {
+            pending.index.save();
+        }
     }
 
     fn skip(&self, path: PathBuf, reason: String) {

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
@@ -675,6 +676,9 @@ COMMON_FIELDS = (
 
 _TYPE_NAMES = {str: "string", int: "integer", bool: "bool", float: "number"}
 
+#: The fields the SDK reads for every spec, which a SPEC may hold to use them.
+_COMMON = ("conn_id", "type", "description")
+
 
 def _field_type(annotation: Any) -> "tuple[Any, bool]":
     """The annotation without ``Optional``, and whether it was optional."""
@@ -708,11 +712,16 @@ def _read_value(annotation: Any, value: Any, path: str, reader: "SpecReader") ->
     if inner is bool:
         return (True, value) if isinstance(value, bool) else wrong("true or false")
     if inner is int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-            return wrong("a whole number")
-        return True, int(value)
+        # As the Rust SDK: a whole number written as one (5432, not 5432.0).
+        return (True, value) if isinstance(value, int) and not isinstance(value, bool) else wrong("a whole number")
     if inner is float:
-        return (True, float(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) else wrong("a number")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return wrong("a number")
+        try:
+            number = float(value)
+        except OverflowError:
+            return wrong("a number of a float's size")
+        return (True, number) if math.isfinite(number) else wrong("a finite number")
     origin, args = typing.get_origin(inner), typing.get_args(inner)
     if origin in (list, List) and args == (str,):
         if not isinstance(value, list):
@@ -732,6 +741,8 @@ def spec_fields(spec_type: type) -> List[Field]:
     hints = typing.get_type_hints(spec_type)
     own = []
     for f in dataclasses.fields(spec_type):
+        if f.name in _COMMON:
+            continue
         _, optional = _field_type(hints[f.name])
         required = not optional and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         own.append(Field(f.name, _type_name(hints[f.name]), required, f.metadata.get("doc", "")))
@@ -766,6 +777,11 @@ def read_spec(connector: "Connector", spec: Dict[str, Any], realm: Optional[str]
     hints = typing.get_type_hints(connector.SPEC)
     values, readable = {}, True
     for f in dataclasses.fields(connector.SPEC):
+        if f.name in _COMMON:
+            # The SDK's own, checked above: a SPEC may hold it to use it.
+            values[f.name] = spec.get(f.name)
+            readable = readable and (f.name == "description" or isinstance(spec.get(f.name), str))
+            continue
         if f.name in spec:
             ok, value = _read_value(hints[f.name], spec[f.name], f.name, reader)
             readable = readable and ok
@@ -777,6 +793,8 @@ def read_spec(connector: "Connector", spec: Dict[str, Any], realm: Optional[str]
                 reader.error(f.name, "is required")
                 readable = False
     typed = connector.SPEC(**values) if readable else None
+    if typed is None and not reader.has_error:
+        reader.error("", f"the spec cannot be read as a `{connector.TYPE}` spec")
     if typed is not None:
         connector.check(typed, ValidateContext(realm), reader)
     return (None if reader.has_error else typed), enabled is True, reader.problems
@@ -858,9 +876,14 @@ def _wit_problem(p: Problem) -> _wit.Problem:
     return _wit.Problem(p.field, p.message, _wit.Severity.ERROR if p.is_error else _wit.Severity.WARNING)
 
 
+def _not_json(constant: str) -> Any:
+    """``NaN`` and ``Infinity`` are not JSON (serde_json, in the Rust SDK, refuses them too)."""
+    raise ValueError(f"`{constant}` is not a JSON number")
+
+
 def _parse(spec: str) -> Dict[str, Any]:
     try:
-        value = json.loads(spec)
+        value = json.loads(spec, parse_constant=_not_json)
     except ValueError as e:
         raise _Problems([Problem.error("", f"the spec is not valid JSON: {e}")]) from None
     if not isinstance(value, dict):
@@ -952,6 +975,8 @@ def export(connector: type) -> type:
     app module."""
     if not (isinstance(connector, type) and issubclass(connector, Connector)) or not connector.TYPE:
         raise TypeError("export takes a lava_connector.Connector subclass with a TYPE")
+    if connector.SPEC is not None and any(f.name == "enabled" for f in dataclasses.fields(connector.SPEC)):
+        raise TypeError("`enabled` is the SDK's: resolve runs only on an enabled connection; leave it out of SPEC")
 
     class Exported(exports.Connector):
         def describe(self) -> _wit.Descriptor:
