@@ -5,8 +5,8 @@ pub mod resolve;
 pub mod spec;
 
 use lava_guest_kit::{
-    Capability, Credentials, Field, Host, JobContext, Need, Problem, RawConnector, Resolved, Severity, ValidateContext,
-    log_warnings,
+    Capability, Credentials, Field, Host, JobContext, Need, Problem, RawConnector, Resolved, ValidateContext,
+    error_summary, errors, log_warnings,
 };
 use spec::Settings;
 
@@ -59,7 +59,7 @@ pub fn validate(json: &str, settings: &Settings<'_>) -> Vec<Problem> {
 pub fn session_name(json: &str, job: &JobContext, settings: &Settings<'_>) -> Result<String, Vec<Problem>> {
     let checked = spec::check(json, settings);
     if checked.spec.is_none() {
-        return Err(errors_only(checked.problems));
+        return Err(errors(checked.problems));
     }
     Ok(job.session_name.clone())
 }
@@ -75,18 +75,10 @@ pub fn resolve(
 ) -> Result<(Credentials, Vec<Problem>), String> {
     let checked = spec::check(json, settings);
     let Some(spec) = checked.spec else {
-        let problems: Vec<String> = errors_only(checked.problems)
-            .into_iter()
-            .map(|p| if p.field.is_empty() { p.message } else { format!("{}: {}", p.field, p.message) })
-            .collect();
-        return Err(format!("the spec is invalid: {}", problems.join("; ")));
+        return Err(format!("the spec is invalid: {}", error_summary(&checked.problems)));
     };
     let credentials = resolve::resolve(&spec, &job.session_name, host)?;
     Ok((credentials, checked.problems))
-}
-
-fn errors_only(problems: Vec<Problem>) -> Vec<Problem> {
-    problems.into_iter().filter(|p| p.severity == Severity::Error).collect()
 }
 
 #[cfg(test)]

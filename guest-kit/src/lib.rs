@@ -58,7 +58,7 @@ pub use host::{
 /// The derive for [`Spec`]: `#[derive(Spec)]` on a struct of named fields.
 pub use lava_guest_kit_derive::Spec;
 pub use lava_rules::names::is_env_name;
-pub use lava_rules::problem::{Problem, Severity, error_summary, has_error};
+pub use lava_rules::problem::{Problem, Severity, error_summary, errors, has_error};
 /// The JSON library specs are read with, for a [`FieldValue`] of your own.
 pub use serde_json;
 pub use spec::Spec;
@@ -370,7 +370,7 @@ pub trait RawConnector: Default {
     fn session_name_json(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<String, Vec<Problem>> {
         let problems = self.validate_json(spec, &context.validate_context(), host);
         if has_error(&problems) {
-            return Err(problems.into_iter().filter(|p| p.severity == Severity::Error).collect());
+            return Err(errors(problems));
         }
         Ok(context.session_name.clone())
     }
@@ -393,7 +393,7 @@ impl<C: Connector> RawConnector for C {
         let checked = spec::read_spec(self, spec, &context.validate_context());
         match checked.spec {
             Some(spec) => self.session_name(&spec, context, host),
-            None => Err(checked.problems.into_iter().filter(|p| p.severity == Severity::Error).collect()),
+            None => Err(errors(checked.problems)),
         }
     }
 

@@ -155,3 +155,42 @@ pub enum StoreError {
     #[error("cannot read {store}: {message}")]
     Unavailable { store: String, message: String },
 }
+
+/// An error and its sources in words on one line, each message once: the
+/// one wording for AWS failures (capabilities, the DynamoDB store) and for
+/// the CLI's errors. The SDK's own `Display` says only "dispatch failure"
+/// and its `Debug` dumps whole responses; library errors name their cause
+/// in their own text, which a plain chain would repeat. A worker without
+/// AWS credentials is told so in one line, with the fix, instead of the
+/// last provider's failure in full.
+pub fn error_text(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut messages: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>().is_some() {
+            return no_credentials(e);
+        }
+        let message = e.to_string();
+        if !messages.iter().any(|m| m.contains(&message)) {
+            messages.push(message);
+        }
+        next = e.source();
+    }
+    messages.join(": ")
+}
+
+/// What a failed credentials chain says: that the worker has none, the last
+/// provider's reason, and the fix.
+fn no_credentials(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = error.to_string();
+    let mut next = error.source();
+    while let Some(e) = next {
+        last = e.to_string();
+        next = e.source();
+    }
+    format!(
+        "the worker has no AWS credentials (the last place tried said: {}); give it some: \
+         AWS_PROFILE, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a role of the machine",
+        last.trim_end_matches('.')
+    )
+}

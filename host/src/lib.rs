@@ -49,7 +49,7 @@ pub use crate::connector_host::sdk_credentials::ConnectionCredentials;
 pub use crate::connector_host::{ConnectorHost, HostBuilder};
 pub use crate::contract::ContractVersion;
 pub use crate::error::{
-    ConfigError, HostError, LoadError, PluginError, PluginFailure, SkippedPlugin, SpecFileError, StoreError,
+    ConfigError, HostError, LoadError, PluginError, PluginFailure, SkippedPlugin, SpecFileError, StoreError, error_text,
 };
 pub use crate::job::output;
 pub use crate::job::profiles::check_worker_profile;

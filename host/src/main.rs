@@ -102,7 +102,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("lava-conn: {}", cli::common::error_text(&error));
+            eprintln!("lava-conn: {}", lava_conn::error_text(error.as_ref()));
             ExitCode::from(failure)
         }
     }

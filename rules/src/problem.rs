@@ -60,6 +60,12 @@ pub fn has_error(problems: &[Problem]) -> bool {
     problems.iter().any(|p| p.severity == Severity::Error)
 }
 
+/// The errors of `problems`, warnings left out (what a session name or a
+/// resolve refused for).
+pub fn errors(problems: Vec<Problem>) -> Vec<Problem> {
+    problems.into_iter().filter(|p| p.severity == Severity::Error).collect()
+}
+
 /// The errors of `problems` as one line: `field: message; field: message`.
 pub fn error_summary(problems: &[Problem]) -> String {
     problems
@@ -98,6 +104,7 @@ mod tests {
         assert!(!has_error(&[]));
         assert_eq!(error_summary(&[warning, error, whole]), "b: broken; the spec as a whole");
         assert_eq!(error_summary(&[]), "");
+        assert_eq!(errors(vec![Problem::warning("a", "w"), Problem::error("b", "e")]), [Problem::error("b", "e")]);
     }
 
     #[test]

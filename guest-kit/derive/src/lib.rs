@@ -92,7 +92,7 @@ fn spec_field(field: &syn::Field) -> syn::Result<SpecField> {
             Ok(())
         })?;
     }
-    if ["conn_id", "type", "description"].contains(&spec.key.as_str()) && spec.default.is_some() {
+    if is_common(&spec) && spec.default.is_some() {
         return Err(syn::Error::new_spanned(
             &field.ident,
             format!("`{}` is the SDK's, read for every spec: it takes no default", spec.key),

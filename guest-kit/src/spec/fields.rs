@@ -339,22 +339,13 @@ impl<'a> SpecReader<'a> {
 
     /// A string field that must be present.
     pub fn required_string(&mut self, field: &str) -> Option<String> {
-        if !self.has(field) {
-            self.error(field, "is required");
-            return None;
-        }
-        self.optional_string(field)
+        self.field::<String>(field)
     }
 
-    /// A string field that may be absent.
+    /// A string field that may be absent (`null` is not a string: an error,
+    /// where an `Option<String>` field reads it as absent).
     pub fn optional_string(&mut self, field: &str) -> Option<String> {
-        match self.object.get(field)? {
-            Value::String(s) => Some(s.clone()),
-            other => {
-                self.error(field, format!("must be a string, not {}", kind(other)));
-                None
-            }
-        }
+        self.has(field).then(|| self.field::<String>(field)).flatten()
     }
 
     /// The field `name` as a `T`: absent, it is what `T` reads as absent

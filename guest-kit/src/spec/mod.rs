@@ -59,11 +59,12 @@ pub fn read_spec<C: Connector>(connector: &C, json: &str, context: &ValidateCont
         reader.error("conn_id", "must not be empty");
     }
     reader.connector_type(C::TYPE);
-    let enabled = reader.field_or_else("enabled", || C::ENABLED_BY_DEFAULT.then_some(true));
-    if enabled.is_none() && !reader.has("enabled") {
-        reader.problems.pop();
+    let enabled = if reader.has("enabled") || C::ENABLED_BY_DEFAULT {
+        reader.field_or_else("enabled", || Some(true))
+    } else {
         reader.error("enabled", "is required: add `\"enabled\": true` (lava treats a spec without it as disabled)");
-    }
+        None
+    };
     reader.field::<Option<String>>("description");
     let spec = C::Spec::read(&mut reader);
     let mut problems = reader.problems;

@@ -204,18 +204,3 @@ pub fn problem_line(conn_id: &str, p: &Problem) -> String {
         format!("{conn_id}: {}: {severity}: {}", p.field, p.message)
     }
 }
-
-/// An error and its causes on one line, each cause once: library errors
-/// already name their cause in their own text (`cannot read x: No such
-/// file…`), which `{:#}` would repeat.
-pub fn error_text(error: &anyhow::Error) -> String {
-    let mut text = error.to_string();
-    for cause in error.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
-    }
-    text
-}

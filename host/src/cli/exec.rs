@@ -62,7 +62,7 @@ pub fn run(args: &Args, globals: &Globals, mut config: WorkerConfig) -> anyhow::
     match exec(globals, config, &connections, &job, &labels, args) {
         Ok(code) => Ok(code),
         Err(error) => {
-            eprintln!("lava-conn: {}", super::common::error_text(&error));
+            eprintln!("lava-conn: {}", lava_conn::error_text(error.as_ref()));
             Ok(ExitCode::from(EXIT_EXEC_FAILURE))
         }
     }

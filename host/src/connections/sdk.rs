@@ -17,6 +17,7 @@ use crate::capabilities::{
     AssumeRoleRequest, AuthTokenRequest, AwsBackend, CapabilityError, ClusterCredentialsRequest, MAX_SECRET_BYTES,
     ServerlessCredentialsRequest,
 };
+use crate::error::error_text;
 use crate::results::{AwsCredentials, DatabaseCredentials};
 
 /// Attempts per AWS call (standard retry mode).
@@ -140,7 +141,7 @@ impl AwsBackend for SdkBackend {
         let credentials = provider
             .provide_credentials()
             .await
-            .map_err(|e| CapabilityError::Unavailable(format!("the worker's credentials: {}", error_chain(&e))))?;
+            .map_err(|e| CapabilityError::Unavailable(format!("the worker's credentials: {}", error_text(&e))))?;
         Ok(AwsCredentials {
             access_key_id: credentials.access_key_id().to_string(),
             secret_access_key: credentials.secret_access_key().into(),
@@ -218,7 +219,7 @@ impl AwsBackend for SdkBackend {
         let credentials = provider
             .provide_credentials()
             .await
-            .map_err(|e| CapabilityError::Unavailable(format!("the signing credentials: {}", error_chain(&e))))?;
+            .map_err(|e| CapabilityError::Unavailable(format!("the signing credentials: {}", error_text(&e))))?;
         super::rds_token::auth_token(
             credentials,
             &region,
@@ -337,10 +338,10 @@ where
             return CapabilityError::Unavailable("no answer from AWS in time".into());
         }
         SdkError::DispatchFailure(failure) if failure.is_io() || failure.is_timeout() => {
-            return CapabilityError::Unavailable(format!("cannot reach AWS: {}", error_chain(&error)));
+            return CapabilityError::Unavailable(format!("cannot reach AWS: {}", error_text(&error)));
         }
         SdkError::DispatchFailure(_) => {
-            return CapabilityError::Unavailable(format!("the request could not be sent: {}", error_chain(&error)));
+            return CapabilityError::Unavailable(format!("the request could not be sent: {}", error_text(&error)));
         }
         _ => {}
     }
@@ -374,45 +375,8 @@ where
         | "InvalidKeyId" => CapabilityError::InvalidInput(text("invalid input")),
         "RegionDisabledException" | "RegionDisabled" => CapabilityError::RegionDisabled(text("region disabled")),
         "ExpiredToken" | "ExpiredTokenException" => CapabilityError::ExpiredToken(text("expired token")),
-        _ => CapabilityError::Other(text(&error_chain(&error))),
+        _ => CapabilityError::Other(text(&error_text(&error))),
     }
-}
-
-/// An SDK failure in words, the one place they are made (capabilities and
-/// the DynamoDB store): the error and its sources, each message once (the
-/// SDK's own `Display` says only "dispatch failure"; its `Debug` dumps
-/// whole responses). A worker without AWS credentials is told so in one
-/// line, with the fix, instead of the last provider's failure in full.
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut messages: Vec<String> = Vec::new();
-    let mut next = Some(error);
-    while let Some(e) = next {
-        if e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>().is_some() {
-            return no_credentials(e);
-        }
-        let message = e.to_string();
-        if !messages.iter().any(|m| m.contains(&message)) {
-            messages.push(message);
-        }
-        next = e.source();
-    }
-    messages.join(": ")
-}
-
-/// What a failed credentials chain says: that the worker has none, the last
-/// provider's reason, and the fix.
-fn no_credentials(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut last = error.to_string();
-    let mut next = error.source();
-    while let Some(e) = next {
-        last = e.to_string();
-        next = e.source();
-    }
-    format!(
-        "the worker has no AWS credentials (the last place tried said: {}); give it some: \
-         AWS_PROFILE, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a role of the machine",
-        last.trim_end_matches('.')
-    )
 }
 
 #[cfg(test)]

@@ -238,7 +238,7 @@ impl ConnectionStore for DynamoStore {
                 .consistent_read(true)
                 .send()
                 .await
-                .map_err(|e| StoreError::Unavailable { store: store.clone(), message: super::sdk::error_chain(&e) })?;
+                .map_err(|e| StoreError::Unavailable { store: store.clone(), message: crate::error::error_text(&e) })?;
             let item = output.item.ok_or_else(|| StoreError::NotFound { conn_id: conn_id.to_string(), store })?;
             Ok(Value::Object(item.into_iter().map(|(k, v)| (k, attribute_to_json(v))).collect()))
         })
