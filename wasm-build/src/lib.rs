@@ -35,7 +35,7 @@ fn build_workspace_package(package: &str, watch: &[&str], target: &str, profile:
     let workspace = workspace_root();
     watch_folders(&workspace, watch.iter().chain(["Cargo.lock", "Cargo.toml", ".cargo/config.toml"].iter()));
     let args = ["--package", package, "--profile", profile];
-    cargo_build(&workspace, package, target, &args, profile)
+    cargo_build(&workspace, &workspace.join("target").join("guests"), package, target, &args, profile)
 }
 
 /// Build the workspace package `package` as a built-in: for
@@ -103,11 +103,26 @@ pub fn build_plugin_crate(folder: &str, package: &str) -> PathBuf {
     let workspace = workspace_root();
     // Its SDK is part of this workspace: a change there rebuilds it too.
     watch_folders(&workspace, [folder, "guest-kit", "rules", "wit", ".cargo/config.toml"].iter());
-    let manifest = workspace.join(folder).join("Cargo.toml");
-    let manifest = manifest.to_str().expect("the workspace path is UTF-8");
     // `--locked`: the crate's committed lock file decides its dependencies.
-    let args = ["--manifest-path", manifest, "--release", "--locked"];
-    cargo_build(&workspace, package, GUEST_TARGET, &args, "release")
+    build_crate(&workspace.join(folder), package, &workspace.join("target").join("guests"), &["--locked"])
+}
+
+/// Build an author's plugin crate (the package `package` whose manifest is
+/// in `crate_dir`) for [`GUEST_TARGET`] with its own release profile, in
+/// `target_dir`, and return the path of its component: what an author's
+/// tests load (`lava-conn-testkit`). Panics, saying why, when it cannot.
+pub fn build_author_crate(crate_dir: &Path, package: &str, target_dir: &Path) -> PathBuf {
+    build_crate(crate_dir, package, target_dir, &[])
+}
+
+/// Built from its own folder, as its author builds it: its own
+/// `.cargo/config.toml` applies (the initial memory), and a build from a
+/// build script and one from the author's tests are the same build.
+fn build_crate(crate_dir: &Path, package: &str, target_dir: &Path, extra: &[&str]) -> PathBuf {
+    let manifest = crate_dir.join("Cargo.toml");
+    let manifest = manifest.to_str().unwrap_or_else(|| panic!("{} is not a UTF-8 path", manifest.display()));
+    let args: Vec<&str> = ["--manifest-path", manifest, "--release"].into_iter().chain(extra.iter().copied()).collect();
+    cargo_build(crate_dir, target_dir, package, GUEST_TARGET, &args, "release")
 }
 
 fn watch_folders<'a>(workspace: &Path, folders: impl Iterator<Item = &'a &'a str>) {
@@ -116,17 +131,23 @@ fn watch_folders<'a>(workspace: &Path, folders: impl Iterator<Item = &'a &'a str
     }
 }
 
-fn cargo_build(workspace: &Path, package: &str, target: &str, args: &[&str], profile: &str) -> PathBuf {
+fn cargo_build(
+    current_dir: &Path,
+    target_dir: &Path,
+    package: &str,
+    target: &str,
+    args: &[&str],
+    profile: &str,
+) -> PathBuf {
     ensure_target_installed(target);
-    let target_dir = workspace.join("target").join("guests");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
-        .current_dir(workspace)
+        .current_dir(current_dir)
         .args(["build", "--quiet", "--target", target])
         .args(args)
         .arg("--target-dir")
-        .arg(&target_dir);
+        .arg(target_dir);
     // What the outer cargo set up for the host build must not leak into the
     // guest build: flags for another target, clippy's wrapper, the target dir.
     for variable in [
