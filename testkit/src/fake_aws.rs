@@ -60,7 +60,8 @@ impl FakeAws {
     }
 
     /// Every call that reached AWS, in order: `ssm:<name>`,
-    /// `secretsmanager:<id>`, `sts:<role> as <session name>`,
+    /// `secretsmanager:<id>`, `sts:<role>` (`sts:<role> via <endpoint>` when
+    /// the call names an endpoint),
     /// `worker-credentials`, `redshift:<cluster>/<user>`,
     /// `redshift-serverless:<workgroup>`, `rds:<user>@<host>:<port>`.
     pub fn calls(&self) -> Vec<String> {
@@ -104,7 +105,10 @@ impl AwsBackend for FakeAws {
     }
 
     async fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
-        self.record(format!("sts:{} as {}", request.role_arn, request.session_name));
+        self.record(match request.endpoint_url.as_deref() {
+            Some(endpoint) => format!("sts:{} via {endpoint}", request.role_arn),
+            None => format!("sts:{}", request.role_arn),
+        });
         if !self.roles.contains(&request.role_arn) {
             return Err(CapabilityError::AccessDenied(format!("the fake AWS has no role `{}`", request.role_arn)));
         }

@@ -1,10 +1,9 @@
 //! Helpers shared by the component tests: hosts with real compiled plugins.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use lava_conn::{AssumeRoleRequest, AwsCredentials, CapabilityError};
-use lava_conn::{AwsBackend, ConnectorHost, WorkerConfig};
+use lava_conn::{ConnectorHost, WorkerConfig};
 
 /// The hostile test component, as built by this crate's build script.
 pub const HOSTILE_COMPONENT: &str = env!("LAVA_TEST_HOSTILE_COMPONENT");
@@ -148,57 +147,12 @@ pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) {
     std::fs::write(dir.join(name), bytes).expect("write a file");
 }
 
-/// An [`AwsBackend`] that records every call that reaches it and answers
-/// SSM reads from a fixed map. It lets the tests see what passed the grant checks.
-#[derive(Default)]
-pub struct RecordingBackend {
-    /// Every call that reached the backend, as `ssm:<name>`, `sts:<role>`
-    /// (`sts:<role> via <endpoint>` with source credentials that name one) or
-    /// `worker-credentials`.
-    pub calls: Mutex<Vec<String>>,
-    /// SSM parameter values by name.
-    pub parameters: Vec<(String, String)>,
-}
-
-impl RecordingBackend {
-    /// The calls recorded so far.
-    pub fn calls(&self) -> Vec<String> {
-        self.calls.lock().unwrap().clone()
-    }
-}
-
-#[lava_conn::async_trait]
-impl AwsBackend for RecordingBackend {
-    fn region(&self) -> Option<String> {
-        Some("us-east-1".into())
-    }
-
-    async fn get_parameter(&self, name: &str, _with_decryption: bool) -> Result<String, CapabilityError> {
-        self.calls.lock().unwrap().push(format!("ssm:{name}"));
-        self.parameters
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-            .ok_or_else(|| CapabilityError::NotFound(format!("parameter {name}")))
-    }
-
-    async fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
-        self.calls.lock().unwrap().push("worker-credentials".into());
-        Err(CapabilityError::Unavailable("the recording backend has no worker credentials".into()))
-    }
-
-    async fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
-        let via = request.endpoint_url.as_deref();
-        self.calls.lock().unwrap().push(match via {
-            Some(endpoint) => format!("sts:{} via {endpoint}", request.role_arn),
-            None => format!("sts:{}", request.role_arn),
-        });
-        Err(CapabilityError::AccessDenied("the recording backend assumes nothing".into()))
-    }
-}
+/// The AWS the tests' hosts reach: the author's test kit's, which records
+/// every call that passed the grant checks.
+pub use lava_conn_testkit::FakeAws;
 
 /// A host with the built-ins plus the components in `dir`, sending AWS calls to `backend`.
-pub fn host_with(config: WorkerConfig, dir: Option<&Path>, backend: Arc<RecordingBackend>) -> ConnectorHost {
+pub fn host_with(config: WorkerConfig, dir: Option<&Path>, backend: Arc<FakeAws>) -> ConnectorHost {
     let mut builder = ConnectorHost::builder().config(config).backend(backend);
     if let Some(dir) = dir {
         builder = builder.plugin_dir(dir);

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use lava_conn::{ConnectorHost, Job};
-use lava_conn_tests::{AIRFLOW_AWS_COMPONENT, RecordingBackend, plugin_dir, test_config};
+use lava_conn_tests::{AIRFLOW_AWS_COMPONENT, FakeAws, plugin_dir, test_config};
 use lava_guest_airflow_aws::default_session_name;
 use serde_json::{Value, json};
 
@@ -165,7 +165,7 @@ fn the_component_names_sessions_as_python_slugify_does() {
     let host = ConnectorHost::builder()
         .config(test_config())
         .plugin_dir(plugins.path())
-        .backend(Arc::new(RecordingBackend::default()))
+        .backend(Arc::new(FakeAws::default()))
         .build()
         .unwrap();
     let ids: Vec<String> = conn_ids(300).into_iter().filter(|id| !id.is_empty()).collect();

@@ -4,12 +4,12 @@
 use std::sync::{Arc, OnceLock};
 
 use lava_conn::{ConnectorHost, Problem, Severity};
-use lava_conn_tests::{RecordingBackend, host_with, test_config};
+use lava_conn_tests::{FakeAws, host_with, test_config};
 use serde_json::{Value, json};
 
 fn host() -> &'static ConnectorHost {
     static HOST: OnceLock<ConnectorHost> = OnceLock::new();
-    HOST.get_or_init(|| host_with(test_config(), None, Arc::new(RecordingBackend::default())))
+    HOST.get_or_init(|| host_with(test_config(), None, Arc::new(FakeAws::default())))
 }
 
 /// A valid role connection with `changes` applied (`null` removes a field).

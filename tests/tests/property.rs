@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use lava_conn::{ConnectorHost, HostError, Job};
-use lava_conn_tests::{AIRFLOW_AWS_COMPONENT, RecordingBackend, host_with, plugin_dir, test_config};
+use lava_conn_tests::{AIRFLOW_AWS_COMPONENT, FakeAws, host_with, plugin_dir, test_config};
 use serde_json::{Map, Value, json};
 
 /// xorshift64*: deterministic, so a failure names a reproducible case.
@@ -120,7 +120,7 @@ fn spec(rng: &mut Rng) -> Value {
 #[test]
 fn arbitrary_specs_never_crash_the_host_or_trap_a_connector() {
     let plugins = plugin_dir(&[("airflow-aws.wasm", AIRFLOW_AWS_COMPONENT)]);
-    let host: ConnectorHost = host_with(test_config(), Some(plugins.path()), Arc::new(RecordingBackend::default()));
+    let host: ConnectorHost = host_with(test_config(), Some(plugins.path()), Arc::new(FakeAws::default()));
     let job = Job { realm: "prod".into(), job_id: "property".into() };
     let mut rng = Rng(0x5EED_1A7A_C0DE_0001);
     let mut answered = 0;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use lava_conn::{ConnectorHost, ContractVersion, HostError, PluginSource, WorkerConfig};
 use lava_conn_tests::{
-    AWS_COMPONENT, EMPTY_COMPONENT, HOSTILE_COMPONENT, RecordingBackend, plugin_dir, test_config, write_file,
+    AWS_COMPONENT, EMPTY_COMPONENT, FakeAws, HOSTILE_COMPONENT, plugin_dir, test_config, write_file,
 };
 
 /// The digest `lava-conn plugins` must show, computed independently with `sha256sum`.
@@ -24,7 +24,7 @@ fn build(config: WorkerConfig, dir: &std::path::Path) -> Result<ConnectorHost, H
 
 /// A host as built: no file loaded that no call has needed.
 fn build_lazy(config: WorkerConfig, dir: &std::path::Path) -> Result<ConnectorHost, HostError> {
-    ConnectorHost::builder().config(config).plugin_dir(dir).backend(Arc::new(RecordingBackend::default())).build()
+    ConnectorHost::builder().config(config).plugin_dir(dir).backend(Arc::new(FakeAws::default())).build()
 }
 
 #[test]

@@ -5,12 +5,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use lava_conn::{ConnectorHost, HostError, Job, PluginFailure, WorkerConfig};
-use lava_conn_tests::{HOSTILE_COMPONENT, PANICKING_COMPONENT, RecordingBackend, host_with, plugin_dir, test_config};
+use lava_conn_tests::{FakeAws, HOSTILE_COMPONENT, PANICKING_COMPONENT, host_with, plugin_dir, test_config};
 use serde_json::{Value, json};
 
 struct Fixture {
     host: ConnectorHost,
-    backend: Arc<RecordingBackend>,
+    backend: Arc<FakeAws>,
     _plugins: tempfile::TempDir,
 }
 
@@ -18,10 +18,7 @@ fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
-        let backend = Arc::new(RecordingBackend {
-            parameters: vec![("/lava/prod/granted".into(), "granted-value".into())],
-            ..RecordingBackend::default()
-        });
+        let backend = Arc::new(FakeAws::default().parameter("/lava/prod/granted", "granted-value"));
         let config = WorkerConfig { call_deadline_ms: 300, memory_limit_mib: 32, ..test_config() };
         let host = host_with(config, Some(plugins.path()), backend.clone());
         Fixture { host, backend, _plugins: plugins }
@@ -116,7 +113,7 @@ fn more_than_1000_problems_is_an_invalid_result() {
 
 #[test]
 fn describe_gets_no_aws_and_an_invalid_type_is_skipped() {
-    let backend = Arc::new(RecordingBackend::default());
+    let backend = Arc::new(FakeAws::default());
     let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
     let config = WorkerConfig { conn_app_name: "hostile-describe:asks-aws".into(), ..test_config() };
     let host = host_with(config, Some(plugins.path()), backend.clone());
@@ -126,7 +123,7 @@ fn describe_gets_no_aws_and_an_invalid_type_is_skipped() {
     assert!(backend.calls().is_empty(), "{:?}", backend.calls());
 
     let config = WorkerConfig { conn_app_name: "hostile-describe:bad-type".into(), ..test_config() };
-    let host = host_with(config, Some(plugins.path()), Arc::new(RecordingBackend::default()));
+    let host = host_with(config, Some(plugins.path()), Arc::new(FakeAws::default()));
     let skipped = host.skipped_plugins();
     assert!(
         skipped[0].reason.contains("claims connector type `bad type!`; types are 1 to 64 characters"),
@@ -175,7 +172,7 @@ fn a_plugin_without_wasi_that_panics_is_reported_with_its_message_too() {
     // Built like the built-ins: no stderr, so the message comes through the
     // log capability (guest-kit's panic hook).
     let plugins = plugin_dir(&[("panicking.wasm", PANICKING_COMPONENT)]);
-    let host = host_with(test_config(), Some(plugins.path()), Arc::new(RecordingBackend::default()));
+    let host = host_with(test_config(), Some(plugins.path()), Arc::new(FakeAws::default()));
     let spec = json!({"conn_id": "p", "type": "panicking"});
     for _ in 0..2 {
         let (plugin, failure) = plugin_failure(host.validate(&spec, None).unwrap_err());
@@ -253,7 +250,7 @@ fn no_state_passes_between_calls_pooled_or_on_demand() {
     for pooling_allocator in [true, false] {
         let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
         let config = WorkerConfig { pooling_allocator, ..test_config() };
-        let host = host_with(config, Some(plugins.path()), Arc::new(RecordingBackend::default()));
+        let host = host_with(config, Some(plugins.path()), Arc::new(FakeAws::default()));
         for _ in 0..5 {
             let resolved = host.resolve_uncached(&hostile(json!("count")), &job()).unwrap();
             use secrecy::ExposeSecret;
@@ -297,7 +294,7 @@ fn a_plugin_cannot_send_a_granted_secret_to_an_endpoint_of_its_choosing() {
     assert_eq!(new_calls, ["ssm:/lava/prod/granted"], "the secret was read, but no STS call went out");
     assert!(listener.accept().is_err(), "nothing connected to the plugin's listener");
     // Positive control: the same request, with the endpoint allowed, reaches the backend.
-    let backend = Arc::new(RecordingBackend::default());
+    let backend = Arc::new(FakeAws::default());
     let config = WorkerConfig { allowed_endpoints: vec![url.clone()], ..test_config() };
     let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
     let host = host_with(config, Some(plugins.path()), backend.clone());
@@ -312,7 +309,7 @@ fn resolved_credentials_cannot_steer_the_job_to_an_endpoint_unless_allowed() {
     assert!(message.contains("`http://127.0.0.1:9` is not allowed") && message.contains("allowed_endpoints"));
     let config = WorkerConfig { allowed_endpoints: vec!["http://127.0.0.1:9".into()], ..test_config() };
     let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
-    let host = host_with(config, Some(plugins.path()), Arc::new(RecordingBackend::default()));
+    let host = host_with(config, Some(plugins.path()), Arc::new(FakeAws::default()));
     let resolved = host.resolve_uncached(&hostile(json!({"endpoint": "http://127.0.0.1:9"})), &job()).unwrap();
     assert_eq!(resolved.aws.unwrap().endpoint_url.as_deref(), Some("http://127.0.0.1:9"));
     assert_host_serves();
@@ -320,7 +317,7 @@ fn resolved_credentials_cannot_steer_the_job_to_an_endpoint_unless_allowed() {
 
 #[test]
 fn allowed_roles_is_checked_before_any_request() {
-    let backend = Arc::new(RecordingBackend::default());
+    let backend = Arc::new(FakeAws::default());
     let config = WorkerConfig { allowed_roles: vec!["arn:aws:iam::123456789012:role/lava-*".into()], ..test_config() };
     let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
     let host = host_with(config, Some(plugins.path()), backend.clone());
@@ -362,7 +359,7 @@ fn a_plugin_whose_describe_sleeps_is_skipped_and_every_command_still_runs() {
     let config =
         WorkerConfig { call_deadline_ms: 300, conn_app_name: "hostile-describe:sleep".into(), ..test_config() };
     let started = Instant::now();
-    let host = host_with(config, Some(plugins.path()), Arc::new(RecordingBackend::default()));
+    let host = host_with(config, Some(plugins.path()), Arc::new(FakeAws::default()));
     assert!(started.elapsed() < Duration::from_secs(30), "the load took {:?}", started.elapsed());
     let skipped = host.skipped_plugins();
     assert_eq!(skipped.len(), 1, "{skipped:?}");
@@ -375,10 +372,7 @@ fn endless_capability_calls_stop_at_the_budget() {
     for (mode, expected_call) in
         [("ssm-loop", "ssm:/lava/prod/granted"), ("sts-loop", "sts:arn:aws:iam::123456789012:role/x")]
     {
-        let backend = Arc::new(RecordingBackend {
-            parameters: vec![("/lava/prod/granted".into(), "v".into())],
-            ..RecordingBackend::default()
-        });
+        let backend = Arc::new(FakeAws::default().parameter("/lava/prod/granted", "v"));
         let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
         let config = WorkerConfig { max_capability_calls: 7, ..test_config() };
         let host = host_with(config, Some(plugins.path()), backend.clone());
@@ -590,7 +584,7 @@ fn a_call_waits_for_a_busy_slot_and_fails_naming_the_settings_only_past_the_wait
     let with_wait = |instance_wait_ms| {
         let config =
             WorkerConfig { max_concurrent_instances: 1, call_deadline_ms: 300, instance_wait_ms, ..test_config() };
-        host_with(config, Some(plugins.path()), Arc::new(RecordingBackend::default()))
+        host_with(config, Some(plugins.path()), Arc::new(FakeAws::default()))
     };
     let stuck_then = |host: &ConnectorHost| {
         let stuck = {
@@ -633,7 +627,7 @@ fn two_hundred_concurrent_validations_on_a_64_slot_pool_all_succeed() {
     let plugins = plugin_dir(&[("wasi-direct.wasm", lava_conn_tests::WASI_DIRECT_COMPONENT)]);
     let host = |instance_wait_ms| {
         let config = WorkerConfig { max_concurrent_instances: 64, instance_wait_ms, ..test_config() };
-        host_with(config, Some(plugins.path()), Arc::new(RecordingBackend::default()))
+        host_with(config, Some(plugins.path()), Arc::new(FakeAws::default()))
     };
     // Positive control: without waiting, the burst does run out of slots.
     let refused = burst(&host(0))
@@ -654,7 +648,7 @@ fn hold_pollables(host: &ConnectorHost, pollables: usize) -> Result<Vec<lava_con
 #[test]
 fn a_plugin_that_hoards_host_resources_is_stopped_at_the_cap_and_the_next_call_is_served() {
     let plugins = plugin_dir(&[("wasi-direct.wasm", lava_conn_tests::WASI_DIRECT_COMPONENT)]);
-    let host = host_with(test_config(), Some(plugins.path()), Arc::new(RecordingBackend::default()));
+    let host = host_with(test_config(), Some(plugins.path()), Arc::new(FakeAws::default()));
     // Positive control: the plugin really creates host resources, and a
     // thousand of them are within the cap.
     let problems = hold_pollables(&host, 1_000).unwrap();
@@ -671,7 +665,7 @@ fn a_plugin_that_hoards_host_resources_is_stopped_at_the_cap_and_the_next_call_i
 fn async_validations_wait_for_slots_without_blocking_the_callers_runtime() {
     let plugins = plugin_dir(&[("wasi-direct.wasm", lava_conn_tests::WASI_DIRECT_COMPONENT)]);
     let config = WorkerConfig { max_concurrent_instances: 4, ..test_config() };
-    let host = host_with(config, Some(plugins.path()), Arc::new(RecordingBackend::default()));
+    let host = host_with(config, Some(plugins.path()), Arc::new(FakeAws::default()));
     // One runtime thread: a plugin call made on it would hold up every task.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
@@ -767,7 +761,7 @@ async fn dropping_a_resolve_stops_the_plugin_frees_its_slot_and_caches_nothing()
 fn a_busy_plugin_yields_the_callers_runtime_thread() {
     let plugins = plugin_dir(&[("hostile.wasm", HOSTILE_COMPONENT)]);
     let config = WorkerConfig { call_deadline_ms: 400, ..test_config() };
-    let host = host_with(config, Some(plugins.path()), Arc::new(RecordingBackend::default()));
+    let host = host_with(config, Some(plugins.path()), Arc::new(FakeAws::default()));
     // One runtime thread for both: a plugin that kept it would starve the ticker.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let (ticks, failure) = runtime.block_on(async {

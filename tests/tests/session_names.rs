@@ -3,12 +3,12 @@
 use std::sync::{Arc, OnceLock};
 
 use lava_conn::{ConnectorHost, Job, WorkerConfig};
-use lava_conn_tests::{RecordingBackend, host_with, test_config};
+use lava_conn_tests::{FakeAws, host_with, test_config};
 use serde_json::{Value, json};
 
 fn host() -> &'static ConnectorHost {
     static HOST: OnceLock<ConnectorHost> = OnceLock::new();
-    HOST.get_or_init(|| host_with(test_config(), None, Arc::new(RecordingBackend::default())))
+    HOST.get_or_init(|| host_with(test_config(), None, Arc::new(FakeAws::default())))
 }
 
 fn spec(conn_id: &str) -> Value {
@@ -71,7 +71,7 @@ fn empty_realm_or_job_gives_lava() {
 #[test]
 fn punctuation_only_ids_stay_valid() {
     let config = WorkerConfig { conn_app_name: "{{ job_id }}".into(), ..test_config() };
-    let host = host_with(config, None, Arc::new(RecordingBackend::default()));
+    let host = host_with(config, None, Arc::new(FakeAws::default()));
     for job in ["!!!", "...", "'\"\\", "🚀", "x", "é", "データ"] {
         let got = name_in(&host, "prod", job, "aws1");
         assert_eq!(got, "lava", "job {job:?}");
@@ -82,7 +82,7 @@ fn punctuation_only_ids_stay_valid() {
 #[test]
 fn templates_come_from_config() {
     let config = WorkerConfig { conn_app_name: "{{ conn_id }}@{{ realm }}".into(), ..test_config() };
-    let host = host_with(config, None, Arc::new(RecordingBackend::default()));
+    let host = host_with(config, None, Arc::new(FakeAws::default()));
     assert_eq!(name_in(&host, "prod", "j", "my conn"), "my.conn@prod");
 }
 
@@ -94,7 +94,7 @@ fn a_template_naming_what_is_not_defined_is_refused_when_the_host_starts_naming_
     // A template that renders for some jobs and not others fails those
     // calls, naming the setting.
     let config = WorkerConfig { conn_app_name: "{{ job_id | int }}".into(), ..test_config() };
-    let host = host_with(config, None, Arc::new(RecordingBackend::default()));
+    let host = host_with(config, None, Arc::new(FakeAws::default()));
     let job = Job { realm: "prod".into(), job_id: "j".into() };
     let problems = host.session_name(&spec("aws1"), &job).unwrap().unwrap_err();
     assert_eq!(problems[0].field, "CONN_APP_NAME", "{problems:?}");

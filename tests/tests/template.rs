@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use lava_conn::{ContractVersion, HostError, Job, PluginSource, Severity};
-use lava_conn_tests::{HTTP_BASIC_COMPONENT, RecordingBackend, TEMPLATE_COMPONENT, host_with, plugin_dir, test_config};
+use lava_conn_tests::{FakeAws, HTTP_BASIC_COMPONENT, TEMPLATE_COMPONENT, host_with, plugin_dir, test_config};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
@@ -16,10 +16,7 @@ fn job() -> Job {
 #[tokio::test]
 async fn the_template_is_a_working_connector_type_in_the_real_host() {
     let plugins = plugin_dir(&[("ssm-secret.wasm", TEMPLATE_COMPONENT)]);
-    let backend = Arc::new(RecordingBackend {
-        parameters: vec![("/lava/prod/warehouse/password".into(), "hunter2".into())],
-        ..RecordingBackend::default()
-    });
+    let backend = Arc::new(FakeAws::default().parameter("/lava/prod/warehouse/password", "hunter2"));
     let host = host_with(test_config(), Some(plugins.path()), backend.clone());
     assert!(host.skipped_plugins().is_empty(), "{:?}", host.skipped_plugins());
 
@@ -52,7 +49,7 @@ async fn the_template_is_a_working_connector_type_in_the_real_host() {
 #[tokio::test]
 async fn the_template_gets_only_what_the_worker_grants() {
     let plugins = plugin_dir(&[("ssm-secret.wasm", TEMPLATE_COMPONENT)]);
-    let backend = Arc::new(RecordingBackend::default());
+    let backend = Arc::new(FakeAws::default());
     let host = host_with(test_config(), Some(plugins.path()), backend.clone());
     // Outside the realm's prefix: a warning at validation, a refusal at resolve.
     let spec = json!({"conn_id": "other", "type": "ssm-secret", "enabled": true, "parameter": "/lava/dev/password"});
@@ -70,10 +67,7 @@ async fn the_template_gets_only_what_the_worker_grants() {
 #[tokio::test]
 async fn without_its_types_policy_the_template_is_refused_before_any_request_naming_the_table() {
     let plugins = plugin_dir(&[("ssm-secret.wasm", TEMPLATE_COMPONENT)]);
-    let backend = Arc::new(RecordingBackend {
-        parameters: vec![("/lava/prod/warehouse/password".into(), "hunter2".into())],
-        ..RecordingBackend::default()
-    });
+    let backend = Arc::new(FakeAws::default().parameter("/lava/prod/warehouse/password", "hunter2"));
     let config = lava_conn::WorkerConfig { policy: Default::default(), ..test_config() };
     let host = host_with(config, Some(plugins.path()), backend.clone());
     let spec = json!({"conn_id": "warehouse", "type": "ssm-secret", "enabled": true, "parameter": "/lava/prod/warehouse/password"});
@@ -85,10 +79,7 @@ async fn without_its_types_policy_the_template_is_refused_before_any_request_nam
 #[tokio::test]
 async fn the_http_basic_example_of_the_docs_works_in_the_real_host_with_no_copied_plumbing() {
     let plugins = plugin_dir(&[("http-basic.wasm", HTTP_BASIC_COMPONENT)]);
-    let backend = Arc::new(RecordingBackend {
-        parameters: vec![("/lava/prod/billing/password".into(), "s3cret".into())],
-        ..RecordingBackend::default()
-    });
+    let backend = Arc::new(FakeAws::default().parameter("/lava/prod/billing/password", "s3cret"));
     let mut config = test_config();
     config.policy.insert(
         "http-basic".into(),
