@@ -10,7 +10,10 @@ use sha2::Digest;
 
 /// The built-ins: their name in `lava-conn plugins`, the workspace package
 /// that is compiled, and the folders whose changes rebuild it.
-const BUILTINS: &[(&str, &str, &[&str])] = &[("aws", "lava-guest-aws", &["guest-aws", "guest-kit", "rules", "wit"])];
+const BUILTINS: &[(&str, &str, &[&str])] = &[
+    ("aws", "lava-guest-aws", &["guest-aws", "guest-kit", "rules", "wit"]),
+    ("postgres", "lava-guest-postgres", &["guest-postgres", "guest-kit", "rules", "wit"]),
+];
 
 fn main() {
     let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));

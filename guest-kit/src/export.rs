@@ -154,7 +154,7 @@ pub mod glue {
     pub fn describe<C: RawConnector>() -> wit::Descriptor {
         report_panics();
         wit::Descriptor {
-            types: vec![C::TYPE.to_string()],
+            types: C::TYPES.iter().map(|t| t.to_string()).collect(),
             version: C::VERSION.to_string(),
             fields: C::FIELDS
                 .iter()

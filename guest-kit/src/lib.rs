@@ -62,7 +62,7 @@ pub use lava_rules::problem::{Problem, Severity, error_summary, errors, has_erro
 /// The JSON library specs are read with, for a [`FieldValue`] of your own.
 pub use serde_json;
 pub use spec::Spec;
-pub use spec::fields::{FieldError, FieldValue, Fields, SpecReader, parse_object};
+pub use spec::fields::{FieldError, FieldValue, Fields, LavaDuration, Port, SpecReader, parse_object};
 
 #[doc(hidden)]
 #[cfg(target_family = "wasm")]
@@ -311,6 +311,11 @@ impl Resolved {
 pub trait Connector: Default {
     /// The spec `type` this connector handles (lowercase letters, digits, `-`, `_`).
     const TYPE: &'static str;
+    /// Every spec `type` it handles: [`Connector::TYPE`] alone by default. A
+    /// family of types that share their fields (lava's `psql`, `postgres`,
+    /// `redshift`, …) lists them all, and reads which one a spec is from its
+    /// `type` (a typed spec may hold it).
+    const TYPES: &'static [&'static str] = &[Self::TYPE];
     /// The connector's version, shown by `lava-conn plugins`.
     const VERSION: &'static str;
     /// The capabilities `resolve` calls, and how far: the host grants no
@@ -351,6 +356,8 @@ pub trait Connector: Default {
 pub trait RawConnector: Default {
     /// The spec `type` this connector handles (lowercase letters, digits, `-`, `_`).
     const TYPE: &'static str;
+    /// As [`Connector::TYPES`].
+    const TYPES: &'static [&'static str] = &[Self::TYPE];
     /// The connector's version, shown by `lava-conn plugins`.
     const VERSION: &'static str;
     /// The spec's fields, shown by `lava-conn describe`.
@@ -381,6 +388,7 @@ pub trait RawConnector: Default {
 
 impl<C: Connector> RawConnector for C {
     const TYPE: &'static str = C::TYPE;
+    const TYPES: &'static [&'static str] = C::TYPES;
     const VERSION: &'static str = C::VERSION;
     const FIELDS: &'static [Field] = <C::Spec as Spec>::FIELDS;
     const NEEDS: &'static [Need] = C::NEEDS;

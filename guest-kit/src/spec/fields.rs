@@ -275,6 +275,47 @@ impl FieldValue for Value {
     }
 }
 
+/// A TCP port as lava reads one: a whole number from 1 to 65535, or a
+/// string of digits (`"5432"`, as DynamoDB specs often hold it; lava's
+/// `int(port)` and its schema's `posint` take both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Port(pub u16);
+
+impl FieldValue for Port {
+    const TYPE_NAME: &'static str = "port (number or string of digits)";
+    fn from_value(value: &Value) -> Result<Self, FieldError> {
+        let text = match value {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.clone(),
+            other => return Err(wrong_kind("a port number from 1 to 65535", other)),
+        };
+        match text.parse::<u16>() {
+            Ok(port) if port > 0 => Ok(Port(port)),
+            _ => Err(format!("must be a port number from 1 to 65535, not {text}").into()),
+        }
+    }
+}
+
+/// A duration in lava's grammar (`15m`, `1.5h`, `900`, or a number of
+/// seconds), as whole seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LavaDuration(pub u64);
+
+impl FieldValue for LavaDuration {
+    const TYPE_NAME: &'static str = "duration (`15m`, `1h`, or seconds)";
+    fn from_value(value: &Value) -> Result<Self, FieldError> {
+        let seconds = match value {
+            Value::Number(n) => n.as_f64().ok_or_else(|| FieldError::from("is not a number"))?,
+            Value::String(text) => lava_rules::duration::parse_duration(text)?,
+            other => return Err(wrong_kind("a duration such as `15m` or a number of seconds", other)),
+        };
+        if !(0.0..=u64::MAX as f64).contains(&seconds) {
+            return Err(format!("must be a duration of 0 seconds or more, not {seconds}").into());
+        }
+        Ok(LavaDuration(seconds.round() as u64))
+    }
+}
+
 /// A spec's fields, and the problems found in them so far.
 pub struct SpecReader<'a> {
     /// The spec's fields.
@@ -330,7 +371,7 @@ impl<'a> SpecReader<'a> {
             self.error(
                 &key,
                 format!(
-                    "is not a field of an {connector} connection; valid fields are {}, and annotations starting with `X-` or `x-`",
+                    "is not a field of a `{connector}` connection; valid fields are {}, and annotations starting with `X-` or `x-`",
                     known.join(", ")
                 ),
             );
@@ -385,9 +426,17 @@ impl<'a> SpecReader<'a> {
 
     /// `type`, which must name `connector_type` (any case).
     pub fn connector_type(&mut self, connector_type: &str) {
+        self.connector_types(&[connector_type]);
+    }
+
+    /// Check that `type` is one of `types` (in any case).
+    pub fn connector_types(&mut self, types: &[&str]) {
         match self.required_string("type") {
-            Some(t) if t.eq_ignore_ascii_case(connector_type) => {}
-            Some(t) => self.error("type", format!("is `{t}`; this connector handles `{connector_type}`")),
+            Some(t) if types.iter().any(|ty| t.eq_ignore_ascii_case(ty)) => {}
+            Some(t) => {
+                let served: Vec<String> = types.iter().map(|ty| format!("`{ty}`")).collect();
+                self.error("type", format!("is `{t}`; this connector handles {}", served.join(", ")))
+            }
             None => {}
         }
     }

@@ -54,11 +54,14 @@ pub fn read_spec<C: Connector>(connector: &C, json: &str, context: &ValidateCont
     };
     let mut reader = SpecReader::new(&object);
     let known: Vec<&str> = C::Spec::FIELDS.iter().map(|f| f.name).collect();
-    reader.reject_unknown(&known, C::TYPE);
+    // A family's spec is named by its own type in the message.
+    let named = reader.quiet::<String>("type").map(|t| t.to_ascii_lowercase());
+    let named = named.as_deref().filter(|t| C::TYPES.contains(t)).unwrap_or(C::TYPES[0]);
+    reader.reject_unknown(&known, named);
     if reader.field::<String>("conn_id").is_some_and(|id| id.is_empty()) {
         reader.error("conn_id", "must not be empty");
     }
-    reader.connector_type(C::TYPE);
+    reader.connector_types(C::TYPES);
     let enabled = if reader.has("enabled") || C::ENABLED_BY_DEFAULT {
         reader.field_or_else("enabled", || Some(true))
     } else {

@@ -759,7 +759,7 @@ def read_spec(connector: "Connector", spec: Dict[str, Any], realm: Optional[str]
         if key not in known and not key.startswith(("X-", "x-")):
             reader.error(
                 key,
-                f"is not a field of an {connector.TYPE} connection; valid fields are {', '.join(known)}, "
+                f"is not a field of a `{connector.TYPE}` connection; valid fields are {', '.join(known)}, "
                 "and annotations starting with `X-` or `x-`",
             )
     conn_id = reader.required_string("conn_id")

@@ -1,0 +1,291 @@
+//! lava's postgres family as one component: `psql`, `postgres`,
+//! `postgres-rds`, `postgres-aurora`, `redshift` and `redshift-serverless`.
+//! lava 8.3.0 gives all six one stand-in (`lava/connection/postgres.py`,
+//! `cli_connect_postgres`); the type decides only where a password comes
+//! from when the spec names none: an RDS IAM token, Redshift's
+//! `GetClusterCredentials`, or Redshift Serverless's `GetCredentials`.
+//!
+//! ```json
+//! {"conn_id": "warehouse", "type": "postgres", "enabled": true,
+//!  "host": "db.example.com", "port": "5432", "database": "sales",
+//!  "user": "etl", "password": "/lava/prod/warehouse/password", "ssl_mode": "verify-full"}
+//! ```
+//!
+//! The job gets the host-written `psql` stand-in (`launcher` psql).
+
+mod resolve;
+
+use std::collections::BTreeMap;
+
+use lava_guest_kit::{
+    Capability, Connector, Host, JobContext, LavaDuration, Need, Port, Problem, Resolved, Spec, ValidateContext,
+};
+use lava_rules::sts;
+
+/// The connector.
+#[derive(Default)]
+pub struct Postgres;
+
+lava_guest_kit::export_connector!(Postgres);
+
+/// Which way a spec of the family gets a password it does not name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// `psql`, `postgres`: none; the spec (or its secret) must name one.
+    Plain,
+    /// `postgres-rds`, `postgres-aurora`: an RDS IAM authentication token.
+    Rds,
+    /// `redshift`: `GetClusterCredentials`.
+    Redshift,
+    /// `redshift-serverless`: `GetCredentials`, optionally as `role_arn`.
+    Serverless,
+}
+
+impl Family {
+    /// The family of a spec's `type` (checked by the SDK: one of [`Postgres::TYPES`]).
+    pub fn of(connector_type: &str) -> Family {
+        match connector_type.to_ascii_lowercase().as_str() {
+            "postgres-rds" | "postgres-aurora" => Family::Rds,
+            "redshift" => Family::Redshift,
+            "redshift-serverless" => Family::Serverless,
+            _ => Family::Plain,
+        }
+    }
+}
+
+/// lava's default `password_duration` (`RS_PASSWORD_DURATION`, 15 minutes).
+pub const DEFAULT_PASSWORD_SECONDS: u64 = 900;
+
+/// A postgres-family connection's fields, as lava 8.3.0 reads them (and its
+/// connection schema names them).
+#[derive(Spec)]
+pub struct PostgresSpec {
+    r#type: String,
+    /// The database server's host name (or the secret's `host`).
+    pub host: Option<String>,
+    /// Its port, a number or a string of digits (or the secret's `port`).
+    pub port: Option<Port>,
+    /// The database (or the secret's `dbname`).
+    pub database: Option<String>,
+    /// The user (or the secret's `username`).
+    pub user: Option<String>,
+    /// The NAME of an SSM SecureString parameter holding the password.
+    /// Without it (and without a secret's), `postgres-rds`/`-aurora` use an
+    /// RDS IAM token and the `redshift` types temporary credentials.
+    pub password: Option<String>,
+    /// A Secrets Manager secret (JSON) whose `username`, `password`, `host`,
+    /// `port` and `dbname` fill the fields the spec leaves out.
+    pub secret_id: Option<String>,
+    /// `require`, `verify-ca` or `verify-full` (default: libpq's `prefer`).
+    pub ssl_mode: Option<String>,
+    /// Deprecated (lava): `true` means `ssl_mode: require`.
+    pub ssl: Option<bool>,
+    /// A CA file for verify-ca/verify-full: not supported yet (see the docs).
+    pub ssl_ca_file: Option<String>,
+    /// Deprecated (lava) name of `ssl_ca_file`.
+    pub ca_cert: Option<String>,
+    /// Who owns the connection.
+    pub owner: Option<String>,
+    /// lava's Python driver (`pg8000`, `pygresql`, `redshift`); unused by the stand-in.
+    pub subtype: Option<String>,
+    /// Used by lava's `db_from_s3` jobs only; accepted.
+    pub preserve_case: Option<bool>,
+    /// `redshift`: the cluster (default: the host's first label).
+    pub cluster_id: Option<String>,
+    /// `redshift` types: how long temporary credentials last, 15m to 1h (default 15m).
+    pub password_duration: Option<LavaDuration>,
+    /// `redshift-serverless`: the workgroup (default: the host's first label).
+    pub workgroup: Option<String>,
+    /// `redshift-serverless`: a role to assume for `GetCredentials`.
+    pub role_arn: Option<String>,
+    /// `redshift-serverless`: the NAME of an SSM parameter holding the role's external id.
+    pub external_id: Option<String>,
+    /// `redshift-serverless`: session tags for the role.
+    pub tags: Option<BTreeMap<String, String>>,
+    /// `redshift-serverless` with `role_arn`: the workgroup's region (default the worker's).
+    pub region: Option<String>,
+}
+
+impl PostgresSpec {
+    /// How this spec gets a password it does not name.
+    pub fn family(&self) -> Family {
+        Family::of(&self.r#type)
+    }
+
+    /// The spec's type, lowercase.
+    pub fn connector_type(&self) -> String {
+        self.r#type.to_ascii_lowercase()
+    }
+
+    /// libpq's TLS mode: `ssl_mode`, else `require` for lava's `ssl: true`.
+    pub fn tls_mode(&self) -> Option<String> {
+        self.ssl_mode.clone().or_else(|| (self.ssl == Some(true)).then(|| "require".to_string()))
+    }
+}
+
+/// lava's TLS modes (`lava/lib/ssl.py`, `SSL_MODES`).
+const TLS_MODES: [&str; 3] = ["require", "verify-ca", "verify-full"];
+
+/// The fields only some of the family read, and which.
+const ONLY: [(&str, &[Family]); 7] = [
+    ("cluster_id", &[Family::Redshift]),
+    ("password_duration", &[Family::Redshift, Family::Serverless]),
+    ("workgroup", &[Family::Serverless]),
+    ("role_arn", &[Family::Serverless]),
+    ("external_id", &[Family::Serverless]),
+    ("tags", &[Family::Serverless]),
+    ("region", &[Family::Serverless]),
+];
+
+impl Connector for Postgres {
+    const TYPE: &'static str = "postgres";
+    const TYPES: &'static [&'static str] =
+        &["postgres", "psql", "postgres-rds", "postgres-aurora", "redshift", "redshift-serverless"];
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    /// Each as far as the worker's policy allows: SSM (a password, an
+    /// external id), Secrets Manager (`secret_id`), and the IAM logins.
+    const NEEDS: &'static [Need] = &[
+        Need::any(Capability::Ssm),
+        Need::any(Capability::SecretsManager),
+        Need::any(Capability::RdsToken),
+        Need::any(Capability::Redshift),
+        Need::any(Capability::RedshiftServerless),
+        Need::any(Capability::Sts),
+    ];
+    type Spec = PostgresSpec;
+
+    fn check(&self, spec: &PostgresSpec, _: &ValidateContext, problems: &mut Vec<Problem>) {
+        check_applies(spec, problems);
+        check_login(spec, problems);
+        check_tls(spec, problems);
+        check_iam(spec, problems);
+    }
+
+    fn resolve(&self, spec: PostgresSpec, context: &JobContext, host: &dyn Host) -> Result<Resolved, String> {
+        resolve::resolve(spec, context, host)
+    }
+}
+
+/// Fields of another member of the family are errors, as lava's schema has them.
+fn check_applies(spec: &PostgresSpec, problems: &mut Vec<Problem>) {
+    let family = spec.family();
+    let present = [
+        spec.cluster_id.is_some(),
+        spec.password_duration.is_some(),
+        spec.workgroup.is_some(),
+        spec.role_arn.is_some(),
+        spec.external_id.is_some(),
+        spec.tags.is_some(),
+        spec.region.is_some(),
+    ];
+    for ((field, families), present) in ONLY.iter().zip(present) {
+        if present && !families.contains(&family) {
+            let types: Vec<&str> = families.iter().map(|f| type_name(*f)).collect();
+            let message = format!("applies only to {} connections, not `{}`", types.join(" and "), spec.r#type);
+            problems.push(Problem::error(field, message));
+        }
+    }
+}
+
+fn type_name(family: Family) -> &'static str {
+    match family {
+        Family::Plain => "`postgres`",
+        Family::Rds => "`postgres-rds`",
+        Family::Redshift => "`redshift`",
+        Family::Serverless => "`redshift-serverless`",
+    }
+}
+
+/// What the login needs, when no secret can fill it in.
+fn check_login(spec: &PostgresSpec, problems: &mut Vec<Problem>) {
+    let from_secret = spec.secret_id.is_some();
+    let iam_user = spec.family() == Family::Serverless && spec.password.is_none();
+    let texts = [("host", &spec.host), ("database", &spec.database), ("user", &spec.user)];
+    for (field, value) in texts {
+        match value {
+            Some(text) if text.trim().is_empty() || text.chars().any(char::is_control) => {
+                problems.push(Problem::error(field, "must be one line of text, not empty"));
+            }
+            None if !(from_secret || field == "user" && iam_user) => {
+                problems.push(Problem::error(field, "is required (or a `secret_id` whose secret holds it)"));
+            }
+            _ => {}
+        }
+    }
+    if spec.port.is_none() && !from_secret {
+        problems.push(Problem::error("port", "is required (or a `secret_id` whose secret holds it)"));
+    }
+    if let Some(name) = &spec.password {
+        if let Some(message) = sts::ssm_name_problem(name) {
+            let hint = "(password is the NAME of an SSM parameter holding it, not the password)";
+            problems.push(Problem::error("password", format!("{message} {hint}")));
+        }
+    } else if spec.family() == Family::Plain && !from_secret {
+        let message = format!(
+            "is required for a `{}` connection: the name of an SSM parameter holding it, or a `secret_id` \
+             (IAM logins need `postgres-rds`, `postgres-aurora` or a `redshift` type)",
+            spec.connector_type()
+        );
+        problems.push(Problem::error("password", message));
+    }
+    if spec.secret_id.as_deref().is_some_and(|id| id.trim().is_empty()) {
+        problems.push(Problem::error("secret_id", "must name a Secrets Manager secret, not be empty"));
+    }
+}
+
+fn check_tls(spec: &PostgresSpec, problems: &mut Vec<Problem>) {
+    if let Some(mode) = spec.ssl_mode.as_deref().filter(|m| !TLS_MODES.contains(m)) {
+        let message = format!("must be `require`, `verify-ca` or `verify-full` (lava's modes), not `{mode}`");
+        problems.push(Problem::error("ssl_mode", message));
+    }
+    if spec.ssl_mode.is_some() && spec.ssl.is_some() {
+        problems.push(Problem::warning("ssl", "is ignored: ssl_mode is set (ssl is lava's older name for it)"));
+    }
+    for (field, value) in [("ssl_ca_file", &spec.ssl_ca_file), ("ca_cert", &spec.ca_cert)] {
+        if value.is_some() {
+            let message = "is not supported by lava-conn yet: a sandboxed connector reads no files or URLs; \
+                           remove it (libpq then checks the server against ~/.postgresql/root.crt)";
+            problems.push(Problem::error(field, message));
+        }
+    }
+}
+
+/// The Redshift and STS inputs, checked before any call is made.
+fn check_iam(spec: &PostgresSpec, problems: &mut Vec<Problem>) {
+    if let Some(LavaDuration(seconds)) = spec.password_duration
+        && !(900..=3600).contains(&seconds)
+    {
+        let message = format!("must be from 15m to 1h (900 to 3600 seconds, AWS's limits), not {seconds} s");
+        problems.push(Problem::error("password_duration", message));
+    }
+    if let Some(Err(message)) = spec.role_arn.as_deref().map(sts::check_role_arn) {
+        problems.push(Problem::error("role_arn", message));
+    }
+    if let Some(message) = spec.external_id.as_deref().and_then(sts::ssm_name_problem) {
+        problems.push(Problem::error("external_id", format!("{message} (the NAME of an SSM parameter)")));
+    }
+    if let Some(message) = spec.region.as_deref().and_then(sts::region_problem) {
+        problems.push(Problem::error("region", message));
+    }
+    if let Some(tags) = &spec.tags {
+        let pairs: Vec<(String, String)> = tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        for (key, message) in sts::check_tags(&pairs) {
+            let field = key.map_or_else(|| "tags".to_string(), |k| format!("tags.{k}"));
+            problems.push(Problem::error(&field, message));
+        }
+    }
+    if spec.family() == Family::Serverless && spec.role_arn.is_none() {
+        for (field, present) in [("external_id", spec.external_id.is_some()), ("tags", spec.tags.is_some())] {
+            if present {
+                problems.push(Problem::warning(field, "is used only with role_arn (lava's rule): add role_arn"));
+            }
+        }
+        if spec.region.is_some() {
+            let message = "is used only with role_arn (lava's rule): without it, the worker's region is used";
+            problems.push(Problem::warning("region", message));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
