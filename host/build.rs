@@ -34,10 +34,12 @@ fn main() {
         let artefact_sha256 = format!("{:x}", sha2::Sha256::digest(&artefact));
         // Read here too, so that no run parses the component to size its calls.
         let needs = lava_engine_settings::Needs::of(&bytes).expect("the built-in component parses");
+        // And its types, so that a run loads it only when a call needs one.
+        let types = described_types(&bytes);
         std::fs::write(&precompiled, artefact).expect("write the precompiled built-in");
         writeln!(
             table,
-            "    Builtin {{ name: {name:?}, component: include_bytes!({:?}), sha256: {sha256:?}, \
+            "    Builtin {{ name: {name:?}, types: &{types:?}, component: include_bytes!({:?}), sha256: {sha256:?}, \
              precompiled: Precompiled {{ bytes: include_bytes!({:?}), engine_key: {}, sha256: {artefact_sha256:?} }}, \
              needs: lava_engine_settings::{needs:?} }},",
             component.display().to_string(),
@@ -48,6 +50,32 @@ fn main() {
     }
     table.push_str("];\n");
     std::fs::write(out.join("builtins.rs"), table).expect("write the built-in table");
+}
+
+/// The connector types the component's own `describe` lists: it runs here
+/// once, on an engine of wasmtime's defaults, with every import a trap (a
+/// `describe` calls none).
+fn described_types(bytes: &[u8]) -> Vec<String> {
+    use lava_engine_settings::wasmtime::component::{Component, Linker, Val};
+    use lava_engine_settings::wasmtime::{Engine, Store};
+    let engine = Engine::default();
+    let component = Component::new(&engine, bytes).expect("the built-in compiles");
+    let mut linker = Linker::<()>::new(&engine);
+    linker.define_unknown_imports_as_traps(&component).expect("the built-in's imports");
+    let mut store = Store::new(&engine, ());
+    let instance = linker.instantiate(&mut store, &component).expect("the built-in instantiates");
+    let interface = instance
+        .get_export_index(&mut store, None, "lava:connector/connector@0.3.0")
+        .expect("the built-in exports the 0.3.0 connector");
+    let describe = instance.get_export_index(&mut store, Some(&interface), "describe").expect("a describe export");
+    let describe = instance.get_func(&mut store, describe).expect("describe is a function");
+    let mut results = [Val::Bool(false)];
+    describe.call(&mut store, &[], &mut results).expect("describe runs");
+    let Val::Record(fields) = &results[0] else { panic!("describe returns a record") };
+    let Some((_, Val::List(types))) = fields.iter().find(|(name, _)| name == "types") else {
+        panic!("the descriptor has types")
+    };
+    types.iter().map(|t| if let Val::String(t) = t { t.clone() } else { panic!("a type is a string") }).collect()
 }
 
 /// The host's engine with the worker's default settings, for the target

@@ -98,7 +98,7 @@ fn each_rule_names_its_field() {
         ("conn_id not a string", role_spec(json!({"conn_id": 7})), "conn_id"),
         ("conn_id empty", role_spec(json!({"conn_id": ""})), "conn_id"),
         ("type missing", role_spec(json!({"type": null})), "type"),
-        ("type unknown", role_spec(json!({"type": "postgres"})), "type"),
+        ("type unknown", role_spec(json!({"type": "mongodb"})), "type"),
         ("type not a string", role_spec(json!({"type": 1})), "type"),
         ("enabled missing", role_spec(json!({"enabled": null})), "enabled"),
         ("enabled not a bool", role_spec(json!({"enabled": "yes"})), "enabled"),

@@ -153,11 +153,15 @@ fn plugins(host: &ConnectorHost, json: bool) {
                 p.slots_per_call,
                 p.sha256
             );
-            for c in host.allowed(p, t).missing(&p.declared) {
-                println!(
-                    "  {t}: declares `{c}`, which the worker grants none of (allow it with {})",
-                    host.allowed(p, t).source.setting(c)
-                );
+            // One line per type: a family's types each have their policy.
+            let allowed = host.allowed(p, t);
+            let missing: Vec<String> = allowed
+                .missing(&p.declared)
+                .into_iter()
+                .map(|c| format!("`{c}` ({})", allowed.source.setting(c)))
+                .collect();
+            if !missing.is_empty() {
+                println!("  {t}: declares what the worker grants none of: {}", missing.join(", "));
             }
         }
     }

@@ -21,6 +21,9 @@ mod index;
 pub(crate) struct Builtin {
     /// Its name in `lava-conn plugins`.
     name: &'static str,
+    /// The connector types its `describe` lists (read at build time): a
+    /// run loads it only when a call needs one of them.
+    types: &'static [&'static str],
     /// The component.
     component: &'static [u8],
     /// The component's SHA-256, hex, computed at build time.
@@ -201,20 +204,15 @@ impl Registry {
             max_file_bytes,
         };
         for built_in in BUILTINS {
-            let builtin = PluginSource::BuiltIn(built_in.name);
-            let sha256 = built_in.sha256.to_string();
-            let candidate = Candidate {
-                source: builtin.clone(),
-                bytes: Some(built_in.component),
-                size: built_in.component.len() as u64,
-                sha256,
-                needs: Some(built_in.needs),
-                precompiled: Some(built_in.precompiled),
+            let types = built_in.types.iter().map(|t| t.to_string()).collect();
+            let entry = Entry {
+                source: PluginSource::BuiltIn(built_in.name),
+                types,
+                indexed: None,
+                loaded: Default::default(),
             };
-            let load = load_one(runtime, context(), candidate).await.and_then(|p| p.ok_or_else(unreachable_bytes));
-            let plugin = load.map_err(|message| LoadError::BuiltIn { name: builtin.to_string(), message })?;
-            if let Err(reason) = registry.add(Entry::loaded(plugin)) {
-                return Err(LoadError::BuiltIn { name: builtin.to_string(), message: reason });
+            if let Err(reason) = registry.add(entry) {
+                return Err(LoadError::BuiltIn { name: built_in.name.to_string(), message: reason });
             }
         }
         let Some(folder) = folder else {
@@ -393,8 +391,12 @@ impl Registry {
         let loaded = entry
             .loaded
             .get_or_init(|| async {
-                let (PluginSource::File(path), Some(indexed)) = (&entry.source, &entry.indexed) else {
-                    return Err("was not loaded".to_string());
+                let (path, indexed) = match (&entry.source, &entry.indexed) {
+                    (PluginSource::File(path), Some(indexed)) => (path, indexed),
+                    (PluginSource::BuiltIn(name), _) => {
+                        return load_builtin(runtime, context, name, &entry.types).await;
+                    }
+                    (PluginSource::File(_), None) => return Err("was not loaded".to_string()),
                 };
                 let result = async {
                     let changed = || "changed since this host started; start it again to load the new file".to_string();
@@ -465,6 +467,31 @@ impl Registry {
         }
         infos
     }
+}
+
+/// A built-in, the first time a call needs it: its precompiled artefact
+/// mapped (or compiled), and described. It must serve the types its build
+/// read from it.
+async fn load_builtin(
+    runtime: &Runtime,
+    context: &(dyn Fn() -> CallContext + Sync),
+    name: &'static str,
+    types: &[String],
+) -> Result<Arc<LoadedPlugin>, String> {
+    let built_in = BUILTINS.iter().find(|b| b.name == name).ok_or_else(unreachable_bytes)?;
+    let candidate = Candidate {
+        source: PluginSource::BuiltIn(name),
+        bytes: Some(built_in.component),
+        size: built_in.component.len() as u64,
+        sha256: built_in.sha256.to_string(),
+        needs: Some(built_in.needs),
+        precompiled: Some(built_in.precompiled),
+    };
+    let plugin = load_one(runtime, context(), candidate).await?.ok_or_else(unreachable_bytes)?;
+    if plugin.info.types != types {
+        return Err(format!("serves {:?}, not the {types:?} it was built with", plugin.info.types));
+    }
+    Ok(Arc::new(plugin))
 }
 
 /// Every `*.wasm` entry of `folder`, sorted, whatever kind of file it is.
