@@ -13,6 +13,7 @@ use sha2::Digest;
 const BUILTINS: &[(&str, &str, &[&str])] = &[
     ("aws", "lava-guest-aws", &["guest-aws", "guest-kit", "rules", "wit"]),
     ("postgres", "lava-guest-postgres", &["guest-postgres", "guest-kit", "rules", "wit"]),
+    ("ssh", "lava-guest-ssh", &["guest-ssh", "guest-kit", "rules", "wit"]),
 ];
 
 fn main() {

@@ -1,6 +1,7 @@
 //! lava's rules that more than one component needs, in one place: the duration
 //! grammar (host config and connector specs), STS role-session names, STS and
-//! IAM limits, the names of values a job gets, and problems. (Reading a spec,
+//! IAM limits, the SSH options a login may set, the names of values a job
+//! gets, and problems. (Reading a spec,
 //! and what a connector asks of the host, live in the connector SDK,
 //! `lava-guest-kit`.)
 
@@ -8,4 +9,5 @@ pub mod duration;
 pub mod names;
 pub mod problem;
 pub mod session;
+pub mod ssh;
 pub mod sts;

@@ -16,65 +16,13 @@ use crate::folders::write_private;
 use crate::results::{LauncherKind, Login};
 use crate::sanitizer::sanitize;
 
-/// SSH options a login may set: none runs a program, reads or writes a
-/// file, forwards anything or reaches another host. Everything else
-/// (`ProxyCommand`, `LocalCommand`, `KnownHostsCommand`, `Match`,
-/// `Include`, `IdentityFile`, `ProxyJump`, forwardings, …) is refused:
-/// an allow-list, so that an option OpenSSH adds later is refused too.
-pub const SAFE_SSH_OPTIONS: &[&str] = &[
-    "addressfamily",
-    "batchmode",
-    "checkhostip",
-    "ciphers",
-    "compression",
-    "connectionattempts",
-    "connecttimeout",
-    "hostkeyalgorithms",
-    "identitiesonly",
-    "kexalgorithms",
-    "loglevel",
-    "macs",
-    "preferredauthentications",
-    "pubkeyacceptedalgorithms",
-    "pubkeyacceptedkeytypes",
-    "serveraliveinterval",
-    "serveralivecountmax",
-    "stricthostkeychecking",
-    "tcpkeepalive",
-    "updatehostkeys",
-    "verifyhostkeydns",
-];
-
-/// The one `UserKnownHostsFile` a login may name: lava's specs commonly
-/// turn host key files off with it.
-const NO_KNOWN_HOSTS: &str = "/dev/null";
-
-/// An SSH option name and value a login may set.
+/// An SSH option name and value a login may set: `lava_rules::ssh`, the
+/// one rule, which the connectors check specs against too.
 pub(super) fn check_option(name: &str, value: &str) -> Result<(), String> {
-    let lower = name.to_ascii_lowercase();
-    let allowed =
-        SAFE_SSH_OPTIONS.contains(&lower.as_str()) || (lower == "userknownhostsfile" && value == NO_KNOWN_HOSTS);
-    if !allowed {
-        return Err(format!(
-            "SSH option `{}` is refused: only options that run no program, read no file and reach no other \
-             host may be set ({}, and UserKnownHostsFile={NO_KNOWN_HOSTS})",
-            sanitize(name),
-            SAFE_SSH_OPTIONS.join(", ")
-        ));
+    match lava_rules::ssh::option_problem(name, value) {
+        None => Ok(()),
+        Some(problem) => Err(format!("SSH option `{}` {}", sanitize(name), sanitize(&problem))),
     }
-    if !is_option_text(value) {
-        return Err(format!(
-            "SSH option `{name}` value `{}` is not printable text without spaces, quotes, `\\` or `%`",
-            sanitize(value)
-        ));
-    }
-    Ok(())
-}
-
-/// Text ssh reads as one option value: printable, no spaces or quotes
-/// (ssh splits and unquotes option text), no `%` (ssh expands tokens).
-fn is_option_text(text: &str) -> bool {
-    !text.is_empty() && text.chars().all(|c| c.is_ascii_graphic()) && !text.contains(['%', '"', '\'', '\\'])
 }
 
 /// The kind's own rules beside its shape: the user becomes an option, and
