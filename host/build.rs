@@ -12,7 +12,8 @@ use sha2::Digest;
 /// that is compiled, and the folders whose changes rebuild it.
 const BUILTINS: &[(&str, &str, &[&str])] = &[
     ("aws", "lava-guest-aws", &["guest-aws", "guest-kit", "rules", "wit"]),
-    ("postgres", "lava-guest-postgres", &["guest-postgres", "guest-kit", "rules", "wit"]),
+    ("postgres", "lava-guest-postgres", &["guest-postgres", "guest-db", "guest-kit", "rules", "wit"]),
+    ("mysql", "lava-guest-mysql", &["guest-mysql", "guest-db", "guest-kit", "rules", "wit"]),
     ("ssh", "lava-guest-ssh", &["guest-ssh", "guest-kit", "rules", "wit"]),
 ];
 

@@ -17,6 +17,7 @@ mod resolve;
 
 use std::collections::BTreeMap;
 
+use lava_guest_db::{LoginFields, Rules};
 use lava_guest_kit::{
     Capability, Connector, Host, JobContext, LavaDuration, Need, Port, Problem, Resolved, Spec, ValidateContext,
 };
@@ -117,14 +118,22 @@ impl PostgresSpec {
         self.r#type.to_ascii_lowercase()
     }
 
-    /// libpq's TLS mode: `ssl_mode`, else `require` for lava's `ssl: true`.
-    pub fn tls_mode(&self) -> Option<String> {
-        self.ssl_mode.clone().or_else(|| (self.ssl == Some(true)).then(|| "require".to_string()))
+    /// The login fields lava's database families share.
+    pub fn login(&self) -> LoginFields {
+        LoginFields {
+            host: self.host.clone(),
+            port: self.port,
+            database: self.database.clone(),
+            user: self.user.clone(),
+            password: self.password.clone(),
+            secret_id: self.secret_id.clone(),
+            ssl_mode: self.ssl_mode.clone(),
+            ssl: self.ssl,
+            ssl_ca_file: self.ssl_ca_file.clone(),
+            ca_cert: self.ca_cert.clone(),
+        }
     }
 }
-
-/// lava's TLS modes (`lava/lib/ssl.py`, `SSL_MODES`).
-const TLS_MODES: [&str; 3] = ["require", "verify-ca", "verify-full"];
 
 /// The fields only some of the family read, and which.
 const ONLY: [(&str, &[Family]); 7] = [
@@ -156,8 +165,13 @@ impl Connector for Postgres {
 
     fn check(&self, spec: &PostgresSpec, _: &ValidateContext, problems: &mut Vec<Problem>) {
         check_applies(spec, problems);
-        check_login(spec, problems);
-        check_tls(spec, problems);
+        let connector_type = spec.connector_type();
+        let rules = Rules {
+            password_needed_by: (spec.family() == Family::Plain)
+                .then_some((connector_type.as_str(), "`postgres-rds`, `postgres-aurora` or a `redshift` type")),
+            user_optional: spec.family() == Family::Serverless && spec.password.is_none(),
+        };
+        spec.login().check(&rules, problems);
         check_iam(spec, problems);
     }
 
@@ -193,60 +207,6 @@ fn type_name(family: Family) -> &'static str {
         Family::Rds => "`postgres-rds`",
         Family::Redshift => "`redshift`",
         Family::Serverless => "`redshift-serverless`",
-    }
-}
-
-/// What the login needs, when no secret can fill it in.
-fn check_login(spec: &PostgresSpec, problems: &mut Vec<Problem>) {
-    let from_secret = spec.secret_id.is_some();
-    let iam_user = spec.family() == Family::Serverless && spec.password.is_none();
-    let texts = [("host", &spec.host), ("database", &spec.database), ("user", &spec.user)];
-    for (field, value) in texts {
-        match value {
-            Some(text) if text.trim().is_empty() || text.chars().any(char::is_control) => {
-                problems.push(Problem::error(field, "must be one line of text, not empty"));
-            }
-            None if !(from_secret || field == "user" && iam_user) => {
-                problems.push(Problem::error(field, "is required (or a `secret_id` whose secret holds it)"));
-            }
-            _ => {}
-        }
-    }
-    if spec.port.is_none() && !from_secret {
-        problems.push(Problem::error("port", "is required (or a `secret_id` whose secret holds it)"));
-    }
-    if let Some(name) = &spec.password {
-        if let Some(message) = sts::ssm_name_problem(name) {
-            let hint = "(password is the NAME of an SSM parameter holding it, not the password)";
-            problems.push(Problem::error("password", format!("{message} {hint}")));
-        }
-    } else if spec.family() == Family::Plain && !from_secret {
-        let message = format!(
-            "is required for a `{}` connection: the name of an SSM parameter holding it, or a `secret_id` \
-             (IAM logins need `postgres-rds`, `postgres-aurora` or a `redshift` type)",
-            spec.connector_type()
-        );
-        problems.push(Problem::error("password", message));
-    }
-    if spec.secret_id.as_deref().is_some_and(|id| id.trim().is_empty()) {
-        problems.push(Problem::error("secret_id", "must name a Secrets Manager secret, not be empty"));
-    }
-}
-
-fn check_tls(spec: &PostgresSpec, problems: &mut Vec<Problem>) {
-    if let Some(mode) = spec.ssl_mode.as_deref().filter(|m| !TLS_MODES.contains(m)) {
-        let message = format!("must be `require`, `verify-ca` or `verify-full` (lava's modes), not `{mode}`");
-        problems.push(Problem::error("ssl_mode", message));
-    }
-    if spec.ssl_mode.is_some() && spec.ssl.is_some() {
-        problems.push(Problem::warning("ssl", "is ignored: ssl_mode is set (ssl is lava's older name for it)"));
-    }
-    for (field, value) in [("ssl_ca_file", &spec.ssl_ca_file), ("ca_cert", &spec.ca_cert)] {
-        if value.is_some() {
-            let message = "is not supported by lava-conn yet: a sandboxed connector reads no files or URLs; \
-                           remove it (libpq then checks the server against ~/.postgresql/root.crt)";
-            problems.push(Problem::error(field, message));
-        }
     }
 }
 

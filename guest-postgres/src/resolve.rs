@@ -1,47 +1,21 @@
-//! From a checked spec to the `psql` stand-in's login, in lava's order
-//! (`lava/connection/core.py`, `expand_sql_conn_spec`): the spec's
-//! `password` is an SSM name and is read first; a `secret_id` fills only
-//! what the spec leaves out (its password used as it is); then, with no
-//! password still, the type's IAM login.
+//! From a checked spec to the `psql` stand-in's login: the login lava's
+//! database families share (`lava_guest_db`), then, with no password
+//! still, the type's IAM login.
 
+use lava_guest_db::Parts;
 use lava_guest_kit::{
-    AssumeRole, AuthToken, ClusterCredentials, Host, JobContext, Launcher, LavaDuration, Login, Port, Resolved,
-    ServerlessCredentials,
+    AssumeRole, ClusterCredentials, Host, JobContext, Launcher, LavaDuration, Login, Resolved, ServerlessCredentials,
 };
-use serde_json::{Map, Value};
 
 use crate::{DEFAULT_PASSWORD_SECONDS, Family, PostgresSpec};
 
-/// The login as it is filled in, field by field.
-#[derive(Default)]
-struct Parts {
-    host: Option<String>,
-    port: Option<u16>,
-    user: Option<String>,
-    database: Option<String>,
-    password: Option<String>,
-}
-
 pub(crate) fn resolve(spec: PostgresSpec, context: &JobContext, host: &dyn Host) -> Result<Resolved, String> {
-    let mut parts = Parts {
-        host: spec.host.clone(),
-        port: spec.port.map(|Port(p)| p),
-        user: spec.user.clone(),
-        database: spec.database.clone(),
-        password: None,
-    };
-    if let Some(name) = &spec.password {
-        let read = host.get_parameter(name);
-        parts.password = Some(read.map_err(|e| format!("password: cannot read SSM parameter `{name}`: {e}"))?);
-    }
-    if let Some(secret_id) = &spec.secret_id {
-        fill_from_secret(&mut parts, secret_id, host)?;
-    }
-    let server = required(parts.host.clone(), "host", &spec)?;
-    let port = required(parts.port, "port", &spec)?;
-    let database = required(parts.database.clone(), "database", &spec)?;
+    let mut parts = spec.login().read(host)?;
+    let server = parts.required(parts.host.clone(), "host")?;
+    let port = parts.required(parts.port, "port")?;
+    let database = parts.required(parts.database.clone(), "database")?;
     let (user, password, expiration) = match parts.password.take() {
-        Some(password) => (required(parts.user.clone(), "user", &spec)?, password, None),
+        Some(password) => (parts.required(parts.user.clone(), "user")?, password, None),
         None => iam_login(&spec, &parts, context, host)?,
     };
     let login = Login {
@@ -50,54 +24,12 @@ pub(crate) fn resolve(spec: PostgresSpec, context: &JobContext, host: &dyn Host)
         user: Some(user),
         password: Some(password),
         database: Some(database),
-        ssl_mode: spec.tls_mode(),
+        ssl_mode: spec.login().tls_mode(),
         application_name: Some(context.session_name.clone()),
         ..Login::default()
     };
     Ok(Resolved { launcher: Some(Launcher::Psql), login: Some(login), expiration, ..Resolved::default() })
 }
-
-fn required<T>(value: Option<T>, field: &str, spec: &PostgresSpec) -> Result<T, String> {
-    value.ok_or_else(|| match &spec.secret_id {
-        Some(id) => format!("{field}: neither the spec nor the secret `{id}` gives one"),
-        None => format!("{field}: is required"),
-    })
-}
-
-/// lava's `SECMAN_DBLOGIN_MAP`: the secret's keys for the login's fields.
-fn fill_from_secret(parts: &mut Parts, secret_id: &str, host: &dyn Host) -> Result<(), String> {
-    let text =
-        host.get_secret_value(secret_id).map_err(|e| format!("secret_id: cannot read secret `{secret_id}`: {e}"))?;
-    let secret: Map<String, Value> = serde_json::from_str(&text).map_err(|_| {
-        format!("secret_id: the secret `{secret_id}` is not a JSON object of login fields (username, password, …)")
-    })?;
-    let text_of = |key: &str| -> Result<Option<String>, String> {
-        match secret.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(format!("secret_id: the secret `{secret_id}`'s `{key}` must be a string")),
-        }
-    };
-    fill(&mut parts.user, text_of("username")?);
-    fill(&mut parts.password, text_of("password")?);
-    fill(&mut parts.host, text_of("host")?);
-    fill(&mut parts.database, text_of("dbname")?);
-    if parts.port.is_none()
-        && let Some(port) = secret.get("port").filter(|v| !v.is_null())
-    {
-        let read = <Port as lava_guest_kit::FieldValue>::from_value(port);
-        let Port(port) = read.map_err(|e| format!("secret_id: the secret `{secret_id}`'s `port` {}", e.message))?;
-        parts.port = Some(port);
-    }
-    Ok(())
-}
-
-fn fill(field: &mut Option<String>, from_secret: Option<String>) {
-    if field.is_none() {
-        *field = from_secret;
-    }
-}
-
 /// The type's IAM login, for a spec (and secret) without a password:
 /// (user, password, expiration).
 fn iam_login(
@@ -115,20 +47,13 @@ fn iam_login(
             spec.connector_type()
         )),
         Family::Rds => {
-            let user = required(parts.user.clone(), "user", spec)?;
-            let request = AuthToken {
-                host: server.to_string(),
-                port: parts.port.unwrap_or_default(),
-                user: user.clone(),
-                ..AuthToken::default()
-            };
-            let token = host.generate_auth_token(&request).map_err(|e| format!("cannot get an RDS IAM token: {e}"))?;
+            let (user, token) = parts.rds_token(host)?;
             Ok((user, token, None))
         }
         Family::Redshift => {
             let request = ClusterCredentials {
                 cluster_identifier: spec.cluster_id.clone().unwrap_or(first_label),
-                db_user: required(parts.user.clone(), "user", spec)?,
+                db_user: parts.required(parts.user.clone(), "user")?,
                 db_name: parts.database.clone(),
                 duration_seconds: seconds,
                 ..ClusterCredentials::default()

@@ -27,8 +27,8 @@ fn build_lazy(config: WorkerConfig, dir: &std::path::Path) -> Result<ConnectorHo
     ConnectorHost::builder().config(config).plugin_dir(dir).backend(Arc::new(FakeAws::default())).build()
 }
 
-/// The built-ins: `aws`, lava's postgres family and its ssh family.
-const BUILT_INS: usize = 3;
+/// The built-ins: `aws`, and lava's postgres, mysql and ssh families.
+const BUILT_INS: usize = 4;
 
 #[test]
 fn the_builtin_aws_needs_no_folder() {
