@@ -14,7 +14,10 @@ const BUILTINS: &[(&str, &str, &[&str])] = &[
     ("aws", "lava-guest-aws", &["guest-aws", "guest-kit", "rules", "wit"]),
     ("postgres", "lava-guest-postgres", &["guest-postgres", "guest-db", "guest-kit", "rules", "wit"]),
     ("mysql", "lava-guest-mysql", &["guest-mysql", "guest-db", "guest-kit", "rules", "wit"]),
+    ("oracle", "lava-guest-oracle", &["guest-oracle", "guest-db", "guest-kit", "rules", "wit"]),
     ("ssh", "lava-guest-ssh", &["guest-ssh", "guest-kit", "rules", "wit"]),
+    ("sqlite3", "lava-guest-sqlite", &["guest-sqlite", "guest-kit", "wit"]),
+    ("generic", "lava-guest-generic", &["guest-generic", "guest-kit", "rules", "wit"]),
 ];
 
 fn main() {

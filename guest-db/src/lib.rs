@@ -30,8 +30,8 @@ pub const TLS_MODES: [&str; 3] = ["require", "verify-ca", "verify-full"];
 
 /// How a family checks a login: which fields it may do without.
 pub struct Rules<'a> {
-    /// `Some(type)` when a spec of this type must name a password (or a
-    /// secret): it has no IAM login. The message names the types that have.
+    /// `Some((type, note))` when a spec of this type must name a password
+    /// (or a secret): it has no IAM login. The note says which types have.
     pub password_needed_by: Option<(&'a str, &'a str)>,
     /// Whether `user` may be absent (an IAM identity names it).
     pub user_optional: bool,
@@ -77,12 +77,12 @@ impl LoginFields {
                 let hint = "(password is the NAME of an SSM parameter holding it, not the password)";
                 problems.push(Problem::error("password", format!("{message} {hint}")));
             }
-        } else if let Some((connector_type, iam_types)) = rules.password_needed_by
+        } else if let Some((connector_type, note)) = rules.password_needed_by
             && self.secret_id.is_none()
         {
             let message = format!(
                 "is required for a `{connector_type}` connection: the name of an SSM parameter holding it, or a \
-                 `secret_id` (IAM logins need {iam_types})"
+                 `secret_id` ({note})"
             );
             problems.push(Problem::error("password", message));
         }

@@ -89,7 +89,7 @@ impl Connector for Mysql {
         let connector_type = spec.r#type.to_ascii_lowercase();
         let rules = Rules {
             password_needed_by: (!spec.has_iam_login())
-                .then_some((connector_type.as_str(), "`mysql-rds` or `mysql-aurora`")),
+                .then_some((connector_type.as_str(), "IAM logins need `mysql-rds` or `mysql-aurora`")),
             user_optional: false,
         };
         let login = spec.login();

@@ -167,8 +167,10 @@ impl Connector for Postgres {
         check_applies(spec, problems);
         let connector_type = spec.connector_type();
         let rules = Rules {
-            password_needed_by: (spec.family() == Family::Plain)
-                .then_some((connector_type.as_str(), "`postgres-rds`, `postgres-aurora` or a `redshift` type")),
+            password_needed_by: (spec.family() == Family::Plain).then_some((
+                connector_type.as_str(),
+                "IAM logins need `postgres-rds`, `postgres-aurora` or a `redshift` type",
+            )),
             user_optional: spec.family() == Family::Serverless && spec.password.is_none(),
         };
         spec.login().check(&rules, problems);

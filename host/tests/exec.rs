@@ -45,6 +45,8 @@ fn fixture() -> &'static Fixture {
                 {"conn_id": "aws-launcher", "type": "legacy", "marker": marker("aws-launcher")},
                 {"conn_id": "sh-launcher", "type": "legacy", "marker": marker("sh-launcher")},
                 {"conn_id": "db-secret", "type": "ssm-secret", "enabled": true, "parameter": "/lava/prod/db/password", "name": "DB_PASSWORD"},
+                {"conn_id": "warehouse", "type": "postgres", "enabled": true, "host": "db.example.com", "port": "5432",
+                 "database": "sales", "user": "etl", "password": "/lava/prod/db/password"},
             ]),
         )
     })
@@ -558,4 +560,35 @@ fn every_failure_before_the_job_starts_exits_125() {
     assert_eq!(out.status.code(), Some(0), "help is not a failure");
     let out = Command::new(env!("CARGO_BIN_EXE_lava-conn")).args(["validate", "--nonsense"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "other commands keep clap's 2");
+}
+
+#[test]
+fn a_job_uses_a_postgres_and_an_aws_connection_together() {
+    let workdir = lava_test_moto::tempdir();
+    // A psql that says what it was given: the real one is tested against a real server.
+    let bin = workdir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let psql = bin.join("psql");
+    std::fs::write(
+        &psql,
+        "#!/bin/sh\necho \"psql $PGUSER@$PGHOST:$PGPORT/$PGDATABASE app=$PGAPPNAME $*\"\ncat \"$PGPASSFILE\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&psql, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let script = format!(
+        r#"PATH={}:$PATH; $LAVA_CONN_DB -c 'select 1' && $LAVA_CONN_AWS1 sts get-caller-identity --output text --query Arn"#,
+        bin.display()
+    );
+    let out = run(workdir.path(), &["db=warehouse", "aws1=role"], &script);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "stdout: {stdout}\nstderr: {}", text(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        "psql etl@db.example.com:5432/sales app=lv-prod-exec-job --no-psqlrc --quiet --no-password --set ON_ERROR_STOP=on \
+         --pset footer=off -c select 1"
+    );
+    assert_eq!(lines[1], "db.example.com:5432:sales:etl:s3cr3t-db-value", "the .pgpass, read from SSM");
+    assert_eq!(lines[2], "arn:aws:sts::123456789012:assumed-role/exec-role/lv-prod-exec-job");
+    assert!(private_folders(workdir.path()).is_empty(), "the stand-ins are gone after the job");
 }

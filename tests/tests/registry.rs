@@ -27,8 +27,9 @@ fn build_lazy(config: WorkerConfig, dir: &std::path::Path) -> Result<ConnectorHo
     ConnectorHost::builder().config(config).plugin_dir(dir).backend(Arc::new(FakeAws::default())).build()
 }
 
-/// The built-ins: `aws`, and lava's postgres, mysql and ssh families.
-const BUILT_INS: usize = 4;
+/// The built-ins: `aws`, and lava's postgres, mysql, oracle, ssh, sqlite3
+/// and generic connectors.
+const BUILT_INS: usize = 7;
 
 #[test]
 fn the_builtin_aws_needs_no_folder() {

@@ -1,0 +1,164 @@
+//! lava's `oracle` and `oracle-rds` connectors (lava 8.3.0,
+//! `lava/connection/oracle.py`), with the host's `sqlplus` stand-in: the
+//! login lava's database families share, connecting by service name, under
+//! lava's thick-mode TLS rules (`require` and a CA file refused).
+//!
+//! ```json
+//! {"conn_id": "ledger", "type": "oracle", "enabled": true, "host": "ora.example.com", "port": 1521,
+//!  "service_name": "LEDGER", "user": "etl", "password": "/lava/prod/ledger/password"}
+//! ```
+
+use lava_guest_db::{LoginFields, Rules};
+use lava_guest_kit::{
+    Capability, Connector, Host, JobContext, Launcher, Login, Need, Port, Problem, Resolved, Spec, ValidateContext,
+};
+
+/// The connector.
+#[derive(Default)]
+pub struct Oracle;
+
+lava_guest_kit::export_connector!(Oracle);
+
+/// An oracle connection's fields, as lava 8.3.0 reads them.
+#[derive(Spec)]
+pub struct OracleSpec {
+    r#type: String,
+    /// The database server's host name (or the secret's `host`).
+    pub host: Option<String>,
+    /// Its port, a number or a string of digits (or the secret's `port`).
+    pub port: Option<Port>,
+    /// The service to connect to.
+    pub service_name: Option<String>,
+    /// The service, when `service_name` is absent (or the secret's `dbname`).
+    pub database: Option<String>,
+    /// A SID: not supported, connect by `service_name`.
+    pub sid: Option<String>,
+    /// The user (or the secret's `username`).
+    pub user: Option<String>,
+    /// The NAME of an SSM SecureString parameter holding the password.
+    pub password: Option<String>,
+    /// A Secrets Manager secret (JSON) whose `username`, `password`, `host`,
+    /// `port` and `dbname` fill the fields the spec leaves out.
+    pub secret_id: Option<String>,
+    /// `verify-ca` or `verify-full` (TCPS); `require` is refused, as in lava's thick mode.
+    pub ssl_mode: Option<String>,
+    /// Deprecated (lava): `true` means `ssl_mode: require`, which is refused.
+    pub ssl: Option<bool>,
+    /// Refused, as in lava's thick mode.
+    pub ssl_ca_file: Option<String>,
+    /// Deprecated (lava) name of `ssl_ca_file`; refused.
+    pub ca_cert: Option<String>,
+    /// lava's edition (`sqlplus -C`): not carried over.
+    pub edition: Option<String>,
+    /// Who owns the connection.
+    pub owner: Option<String>,
+    /// lava's Python driver (`oracledb`, `cx_oracle`); unused by the stand-in.
+    pub subtype: Option<String>,
+}
+
+impl OracleSpec {
+    /// The login fields lava's database families share; the database is the service.
+    pub fn login(&self) -> LoginFields {
+        LoginFields {
+            host: self.host.clone(),
+            port: self.port,
+            database: self.service_name.clone().or_else(|| self.database.clone()),
+            user: self.user.clone(),
+            password: self.password.clone(),
+            secret_id: self.secret_id.clone(),
+            ssl_mode: self.ssl_mode.clone(),
+            ssl: self.ssl,
+            ssl_ca_file: self.ssl_ca_file.clone(),
+            ca_cert: self.ca_cert.clone(),
+        }
+    }
+}
+
+impl Connector for Oracle {
+    const TYPE: &'static str = "oracle";
+    const TYPES: &'static [&'static str] = &["oracle", "oracle-rds"];
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    /// Each as far as the worker's policy allows: SSM (a password), Secrets Manager (`secret_id`).
+    const NEEDS: &'static [Need] = &[Need::any(Capability::Ssm), Need::any(Capability::SecretsManager)];
+    type Spec = OracleSpec;
+
+    fn check(&self, spec: &OracleSpec, _: &ValidateContext, problems: &mut Vec<Problem>) {
+        let connector_type = spec.r#type.to_ascii_lowercase();
+        let rules = Rules {
+            password_needed_by: Some((connector_type.as_str(), "Oracle has no IAM login")),
+            user_optional: false,
+        };
+        let login = spec.login();
+        login.check(&rules, problems);
+        if login.tls_mode().as_deref() == Some("require") {
+            let field = if spec.ssl_mode.is_some() { "ssl_mode" } else { "ssl" };
+            let message = "asks for `require`, which lava's oracle connector does not support in thick mode \
+                           (sqlplus): use `verify-ca` or `verify-full`";
+            problems.push(Problem::error(field, message));
+        }
+        if spec.sid.is_some() {
+            let message = "is not supported: the stand-in connects by service name; set `service_name`";
+            problems.push(Problem::error("sid", message));
+        }
+        if spec.edition.is_some() {
+            problems.push(Problem::warning("edition", "is not used: the sqlplus stand-in does not pass `-C`"));
+        }
+    }
+
+    fn resolve(&self, spec: OracleSpec, _: &JobContext, host: &dyn Host) -> Result<Resolved, String> {
+        let mut parts = spec.login().read(host)?;
+        let password = parts.password.take();
+        let login = Login {
+            host: Some(parts.required(parts.host.clone(), "host")?),
+            port: Some(parts.required(parts.port, "port")?),
+            database: Some(parts.required(parts.database.clone(), "service_name")?),
+            user: Some(parts.required(parts.user.clone(), "user")?),
+            password: Some(parts.required(password, "password")?),
+            ssl_mode: spec.login().tls_mode(),
+            ..Login::default()
+        };
+        Ok(Resolved { launcher: Some(Launcher::Sqlplus), login: Some(login), ..Resolved::default() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lava_guest_kit::RawConnector;
+    use lava_guest_kit::testing::FakeHost;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn fields(spec: &Value) -> Vec<String> {
+        let problems = Oracle.validate_json(&spec.to_string(), &ValidateContext::default(), &FakeHost::default());
+        problems.into_iter().map(|p| p.field).collect()
+    }
+
+    fn spec(connector_type: &str) -> Value {
+        json!({"conn_id": "ledger", "type": connector_type, "enabled": true, "host": "ora.example.com",
+               "port": 1521, "service_name": "LEDGER", "user": "etl", "password": "/lava/prod/ledger/password"})
+    }
+
+    #[test]
+    fn both_types_resolve_to_the_sqlplus_stand_in_by_service_name() {
+        let host = FakeHost::default().with_parameter("/lava/prod/ledger/password", "tiger");
+        for connector_type in <Oracle as Connector>::TYPES {
+            assert_eq!(fields(&spec(connector_type)), Vec::<String>::new());
+            let resolved =
+                Oracle.resolve_json(&spec(connector_type).to_string(), &JobContext::default(), &host).unwrap();
+            assert_eq!(resolved.launcher, Some(Launcher::Sqlplus));
+            let login = resolved.login.unwrap();
+            assert_eq!((login.database.as_deref(), login.password.as_deref()), (Some("LEDGER"), Some("tiger")));
+        }
+    }
+
+    #[test]
+    fn lavas_thick_mode_rules_and_what_the_stand_in_cannot_carry_are_said_at_validate() {
+        let mut bad = spec("oracle");
+        bad["ssl_mode"] = json!("require");
+        bad["sid"] = json!("ORCL");
+        bad["edition"] = json!("e1");
+        bad.as_object_mut().unwrap().remove("password");
+        assert_eq!(fields(&bad), ["password", "ssl_mode", "sid", "edition"]);
+    }
+}
