@@ -911,9 +911,75 @@ fn benches(c: &mut Criterion) {
     concurrency(c, &bench);
     processes(c, &bench);
     spec_folder_times(c, &bench);
+    lava_family(c);
 }
 
 criterion_group!(host_benches, benches);
+
+/// A spec of each built-in lava family, its password (or key) from SSM.
+fn family_specs() -> Vec<(&'static str, Value)> {
+    let db = |t: &str| {
+        json!({"conn_id": "bench", "type": t, "enabled": true, "host": "db.example.com", "port": 5432,
+               "database": "d", "user": "etl", "password": "/lava/prod/pw"})
+    };
+    vec![
+        ("postgres", db("postgres")),
+        ("mysql", db("mysql")),
+        (
+            "oracle",
+            json!({"conn_id": "bench", "type": "oracle", "enabled": true, "host": "ora.example.com",
+                          "port": 1521, "service_name": "S", "user": "etl", "password": "/lava/prod/pw"}),
+        ),
+        (
+            "ssh",
+            json!({"conn_id": "bench", "type": "ssh", "enabled": true, "ssh_key": "/lava/prod/pw",
+                       "ssh_options": ["StrictHostKeyChecking=no"]}),
+        ),
+        ("sqlite3", json!({"conn_id": "bench", "type": "sqlite3", "enabled": true, "host": "/data/app.db"})),
+        (
+            "generic",
+            json!({"conn_id": "bench", "type": "generic", "enabled": true,
+                           "attributes": {"url": "https://x", "token": {"type": "ssm", "parameter": "/lava/prod/pw"}}}),
+        ),
+    ]
+}
+
+/// Answers every SSM read at once, with the same text.
+struct SsmBackend;
+
+#[lava_conn::async_trait]
+impl AwsBackend for SsmBackend {
+    fn region(&self) -> Option<String> {
+        Some("us-east-1".into())
+    }
+    async fn get_parameter(&self, _: &str, _: bool) -> Result<String, CapabilityError> {
+        Ok("s3cr3t".into())
+    }
+    async fn assume_role(&self, _: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
+        Err(CapabilityError::Unavailable("not in this benchmark".into()))
+    }
+    async fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
+        Err(CapabilityError::Unavailable("not in this benchmark".into()))
+    }
+}
+
+/// (10) lava's families, built in: validate, and resolve without network
+/// (SSM answered at once), each through the sandbox.
+fn lava_family(c: &mut Criterion) {
+    let host = host_with(test_config(), Arc::new(SsmBackend));
+    let mut group = c.benchmark_group("family");
+    for (family, spec) in family_specs() {
+        assert_eq!(host.validate(&spec, Some("prod")).unwrap(), [], "{family}");
+        host.resolve_uncached(&spec, &job("bench")).unwrap();
+        group.bench_function(format!("validate-{family}"), |b| {
+            b.iter(|| host.validate(black_box(&spec), Some("prod")).unwrap())
+        });
+        group.bench_function(format!("resolve-{family}"), |b| {
+            b.iter(|| host.resolve_uncached(black_box(&spec), &job("bench")).unwrap())
+        });
+    }
+    group.finish();
+}
 
 /// The AssumeRole the aws plugin sends for `role_spec()`, tags and policy ARN included.
 fn assume_role_as_the_plugin_does(

@@ -225,6 +225,15 @@ rows.append(("9", "the plugin template (`ssm-secret`, typed spec), component siz
 rows.append(("9", "… the docs' `http-basic` example", f"{facts['http_basic_bytes'] / 1e3:.0f} KB",
              f"{facts['http_basic_bytes'] / template:.2f}× the template", "", ""))
 
+# (10) lava's connector family, built in: each family's validate and its
+# resolve without network (SSM answered at once), through the sandbox.
+for family in ("postgres", "mysql", "oracle", "ssh", "sqlite3", "generic"):
+    e = estimate("family", f"validate-{family}")
+    timed("10", f"lava's `{family}`: validate, sandboxed", "family", f"validate-{family}",
+          f"{e[0] / sandboxed[0]:.2f}× aws's (row 1)" if e and sandboxed else "")
+    timed("10", f"… resolve without network (SSM answered at once), sandboxed", "family", f"resolve-{family}",
+          f"aws's is {logic_sandboxed[0] * 1e6:.1f} µs (row 3)" if logic_sandboxed else "")
+
 commit = os.environ.get("LAVA_BENCH_COMMIT") or subprocess.run(
     ["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
 rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
