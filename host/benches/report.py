@@ -174,7 +174,8 @@ rows.append(("5", "… peak RSS of the bench process during the round", f"{peak 
 
 builtin = facts["rss_builtin_kib"]
 plus = facts["rss_builtin_plus_10_kib"]
-rows.append(("6", "peak RSS of `lava-conn plugins`, built-in aws only", f"{builtin / 1024:.1f} MiB", "1×", "", ""))
+rows.append(("6", "peak RSS of `lava-conn plugins`, the built-ins only (aws and lava's family: all loaded to list them)",
+             f"{builtin / 1024:.1f} MiB", "1×", "", ""))
 rows.append(("6", f"… with 10 more plugins ({facts['plugin_bytes'] / 1024:.0f} KiB components)",
              f"{plus / 1024:.1f} MiB", f"+{(plus - builtin) / 10 / 1024:.2f} MiB per plugin", "", ""))
 rows.append(("6", "memory per live instance (48 held mid-resolve)", f"{facts['instance_kib']} KiB", "", "", ""))

@@ -34,8 +34,10 @@ const APP_NAME: (&str, &str) = ("ours: env PGAPPNAME=", "lava's PGAPPNAME never 
 /// lava-conn's mysql stand-in connects over TCP.
 const TCP: (&str, &str) = ("ours: arg --protocol=TCP", "lava-conn connects over TCP (`localhost` would be a socket)");
 /// MySQL's login-path file, read even with `--defaults-file`.
-const LOGIN_PATH: (&str, &str) =
-    ("ours: env MYSQL_TEST_LOGIN_FILE=/dev/null", "MySQL's login-path file (read even with --defaults-file) is not read");
+const LOGIN_PATH: (&str, &str) = (
+    "ours: env MYSQL_TEST_LOGIN_FILE=/dev/null",
+    "MySQL's login-path file (read even with --defaults-file) is not read",
+);
 /// lava's defaults file holds the password raw: `#` starts a comment.
 const HASH_ENDS_PASSWORD: [(&str, &str); 2] = [
     ("lava: defaults --password=s3cr:et", "lava's unquoted defaults file cut the password at `#`"),
