@@ -114,6 +114,7 @@ impl LoginFields {
             user: self.user.clone(),
             database: self.database.clone(),
             password: None,
+            service_name: None,
             secret_id: self.secret_id.clone(),
         };
         if let Some(name) = &self.password {
@@ -135,6 +136,8 @@ pub struct Parts {
     pub user: Option<String>,
     pub database: Option<String>,
     pub password: Option<String>,
+    /// The secret's `serviceName` (lava's map gives it to oracle's `service_name`).
+    pub service_name: Option<String>,
     secret_id: Option<String>,
 }
 
@@ -166,6 +169,7 @@ impl Parts {
         fill(&mut self.password, text_of("password")?);
         fill(&mut self.host, text_of("host")?);
         fill(&mut self.database, text_of("dbname")?);
+        self.service_name = text_of("serviceName")?;
         if self.port.is_none()
             && let Some(port) = secret.get("port").filter(|v| !v.is_null())
         {

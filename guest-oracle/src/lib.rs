@@ -111,7 +111,8 @@ impl Connector for Oracle {
         let login = Login {
             host: Some(parts.required(parts.host.clone(), "host")?),
             port: Some(parts.required(parts.port, "port")?),
-            database: Some(parts.required(parts.database.clone(), "service_name")?),
+            // The spec's service, else the secret's `serviceName`, else its `dbname` (lava's order).
+            database: Some(parts.required(service(&spec, &parts), "service_name")?),
             user: Some(parts.required(parts.user.clone(), "user")?),
             password: Some(parts.required(password, "password")?),
             ssl_mode: spec.login().tls_mode(),
@@ -119,6 +120,12 @@ impl Connector for Oracle {
         };
         Ok(Resolved { launcher: Some(Launcher::Sqlplus), login: Some(login), ..Resolved::default() })
     }
+}
+
+/// The service: the spec's `service_name`, the secret's `serviceName`, then
+/// the spec's or the secret's database.
+fn service(spec: &OracleSpec, parts: &lava_guest_db::Parts) -> Option<String> {
+    spec.service_name.clone().or_else(|| parts.service_name.clone()).or_else(|| parts.database.clone())
 }
 
 #[cfg(test)]

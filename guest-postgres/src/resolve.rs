@@ -14,17 +14,24 @@ pub(crate) fn resolve(spec: PostgresSpec, context: &JobContext, host: &dyn Host)
     let server = parts.required(parts.host.clone(), "host")?;
     let port = parts.required(parts.port, "port")?;
     let database = parts.required(parts.database.clone(), "database")?;
-    let (user, password, expiration) = match parts.password.take() {
-        Some(password) => (parts.required(parts.user.clone(), "user")?, password, None),
-        None => iam_login(&spec, &parts, context, host)?,
+    let (user, password, expiration, iam) = match parts.password.take() {
+        Some(password) => (parts.required(parts.user.clone(), "user")?, password, None, false),
+        None => {
+            let (user, password, expiration) = iam_login(&spec, &parts, context, host)?;
+            (user, password, expiration, true)
+        }
     };
+    // An IAM token or a temporary password is a bearer credential: never
+    // offered to a server that did not start TLS (libpq's `prefer` would).
+    // RDS refuses IAM logins without TLS anyway; lava left it to `prefer`.
+    let ssl_mode = spec.login().tls_mode().or_else(|| iam.then(|| "require".to_string()));
     let login = Login {
         host: Some(server),
         port: Some(port),
         user: Some(user),
         password: Some(password),
         database: Some(database),
-        ssl_mode: spec.login().tls_mode(),
+        ssl_mode,
         application_name: Some(context.session_name.clone()),
         ..Login::default()
     };

@@ -3,7 +3,9 @@
 //! specs against it so that `validate` says so first.
 
 /// SSH options a login may set: none runs a program, reads or writes a
-/// file, forwards anything or reaches another host. Everything else
+/// file, forwards anything or reaches another host (`UpdateHostKeys`
+/// writes the known-hosts file; relaxed host-key checking gets
+/// `UserKnownHostsFile=/dev/null` from the host). Everything else
 /// (`ProxyCommand`, `LocalCommand`, `KnownHostsCommand`, `Match`,
 /// `Include`, `IdentityFile`, `ProxyJump`, forwardings, …) is refused:
 /// an allow-list, so that an option OpenSSH adds later is refused too.
@@ -27,7 +29,6 @@ pub const SAFE_SSH_OPTIONS: &[&str] = &[
     "serveralivecountmax",
     "stricthostkeychecking",
     "tcpkeepalive",
-    "updatehostkeys",
     "verifyhostkeydns",
 ];
 

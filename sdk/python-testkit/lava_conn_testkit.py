@@ -90,6 +90,8 @@ class TestHost:
         ready = self._moto.stdout.readline()
         if not ready.startswith("ready "):
             log = (root / "moto" / "moto.log").read_text()
+            self._moto.kill()
+            self._moto.wait()
             self._folder.cleanup()
             raise HostFailed(f"moto did not start (is moto[server] installed?): {ready!r}\n{log}")
         self.endpoint = f"http://127.0.0.1:{ready.split()[1]}"
@@ -108,10 +110,15 @@ class TestHost:
 
     def close(self):
         """Stop moto and remove the host's folders."""
-        self._moto.stdin.close()
-        self._moto.wait(timeout=30)
-        self._moto.stdout.close()
-        self._folder.cleanup()
+        try:
+            self._moto.stdin.close()
+            self._moto.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._moto.kill()
+            self._moto.wait()
+        finally:
+            self._moto.stdout.close()
+            self._folder.cleanup()
 
     def validate(self, spec, realm=None):
         """The spec's problems, as `lava-conn validate --json` gives them:

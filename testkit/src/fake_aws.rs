@@ -144,6 +144,13 @@ impl AwsBackend for FakeAws {
 
     async fn generate_auth_token(&self, request: AuthTokenRequest) -> Result<String, CapabilityError> {
         self.record(format!("rds:{}@{}:{}", request.user, request.host, request.port));
-        Ok(format!("{}:{}/?Action=connect&DBUser={}&X-Amz-Signature=fake", request.host, request.port, request.user))
+        // The shape of a real token: the host tells an IAM token by `X-Amz-Credential=`.
+        let region = request.region.as_deref().unwrap_or(&self.region);
+        Ok(format!(
+            "{}:{}/?Action=connect&DBUser={}&X-Amz-Algorithm=AWS4-HMAC-SHA256\
+             &X-Amz-Credential=ASIAFAKE%2F20261207%2F{region}%2Frds-db%2Faws4_request&X-Amz-Expires=900\
+             &X-Amz-Signature=fake",
+            request.host, request.port, request.user
+        ))
     }
 }

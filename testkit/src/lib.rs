@@ -25,8 +25,9 @@
 
 mod fake_aws;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 
 pub use fake_aws::FakeAws;
 use lava_conn::{ConnectorHost, WorkerConfig};
@@ -47,12 +48,11 @@ macro_rules! component {
 /// component, once per test run, in the `guests` folder of the target
 /// folder the tests run from; [`component!`] passes the calling crate's.
 pub fn build_component(crate_dir: &str, package: &str) -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            lava_wasm_build::build_author_crate(Path::new(crate_dir), package, &target_dir().join("guests"))
-        })
-        .clone()
+    static BUILT: Mutex<BTreeMap<(String, String), PathBuf>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let key = (crate_dir.to_string(), package.to_string());
+    let build = || lava_wasm_build::build_author_crate(Path::new(crate_dir), package, &target_dir().join("guests"));
+    built.entry(key).or_insert_with(build).clone()
 }
 
 /// The target folder of the running test binary (`<target>/debug/deps/<test>`).

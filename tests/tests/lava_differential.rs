@@ -31,6 +31,12 @@ struct Case {
 
 /// PGAPPNAME: lava's stand-in sets it without `export`, so psql never saw it.
 const APP_NAME: (&str, &str) = ("ours: env PGAPPNAME=", "lava's PGAPPNAME never reached psql; lava-conn's does");
+/// An IAM login over TLS: lava's was libpq's `prefer`.
+const IAM_TLS: [(&str, &str); 3] = [
+    APP_NAME,
+    ("ours: env PGSSLMODE=require", "a bearer credential is never offered to a server that did not start TLS"),
+    ("lava: env PGSSLMODE=prefer", "lava's default"),
+];
 /// lava-conn's mysql stand-in connects over TCP.
 const TCP: (&str, &str) = ("ours: arg --protocol=TCP", "lava-conn connects over TCP (`localhost` would be a socket)");
 /// MySQL's login-path file, read even with `--defaults-file`.
@@ -44,6 +50,19 @@ const HASH_ENDS_PASSWORD: [(&str, &str); 2] = [
     ("ours: defaults --password=s3cr:et#1", "lava-conn's quoted defaults file keeps the whole password"),
 ];
 const MYSQL: [(&str, &str); 4] = [TCP, LOGIN_PATH, HASH_ENDS_PASSWORD[0], HASH_ENDS_PASSWORD[1]];
+/// ssh with host-key checking relaxed: nothing written to the job user's known_hosts.
+const KNOWN_HOSTS: [(&str, &str); 2] = [
+    ("ours: arg -o", "the option's flag"),
+    ("ours: arg UserKnownHostsFile=/dev/null", "relaxed checking writes no key into the job user's ~/.ssh/known_hosts"),
+];
+/// The same for git's ssh command.
+const GIT_KNOWN_HOSTS: [(&str, &str); 2] = [
+    (
+        "ours: env GIT_SSH_COMMAND=ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -i <dir>/ssh.pem",
+        "relaxed checking writes no key into the job user's ~/.ssh/known_hosts",
+    ),
+    ("lava: env GIT_SSH_COMMAND=ssh -o StrictHostKeyChecking=no -i <dir>/ssh.pem", "lava's"),
+];
 /// sqlplus: the password never on a command line.
 const SQLPLUS: [(&str, &str); 2] = [
     ("lava: arg etl/s3cr:et#1@", "lava's password on sqlplus's command line, in `ps` for every local user"),
@@ -70,7 +89,17 @@ fn cases() -> Vec<Case> {
             args: &[],
             differences: &[APP_NAME],
         },
+        Case { spec: db("postgres-aurora", json!(5432)), args: &[], differences: &[APP_NAME] },
+        Case {
+            spec: json!({"conn_id": "warehouse", "type": "redshift", "enabled": true,
+                         "host": "analytics.x.us-east-1.redshift.amazonaws.com", "port": 5439, "database": "dev",
+                         "user": "etl"}),
+            args: &[],
+            differences: &IAM_TLS,
+        },
         Case { spec: db("mysql", json!(3306)), args: &["-e", "select 1"], differences: &MYSQL },
+        Case { spec: db("mysql-rds", json!(3306)), args: &[], differences: &MYSQL },
+        Case { spec: db("mariadb-rds", json!(3306)), args: &[], differences: &MYSQL },
         Case { spec: db("mariadb", json!("3306")), args: &[], differences: &MYSQL },
         Case {
             spec: json!({"conn_id": "mysql-tls", "type": "mysql", "enabled": true, "host": "db.example.com",
@@ -83,7 +112,7 @@ fn cases() -> Vec<Case> {
             spec: json!({"conn_id": "box", "type": "ssh", "enabled": true, "ssh_key": "/lava/prod/key",
                          "ssh_options": ["StrictHostKeyChecking=no", "ConnectTimeout=10"]}),
             args: &["deploy@host", "uptime"],
-            differences: &[],
+            differences: &KNOWN_HOSTS,
         },
         Case {
             spec: json!({"conn_id": "copy", "type": "scp", "enabled": true, "ssh_key": "/lava/prod/key"}),
@@ -99,12 +128,18 @@ fn cases() -> Vec<Case> {
             spec: json!({"conn_id": "repo", "type": "git", "enabled": true, "ssh_key": "/lava/prod/key",
                          "ssh_options": ["StrictHostKeyChecking=no"]}),
             args: &["clone", "ssh://git@host/repo.git"],
-            differences: &[],
+            differences: &GIT_KNOWN_HOSTS,
         },
         Case {
             spec: json!({"conn_id": "ledger", "type": "oracle", "enabled": true, "host": "ora.example.com",
                          "port": 1521, "service_name": "LEDGER", "user": "etl", "password": "/lava/prod/pw"}),
             args: &["@report.sql"],
+            differences: &SQLPLUS,
+        },
+        Case {
+            spec: json!({"conn_id": "ledger-rds", "type": "oracle-rds", "enabled": true, "host": "ora.example.com",
+                         "port": "1521", "service_name": "LEDGER", "user": "etl", "password": "/lava/prod/pw"}),
+            args: &[],
             differences: &SQLPLUS,
         },
         Case {
@@ -174,7 +209,19 @@ fn record(script: &Path, args: &[&str], bin: &Path, env: &[(String, String)], di
     assert!(out.status.success(), "{}: {}", script.display(), String::from_utf8_lossy(&out.stderr));
     let folder = dir_of.display().to_string();
     let text = String::from_utf8_lossy(&out.stdout).replace(&folder, "<dir>");
-    text.lines().map(str::to_string).collect()
+    text.lines().map(masked).collect()
+}
+
+/// A `.pgpass` line of Redshift's temporary credentials with the password
+/// masked: moto makes a new one for each call, lava's and lava-conn's.
+fn masked(line: &str) -> String {
+    match line.strip_prefix("pgpass ") {
+        Some(entry) if entry.contains(":IAM\\:") => {
+            let cut = entry.rfind(':').unwrap_or(entry.len());
+            format!("pgpass {}:<temporary password>", &entry[..cut])
+        }
+        _ => line.to_string(),
+    }
 }
 
 /// Lines of `a` not in `b`, each once per extra occurrence.
@@ -204,6 +251,7 @@ async fn lava_conn_writes_what_lavas_own_code_writes_but_for_the_documented_diff
         "parameters": [{"name": "/lava/prod/pw", "value": "s3cr:et#1"},
                        {"name": "/lava/prod/key", "value": KEY.replace('\n', ",")}],
         "secrets": [{"name": "prod/db", "value": secret.to_string()}],
+        "clusters": ["analytics"],
         "tables": [{"name": "lava.prod.connections", "items": items}],
     }));
     let scratch = lava_test_moto::tempdir();
@@ -219,6 +267,14 @@ async fn lava_conn_writes_what_lavas_own_code_writes_but_for_the_documented_diff
         lava_conn::TypePolicy {
             ssm: vec!["/lava/{realm}/".into()],
             secrets: vec!["prod/".into()],
+            ..lava_conn::TypePolicy::default()
+        },
+    );
+    config.policy.insert(
+        "redshift".into(),
+        lava_conn::TypePolicy {
+            ssm: vec!["/lava/{realm}/".into()],
+            redshift_clusters: vec!["analytics".into()],
             ..lava_conn::TypePolicy::default()
         },
     );

@@ -22,6 +22,7 @@ fn moto() -> &'static Moto {
         Moto::start(&json!({
             "parameters": [
                 {"name": "/lava/prod/warehouse/password", "value": "s3cr:et\\pw"},
+                {"name": "/lava/prod/sales/password", "value": "s3cr:et\\pw"},
                 {"name": "/lava/prod/real-postgres/password", "value": REAL_PASSWORD},
             ],
             "secrets": [
@@ -83,6 +84,7 @@ async fn a_postgres_password_is_read_from_ssm_and_the_job_gets_lavas_psql_stand_
     let resolved = host.resolve_spec(spec.clone(), &job()).await.unwrap();
     let expected = ("db.example.com".into(), 5432, "etl".into(), "sales".into(), "s3cr:et\\pw".into());
     assert_eq!(login(&resolved), expected);
+    // The tests share one moto, each reading its own parameters.
     assert_eq!(moto().get_parameter_requests("/lava/prod/warehouse/password").len(), 1);
 
     let specs = lava_test_moto::tempdir();
@@ -120,7 +122,7 @@ async fn a_secret_fills_what_the_spec_leaves_out_and_the_spec_wins_where_both_sa
     let from_secret = ("sales.example.com".into(), 5433, "app".into(), "sales".into(), "from-secret".into());
     assert_eq!(login(&resolved), from_secret);
     let mixed =
-        spec("psql", json!({"secret_id": "prod/sales", "user": "etl", "password": "/lava/prod/warehouse/password"}));
+        spec("psql", json!({"secret_id": "prod/sales", "user": "etl", "password": "/lava/prod/sales/password"}));
     let resolved = host.resolve_spec(mixed, &job()).await.unwrap();
     let (_, _, user, _, password) = login(&resolved);
     assert_eq!((user.as_str(), password.as_str()), ("etl", "s3cr:et\\pw"), "the spec's user, its SSM password");
@@ -154,6 +156,8 @@ async fn redshift_without_a_password_gets_cluster_credentials_as_lava_asks_for_t
     assert_eq!((port, user.as_str(), database.as_str()), (5439, "IAM:etl", "dev"), "the user AWS names");
     assert_eq!(password.len(), 32);
     assert!(resolved.expiration.is_some(), "cached no longer than the password works");
+    let tls = resolved.login.as_ref().unwrap().ssl_mode.as_deref();
+    assert_eq!(tls, Some("require"), "a temporary password only over TLS (lava's `prefer` would offer it in clear)");
     let requests = moto().requests();
     let asked: Vec<_> =
         requests[before..].iter().filter(|r| r.param("Action") == Some("GetClusterCredentials")).collect();

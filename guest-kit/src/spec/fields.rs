@@ -282,7 +282,7 @@ impl FieldValue for Value {
 pub struct Port(pub u16);
 
 impl FieldValue for Port {
-    const TYPE_NAME: &'static str = "port (number or string of digits)";
+    const TYPE_NAME: &'static str = "port";
     fn from_value(value: &Value) -> Result<Self, FieldError> {
         let text = match value {
             Value::Number(n) => n.to_string(),
@@ -302,7 +302,7 @@ impl FieldValue for Port {
 pub struct LavaDuration(pub u64);
 
 impl FieldValue for LavaDuration {
-    const TYPE_NAME: &'static str = "duration (`15m`, `1h`, or seconds)";
+    const TYPE_NAME: &'static str = "duration";
     fn from_value(value: &Value) -> Result<Self, FieldError> {
         let seconds = match value {
             Value::Number(n) => n.as_f64().ok_or_else(|| FieldError::from("is not a number"))?,

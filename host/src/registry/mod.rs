@@ -388,15 +388,22 @@ impl Registry {
         context: &(dyn Fn() -> CallContext + Sync),
         entry: &Entry,
     ) -> Result<Arc<LoadedPlugin>, Unserved> {
+        if let PluginSource::BuiltIn(name) = entry.source {
+            // Only a success is kept: a first load that failed for a passing
+            // reason (every slot busy for its describe, the compile cache
+            // unwritable) is tried again by the next call, not kept until restart.
+            let loaded = entry
+                .loaded
+                .get_or_try_init(|| async { load_builtin(runtime, context, name, &entry.types).await.map(Ok) })
+                .await;
+            let loaded = loaded.and_then(Clone::clone);
+            return loaded.map_err(|reason| Unserved::Unloadable { source: entry.source.to_string(), reason });
+        }
         let loaded = entry
             .loaded
             .get_or_init(|| async {
-                let (path, indexed) = match (&entry.source, &entry.indexed) {
-                    (PluginSource::File(path), Some(indexed)) => (path, indexed),
-                    (PluginSource::BuiltIn(name), _) => {
-                        return load_builtin(runtime, context, name, &entry.types).await;
-                    }
-                    (PluginSource::File(_), None) => return Err("was not loaded".to_string()),
+                let (PluginSource::File(path), Some(indexed)) = (&entry.source, &entry.indexed) else {
+                    return Err("was not loaded".to_string());
                 };
                 let result = async {
                     let changed = || "changed since this host started; start it again to load the new file".to_string();

@@ -56,6 +56,19 @@ fn identity_path(key: &Path) -> std::io::Result<String> {
     Ok(text)
 }
 
+/// `/dev/null` as the known-hosts file when the login relaxes host-key
+/// checking (`StrictHostKeyChecking` `no` or `accept-new`) and names none:
+/// ssh would otherwise write the keys it accepted into the job user's own
+/// `~/.ssh/known_hosts`, which the user's later ssh sessions trust.
+fn no_known_hosts(login: &Login) -> Option<&'static str> {
+    let is = |name: &str, wanted: &str| name.eq_ignore_ascii_case(wanted);
+    let relaxed = login.ssh_options.iter().any(|(name, value)| {
+        is(name, "stricthostkeychecking") && ["no", "off", "accept-new"].iter().any(|v| value.eq_ignore_ascii_case(v))
+    });
+    let named = login.ssh_options.iter().any(|(name, _)| is(name, "userknownhostsfile"));
+    (relaxed && !named).then_some(lava_rules::ssh::NO_KNOWN_HOSTS)
+}
+
 /// Write the stand-in into `folder`; returns the script, named as the kind.
 pub(super) fn write(kind: LauncherKind, folder: &Path, conn_id: &str, login: &Login) -> std::io::Result<PathBuf> {
     let key = folder.join("ssh.pem");
@@ -68,7 +81,8 @@ pub(super) fn write(kind: LauncherKind, folder: &Path, conn_id: &str, login: &Lo
     let mut args = Vec::new();
     let port = login.port.map(|p| p.to_string());
     let set = login.ssh_options.iter().map(|(n, v)| (n.as_str(), v.as_str()));
-    let own = [("User", login.user.as_deref()), ("Port", port.as_deref())];
+    let own =
+        [("User", login.user.as_deref()), ("Port", port.as_deref()), ("UserKnownHostsFile", no_known_hosts(login))];
     for (name, value) in set.chain(own.into_iter().filter_map(|(n, v)| v.map(|v| (n, v)))) {
         args.extend(["-o".to_string(), format!("{name}={value}")]);
     }
@@ -142,6 +156,21 @@ mod tests {
             assert!(std::fs::read_to_string(&key).unwrap().ends_with("KEY-----\n"), "a final line break added");
             assert_eq!(modes(&fakes.folder())["ssh.pem"], 0o600);
         }
+    }
+
+    #[test]
+    fn relaxed_host_key_checking_writes_nothing_into_the_job_users_known_hosts() {
+        for relaxed in ["no", "accept-new", "OFF"] {
+            let login = Login {
+                private_key: Some("k".into()),
+                ssh_options: vec![("StrictHostKeyChecking".into(), relaxed.into())],
+                ..Login::default()
+            };
+            assert_eq!(no_known_hosts(&login), Some("/dev/null"), "{relaxed}");
+        }
+        let strict = Login { ssh_options: vec![("StrictHostKeyChecking".into(), "yes".into())], ..Login::default() };
+        assert_eq!(no_known_hosts(&strict), None);
+        assert_eq!(no_known_hosts(&login()), None, "the login names its own known-hosts file");
     }
 
     #[test]
