@@ -9,6 +9,72 @@ use lava_guest_kit::{AuthToken, Host, Port, Problem};
 use lava_rules::sts;
 use serde_json::{Map, Value};
 
+/// Declare a database family's typed spec: lava's login fields (the same
+/// for every family, in the same words), then the family's own; with
+/// `connector_type()` and `login()`. One declaration of the fields lava's
+/// `expand_sql_conn_spec` reads, for postgres, mysql and oracle alike.
+#[macro_export]
+macro_rules! database_spec {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$field_meta:meta])* pub $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(::lava_guest_kit::Spec)]
+        pub struct $name {
+            r#type: String,
+            /// The database server's host name (or the secret's `host`).
+            pub host: Option<String>,
+            /// Its port, a number or a string of digits (or the secret's `port`).
+            pub port: Option<::lava_guest_kit::Port>,
+            /// The database (or the secret's `dbname`).
+            pub database: Option<String>,
+            /// The user (or the secret's `username`).
+            pub user: Option<String>,
+            /// The NAME of an SSM SecureString parameter holding the password
+            /// (without it, the secret's; the `-rds`, `-aurora` and `redshift`
+            /// types that have one use their IAM login).
+            pub password: Option<String>,
+            /// A Secrets Manager secret (JSON) whose `username`, `password`,
+            /// `host`, `port` and `dbname` fill the fields the spec leaves out.
+            pub secret_id: Option<String>,
+            /// `require`, `verify-ca` or `verify-full` (lava's TLS modes).
+            pub ssl_mode: Option<String>,
+            /// Deprecated (lava): `true` means `ssl_mode: require`.
+            pub ssl: Option<bool>,
+            /// A CA file for verify-ca/verify-full: not supported yet (see the docs).
+            pub ssl_ca_file: Option<String>,
+            /// Deprecated (lava) name of `ssl_ca_file`.
+            pub ca_cert: Option<String>,
+            /// Who owns the connection.
+            pub owner: Option<String>,
+            /// lava's Python driver; unused by the stand-in.
+            pub subtype: Option<String>,
+            $($(#[$field_meta])* pub $field: $ty,)*
+        }
+
+        impl $name {
+            /// The spec's type, lowercase.
+            pub fn connector_type(&self) -> String {
+                self.r#type.to_ascii_lowercase()
+            }
+
+            /// The login fields lava's database families share.
+            pub fn login(&self) -> $crate::LoginFields {
+                $crate::LoginFields {
+                    host: self.host.clone(),
+                    port: self.port,
+                    database: self.database.clone(),
+                    user: self.user.clone(),
+                    password: self.password.clone(),
+                    secret_id: self.secret_id.clone(),
+                    ssl_mode: self.ssl_mode.clone(),
+                    ssl: self.ssl,
+                    ssl_ca_file: self.ssl_ca_file.clone(),
+                    ca_cert: self.ca_cert.clone(),
+                }
+            }
+        }
+    };
+}
+
 /// A spec's login fields, as a family's typed spec holds them.
 #[derive(Clone, Debug, Default)]
 pub struct LoginFields {

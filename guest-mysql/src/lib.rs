@@ -9,9 +9,9 @@
 //!  "port": 3306, "database": "orders", "user": "etl", "password": "/lava/prod/orders/password"}
 //! ```
 
-use lava_guest_db::{LoginFields, Rules};
+use lava_guest_db::Rules;
 use lava_guest_kit::{
-    Capability, Connector, Host, JobContext, Launcher, Login, Need, Port, Problem, Resolved, Spec, ValidateContext,
+    Capability, Connector, Host, JobContext, Launcher, Login, Need, Problem, Resolved, ValidateContext,
 };
 
 /// The connector.
@@ -20,58 +20,15 @@ pub struct Mysql;
 
 lava_guest_kit::export_connector!(Mysql);
 
-/// A mysql-family connection's fields, as lava 8.3.0 reads them.
-#[derive(Spec)]
-pub struct MysqlSpec {
-    r#type: String,
-    /// The database server's host name (or the secret's `host`).
-    pub host: Option<String>,
-    /// Its port, a number or a string of digits (or the secret's `port`).
-    pub port: Option<Port>,
-    /// The database (or the secret's `dbname`).
-    pub database: Option<String>,
-    /// The user (or the secret's `username`).
-    pub user: Option<String>,
-    /// The NAME of an SSM SecureString parameter holding the password.
-    /// Without it (and without a secret's), `mysql-rds`/`-aurora` use an RDS IAM token.
-    pub password: Option<String>,
-    /// A Secrets Manager secret (JSON) whose `username`, `password`, `host`,
-    /// `port` and `dbname` fill the fields the spec leaves out.
-    pub secret_id: Option<String>,
-    /// `require`, `verify-ca` or `verify-full` (default: the client's own).
-    pub ssl_mode: Option<String>,
-    /// Deprecated (lava): `true` means `ssl_mode: require`.
-    pub ssl: Option<bool>,
-    /// A CA file for verify-ca/verify-full: not supported yet (see the docs).
-    pub ssl_ca_file: Option<String>,
-    /// Deprecated (lava) name of `ssl_ca_file`.
-    pub ca_cert: Option<String>,
-    /// Who owns the connection.
-    pub owner: Option<String>,
-    /// lava's Python driver (`pymysql`); unused by the stand-in.
-    pub subtype: Option<String>,
+lava_guest_db::database_spec! {
+    /// A mysql-family connection's fields, as lava 8.3.0 reads them.
+    pub struct MysqlSpec {}
 }
 
 impl MysqlSpec {
     /// Whether the type has an IAM login (lava's `get_rds_creds_with_iam`).
     pub fn has_iam_login(&self) -> bool {
-        matches!(self.r#type.to_ascii_lowercase().as_str(), "mysql-rds" | "mysql-aurora")
-    }
-
-    /// The login fields lava's database families share.
-    pub fn login(&self) -> LoginFields {
-        LoginFields {
-            host: self.host.clone(),
-            port: self.port,
-            database: self.database.clone(),
-            user: self.user.clone(),
-            password: self.password.clone(),
-            secret_id: self.secret_id.clone(),
-            ssl_mode: self.ssl_mode.clone(),
-            ssl: self.ssl,
-            ssl_ca_file: self.ssl_ca_file.clone(),
-            ca_cert: self.ca_cert.clone(),
-        }
+        matches!(self.connector_type().as_str(), "mysql-rds" | "mysql-aurora")
     }
 }
 
@@ -86,7 +43,7 @@ impl Connector for Mysql {
     type Spec = MysqlSpec;
 
     fn check(&self, spec: &MysqlSpec, _: &ValidateContext, problems: &mut Vec<Problem>) {
-        let connector_type = spec.r#type.to_ascii_lowercase();
+        let connector_type = spec.connector_type();
         let rules = Rules {
             password_needed_by: (!spec.has_iam_login())
                 .then_some((connector_type.as_str(), "IAM logins need `mysql-rds` or `mysql-aurora`")),
@@ -113,7 +70,7 @@ impl Connector for Mysql {
             None => {
                 return Err(format!(
                     "password: a `{}` connection needs one (an SSM parameter's name, or a secret's `password`)",
-                    spec.r#type.to_ascii_lowercase()
+                    spec.connector_type()
                 ));
             }
         };

@@ -8,9 +8,9 @@
 //!  "service_name": "LEDGER", "user": "etl", "password": "/lava/prod/ledger/password"}
 //! ```
 
-use lava_guest_db::{LoginFields, Rules};
+use lava_guest_db::Rules;
 use lava_guest_kit::{
-    Capability, Connector, Host, JobContext, Launcher, Login, Need, Port, Problem, Resolved, Spec, ValidateContext,
+    Capability, Connector, Host, JobContext, Launcher, Login, Need, Problem, Resolved, ValidateContext,
 };
 
 /// The connector.
@@ -19,58 +19,23 @@ pub struct Oracle;
 
 lava_guest_kit::export_connector!(Oracle);
 
-/// An oracle connection's fields, as lava 8.3.0 reads them.
-#[derive(Spec)]
-pub struct OracleSpec {
-    r#type: String,
-    /// The database server's host name (or the secret's `host`).
-    pub host: Option<String>,
-    /// Its port, a number or a string of digits (or the secret's `port`).
-    pub port: Option<Port>,
-    /// The service to connect to.
-    pub service_name: Option<String>,
-    /// The service, when `service_name` is absent (or the secret's `dbname`).
-    pub database: Option<String>,
-    /// A SID: not supported, connect by `service_name`.
-    pub sid: Option<String>,
-    /// The user (or the secret's `username`).
-    pub user: Option<String>,
-    /// The NAME of an SSM SecureString parameter holding the password.
-    pub password: Option<String>,
-    /// A Secrets Manager secret (JSON) whose `username`, `password`, `host`,
-    /// `port` and `dbname` fill the fields the spec leaves out.
-    pub secret_id: Option<String>,
-    /// `verify-ca` or `verify-full` (TCPS); `require` is refused, as in lava's thick mode.
-    pub ssl_mode: Option<String>,
-    /// Deprecated (lava): `true` means `ssl_mode: require`, which is refused.
-    pub ssl: Option<bool>,
-    /// Refused, as in lava's thick mode.
-    pub ssl_ca_file: Option<String>,
-    /// Deprecated (lava) name of `ssl_ca_file`; refused.
-    pub ca_cert: Option<String>,
-    /// lava's edition (`sqlplus -C`): not carried over.
-    pub edition: Option<String>,
-    /// Who owns the connection.
-    pub owner: Option<String>,
-    /// lava's Python driver (`oracledb`, `cx_oracle`); unused by the stand-in.
-    pub subtype: Option<String>,
+lava_guest_db::database_spec! {
+    /// An oracle connection's fields, as lava 8.3.0 reads them.
+    pub struct OracleSpec {
+        /// The service to connect to (else the secret's `serviceName`, else `database`).
+        pub service_name: Option<String>,
+        /// A SID: not supported, connect by `service_name`.
+        pub sid: Option<String>,
+        /// lava's edition (`sqlplus -C`): not carried over.
+        pub edition: Option<String>,
+    }
 }
 
 impl OracleSpec {
-    /// The login fields lava's database families share; the database is the service.
-    pub fn login(&self) -> LoginFields {
-        LoginFields {
-            host: self.host.clone(),
-            port: self.port,
-            database: self.service_name.clone().or_else(|| self.database.clone()),
-            user: self.user.clone(),
-            password: self.password.clone(),
-            secret_id: self.secret_id.clone(),
-            ssl_mode: self.ssl_mode.clone(),
-            ssl: self.ssl,
-            ssl_ca_file: self.ssl_ca_file.clone(),
-            ca_cert: self.ca_cert.clone(),
-        }
+    /// The login fields, the service as the database.
+    pub fn oracle_login(&self) -> lava_guest_db::LoginFields {
+        let login = self.login();
+        lava_guest_db::LoginFields { database: self.service_name.clone().or(login.database.clone()), ..login }
     }
 }
 
@@ -83,12 +48,12 @@ impl Connector for Oracle {
     type Spec = OracleSpec;
 
     fn check(&self, spec: &OracleSpec, _: &ValidateContext, problems: &mut Vec<Problem>) {
-        let connector_type = spec.r#type.to_ascii_lowercase();
+        let connector_type = spec.connector_type();
         let rules = Rules {
             password_needed_by: Some((connector_type.as_str(), "Oracle has no IAM login")),
             user_optional: false,
         };
-        let login = spec.login();
+        let login = spec.oracle_login();
         login.check(&rules, problems);
         if login.tls_mode().as_deref() == Some("require") {
             let field = if spec.ssl_mode.is_some() { "ssl_mode" } else { "ssl" };
@@ -115,7 +80,7 @@ impl Connector for Oracle {
             database: Some(parts.required(service(&spec, &parts), "service_name")?),
             user: Some(parts.required(parts.user.clone(), "user")?),
             password: Some(parts.required(password, "password")?),
-            ssl_mode: spec.login().tls_mode(),
+            ssl_mode: spec.oracle_login().tls_mode(),
             ..Login::default()
         };
         Ok(Resolved { launcher: Some(Launcher::Sqlplus), login: Some(login), ..Resolved::default() })

@@ -17,10 +17,8 @@ mod resolve;
 
 use std::collections::BTreeMap;
 
-use lava_guest_db::{LoginFields, Rules};
-use lava_guest_kit::{
-    Capability, Connector, Host, JobContext, LavaDuration, Need, Port, Problem, Resolved, Spec, ValidateContext,
-};
+use lava_guest_db::Rules;
+use lava_guest_kit::{Capability, Connector, Host, JobContext, LavaDuration, Need, Problem, Resolved, ValidateContext};
 use lava_rules::sts;
 
 /// The connector.
@@ -57,81 +55,33 @@ impl Family {
 /// lava's default `password_duration` (`RS_PASSWORD_DURATION`, 15 minutes).
 pub const DEFAULT_PASSWORD_SECONDS: u64 = 900;
 
-/// A postgres-family connection's fields, as lava 8.3.0 reads them (and its
-/// connection schema names them).
-#[derive(Spec)]
-pub struct PostgresSpec {
-    r#type: String,
-    /// The database server's host name (or the secret's `host`).
-    pub host: Option<String>,
-    /// Its port, a number or a string of digits (or the secret's `port`).
-    pub port: Option<Port>,
-    /// The database (or the secret's `dbname`).
-    pub database: Option<String>,
-    /// The user (or the secret's `username`).
-    pub user: Option<String>,
-    /// The NAME of an SSM SecureString parameter holding the password.
-    /// Without it (and without a secret's), `postgres-rds`/`-aurora` use an
-    /// RDS IAM token and the `redshift` types temporary credentials.
-    pub password: Option<String>,
-    /// A Secrets Manager secret (JSON) whose `username`, `password`, `host`,
-    /// `port` and `dbname` fill the fields the spec leaves out.
-    pub secret_id: Option<String>,
-    /// `require`, `verify-ca` or `verify-full` (default: libpq's `prefer`).
-    pub ssl_mode: Option<String>,
-    /// Deprecated (lava): `true` means `ssl_mode: require`.
-    pub ssl: Option<bool>,
-    /// A CA file for verify-ca/verify-full: not supported yet (see the docs).
-    pub ssl_ca_file: Option<String>,
-    /// Deprecated (lava) name of `ssl_ca_file`.
-    pub ca_cert: Option<String>,
-    /// Who owns the connection.
-    pub owner: Option<String>,
-    /// lava's Python driver (`pg8000`, `pygresql`, `redshift`); unused by the stand-in.
-    pub subtype: Option<String>,
-    /// Used by lava's `db_from_s3` jobs only; accepted.
-    pub preserve_case: Option<bool>,
-    /// `redshift`: the cluster (default: the host's first label).
-    pub cluster_id: Option<String>,
-    /// `redshift` types: how long temporary credentials last, 15m to 1h (default 15m).
-    pub password_duration: Option<LavaDuration>,
-    /// `redshift-serverless`: the workgroup (default: the host's first label).
-    pub workgroup: Option<String>,
-    /// `redshift-serverless`: a role to assume for `GetCredentials`.
-    pub role_arn: Option<String>,
-    /// `redshift-serverless`: the NAME of an SSM parameter holding the role's external id.
-    pub external_id: Option<String>,
-    /// `redshift-serverless`: session tags for the role.
-    pub tags: Option<BTreeMap<String, String>>,
-    /// `redshift-serverless` with `role_arn`: the workgroup's region (default the worker's).
-    pub region: Option<String>,
+lava_guest_db::database_spec! {
+    /// A postgres-family connection's fields, as lava 8.3.0 reads them (and
+    /// its connection schema names them).
+    pub struct PostgresSpec {
+        /// Used by lava's `db_from_s3` jobs only; accepted.
+        pub preserve_case: Option<bool>,
+        /// `redshift`: the cluster (default: the host's first label).
+        pub cluster_id: Option<String>,
+        /// `redshift` types: how long temporary credentials last, 15m to 1h (default 15m).
+        pub password_duration: Option<LavaDuration>,
+        /// `redshift-serverless`: the workgroup (default: the host's first label).
+        pub workgroup: Option<String>,
+        /// `redshift-serverless`: a role to assume for `GetCredentials`.
+        pub role_arn: Option<String>,
+        /// `redshift-serverless`: the NAME of an SSM parameter holding the role's external id.
+        pub external_id: Option<String>,
+        /// `redshift-serverless`: session tags for the role.
+        pub tags: Option<BTreeMap<String, String>>,
+        /// `redshift-serverless` with `role_arn`: the workgroup's region (default the worker's).
+        pub region: Option<String>,
+    }
 }
 
 impl PostgresSpec {
     /// How this spec gets a password it does not name.
     pub fn family(&self) -> Family {
-        Family::of(&self.r#type)
-    }
-
-    /// The spec's type, lowercase.
-    pub fn connector_type(&self) -> String {
-        self.r#type.to_ascii_lowercase()
-    }
-
-    /// The login fields lava's database families share.
-    pub fn login(&self) -> LoginFields {
-        LoginFields {
-            host: self.host.clone(),
-            port: self.port,
-            database: self.database.clone(),
-            user: self.user.clone(),
-            password: self.password.clone(),
-            secret_id: self.secret_id.clone(),
-            ssl_mode: self.ssl_mode.clone(),
-            ssl: self.ssl,
-            ssl_ca_file: self.ssl_ca_file.clone(),
-            ca_cert: self.ca_cert.clone(),
-        }
+        Family::of(&self.connector_type())
     }
 }
 
@@ -197,7 +147,8 @@ fn check_applies(spec: &PostgresSpec, problems: &mut Vec<Problem>) {
     for ((field, families), present) in ONLY.iter().zip(present) {
         if present && !families.contains(&family) {
             let types: Vec<&str> = families.iter().map(|f| type_name(*f)).collect();
-            let message = format!("applies only to {} connections, not `{}`", types.join(" and "), spec.r#type);
+            let message =
+                format!("applies only to {} connections, not `{}`", types.join(" and "), spec.connector_type());
             problems.push(Problem::error(field, message));
         }
     }

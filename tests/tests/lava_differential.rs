@@ -293,17 +293,7 @@ async fn lava_conn_writes_what_lavas_own_code_writes_but_for_the_documented_diff
     for case in &cases {
         let conn_id = case.spec["conn_id"].as_str().unwrap();
         // lava's own stand-in.
-        let lava_dir = scratch.path().join(format!("lava-{conn_id}"));
-        std::fs::create_dir(&lava_dir).unwrap();
-        let out = Command::new(&python)
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("lava/cli_connection.py"))
-            .args([conn_id, "prod"])
-            .arg(&lava_dir)
-            .envs(moto.env())
-            // lava asks `mysql --version` when it writes the stand-in: the same client.
-            .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()))
-            .output()
-            .unwrap();
+        let out = run_lava(&python, &moto, conn_id, scratch.path(), &bin);
         let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
         assert!(out.status.success(), "lava refused {conn_id}: {stdout} {}", String::from_utf8_lossy(&out.stderr));
         let lava_script = PathBuf::from(&stdout);
@@ -338,15 +328,7 @@ async fn lava_conn_writes_what_lavas_own_code_writes_but_for_the_documented_diff
     }
     for spec in refused() {
         let conn_id = spec["conn_id"].as_str().unwrap();
-        let dir = scratch.path().join(format!("lava-{conn_id}"));
-        std::fs::create_dir(&dir).unwrap();
-        let lava = Command::new(&python)
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("lava/cli_connection.py"))
-            .args([conn_id, "prod"])
-            .arg(&dir)
-            .envs(moto.env())
-            .output()
-            .unwrap();
+        let lava = run_lava(&python, &moto, conn_id, scratch.path(), &bin);
         assert_eq!(lava.status.code(), Some(3), "lava refuses {conn_id}: {}", String::from_utf8_lossy(&lava.stdout));
         let problems = host.validate(&spec, Some("prod")).unwrap();
         let refuses = problems.iter().any(|p| p.severity == lava_conn::Severity::Error);
@@ -359,4 +341,20 @@ async fn lava_conn_writes_what_lavas_own_code_writes_but_for_the_documented_diff
         documented.len(),
         documented.join("\n  ")
     );
+}
+
+/// lava's own `get_cli_connection` for `conn_id`, writing into a folder of
+/// its own in `scratch`, with the fake clients first on its `PATH` (lava
+/// asks `mysql --version` when it writes the stand-in: the same client).
+fn run_lava(python: &Path, moto: &Moto, conn_id: &str, scratch: &Path, bin: &Path) -> std::process::Output {
+    let dir = scratch.join(format!("lava-{conn_id}"));
+    std::fs::create_dir(&dir).unwrap();
+    Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("lava/cli_connection.py"))
+        .args([conn_id, "prod"])
+        .arg(&dir)
+        .envs(moto.env())
+        .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()))
+        .output()
+        .unwrap()
 }

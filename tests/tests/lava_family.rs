@@ -7,10 +7,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 
-use lava_conn::{ConnectorHost, Job, TypePolicy};
-use lava_conn_tests::test_config;
+use lava_conn::{Job, TypePolicy};
+use lava_conn_tests::{sdk_host, test_config};
 use lava_test_moto::Moto;
 use serde_json::{Value, json};
 
@@ -111,15 +110,9 @@ async fn every_lava_type_validates_resolves_and_runs_its_client_under_exec() {
         "mysql-aurora".into(),
         TypePolicy { ssm, rds_hosts: vec!["*.rds.amazonaws.com".into()], ..TypePolicy::default() },
     );
-    let folder = lava_test_moto::tempdir();
-    std::fs::write(folder.path().join("specs.json"), Value::Array(specs.clone()).to_string()).unwrap();
-    let sdk = lava_conn::configure_sdk(moto.sdk_loader()).load().await;
-    let host = ConnectorHost::builder()
-        .config(config)
-        .backend(lava_conn::SdkBackend::new(sdk))
-        .store(Arc::new(lava_conn::FolderStore::open(folder.path()).unwrap()))
-        .build()
-        .unwrap();
+    // The built-ins only: an empty plugin folder.
+    let plugins = lava_test_moto::tempdir();
+    let (host, _folder) = sdk_host(config, plugins.path(), moto.sdk_loader(), &Value::Array(specs.clone())).await;
     for spec in &specs {
         assert_eq!(host.validate(spec, Some("prod")).unwrap(), vec![], "{spec}");
     }

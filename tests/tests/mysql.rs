@@ -4,10 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::sync::Arc;
 
 use lava_conn::{ConnectorHost, Job, LauncherKind, TypePolicy};
-use lava_conn_tests::test_config;
+use lava_conn_tests::{sdk_host, test_config};
 use lava_test_moto::Moto;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -17,20 +16,13 @@ use serde_json::{Value, json};
 const PASSWORD: &str = "p#w=\"x' \\ y";
 
 async fn host(moto: &Moto, specs: &Value, policy: Option<(&str, TypePolicy)>) -> (ConnectorHost, tempfile::TempDir) {
-    let folder = lava_test_moto::tempdir();
-    std::fs::write(folder.path().join("specs.json"), specs.to_string()).unwrap();
     let mut config = test_config();
     if let Some((connector_type, policy)) = policy {
         config.policy.insert(connector_type.into(), policy);
     }
-    let sdk = lava_conn::configure_sdk(moto.sdk_loader()).load().await;
-    let host = ConnectorHost::builder()
-        .config(config)
-        .backend(lava_conn::SdkBackend::new(sdk))
-        .store(Arc::new(lava_conn::FolderStore::open(folder.path()).unwrap()))
-        .build()
-        .unwrap();
-    (host, folder)
+    // The built-ins only: an empty plugin folder.
+    let plugins = lava_test_moto::tempdir();
+    sdk_host(config, plugins.path(), moto.sdk_loader(), specs).await
 }
 
 fn job() -> Job {
