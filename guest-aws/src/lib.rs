@@ -16,12 +16,6 @@ pub struct AwsConnector;
 
 lava_guest_kit::export_connector!(AwsConnector);
 
-// Built in without WASI (`lava-wasm-build::build_builtin`), where Rust's own
-// allocator grows memory at every call of a fresh instance.
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-#[global_allocator]
-static HEAP: lava_guest_kit::heap::Heap = lava_guest_kit::heap::heap();
-
 /// The worker settings the connector reads, for a call in `realm`: asked of
 /// the host when a check needs them.
 fn settings<'h>(realm: Option<&str>, host: &'h dyn Host) -> Settings<'h> {

@@ -311,6 +311,13 @@ pub mod glue {
 #[macro_export]
 macro_rules! export_connector {
     ($connector:ty) => {
+        // Built in without WASI (`lava-wasm-build::build_builtin`), where
+        // Rust's own allocator grows memory at every call of a fresh
+        // instance: the arena (`heap`) for every connector built so.
+        #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+        #[global_allocator]
+        static __LAVA_HEAP: $crate::heap::Heap = $crate::heap::heap();
+
         #[cfg(target_family = "wasm")]
         #[doc(hidden)]
         pub struct __LavaConnectorExport;

@@ -23,11 +23,8 @@
 //! is bounded like all guest memory, by the plugin's memory limit, past which
 //! the call fails with an error naming the plugin.
 //!
-//! ```ignore
-//! #[cfg(all(target_family = "wasm", target_os = "unknown"))]
-//! #[global_allocator]
-//! static HEAP: lava_guest_kit::heap::Heap = lava_guest_kit::heap::heap();
-//! ```
+//! `export_connector!` makes it the global allocator of every connector
+//! built for `wasm32-unknown-unknown` (the built-ins).
 
 use core::alloc::Layout;
 use core::cell::Cell;

@@ -11,10 +11,6 @@ struct Panicking;
 
 lava_guest_kit::export_connector!(Panicking);
 
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-#[global_allocator]
-static HEAP: lava_guest_kit::heap::Heap = lava_guest_kit::heap::heap();
-
 impl RawConnector for Panicking {
     const TYPE: &'static str = "panicking";
     const VERSION: &'static str = "0.0.1";
