@@ -181,6 +181,10 @@ async fn postgres_rds_without_a_password_gets_an_iam_token_for_its_host_port_and
     assert_eq!(user, "etl");
     assert!(token.starts_with(&format!("{server}:5432/?")), "{token}");
     assert!(token.contains("Action=connect") && token.contains("DBUser=etl") && token.contains("X-Amz-Signature="));
+    // Cached no longer than the token works (15 minutes), whatever the cache's TTL.
+    let expires = resolved.expiration.expect("the token's expiry");
+    let left = expires.duration_since(std::time::SystemTime::now()).unwrap();
+    assert!(left <= std::time::Duration::from_secs(900) && left > std::time::Duration::from_secs(800), "{left:?}");
     let outside = json!({"conn_id": "other", "type": "postgres-rds", "enabled": true, "host": "db.evil.example",
         "port": 5432, "database": "d", "user": "etl"});
     let error = host.resolve_spec(outside, &job()).await.unwrap_err().to_string();

@@ -25,7 +25,7 @@ mod worker_credentials;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 pub use backend::{
     AssumeRoleRequest, AuthTokenRequest, AwsBackend, CapabilityError, ClusterCredentialsRequest, NoAws,
@@ -115,6 +115,10 @@ pub(crate) struct Capabilities {
     /// WASI has no stderr, and says why it is about to trap (its panic
     /// message) here instead.
     last_error: Option<String>,
+    /// When the shortest-lived credential the host issued in this call
+    /// stops working (an RDS token's 15 minutes): its result is cached no
+    /// longer, whatever the plugin says.
+    issued_until: Option<SystemTime>,
 }
 
 /// Per-call state that can lend out its [`Capabilities`]: how the contract's
@@ -140,6 +144,7 @@ impl Capabilities {
             started,
             host_time: Duration::ZERO,
             last_error: None,
+            issued_until: None,
         }
     }
 
@@ -280,6 +285,18 @@ impl std::fmt::Display for Quoted<'_> {
         } else {
             write!(f, "{:?}", self.0)
         }
+    }
+}
+
+impl Capabilities {
+    /// A credential this call issued stops working at `until`.
+    pub(crate) fn issued_until(&mut self, until: SystemTime) {
+        self.issued_until = Some(self.issued_until.map_or(until, |t| t.min(until)));
+    }
+
+    /// When the shortest-lived credential issued in this call stops working.
+    pub(crate) fn shortest_issued(&self) -> Option<SystemTime> {
+        self.issued_until
     }
 }
 

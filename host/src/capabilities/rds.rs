@@ -6,6 +6,9 @@ use super::redshift::name_refusal;
 use super::{AssumeRoleRequest, AuthTokenRequest, Capabilities, CapabilityError, Outcome};
 use crate::sanitizer::sanitize;
 
+/// How long an RDS IAM authentication token works (AWS's fixed 15 minutes).
+const RDS_TOKEN_LIFE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 impl Capabilities {
     /// An RDS IAM token for `request`, if the call's grants cover its host
     /// (and the role of `as_role`, which is assumed first to sign with).
@@ -39,6 +42,10 @@ impl Capabilities {
         let backend = self.backend.clone();
         let call =
             |source| async move { backend.generate_auth_token(AuthTokenRequest { host, source, ..request }).await };
-        self.capability_as_role("rds.generate-auth-token", &target, refusal, as_role, call).await
+        let outcome = self.capability_as_role("rds.generate-auth-token", &target, refusal, as_role, call).await;
+        if let Ok(Ok(_)) = &outcome {
+            self.issued_until(std::time::SystemTime::now() + RDS_TOKEN_LIFE);
+        }
+        outcome
     }
 }

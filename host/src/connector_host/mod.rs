@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::capabilities::{Allowed, Audit, AwsBackend, CallContext, Grants, NoAws};
+use crate::capabilities::{Allowed, Audit, AwsBackend, CallContext, CapabilityView, Grants, NoAws};
 use crate::config::WorkerConfig;
 use crate::connections::cache::{CacheKey, CredentialCache, SpecCache};
 use crate::connections::specs::{self, CachedSpec, SpecKey};
@@ -452,13 +452,19 @@ impl ConnectorHost {
             .inner
             .runtime
             .call(&plugin.label, &plugin.pre, plugin.bounds, call, async |p, store| {
-                p.resolve(store, &json, &context).await
+                let resolved = p.resolve(store, &json, &context).await?;
+                Ok((resolved, store.data_mut().capabilities().shortest_issued()))
             })
             .await?;
         match result {
-            Ok(resolved) => crate::contract::boundary::resolved(resolved, &grants)
+            (Ok(resolved), issued_until) => crate::contract::boundary::resolved(resolved, &grants)
+                .map(|mut resolved| {
+                    // Cached no longer than a credential the host issued works.
+                    resolved.expiration = resolved.expiration.into_iter().chain(issued_until).min();
+                    resolved
+                })
                 .map_err(|message| plugin.invalid_result(message).into()),
-            Err(message) => Err(HostError::Resolve { conn_id: sanitize(&conn_id), message: sanitize(&message) }),
+            (Err(message), _) => Err(HostError::Resolve { conn_id: sanitize(&conn_id), message: sanitize(&message) }),
         }
     }
 }
