@@ -6,7 +6,7 @@
 //! `-aurora` type uses when there is no password.
 
 use lava_guest_kit::{AuthToken, Host, Port, Problem};
-use lava_rules::sts;
+use lava_rules::{login, sts};
 use serde_json::{Map, Value};
 
 /// Declare a database family's typed spec: lava's login fields (the same
@@ -119,9 +119,14 @@ impl LoginFields {
     fn check_fields(&self, rules: &Rules<'_>, problems: &mut Vec<Problem>) {
         let from_secret = self.secret_id.is_some();
         for (field, value) in [("host", &self.host), ("database", &self.database), ("user", &self.user)] {
+            // The host's own rule for a login's words: said here first.
+            let problem = |text: &str| match field {
+                "host" => login::host_problem(text),
+                _ => login::word_problem(text),
+            };
             match value {
-                Some(text) if text.trim().is_empty() || text.chars().any(char::is_control) => {
-                    problems.push(Problem::error(field, "must be one line of text, not empty"));
+                Some(text) if let Some(message) = problem(text) => {
+                    problems.push(Problem::error(field, message));
                 }
                 None if !(from_secret || field == "user" && rules.user_optional) => {
                     problems.push(Problem::error(field, "is required (or a `secret_id` whose secret holds it)"));

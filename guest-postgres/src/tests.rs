@@ -75,6 +75,20 @@ fn without_a_password_only_the_iam_types_are_valid_as_lava_says_password_must_be
 }
 
 #[test]
+fn a_login_value_the_host_would_refuse_at_the_jobs_start_is_said_at_validate() {
+    let bad = with(spec("postgres"), json!({"host": "db example.com", "user": "-oProxyCommand=x"}));
+    let problems = validate(&bad);
+    let named: Vec<(&str, &str)> = problems.iter().map(|(f, _, m)| (f.as_str(), m.as_str())).collect();
+    assert_eq!(
+        named,
+        [
+            ("host", "is not a host name or address"),
+            ("user", "starts with `-`, which a client would read as an option")
+        ]
+    );
+}
+
+#[test]
 fn a_secret_id_may_fill_every_login_field_the_spec_leaves_out() {
     let from_secret = json!({"conn_id": "w", "type": "postgres", "enabled": true, "secret_id": "prod/warehouse"});
     assert_eq!(validate(&from_secret), vec![]);

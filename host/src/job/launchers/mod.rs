@@ -115,29 +115,22 @@ fn shape(kind: LauncherKind) -> Shape {
 
 /// Text that reaches a file line or an argument: no NUL or line break, and
 /// not starting with `-`, which a client would read as an option.
+/// A login's word (`lava_rules::login`, the one rule), or why not.
 fn check_word(what: &str, text: &str) -> Result<(), String> {
-    if text.is_empty() || text.len() > 1024 {
-        return Err(format!("login {what} is empty or longer than 1024 bytes"));
-    }
-    if text.chars().any(char::is_control) {
-        return Err(format!("login {what} `{}` holds a control character or line break", sanitize(text)));
-    }
-    if text.starts_with('-') {
-        return Err(format!(
-            "login {what} `{}` starts with `-`, which a client would read as an option",
-            sanitize(text)
-        ));
-    }
-    Ok(())
+    refusal(what, text, lava_rules::login::word_problem(text))
 }
 
-/// A host name or address: letters, digits, `.`, `-`, `_` and `:` (IPv6).
+/// A host name or address (`lava_rules::login`), or why not.
 fn check_host(host: &str) -> Result<(), String> {
-    check_word("host", host)?;
-    if !host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':')) {
-        return Err(format!("login host `{}` is not a host name or address", sanitize(host)));
+    refusal("host", host, lava_rules::login::host_problem(host))
+}
+
+fn refusal(what: &str, text: &str, problem: Option<&str>) -> Result<(), String> {
+    match problem {
+        None => Ok(()),
+        Some(problem) if text.is_empty() || text.len() > 1024 => Err(format!("login {what} {problem}")),
+        Some(problem) => Err(format!("login {what} `{}` {problem}", sanitize(text))),
     }
-    Ok(())
 }
 
 /// A login's values, each checked for what it may reach: file lines,
