@@ -450,7 +450,11 @@ impl WorkerConfig {
         let connector_type = connector_type.to_ascii_lowercase();
         let table = self.policy.iter().find(|(t, _)| t.eq_ignore_ascii_case(&connector_type)).map(|(_, t)| t);
         let mut allowed = match table {
-            Some(table) => Allowed { scopes: table.scopes(), source: PolicySource::Table(connector_type.clone()) },
+            Some(table) => Allowed {
+                scopes: table.scopes(),
+                source: PolicySource::Table(connector_type.clone()),
+                login_hosts: table.login_hosts(),
+            },
             None if global_defaults => {
                 let roles =
                     if self.allowed_roles.is_empty() { Scope::Any } else { Scope::allowed(&self.allowed_roles) };
@@ -458,9 +462,13 @@ impl WorkerConfig {
                     (Capability::Ssm, Scope::Only(self.ssm_prefixes.clone())),
                     (Capability::Sts, roles),
                 ]);
-                Allowed { scopes, source: PolicySource::Global(connector_type.clone()) }
+                Allowed { scopes, source: PolicySource::Global(connector_type.clone()), login_hosts: None }
             }
-            None => Allowed { scopes: BTreeMap::new(), source: PolicySource::Nothing(connector_type.clone()) },
+            None => Allowed {
+                scopes: BTreeMap::new(),
+                source: PolicySource::Nothing(connector_type.clone()),
+                login_hosts: None,
+            },
         };
         // `worker_credentials` names types one by one: it allows them
         // whatever else their policy says.

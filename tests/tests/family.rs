@@ -47,6 +47,7 @@ fn granting_all() -> TypePolicy {
         redshift_workgroups: vec!["analytics".into()],
         rds_hosts: vec!["*.example.com".into()],
         worker_credentials: true,
+        db_hosts: Vec::new(),
     }
 }
 

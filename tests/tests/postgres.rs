@@ -359,3 +359,20 @@ async fn the_real_psql_logs_in_to_a_real_postgresql_with_the_password_read_from_
     assert!(!workdir.path().join("pwned").exists());
     env.cleanup().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_db_hosts_a_login_may_name_only_those_servers_whatever_the_spec_says() {
+    let policy = TypePolicy { db_hosts: vec!["*.example.com".into()], ..TypePolicy::default() };
+    let (host, _specs, _plugins) = host(config("postgres", policy)).await;
+    let allowed = spec(
+        "postgres",
+        json!({"host": "db.example.com", "port": 5432, "database": "sales", "user": "etl",
+               "password": "/lava/prod/sales/password"}),
+    );
+    assert_eq!(login(&host.resolve_spec(allowed, &job()).await.unwrap()).0, "db.example.com");
+    // The same password, sent to a server of the spec author's choosing.
+    let elsewhere = json!({"conn_id": "elsewhere", "type": "postgres", "enabled": true, "host": "db.evil.example.net",
+        "port": 5432, "database": "sales", "user": "etl", "password": "/lava/prod/sales/password"});
+    let error = host.resolve_spec(elsewhere, &job()).await.unwrap_err().to_string();
+    assert!(error.contains("db.evil.example.net") && error.contains("`db_hosts` under `[policy.postgres]`"), "{error}");
+}

@@ -179,6 +179,12 @@ impl Scope {
     }
 
     /// Whether `target` of `capability` is within the scope.
+    /// Whether a login may name `host`: `db_hosts` patterns match as RDS
+    /// token hosts do (globs, any case).
+    pub(crate) fn covers_host(&self, host: &str) -> bool {
+        self.covers(Capability::RdsToken, &host.to_ascii_lowercase())
+    }
+
     fn covers(&self, capability: Capability, target: &str) -> bool {
         let entries = match self {
             Scope::Any => return true,
@@ -254,6 +260,8 @@ pub struct Grants {
     pub endpoints: Vec<String>,
     /// Where `allowed` comes from, for refusals.
     pub policy: PolicySource,
+    /// The database hosts a login may name (`db_hosts`); any when `None`.
+    pub login_hosts: Option<Scope>,
 }
 
 impl Grants {

@@ -29,6 +29,9 @@ pub struct TypePolicy {
     pub rds_hosts: Vec<String>,
     /// Whether the type may have the worker's own credentials.
     pub worker_credentials: bool,
+    /// Database host patterns a login may name (the server the job's client
+    /// connects to, with the password); any host when empty, as in lava.
+    pub db_hosts: Vec<String>,
 }
 
 impl TypePolicy {
@@ -57,13 +60,19 @@ impl TypePolicy {
 
     /// The first entry that cannot be one, as `key: why`.
     pub fn problem(&self) -> Option<String> {
-        self.lists().into_iter().find_map(|(capability, list)| {
+        // `db_hosts` are host patterns, as RDS token hosts are.
+        let db_hosts = (Capability::RdsToken, &self.db_hosts);
+        self.lists().into_iter().chain([db_hosts]).find_map(|(capability, list)| {
             list.iter().find_map(|entry| {
-                capability
-                    .scope_entry_problem(entry)
-                    .map(|why| format!("{}: `{}` {why}", capability.policy_key(), sanitize(entry)))
+                let key = if std::ptr::eq(list, &self.db_hosts) { "db_hosts" } else { capability.policy_key() };
+                capability.scope_entry_problem(entry).map(|why| format!("{key}: `{}` {why}", sanitize(entry)))
             })
         })
+    }
+
+    /// The hosts a login may name: `None` for any (no `db_hosts`).
+    pub fn login_hosts(&self) -> Option<Scope> {
+        (!self.db_hosts.is_empty()).then(|| Scope::allowed(&self.db_hosts))
     }
 }
 
@@ -95,6 +104,8 @@ pub struct Allowed {
     pub scopes: BTreeMap<Capability, Scope>,
     /// Where they come from.
     pub source: PolicySource,
+    /// The database hosts a login may name (`db_hosts`); any when `None`.
+    pub login_hosts: Option<Scope>,
 }
 
 impl Allowed {
@@ -112,6 +123,7 @@ impl Allowed {
             },
             endpoints,
             policy: self.source.clone(),
+            login_hosts: self.login_hosts.clone(),
         }
     }
 

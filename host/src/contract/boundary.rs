@@ -102,7 +102,7 @@ pub(crate) fn resolved(r: wit::Resolved, grants: &Grants) -> Result<Resolved, St
         values.push(NamedValue { name: v.name, value: v.value.into(), secret: v.secret });
     }
     let aws = r.aws.map(|c| credentials(c, grants)).transpose()?;
-    let login = r.login.map(login).transpose()?;
+    let login = r.login.map(|l| login(l, grants)).transpose()?;
     let launcher = r.launcher.map(launcher_kind);
     if let Some(kind) = launcher {
         launchers::check_kind(kind, login.as_ref(), aws.is_some())?;
@@ -133,7 +133,7 @@ fn launcher_kind(kind: wit::LauncherKind) -> LauncherKind {
 }
 
 /// A plugin's login, checked: its values reach files and arguments.
-fn login(l: wit::Login) -> Result<Login, String> {
+fn login(l: wit::Login, grants: &Grants) -> Result<Login, String> {
     let login = Login {
         host: l.host,
         port: l.port,
@@ -147,6 +147,18 @@ fn login(l: wit::Login) -> Result<Login, String> {
         ssh_options: l.ssh_options,
     };
     launchers::check_login(&login)?;
+    if let (Some(hosts), Some(host)) = (&grants.login_hosts, &login.host)
+        && !hosts.covers_host(host)
+    {
+        let table = match &grants.policy {
+            crate::capabilities::PolicySource::Table(t) => format!(" under `[policy.{}]`", sanitize(t)),
+            _ => String::new(),
+        };
+        return Err(format!(
+            "login host `{}` is not one the worker allows a login to name: allow it with `db_hosts`{table}",
+            sanitize(host)
+        ));
+    }
     Ok(login)
 }
 
