@@ -170,6 +170,30 @@ pub(crate) fn check_login(login: &Login) -> Result<(), String> {
 
 /// The TLS mode `login` asks for, if it is one of `known` (the kind's own
 /// words); `Err` lists them.
+/// TLS modes that encrypt, in the words of libpq and of lava (which the
+/// MySQL stand-in maps to its client's).
+const ENCRYPTED: &[&str] = &["require", "verify-ca", "verify-full"];
+
+/// How lava recognises an RDS IAM token among passwords.
+const IAM_TOKEN_MARK: &str = "X-Amz-Credential=";
+
+fn is_iam_token(login: &Login) -> bool {
+    login.password.as_ref().is_some_and(|p| p.expose_secret().contains(IAM_TOKEN_MARK))
+}
+
+/// An RDS IAM token is a bearer credential: a login that would send it to a
+/// server that did not start TLS (no mode, or one that does not encrypt) is
+/// refused, whichever client's stand-in it is for.
+fn iam_token_needs_tls(login: &Login, mode: Option<&str>) -> Result<(), String> {
+    if is_iam_token(login) && !mode.is_some_and(|m| ENCRYPTED.contains(&m)) {
+        return Err(format!(
+            "an RDS IAM token is sent in clear text without TLS: set the ssl mode to one of {}",
+            ENCRYPTED.join(", ")
+        ));
+    }
+    Ok(())
+}
+
 fn ssl_mode<'a>(login: &'a Login, known: &[&str]) -> Result<Option<&'a str>, String> {
     match login.ssl_mode.as_deref() {
         Some(mode) if !known.contains(&mode) => {

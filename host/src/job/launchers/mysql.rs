@@ -17,18 +17,12 @@ use std::path::{Path, PathBuf};
 
 use secrecy::ExposeSecret;
 
-use super::{Script, path_text, ssl_mode};
+use super::{ENCRYPTED, Script, iam_token_needs_tls, is_iam_token, path_text, ssl_mode};
 use crate::folders::write_private;
 use crate::results::Login;
 
 /// The TLS modes, in libpq's words as lava's specs use them.
 const SSL_MODES: &[&str] = &["disable", "prefer", "require", "verify-ca", "verify-full"];
-
-/// Modes that encrypt: an RDS IAM token is sent in clear text otherwise.
-const ENCRYPTED: &[&str] = &["require", "verify-ca", "verify-full"];
-
-/// How lava recognises an RDS IAM token among passwords.
-const IAM_TOKEN_MARK: &str = "X-Amz-Credential=";
 
 /// MariaDB's option-file reader takes at most 4095 bytes of a line and
 /// reads the rest as a line of its own (any option): a longer line is
@@ -42,12 +36,7 @@ const KEPT_VARIABLES: &[&str] = &["MYSQL_HISTFILE", "MYSQL_HISTIGNORE", "MYSQL_P
 pub(super) fn check(login: &Login) -> Result<(), String> {
     let mode = ssl_mode(login, SSL_MODES)?;
     let encrypted = mode.is_some_and(|m| ENCRYPTED.contains(&m));
-    if is_iam_token(login) && !encrypted {
-        return Err(format!(
-            "an RDS IAM token is sent in clear text without TLS: set the ssl mode to one of {}",
-            ENCRYPTED.join(", ")
-        ));
-    }
+    iam_token_needs_tls(login, mode)?;
     for line in defaults_file(login).lines() {
         if line.len() >= MAX_LINE {
             let field = line.split('=').next().unwrap_or_default();
@@ -64,10 +53,6 @@ pub(super) fn check(login: &Login) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-fn is_iam_token(login: &Login) -> bool {
-    login.password.as_ref().is_some_and(|p| p.expose_secret().contains(IAM_TOKEN_MARK))
 }
 
 /// Write the stand-in into `folder`; returns the script `mysql`.

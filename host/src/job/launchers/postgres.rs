@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use secrecy::ExposeSecret;
 
-use super::{Script, path_text, ssl_mode};
+use super::{Script, iam_token_needs_tls, path_text, ssl_mode};
 use crate::folders::write_private;
 use crate::results::Login;
 
@@ -42,7 +42,8 @@ const PSQL_ARGS: &[&str] =
 
 /// The kind's own rules beside its shape.
 pub(super) fn check(login: &Login) -> Result<(), String> {
-    ssl_mode(login, SSL_MODES).map(|_| ())
+    let mode = ssl_mode(login, SSL_MODES)?;
+    iam_token_needs_tls(login, mode)
 }
 
 /// Write the stand-in into `folder`; returns the script `psql`.
@@ -120,6 +121,17 @@ mod tests {
             application_name: Some("lv-prod-job's 1".into()),
             ..Login::default()
         }
+    }
+
+    #[test]
+    fn an_rds_token_goes_only_to_a_server_that_started_tls_as_for_mysql() {
+        let token = "db.example.com:5432/?Action=connect&DBUser=etl&X-Amz-Credential=abc";
+        for mode in [None, Some("disable"), Some("allow"), Some("prefer")] {
+            let iam = Login { ssl_mode: mode.map(str::to_string), ..login(token) };
+            assert!(check(&iam).unwrap_err().contains("clear text without TLS"), "{mode:?}");
+        }
+        assert!(check(&Login { ssl_mode: Some("require".into()), ..login(token) }).is_ok());
+        assert!(check(&login("an ordinary password")).is_ok(), "libpq's default `prefer` for a password");
     }
 
     #[test]
