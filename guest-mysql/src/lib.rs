@@ -60,7 +60,8 @@ impl Connector for Mysql {
     }
 
     fn resolve(&self, spec: MysqlSpec, _: &JobContext, host: &dyn Host) -> Result<Resolved, String> {
-        let mut parts = spec.login().read(host)?;
+        let fields = spec.login();
+        let mut parts = fields.read(host)?;
         let server = parts.required(parts.host.clone(), "host")?;
         let port = parts.required(parts.port, "port")?;
         let database = parts.required(parts.database.clone(), "database")?;
@@ -80,7 +81,7 @@ impl Connector for Mysql {
             user: Some(user),
             password: Some(password),
             database: Some(database),
-            ssl_mode: spec.login().tls_mode(),
+            ssl_mode: fields.tls_mode(),
             ..Login::default()
         };
         Ok(Resolved { launcher: Some(Launcher::Mysql), login: Some(login), ..Resolved::default() })

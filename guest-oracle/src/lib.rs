@@ -71,7 +71,8 @@ impl Connector for Oracle {
     }
 
     fn resolve(&self, spec: OracleSpec, _: &JobContext, host: &dyn Host) -> Result<Resolved, String> {
-        let mut parts = spec.login().read(host)?;
+        let fields = spec.login();
+        let mut parts = fields.read(host)?;
         let password = parts.password.take();
         let login = Login {
             host: Some(parts.required(parts.host.clone(), "host")?),
@@ -80,7 +81,7 @@ impl Connector for Oracle {
             database: Some(parts.required(service(&spec, &parts), "service_name")?),
             user: Some(parts.required(parts.user.clone(), "user")?),
             password: Some(parts.required(password, "password")?),
-            ssl_mode: spec.oracle_login().tls_mode(),
+            ssl_mode: fields.tls_mode(),
             ..Login::default()
         };
         Ok(Resolved { launcher: Some(Launcher::Sqlplus), login: Some(login), ..Resolved::default() })

@@ -10,7 +10,8 @@ use lava_guest_kit::{
 use crate::{DEFAULT_PASSWORD_SECONDS, Family, PostgresSpec};
 
 pub(crate) fn resolve(spec: PostgresSpec, context: &JobContext, host: &dyn Host) -> Result<Resolved, String> {
-    let mut parts = spec.login().read(host)?;
+    let fields = spec.login();
+    let mut parts = fields.read(host)?;
     let server = parts.required(parts.host.clone(), "host")?;
     let port = parts.required(parts.port, "port")?;
     let database = parts.required(parts.database.clone(), "database")?;
@@ -24,7 +25,7 @@ pub(crate) fn resolve(spec: PostgresSpec, context: &JobContext, host: &dyn Host)
     // An IAM token or a temporary password is a bearer credential: never
     // offered to a server that did not start TLS (libpq's `prefer` would).
     // RDS refuses IAM logins without TLS anyway; lava left it to `prefer`.
-    let ssl_mode = spec.login().tls_mode().or_else(|| iam.then(|| "require".to_string()));
+    let ssl_mode = fields.tls_mode().or_else(|| iam.then(|| "require".to_string()));
     let login = Login {
         host: Some(server),
         port: Some(port),
