@@ -49,15 +49,71 @@ _TRUST = json.dumps({
 })
 
 
-_MOTO_MAIN = """
-import sys
-from moto.server import ThreadedMotoServer
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-server.start()
-print("ready", server.get_host_and_port()[1], flush=True)
-sys.stdin.read()
-server.stop()
-"""
+def seed_moto(endpoint, seed):
+    """Seed the moto at `endpoint` from `seed`, a dict of lists: `parameters`
+    (`name`, `value`, optional `type` and KMS `key`), `secrets` (`name`, and
+    `value` or `binary`), `roles` (names), `kms_aliases`, Redshift `clusters`
+    (identifiers) and DynamoDB `tables` (`name`, `items`, keyed by `conn_id`).
+    The one seeder of the kit and of lava-conn's own tests."""
+    import boto3
+    from decimal import Decimal
+
+    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                    region_name="us-east-1")
+    client = lambda name: session.client(name, endpoint_url=endpoint)  # noqa: E731
+    kms = client("kms")
+    for alias in seed.get("kms_aliases", []):
+        key = kms.create_key(Description=alias)["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName=alias, TargetKeyId=key)
+    ssm = client("ssm")
+    for p in seed.get("parameters", []):
+        args = {"Name": p["name"], "Value": p["value"], "Type": p.get("type", "SecureString"), "Overwrite": True}
+        if "key" in p:
+            args["KeyId"] = p["key"]
+        ssm.put_parameter(**args)
+    iam = client("iam")
+    for role in seed.get("roles", []):
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=_TRUST, MaxSessionDuration=43200)
+    secrets = client("secretsmanager")
+    for secret in seed.get("secrets", []):
+        if "binary" in secret:
+            secrets.create_secret(Name=secret["name"], SecretBinary=secret["binary"].encode())
+        else:
+            secrets.create_secret(Name=secret["name"], SecretString=secret["value"])
+    redshift = client("redshift")
+    for cluster in seed.get("clusters", []):
+        redshift.create_cluster(
+            ClusterIdentifier=cluster, NodeType="dc2.large", MasterUsername="admin",
+            MasterUserPassword="Admin-password-1", DBName="dev",
+        )
+    dynamodb = session.resource("dynamodb", endpoint_url=endpoint)
+    for table in seed.get("tables", []):
+        t = dynamodb.create_table(
+            TableName=table["name"],
+            KeySchema=[{"AttributeName": "conn_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "conn_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for item in table.get("items", []):
+            t.put_item(Item=json.loads(json.dumps(item), parse_float=Decimal))
+
+
+def serve_moto(seed_file):
+    """Run moto on a free loopback port, seeded from the JSON in `seed_file`;
+    print `ready <port>`, then serve until standard input closes (when the
+    process that started it exits, however it exits: no server is left
+    behind). `python lava_conn_testkit.py serve-moto SEED.json` runs it."""
+    from moto.server import ThreadedMotoServer
+
+    with open(seed_file) as f:
+        seed = json.load(f)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    seed_moto(f"http://{host}:{port}", seed)
+    print(f"ready {port}", flush=True)
+    sys.stdin.read()
+    server.stop()
 
 
 class HostFailed(Exception):
@@ -80,11 +136,17 @@ class TestHost:
         shutil.copy(component, root / "plugins" / Path(component).name)
         (root / "lava-conn.toml").write_text(config)
         self._recording = root / "moto" / "recording.jsonl"
+        seed = {
+            "parameters": [{"name": name, "value": value} for name, value in (parameters or {}).items()],
+            "secrets": [{"name": name, "value": value} for name, value in (secrets or {}).items()],
+            "roles": [role.rsplit("/", 1)[-1] for role in roles],
+        }
+        (root / "moto" / "seed.json").write_text(json.dumps(seed))
         # moto in a process of its own (its state and recorder are global to
         # a process), in our folder (it writes there), until its stdin closes.
         with open(root / "moto" / "moto.log", "w") as log:
             self._moto = subprocess.Popen(
-                [sys.executable, "-c", _MOTO_MAIN], cwd=root / "moto", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                [sys.executable, __file__, "serve-moto", "seed.json"], cwd=root / "moto", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=log, env={**os.environ, **_AWS_ENV, "MOTO_RECORDER_FILEPATH": str(self._recording)}, text=True,
             )
         ready = self._moto.stdout.readline()
@@ -96,7 +158,6 @@ class TestHost:
             raise HostFailed(f"moto did not start (is moto[server] installed?): {ready!r}\n{log}")
         self.endpoint = f"http://127.0.0.1:{ready.split()[1]}"
         try:
-            self._seed(parameters or {}, secrets or {}, roles)
             self._post("/moto-api/recorder/start-recording")
         except BaseException:
             self.close()
@@ -170,22 +231,6 @@ class TestHost:
             raise HostFailed(done.stderr.strip() or f"lava-conn exited with {done.returncode}")
         return done.stdout
 
-    def _client(self, service):
-        import boto3
-
-        session = boto3.session.Session(region_name="us-east-1", aws_access_key_id="testing",
-                                        aws_secret_access_key="testing")
-        return session.client(service, endpoint_url=self.endpoint)
-
-    def _seed(self, parameters, secrets, roles):
-        ssm = self._client("ssm")
-        for name, value in parameters.items():
-            ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
-        for secret_id, value in secrets.items():
-            self._client("secretsmanager").create_secret(Name=secret_id, SecretString=value)
-        for role in roles:
-            self._client("iam").create_role(RoleName=role.rsplit("/", 1)[-1], AssumeRolePolicyDocument=_TRUST)
-
     def _post(self, path):
         urllib.request.urlopen(urllib.request.Request(self.endpoint + path, method="POST")).close()
 
@@ -211,3 +256,7 @@ def _call_name(line):
         if form.get("Action") == "AssumeRole":
             return f"sts:{form.get('RoleArn')}"
     return None
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["serve-moto"]:
+    serve_moto(sys.argv[2])

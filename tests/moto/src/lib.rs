@@ -126,7 +126,8 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Start moto and seed it (see `launch.py` for the seed's shape).
+    /// Start moto and seed it: the Python test kit's `serve_moto`, one
+    /// seeder for authors' tests and ours (`seed_moto` gives the seed's shape).
     pub fn start(seed: &Value) -> Moto {
         let python = venv_program("python");
         let dir = tempdir();
@@ -135,7 +136,8 @@ impl Moto {
         let recording = dir.path().join("recording.jsonl");
         let log = std::fs::File::create(dir.path().join("moto.log")).expect("a log file");
         let mut child = Command::new(python)
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("launch.py"))
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sdk/python-testkit/lava_conn_testkit.py"))
+            .arg("serve-moto")
             .arg(&seed_file)
             .env("MOTO_ENABLE_RECORDING", "True")
             .env("MOTO_RECORDER_FILEPATH", &recording)
