@@ -4,7 +4,10 @@
 //! the same values, and an error exactly where serde_json has one.
 #![no_main]
 
-use lava_guest_aws::spec::{Settings, check};
+use lava_guest_aws::AwsConnector;
+use lava_guest_aws::spec::AwsSpec;
+use lava_guest_kit::ValidateContext;
+use lava_guest_kit::spec::read_spec;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -16,14 +19,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(_) => assert!(ours.is_err_and(|p| p.message.contains("must be a JSON object"))),
         Err(_) => assert!(ours.is_err_and(|p| p.message.contains("not valid JSON"))),
     }
-    let settings = Settings { realm: Some("prod".into()), ..Settings::default() };
-    let checked = check(text, &settings);
-    if let Some(spec) = checked.spec {
-        assert!(!spec.conn_id.is_empty());
-        if let lava_guest_aws::spec::Source::Role(role) = spec.source {
-            assert!((900..=43_200).contains(&role.duration_seconds));
-            assert!(role.policy_arns.len() <= 10);
-            assert!(role.tags.len() <= 50);
-        }
+    let checked = read_spec(&AwsConnector, text, &ValidateContext::in_realm("prod"));
+    if let Some(AwsSpec { duration, policy_arns, tags, .. }) = checked.spec {
+        assert!(duration.is_none_or(|d| (900..=43_200).contains(&d.0)));
+        assert!(policy_arns.is_none_or(|p| p.0.len() <= 10));
+        assert!(tags.is_none_or(|t| t.0.len() <= 50));
     }
 });

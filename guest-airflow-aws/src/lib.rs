@@ -16,11 +16,10 @@ pub mod slugify;
 pub mod uri;
 
 use lava_guest_kit::{
-    AssumeRole, Capability, Credentials, Field, Host, JobContext, Need, RawConnector, Resolved, ValidateContext,
-    log_warnings,
+    AssumeRole, Capability, Connector, Credentials, FieldError, FieldValue, Host, JobContext, Need, Resolved, Spec,
+    ValidateContext, errors,
 };
-use lava_guest_kit::{SpecReader, parse_object};
-use lava_rules::problem::{Problem, error_summary, has_error, kind};
+use lava_rules::problem::{Problem, error_summary, kind};
 use lava_rules::session::is_valid_session_name;
 use lava_rules::sts;
 use serde_json::{Map, Value};
@@ -34,28 +33,72 @@ pub struct AirflowAwsConnector;
 
 lava_guest_kit::export_connector!(AirflowAwsConnector);
 
-impl RawConnector for AirflowAwsConnector {
+impl Connector for AirflowAwsConnector {
     const TYPE: &'static str = CONNECTOR_TYPE;
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const FIELDS: &'static [Field] = FIELDS;
     /// Airflow's: a role (with the connection's keys or the worker's), or
     /// the worker's own credentials for an empty connection.
     const NEEDS: &'static [Need] = &[Need::any(Capability::Sts), Need::any(Capability::WorkerCredentials)];
+    /// Airflow has no `enabled`: a connection is usable unless it says not.
+    const ENABLED_BY_DEFAULT: bool = true;
+    type Spec = AirflowAwsSpec;
 
-    fn validate_json(&self, spec: &str, _context: &ValidateContext, _host: &dyn Host) -> Vec<Problem> {
-        check(spec).1
+    fn check(&self, spec: &AirflowAwsSpec, _: &ValidateContext, problems: &mut Vec<Problem>) {
+        connection(spec, problems);
     }
 
     /// Airflow's rule, not lava's: `airflow_<conn_id>`, slugified; the
     /// worker's template does not apply.
-    fn session_name_json(&self, spec: &str, _context: &JobContext, _host: &dyn Host) -> Result<String, Vec<Problem>> {
-        session_name(spec)
+    fn session_name(&self, spec: &AirflowAwsSpec, _: &JobContext, _: &dyn Host) -> Result<String, Vec<Problem>> {
+        let mut problems = Vec::new();
+        match connection(spec, &mut problems) {
+            Some(connection) => connection.session_name.map_err(|message| vec![Problem::error("conn_id", message)]),
+            None => Err(errors(problems)),
+        }
     }
 
-    fn resolve_json(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<Resolved, String> {
-        let (credentials, warnings) = resolve(spec, host)?;
-        log_warnings(host, context, &warnings);
-        Ok(Resolved::aws(credentials))
+    fn resolve(&self, spec: AirflowAwsSpec, _: &JobContext, host: &dyn Host) -> Result<Resolved, String> {
+        let mut problems = Vec::new();
+        let Some(connection) = connection(&spec, &mut problems) else {
+            return Err(format!("the spec is invalid: {}", error_summary(&problems)));
+        };
+        resolve(&connection, host).map(Resolved::aws)
+    }
+}
+
+/// Airflow's AWS connection: its own fields, or all of them in one URI.
+#[derive(Clone, Debug, PartialEq, Spec)]
+pub struct AirflowAwsSpec {
+    /// Connection id; it names the STS session (`airflow_<conn_id>`, slugified).
+    pub conn_id: String,
+    /// AWS access key id (with password).
+    pub login: Option<String>,
+    /// AWS secret access key (with login).
+    pub password: Option<String>,
+    /// Airflow's extra: a JSON object, or a string holding one.
+    pub extra: Option<AirflowExtra>,
+    /// The whole connection as an Airflow URI: aws://LOGIN:PASSWORD@/?region_name=...
+    pub uri: Option<String>,
+}
+
+/// Airflow's `extra`: a JSON object, or text holding one (as Airflow stores
+/// it); empty text is an empty map, as in Airflow.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AirflowExtra(pub Map<String, Value>);
+
+impl FieldValue for AirflowExtra {
+    const TYPE_NAME: &'static str = "map | string";
+    fn from_value(value: &Value) -> Result<Self, FieldError> {
+        match value {
+            Value::Object(map) => Ok(Self(map.clone())),
+            Value::String(text) if text.is_empty() => Ok(Self::default()),
+            Value::String(text) => match serde_json::from_str(text) {
+                Ok(Value::Object(map)) => Ok(Self(map)),
+                Ok(other) => Err(format!("holds {} where Airflow expects a JSON object", kind(&other)).into()),
+                Err(e) => Err(format!("is not valid JSON ({e}); Airflow expects a JSON object").into()),
+            },
+            other => Err(format!("must be a JSON object or a string holding one, not {}", kind(other)).into()),
+        }
     }
 }
 
@@ -64,18 +107,6 @@ const DEFAULT_DURATION_SECONDS: u32 = 3_600;
 
 /// Longest connection id Airflow keeps (`CONN_ID_MAX_LEN`).
 const AIRFLOW_CONN_ID_MAX_LEN: usize = 250;
-
-/// The spec's fields (what `describe` reports).
-pub const FIELDS: &[Field] = &[
-    Field::required("conn_id", "string", "Connection id; it names the STS session (`airflow_<conn_id>`, slugified)."),
-    Field::required("type", "string", "`airflow-aws`."),
-    Field::optional("enabled", "bool", "Whether the connection may be used (default true)."),
-    Field::optional("description", "string", "Free text."),
-    Field::optional("login", "string", "AWS access key id (with password)."),
-    Field::optional("password", "string", "AWS secret access key (with login)."),
-    Field::optional("extra", "map | string", "Airflow's extra: a JSON object, or a string holding one."),
-    Field::optional("uri", "string", "The whole connection as an Airflow URI: aws://LOGIN:PASSWORD@/?region_name=..."),
-];
 
 /// Extra keys and what this connector does with each (for the unknown-key warning).
 const EXTRA_KEYS: &[&str] = &[
@@ -124,25 +155,12 @@ pub enum Plan {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Connection {
     pub conn_id: String,
-    pub enabled: bool,
     pub plan: Plan,
     pub region: Option<String>,
     /// The endpoint the job's AWS clients use (`endpoint_url`, or 8.29's `host`).
     pub endpoint_url: Option<String>,
     /// The role-session name Airflow would use (its default, or `RoleSessionName`).
     pub session_name: Result<String, String>,
-}
-
-/// Parse and check a spec: the connection when there is no error, and every problem.
-pub fn check(json: &str) -> (Option<Connection>, Vec<Problem>) {
-    let object = match parse_object(json) {
-        Ok(object) => object,
-        Err(problem) => return (None, vec![problem]),
-    };
-    let mut reader = SpecReader::new(&object);
-    let connection = read(&mut reader);
-    let problems = reader.problems;
-    (if has_error(&problems) { None } else { connection }, problems)
 }
 
 /// Airflow's default role-session name for `conn_id`:
@@ -175,90 +193,39 @@ fn is_airflow_conn_id(conn_id: &str) -> bool {
         && conn_id.chars().all(|c| slugify::is_python_word(c) || "#!()-.:/\\".contains(c))
 }
 
-fn read(reader: &mut SpecReader<'_>) -> Option<Connection> {
-    let known: Vec<&str> = FIELDS.iter().map(|f| f.name).collect();
-    reader.reject_unknown(&known, CONNECTOR_TYPE);
-    reader.connector_type(CONNECTOR_TYPE);
-    // Required, as everywhere in lava-conn: the store finds a connection by
-    // its id, so a default here would name a connection no store holds.
-    let conn_id = match reader.object.get("conn_id") {
-        None => {
-            reader.error("conn_id", "is required (Airflow's hooks default to `aws_default`: name it so)");
-            None
-        }
-        Some(_) => match reader.optional_string("conn_id") {
-            Some(id) if id.is_empty() => {
-                reader.error("conn_id", "must not be empty");
-                None
-            }
-            other => other,
-        },
-    };
-    if let Some(id) = conn_id.as_deref().filter(|id| !is_airflow_conn_id(id)) {
-        reader.warning(
+/// The connection a spec describes, as Airflow's provider reads it, with
+/// every problem added to `problems`; `None` when it has an error.
+pub fn connection(spec: &AirflowAwsSpec, problems: &mut Vec<Problem>) -> Option<Connection> {
+    let conn_id = &spec.conn_id;
+    if !is_airflow_conn_id(conn_id) {
+        problems.push(Problem::warning(
             "conn_id",
             format!(
-                "`{id}` is not a connection id Airflow keeps (letters, digits and `_#!()-.:/\\`, at most \
+                "`{conn_id}` is not a connection id Airflow keeps (letters, digits and `_#!()-.:/\\`, at most \
                  {AIRFLOW_CONN_ID_MAX_LEN}); the session name is derived from it all the same"
             ),
-        );
+        ));
     }
-    let enabled = match reader.object.get("enabled") {
-        None => Some(true),
-        Some(Value::Bool(b)) => Some(*b),
-        Some(other) => {
-            reader.error("enabled", format!("must be true or false, not {}", kind(other)));
-            None
+    let (login, password, extra) = match &spec.uri {
+        Some(text) => {
+            for (field, given) in [
+                ("login", spec.login.is_some()),
+                ("password", spec.password.is_some()),
+                ("extra", spec.extra.is_some()),
+            ] {
+                if given {
+                    let message = "cannot be given with `uri`: use either the URI or login/password/extra";
+                    problems.push(Problem::error(field, message));
+                }
+            }
+            let parts = uri::parse(text).map_err(|message| problems.push(Problem::error("uri", message))).ok()?;
+            problems.extend(parts.warnings.iter().map(|warning| Problem::warning("uri", warning.clone())));
+            (parts.login, parts.password, parts.extra)
         }
+        None => (spec.login.clone(), spec.password.clone(), spec.extra.clone().unwrap_or_default().0),
     };
-    reader.optional_string("description");
-    let (login, password, extra) = if reader.has("uri") {
-        for field in ["login", "password", "extra"] {
-            if reader.has(field) {
-                reader.error(field, "cannot be given with `uri`: use either the URI or login/password/extra");
-            }
-        }
-        let text = reader.optional_string("uri")?;
-        let parts = match uri::parse(&text) {
-            Ok(parts) => parts,
-            Err(message) => {
-                reader.error("uri", message);
-                return None;
-            }
-        };
-        for warning in &parts.warnings {
-            reader.warning("uri", warning.clone());
-        }
-        (parts.login, parts.password, parts.extra)
-    } else {
-        let login = reader.optional_string("login");
-        let password = reader.optional_string("password");
-        (login, password, read_extra(reader)?)
-    };
-    Extra { map: &extra, reader }.read(conn_id?, enabled?, login, password)
-}
-
-fn read_extra(reader: &mut SpecReader<'_>) -> Option<Map<String, Value>> {
-    match reader.object.get("extra") {
-        None | Some(Value::Null) => Some(Map::new()),
-        Some(Value::Object(map)) => Some(map.clone()),
-        Some(Value::String(text)) if text.is_empty() => Some(Map::new()),
-        Some(Value::String(text)) => match serde_json::from_str(text) {
-            Ok(Value::Object(map)) => Some(map),
-            Ok(other) => {
-                reader.error("extra", format!("holds {} where Airflow expects a JSON object", kind(&other)));
-                None
-            }
-            Err(e) => {
-                reader.error("extra", format!("is not valid JSON ({e}); Airflow expects a JSON object"));
-                None
-            }
-        },
-        Some(other) => {
-            reader.error("extra", format!("must be a JSON object or a string holding one, not {}", kind(other)));
-            None
-        }
-    }
+    let connection = Extra { map: &extra, problems }.read(conn_id.clone(), login, password);
+    connection.filter(|_| !lava_guest_kit::has_error(problems))
 }
 
 /// Python's truthiness for an optional extra value: absent, null, `""`,
@@ -275,12 +242,12 @@ fn truthy(value: Option<&Value>) -> bool {
 }
 
 /// Reading the extra keys; problems are reported on `extra.<key>`.
-struct Extra<'a, 'r> {
+struct Extra<'a> {
     map: &'a Map<String, Value>,
-    reader: &'a mut SpecReader<'r>,
+    problems: &'a mut Vec<Problem>,
 }
 
-impl Extra<'_, '_> {
+impl Extra<'_> {
     /// A string value that is set (truthy), or `None`; a set value of another
     /// kind is an error (boto3 would refuse it).
     fn string_in(&mut self, map: &Map<String, Value>, prefix: &str, key: &str) -> Option<String> {
@@ -291,7 +258,7 @@ impl Extra<'_, '_> {
         match value? {
             Value::String(s) => Some(s.clone()),
             other => {
-                self.reader.error(&format!("{prefix}{key}"), format!("must be a string, not {}", kind(other)));
+                self.error_at(&format!("{prefix}{key}"), format!("must be a string, not {}", kind(other)));
                 None
             }
         }
@@ -324,11 +291,19 @@ impl Extra<'_, '_> {
     }
 
     fn error(&mut self, key: &str, message: impl Into<String>) {
-        self.reader.error(&format!("extra.{key}"), message);
+        self.error_at(&format!("extra.{key}"), message);
+    }
+
+    fn error_at(&mut self, field: &str, message: impl Into<String>) {
+        self.problems.push(Problem::error(field, message));
+    }
+
+    fn warning_at(&mut self, field: &str, message: impl Into<String>) {
+        self.problems.push(Problem::warning(field, message));
     }
 
     fn warning(&mut self, key: &str, message: impl Into<String>) {
-        self.reader.warning(&format!("extra.{key}"), message);
+        self.warning_at(&format!("extra.{key}"), message);
     }
 
     /// A map-valued extra key (`session_kwargs`, `service_config`), empty when not set.
@@ -344,13 +319,7 @@ impl Extra<'_, '_> {
         }
     }
 
-    fn read(
-        mut self,
-        conn_id: String,
-        enabled: bool,
-        login: Option<String>,
-        password: Option<String>,
-    ) -> Option<Connection> {
+    fn read(mut self, conn_id: String, login: Option<String>, password: Option<String>) -> Option<Connection> {
         for key in self.map.keys() {
             if !EXTRA_KEYS.contains(&key.as_str()) {
                 let message = format!(
@@ -358,7 +327,7 @@ impl Extra<'_, '_> {
                      keys it reads are {}",
                     EXTRA_KEYS.join(", ")
                 );
-                self.reader.warning(&format!("extra.{key}"), message);
+                self.warning_at(&format!("extra.{key}"), message);
             } else if CLIENT_ONLY_KEYS.contains(&key.as_str()) {
                 self.warning(
                     key,
@@ -387,7 +356,7 @@ impl Extra<'_, '_> {
             Some(role_arn) => {
                 let (request, session_name) = self.assume_role_request(role_arn, &conn_id, region.clone())?;
                 let plan = Plan::Role { source, request: Box::new(request) };
-                return Some(Connection { conn_id, enabled, plan, region, endpoint_url, session_name });
+                return Some(Connection { conn_id, plan, region, endpoint_url, session_name });
             }
             None => checked_default_session_name(&conn_id),
         };
@@ -400,7 +369,7 @@ impl Extra<'_, '_> {
             Some(keys) => Plan::Static(keys),
             None => Plan::DefaultChain,
         };
-        Some(Connection { conn_id, enabled, plan, region, endpoint_url, session_name })
+        Some(Connection { conn_id, plan, region, endpoint_url, session_name })
     }
 
     /// What Airflow can do and the sandbox deliberately cannot: each an error
@@ -457,10 +426,10 @@ impl Extra<'_, '_> {
             }
             (login, password) => {
                 if login.is_some() {
-                    self.reader.warning("login", "is ignored without password, as Airflow ignores it");
+                    self.warning_at("login", "is ignored without password, as Airflow ignores it");
                 }
                 if password.is_some() {
-                    self.reader.warning("password", "is ignored without login, as Airflow ignores it");
+                    self.warning_at("password", "is ignored without login, as Airflow ignores it");
                 }
                 match (extra_id, extra_secret) {
                     (Some(id), Some(secret)) => Some((id, secret)),
@@ -656,7 +625,7 @@ impl Extra<'_, '_> {
             if session_name_given { Ok(request.session_name.clone()) } else { checked_default_session_name(conn_id) };
         match &session_name {
             Ok(name) => request.session_name = name.clone(),
-            Err(message) => self.reader.error("conn_id", message.clone()),
+            Err(message) => self.error_at("conn_id", message.clone()),
         }
         Some((request, session_name))
     }
@@ -684,23 +653,23 @@ impl Extra<'_, '_> {
         let mut session_name_given = false;
         for (key, value) in &kwargs {
             let field = format!("extra.assume_role_kwargs.{key}");
-            let mut fail = |reader: &mut SpecReader<'_>, message: String| {
-                reader.error(&field, message);
+            let mut fail = |problems: &mut Vec<Problem>, message: String| {
+                problems.push(Problem::error(&field, message));
                 ok = false;
             };
             match key.as_str() {
                 // boto3 takes an integer only: 1800.0 is refused before any request.
                 "DurationSeconds" => match value.as_i64().map(|s| sts::duration_seconds(s as f64)) {
                     Some(Ok(seconds)) => request.duration_seconds = seconds,
-                    Some(Err(message)) => fail(self.reader, message),
-                    None => fail(self.reader, format!("must be a whole number of seconds (boto3 refuses {value})")),
+                    Some(Err(message)) => fail(self.problems, message),
+                    None => fail(self.problems, format!("must be a whole number of seconds (boto3 refuses {value})")),
                 },
                 "Policy" => match value.as_str() {
                     Some(text) => match sts::check_policy_text(text) {
                         Ok(()) => request.policy = Some(text.to_string()),
-                        Err(message) => fail(self.reader, message),
+                        Err(message) => fail(self.problems, message),
                     },
-                    None => fail(self.reader, format!("must be the policy as a JSON string, not {}", kind(value))),
+                    None => fail(self.problems, format!("must be the policy as a JSON string, not {}", kind(value))),
                 },
                 "PolicyArns" => match policy_arns(value) {
                     Ok(arns) => {
@@ -709,10 +678,10 @@ impl Extra<'_, '_> {
                             request.policy_arns = arns;
                         }
                         for message in problems {
-                            fail(self.reader, message);
+                            fail(self.problems, message);
                         }
                     }
-                    Err(message) => fail(self.reader, message),
+                    Err(message) => fail(self.problems, message),
                 },
                 "Tags" => match tags(value) {
                     Ok(pairs) => {
@@ -722,27 +691,27 @@ impl Extra<'_, '_> {
                         }
                         for (tag, message) in problems {
                             let message = tag.map_or(message.clone(), |tag| format!("tag `{tag}`: {message}"));
-                            fail(self.reader, message);
+                            fail(self.problems, message);
                         }
                     }
-                    Err(message) => fail(self.reader, message),
+                    Err(message) => fail(self.problems, message),
                 },
                 "TransitiveTagKeys" => match string_list(value) {
                     Some(keys) => request.transitive_tag_keys = keys,
-                    None => fail(self.reader, format!("must be a list of tag keys, not {}", kind(value))),
+                    None => fail(self.problems, format!("must be a list of tag keys, not {}", kind(value))),
                 },
                 "ExternalId" => match value.as_str() {
                     Some(id) => request.external_id = Some(id.to_string()),
-                    None => fail(self.reader, format!("must be a string, not {}", kind(value))),
+                    None => fail(self.problems, format!("must be a string, not {}", kind(value))),
                 },
                 "SourceIdentity" => match value.as_str() {
                     Some(identity) if is_valid_session_name(identity) => {
                         request.source_identity = Some(identity.to_string());
                     }
                     Some(_) => {
-                        fail(self.reader, "must be 2 to 64 characters of ASCII letters, digits and `_+=,.@-`".into())
+                        fail(self.problems, "must be 2 to 64 characters of ASCII letters, digits and `_+=,.@-`".into())
                     }
-                    None => fail(self.reader, format!("must be a string, not {}", kind(value))),
+                    None => fail(self.problems, format!("must be a string, not {}", kind(value))),
                 },
                 "RoleSessionName" => match value.as_str() {
                     Some(name) if is_valid_session_name(name) => {
@@ -750,23 +719,23 @@ impl Extra<'_, '_> {
                         session_name_given = true;
                     }
                     Some(_) => fail(
-                        self.reader,
+                        self.problems,
                         "must be 2 to 64 characters of ASCII letters, digits and `_+=,.@-` (STS's rule)".into(),
                     ),
-                    None => fail(self.reader, format!("must be a string, not {}", kind(value))),
+                    None => fail(self.problems, format!("must be a string, not {}", kind(value))),
                 },
-                "RoleArn" => self.reader.warning(
+                "RoleArn" => self.warning_at(
                     &field,
                     "is ignored: Airflow always assumes the connection's role_arn (it overrides this key)",
                 ),
                 "SerialNumber" | "TokenCode" => fail(
-                    self.reader,
+                    self.problems,
                     "asks for an MFA code, which someone must type when the role is assumed; a worker has no \
                      one to ask: use a role whose trust policy does not require MFA"
                         .into(),
                 ),
                 _ => fail(
-                    self.reader,
+                    self.problems,
                     "is not an AssumeRole argument lava-conn passes (boto3 refuses unknown ones); supported are \
                      RoleSessionName, DurationSeconds, Policy, PolicyArns, Tags, TransitiveTagKeys, ExternalId \
                      and SourceIdentity"
@@ -816,26 +785,8 @@ fn string_list(value: &Value) -> Option<Vec<String>> {
     value.as_array()?.iter().map(|v| v.as_str().map(str::to_string)).collect()
 }
 
-/// The session name `session-name` reports for a spec, or its problems.
-pub fn session_name(json: &str) -> Result<String, Vec<Problem>> {
-    let (connection, problems) = check(json);
-    let errors = || problems.iter().filter(|p| p.severity == lava_rules::problem::Severity::Error).cloned().collect();
-    match connection {
-        Some(connection) => connection.session_name.map_err(|message| vec![Problem::error("conn_id", message)]),
-        None => Err(errors()),
-    }
-}
-
-/// Resolve a connection through the host's capabilities. Also returns the
-/// spec's warnings, which the component logs.
-pub fn resolve(json: &str, host: &dyn Host) -> Result<(Credentials, Vec<Problem>), String> {
-    let (connection, problems) = check(json);
-    let Some(connection) = connection else {
-        return Err(format!("the spec is invalid: {}", error_summary(&problems)));
-    };
-    if !connection.enabled {
-        return Err(format!("connection `{}` is not enabled: set `\"enabled\": true` to use it", connection.conn_id));
-    }
+/// The credentials a checked connection gives, through the host's capabilities.
+pub fn resolve(connection: &Connection, host: &dyn Host) -> Result<Credentials, String> {
     let mut credentials = match &connection.plan {
         Plan::DefaultChain => host
             .worker_credentials()
@@ -849,7 +800,7 @@ pub fn resolve(json: &str, host: &dyn Host) -> Result<(Credentials, Vec<Problem>
         credentials.region = connection.region.clone();
     }
     credentials.endpoint_url = connection.endpoint_url.clone();
-    Ok((credentials, problems))
+    Ok(credentials)
 }
 
 #[cfg(test)]

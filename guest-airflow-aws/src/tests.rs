@@ -2,7 +2,27 @@ use lava_rules::problem::Severity;
 use serde_json::json;
 
 use super::*;
+use lava_guest_kit::RawConnector;
+use lava_guest_kit::spec::read_spec;
 use lava_guest_kit::testing::FakeHost;
+
+/// The connection and every problem, as `validate` finds them.
+fn check(json: &str) -> (Option<Connection>, Vec<Problem>) {
+    let checked = read_spec(&AirflowAwsConnector, json, &ValidateContext::default());
+    (checked.spec.and_then(|spec| connection(&spec, &mut Vec::new())), checked.problems)
+}
+
+/// The credentials and the spec's warnings, through the SDK as the host calls it.
+fn resolve(json: &str, host: &FakeHost) -> Result<(Credentials, Vec<Problem>), String> {
+    let job = JobContext { conn_id: "c".into(), ..JobContext::default() };
+    let resolved = AirflowAwsConnector.resolve_json(json, &job, host)?;
+    Ok((resolved.aws.expect("credentials"), check(json).1))
+}
+
+/// What `session-name` reports.
+fn session_name(json: &str) -> Result<String, Vec<Problem>> {
+    AirflowAwsConnector.session_name_json(json, &JobContext::default(), &FakeHost::default())
+}
 
 /// The worker's own credentials, when a test grants them.
 fn worker() -> Credentials {

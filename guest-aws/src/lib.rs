@@ -4,11 +4,8 @@
 pub mod resolve;
 pub mod spec;
 
-use lava_guest_kit::{
-    Capability, Credentials, Field, Host, JobContext, Need, Problem, RawConnector, Resolved, ValidateContext,
-    error_summary, errors, log_warnings,
-};
-use spec::Settings;
+use lava_guest_kit::{Capability, Connector, Host, JobContext, Need, Problem, Resolved, ValidateContext};
+use spec::AwsSpec;
 
 /// lava's `aws` connector type.
 #[derive(Default)]
@@ -16,70 +13,28 @@ pub struct AwsConnector;
 
 lava_guest_kit::export_connector!(AwsConnector);
 
-/// The worker settings the connector reads, for a call in `realm`: asked of
-/// the host when a check needs them.
-fn settings<'h>(realm: Option<&str>, host: &'h dyn Host) -> Settings<'h> {
-    Settings { realm: realm.filter(|r| !r.is_empty()).map(str::to_string), host: Some(host), ..Settings::default() }
-}
-
-impl RawConnector for AwsConnector {
+impl Connector for AwsConnector {
     const TYPE: &'static str = spec::CONNECTOR_TYPE;
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const FIELDS: &'static [Field] = spec::FIELDS;
     /// lava's `aws`: static keys or an external id from SSM, and a role.
     const NEEDS: &'static [Need] = &[Need::any(Capability::Ssm), Need::any(Capability::Sts)];
+    type Spec = AwsSpec;
 
-    fn validate_json(&self, spec: &str, context: &ValidateContext, host: &dyn Host) -> Vec<Problem> {
-        validate(spec, &settings(context.realm.as_deref(), host))
+    fn check(&self, spec: &AwsSpec, context: &ValidateContext, problems: &mut Vec<Problem>) {
+        spec::check(spec, context, problems);
     }
 
-    fn session_name_json(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<String, Vec<Problem>> {
-        session_name(spec, context, &settings(Some(&context.realm), host))
+    fn resolve(&self, spec: AwsSpec, job: &JobContext, host: &dyn Host) -> Result<Resolved, String> {
+        let context = job.validate_context().with_settings(host);
+        resolve::resolve(&spec, &job.session_name, &context, host).map(Resolved::aws)
     }
-
-    fn resolve_json(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<Resolved, String> {
-        let (credentials, warnings) = resolve(spec, context, &settings(Some(&context.realm), host), host)?;
-        log_warnings(host, context, &warnings);
-        Ok(Resolved::aws(credentials))
-    }
-}
-
-/// Check a spec; an empty list means valid.
-pub fn validate(json: &str, settings: &Settings<'_>) -> Vec<Problem> {
-    spec::check(json, settings).problems
-}
-
-/// The role-session name for the spec in this job, or what prevents one.
-pub fn session_name(json: &str, job: &JobContext, settings: &Settings<'_>) -> Result<String, Vec<Problem>> {
-    let checked = spec::check(json, settings);
-    if checked.spec.is_none() {
-        return Err(errors(checked.problems));
-    }
-    Ok(job.session_name.clone())
-}
-
-/// Resolve the spec for the job through the host's capabilities. Also returns
-/// the spec's warnings, which the connector logs (a duration too close to the
-/// cache TTL, for example).
-pub fn resolve(
-    json: &str,
-    job: &JobContext,
-    settings: &Settings<'_>,
-    host: &dyn Host,
-) -> Result<(Credentials, Vec<Problem>), String> {
-    let checked = spec::check(json, settings);
-    let Some(spec) = checked.spec else {
-        return Err(format!("the spec is invalid: {}", error_summary(&checked.problems)));
-    };
-    let credentials = resolve::resolve(&spec, &job.session_name, host)?;
-    Ok((credentials, checked.problems))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lava_guest_kit::AssumeRole;
     use lava_guest_kit::testing::FakeHost;
+    use lava_guest_kit::{AssumeRole, Credentials, RawConnector};
 
     fn job() -> JobContext {
         JobContext {
@@ -90,8 +45,9 @@ mod tests {
         }
     }
 
-    fn settings() -> Settings<'static> {
-        Settings { realm: Some("prod".into()), ..Settings::default() }
+    /// The credentials a resolve gives, through the SDK as the host calls it.
+    fn resolve(spec: &str, host: &FakeHost) -> Result<Credentials, String> {
+        AwsConnector.resolve_json(spec, &job(), host).map(|r| r.aws.expect("credentials"))
     }
 
     #[test]
@@ -99,7 +55,7 @@ mod tests {
         let caps = FakeHost::default().with_parameter("/lava/prod/keys", "AKIDEXAMPLE,se,cret");
         let spec =
             r#"{"conn_id":"aws1","type":"aws","enabled":true,"access_keys":"/lava/prod/keys","region":"eu-west-1"}"#;
-        let (c, _) = resolve(spec, &job(), &settings(), &caps).unwrap();
+        let c = resolve(spec, &caps).unwrap();
         assert_eq!(c.access_key_id, "AKIDEXAMPLE");
         assert_eq!(c.secret_access_key, "se,cret");
         assert_eq!(c.session_token, None);
@@ -112,7 +68,7 @@ mod tests {
         for value in ["nocommahere", ",xyzzyq", "AKIDQQ,", "AK IDQQ,plughq", "AKIDQQ,plu\nghq", "AKIDQQ,plu\0ghq"] {
             let caps = FakeHost::default().with_parameter("/lava/prod/keys", value);
             let spec = r#"{"conn_id":"aws1","type":"aws","enabled":true,"access_keys":"/lava/prod/keys"}"#;
-            let err = resolve(spec, &job(), &settings(), &caps).unwrap_err();
+            let err = resolve(spec, &caps).unwrap_err();
             assert!(err.contains("/lava/prod/keys"), "{err}");
             for part in value.split(',').filter(|p| p.len() > 2) {
                 assert!(!err.contains(part), "the value leaked: {err}");
@@ -128,7 +84,7 @@ mod tests {
             "policy_arns":"arn:aws:iam::aws:policy/ReadOnlyAccess",
             "policy":{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]},
             "tags":{"team":"data","env":"prod"},"region":"ap-southeast-2"}"#;
-        let (c, _) = resolve(spec, &job(), &settings(), &caps).unwrap();
+        let c = resolve(spec, &caps).unwrap();
         assert_eq!(c.session_token.as_deref(), Some("fake-role-token"));
         assert_eq!(c.region.as_deref(), Some("ap-southeast-2"));
         assert!(
@@ -159,17 +115,18 @@ mod tests {
     fn the_default_duration_comes_from_the_worker() {
         let caps = FakeHost::default();
         let spec = r#"{"conn_id":"aws1","type":"aws","enabled":true,"role_arn":"arn:aws:iam::123456789012:role/r"}"#;
-        resolve(spec, &job(), &settings(), &caps).unwrap();
-        let worker = Settings { default_duration: Some("45m".into()), ..settings() };
-        resolve(spec, &job(), &worker, &caps).unwrap();
-        let durations: Vec<u32> = caps.assumed_requests().iter().map(|a| a.duration_seconds).collect();
+        resolve(spec, &caps).unwrap();
+        let worker = FakeHost::default().with_setting("AWS_CONN_DURATION", "45m");
+        resolve(spec, &worker).unwrap();
+        let durations: Vec<u32> =
+            caps.assumed_requests().iter().chain(&worker.assumed_requests()).map(|a| a.duration_seconds).collect();
         assert_eq!(durations, vec![10_800, 2_700]);
     }
 
     #[test]
     fn disabled_connections_are_refused_by_name() {
         let spec = r#"{"conn_id":"aws1","type":"aws","enabled":false,"role_arn":"arn:aws:iam::123456789012:role/r"}"#;
-        let err = resolve(spec, &job(), &settings(), &FakeHost::default()).unwrap_err();
+        let err = resolve(spec, &FakeHost::default()).unwrap_err();
         assert!(err.contains("`aws1` is not enabled"), "{err}");
     }
 
@@ -177,7 +134,7 @@ mod tests {
     fn a_bad_external_id_value_is_refused() {
         let caps = FakeHost::default().with_parameter("/lava/prod/ext", "x");
         let spec = r#"{"conn_id":"aws1","type":"aws","enabled":true,"role_arn":"arn:aws:iam::123456789012:role/r","external_id":"/lava/prod/ext"}"#;
-        let err = resolve(spec, &job(), &settings(), &caps).unwrap_err();
+        let err = resolve(spec, &caps).unwrap_err();
         assert!(err.contains("external_id") && err.contains("2 to 1224"), "{err}");
         assert!(caps.assumed.borrow().is_empty());
     }
@@ -201,16 +158,15 @@ mod tests {
     fn a_setting_is_asked_of_the_host_only_when_a_check_needs_it() {
         let asked = |spec: &str| {
             let host = FakeHost::default();
-            AwsConnector.validate_json(spec, &ValidateContext { realm: Some("prod".into()) }, &host);
+            AwsConnector.validate_json(spec, &ValidateContext::in_realm("prod"), &host);
             host.settings_read.take()
         };
         let role = r#""conn_id":"aws1","type":"aws","enabled":true,"role_arn":"arn:aws:iam::123456789012:role/r""#;
         assert_eq!(asked(&format!("{{{role}}}")), ["AWS_CONN_DURATION", "AWS_ACCESS_KEY_CACHE_TTL"]);
         assert_eq!(asked(&format!(r#"{{{role},"duration":"2h"}}"#)), ["AWS_ACCESS_KEY_CACHE_TTL"]);
         let keys = r#"{"conn_id":"aws1","type":"aws","enabled":true,"access_keys":"/lava/prod/keys"}"#;
-        // Without role_arn there is no cache TTL to warn against (the worker's
-        // default duration is still checked, as before).
-        assert_eq!(asked(keys), ["AWS_CONN_DURATION"]);
+        // Without a role there is no session length to take from the worker.
+        assert_eq!(asked(keys), [] as [&str; 0]);
     }
 
     #[test]
@@ -221,7 +177,7 @@ mod tests {
             .with_setting("AWS_ACCESS_KEY_CACHE_TTL", "15m");
         let spec = r#"{"conn_id":"aws1","type":"aws","enabled":true,"role_arn":"arn:aws:iam::123456789012:role/r"}"#;
         let resolved = AwsConnector.resolve_json(spec, &job(), &host).unwrap();
-        assert_eq!(resolved.launcher, Some(lava_guest_kit::Launcher::AwsCli));
+        assert_eq!(resolved.launcher, Some(lava_guest_kit::LauncherKind::AwsCli));
         assert_eq!(resolved.aws.as_ref().map(|c| c.access_key_id.as_str()), Some("ASIAFAKEROLE"));
         assert_eq!(host.assumed_requests()[0].duration_seconds, 1_200);
         let logged = host.logged.borrow();

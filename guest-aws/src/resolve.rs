@@ -1,21 +1,25 @@
 //! lava's resolve flow: static keys from SSM, or an assumed role.
 
-use lava_guest_kit::{AssumeRole, Credentials, Host};
+use lava_guest_kit::spec::aws::{PolicyArns, SessionTags, SsmName};
+use lava_guest_kit::{AssumeRole, Credentials, Host, ValidateContext};
 use lava_rules::sts::external_id_problem;
 
-use crate::spec::{AwsSpec, RoleSpec, Source};
+use crate::spec::{AwsSpec, ExternalIdParameter};
 
-/// Resolve a checked spec for a job whose session name is already derived.
-pub fn resolve(spec: &AwsSpec, session_name: &str, host: &dyn Host) -> Result<Credentials, String> {
-    if !spec.enabled {
-        return Err(format!(
-            "connection `{}` is not enabled: set `\"enabled\": true` in its spec to use it",
-            spec.conn_id
-        ));
-    }
-    match &spec.source {
-        Source::AccessKeys(parameter) => static_keys(parameter, spec.region.clone(), host),
-        Source::Role(role) => assume_role(role, session_name, spec.region.clone(), host),
+/// Resolve a checked spec for a job whose session name is already derived:
+/// static keys when the spec has `access_keys` (lava's order), else the role.
+pub fn resolve(
+    spec: &AwsSpec,
+    session_name: &str,
+    context: &ValidateContext,
+    host: &dyn Host,
+) -> Result<Credentials, String> {
+    let region = spec.region.as_ref().map(|r| r.0.clone());
+    match (&spec.access_keys, &spec.role_arn) {
+        (Some(SsmName(parameter)), _) => static_keys(parameter, region, host),
+        (None, Some(_)) => assume_role(spec, session_name, context, region, host),
+        // `check` refuses a spec with neither.
+        (None, None) => Err("one of access_keys or role_arn is required".to_string()),
     }
 }
 
@@ -52,41 +56,48 @@ fn static_keys(parameter: &str, region: Option<String>, host: &dyn Host) -> Resu
 }
 
 fn assume_role(
-    role: &RoleSpec,
+    spec: &AwsSpec,
     session_name: &str,
+    context: &ValidateContext,
     region: Option<String>,
     host: &dyn Host,
 ) -> Result<Credentials, String> {
-    let external_id = match &role.external_id_parameter {
+    let role_arn = spec.role_arn.as_ref().map(|r| r.0.clone()).unwrap_or_default();
+    let (field, duration) = spec.session_duration(context);
+    let duration_seconds = duration.map_err(|message| format!("{field}: {message}"))?;
+    let external_id = match &spec.external_id {
         None => None,
-        Some(parameter) => {
-            let id = host
-                .get_parameter(parameter)
-                .map_err(|e| format!("external_id: cannot read SSM parameter `{parameter}`: {e}"))?;
-            let id = id.trim().to_string();
-            if let Some(problem) = external_id_problem(&id) {
-                return Err(format!(
-                    "external_id: the value of SSM parameter `{parameter}` is not a valid external ID: {problem}"
-                ));
-            }
-            Some(id)
-        }
+        Some(ExternalIdParameter(parameter)) => Some(external_id(parameter, host)?),
     };
     let request = AssumeRole {
-        role_arn: role.role_arn.clone(),
+        role_arn: role_arn.clone(),
         session_name: session_name.to_string(),
-        duration_seconds: role.duration_seconds,
+        duration_seconds,
         external_id,
-        policy_arns: role.policy_arns.clone(),
-        policy: role.policy.clone(),
-        tags: role.tags.clone(),
+        policy_arns: spec.policy_arns.clone().map(|PolicyArns(arns)| arns).unwrap_or_default(),
+        policy: spec.policy.as_ref().map(|p| p.compact.clone()),
+        tags: spec.tags.clone().map(|SessionTags(tags)| tags).unwrap_or_default(),
         region: region.clone(),
         ..AssumeRole::default()
     };
     let mut credentials =
-        host.assume_role(&request, None).map_err(|e| format!("role_arn: cannot assume `{}`: {e}", role.role_arn))?;
+        host.assume_role(&request, None).map_err(|e| format!("role_arn: cannot assume `{role_arn}`: {e}"))?;
     if credentials.region.is_none() {
         credentials.region = region;
     }
     Ok(credentials)
+}
+
+/// The external ID held in SSM `parameter`, checked before STS sees it.
+fn external_id(parameter: &str, host: &dyn Host) -> Result<String, String> {
+    let id = host
+        .get_parameter(parameter)
+        .map_err(|e| format!("external_id: cannot read SSM parameter `{parameter}`: {e}"))?;
+    let id = id.trim().to_string();
+    if let Some(problem) = external_id_problem(&id) {
+        return Err(format!(
+            "external_id: the value of SSM parameter `{parameter}` is not a valid external ID: {problem}"
+        ));
+    }
+    Ok(id)
 }

@@ -10,7 +10,7 @@
 
 use lava_guest_kit::serde_json::{Map, Value};
 use lava_guest_kit::{
-    Capability, Connector, Host, JobContext, Launcher, NamedValue, Need, Problem, Resolved, Spec, ValidateContext,
+    Capability, Connector, Host, JobContext, LauncherKind, NamedValue, Need, Problem, Resolved, Spec, ValidateContext,
 };
 use lava_rules::{names, sts};
 
@@ -106,7 +106,7 @@ impl Connector for Generic {
                 }
             });
         }
-        Ok(Resolved { values, launcher: Some(Launcher::Generic), ..Resolved::default() })
+        Ok(Resolved { values, launcher: Some(LauncherKind::Generic), ..Resolved::default() })
     }
 }
 
@@ -129,7 +129,7 @@ mod tests {
         assert_eq!(Generic.validate_json(&spec.to_string(), &context, &host), vec![]);
         let job = JobContext { conn_id: "v".into(), ..JobContext::default() };
         let resolved = Generic.resolve_json(&spec.to_string(), &job, &host).unwrap();
-        assert_eq!(resolved.launcher, Some(Launcher::Generic));
+        assert_eq!(resolved.launcher, Some(LauncherKind::Generic));
         let expected = vec![
             NamedValue::plain("url", "https://api.example.com"),
             NamedValue::plain("retries", "3"),

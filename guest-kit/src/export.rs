@@ -28,7 +28,7 @@ pub mod glue {
     #[cfg(feature = "rds")]
     use crate::AuthToken;
     use crate::{
-        AssumeRole, Capability, CapabilityError, Credentials, Host, JobContext, Launcher, Level, Login, Problem,
+        AssumeRole, Capability, CapabilityError, Credentials, Host, JobContext, LauncherKind, Level, Login, Problem,
         RawConnector, Resolved, Severity, ValidateContext,
     };
     #[cfg(feature = "redshift")]
@@ -187,18 +187,18 @@ pub mod glue {
         }
     }
 
-    fn launcher_to_wit(l: Launcher) -> wit::LauncherKind {
+    fn launcher_to_wit(l: LauncherKind) -> wit::LauncherKind {
         match l {
-            Launcher::AwsCli => wit::LauncherKind::AwsCli,
-            Launcher::Psql => wit::LauncherKind::Psql,
-            Launcher::Mysql => wit::LauncherKind::Mysql,
-            Launcher::Ssh => wit::LauncherKind::Ssh,
-            Launcher::Scp => wit::LauncherKind::Scp,
-            Launcher::Sftp => wit::LauncherKind::Sftp,
-            Launcher::Git => wit::LauncherKind::Git,
-            Launcher::Sqlplus => wit::LauncherKind::Sqlplus,
-            Launcher::Sqlite3 => wit::LauncherKind::Sqlite3,
-            Launcher::Generic => wit::LauncherKind::Generic,
+            LauncherKind::AwsCli => wit::LauncherKind::AwsCli,
+            LauncherKind::Psql => wit::LauncherKind::Psql,
+            LauncherKind::Mysql => wit::LauncherKind::Mysql,
+            LauncherKind::Ssh => wit::LauncherKind::Ssh,
+            LauncherKind::Scp => wit::LauncherKind::Scp,
+            LauncherKind::Sftp => wit::LauncherKind::Sftp,
+            LauncherKind::Git => wit::LauncherKind::Git,
+            LauncherKind::Sqlplus => wit::LauncherKind::Sqlplus,
+            LauncherKind::Sqlite3 => wit::LauncherKind::Sqlite3,
+            LauncherKind::Generic => wit::LauncherKind::Generic,
         }
     }
 
@@ -219,7 +219,11 @@ pub mod glue {
 
     pub fn validate<C: RawConnector>(spec: String, context: wit::ValidateContext) -> Vec<wit::Problem> {
         report_panics();
-        problems_to_wit(C::default().validate_json(&spec, &ValidateContext { realm: context.realm }, &WasmHost))
+        problems_to_wit(C::default().validate_json(
+            &spec,
+            &ValidateContext { realm: context.realm, ..ValidateContext::default() },
+            &WasmHost,
+        ))
     }
 
     pub fn session_name<C: RawConnector>(spec: String, context: wit::JobContext) -> Result<String, Vec<wit::Problem>> {

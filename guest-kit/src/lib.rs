@@ -57,6 +57,8 @@ pub use host::{
 };
 /// The derive for [`Spec`]: `#[derive(Spec)]` on a struct of named fields.
 pub use lava_guest_kit_derive::Spec;
+/// How the job uses what a connector resolved: a stand-in the host writes.
+pub use lava_rules::launcher::LauncherKind;
 pub use lava_rules::names::is_env_name;
 pub use lava_rules::problem::{Problem, Severity, error_summary, errors, has_error};
 /// The JSON library specs are read with, for a [`FieldValue`] of your own.
@@ -139,11 +141,39 @@ impl Field {
     }
 }
 
-/// What the host knows when it asks for validation.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ValidateContext {
+/// What the host knows when it asks for validation: the realm, and the
+/// worker's settings (not its capabilities: validation calls no AWS).
+#[derive(Clone, Default)]
+pub struct ValidateContext<'h> {
     /// The realm the spec belongs to, when known.
     pub realm: Option<String>,
+    /// Where [`ValidateContext::setting`] asks; only its settings are reachable.
+    host: Option<&'h dyn Host>,
+}
+
+impl<'h> ValidateContext<'h> {
+    /// A context for a spec of `realm`, without worker settings.
+    pub fn in_realm(realm: impl Into<String>) -> Self {
+        Self { realm: Some(realm.into()), host: None }
+    }
+
+    /// The same context, reading worker settings from `host`.
+    pub fn with_settings<'a>(&self, host: &'a dyn Host) -> ValidateContext<'a> {
+        ValidateContext { realm: self.realm.clone(), host: Some(host) }
+    }
+
+    /// A worker setting (`AWS_CONN_DURATION`, `AWS_ACCESS_KEY_CACHE_TTL`, …),
+    /// asked of the host when called: each ask is a call out of the sandbox,
+    /// so a check asks only for what it needs.
+    pub fn setting(&self, key: &str) -> Option<String> {
+        self.host?.setting(key)
+    }
+}
+
+impl std::fmt::Debug for ValidateContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValidateContext").field("realm", &self.realm).finish_non_exhaustive()
+    }
 }
 
 /// The job a connection is resolved for.
@@ -162,34 +192,9 @@ pub struct JobContext {
 
 impl JobContext {
     /// What `validate` would know of this job.
-    pub fn validate_context(&self) -> ValidateContext {
-        ValidateContext { realm: Some(self.realm.clone()) }
+    pub fn validate_context(&self) -> ValidateContext<'static> {
+        ValidateContext::in_realm(self.realm.clone())
     }
-}
-
-/// How the job uses what a connector resolved: a stand-in the host writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Launcher {
-    /// lava's AWS CLI stand-in (needs [`Resolved::aws`] credentials).
-    AwsCli,
-    /// `psql` from [`Resolved::login`].
-    Psql,
-    /// `mysql` (MySQL or MariaDB) from [`Resolved::login`].
-    Mysql,
-    /// `ssh` from [`Resolved::login`].
-    Ssh,
-    /// `scp` from [`Resolved::login`].
-    Scp,
-    /// `sftp` from [`Resolved::login`].
-    Sftp,
-    /// `git` over ssh from [`Resolved::login`].
-    Git,
-    /// `sqlplus` from [`Resolved::login`].
-    Sqlplus,
-    /// `sqlite3` on [`Login::database`].
-    Sqlite3,
-    /// lava's generic attribute reader over [`Resolved::values`].
-    Generic,
 }
 
 /// Where and how a job logs in, for the launchers that need it. The host
@@ -274,7 +279,7 @@ pub struct Resolved {
     /// AWS credentials for the job.
     pub aws: Option<Credentials>,
     /// A host-written stand-in for the job.
-    pub launcher: Option<Launcher>,
+    pub launcher: Option<LauncherKind>,
     /// The login the stand-in is written from.
     pub login: Option<Login>,
 }
@@ -287,7 +292,7 @@ impl Resolved {
         Self {
             expiration: credentials.expiration,
             aws: Some(credentials),
-            launcher: Some(Launcher::AwsCli),
+            launcher: Some(LauncherKind::AwsCli),
             values: Vec::new(),
             login: None,
         }
@@ -329,8 +334,9 @@ pub trait Connector: Default {
     type Spec: Spec;
 
     /// Problems beyond each field's type (a pattern, a range, fields that
-    /// go together), added to `problems`. The host grants no AWS here. By
-    /// default there are none.
+    /// go together), added to `problems`. It runs once every field has been
+    /// read; the host grants no AWS here, and `context` gives the realm and
+    /// the worker's settings. By default there are none.
     fn check(&self, spec: &Self::Spec, context: &ValidateContext, problems: &mut Vec<Problem>) {
         let _ = (spec, context, problems);
     }
@@ -393,12 +399,12 @@ impl<C: Connector> RawConnector for C {
     const FIELDS: &'static [Field] = <C::Spec as Spec>::FIELDS;
     const NEEDS: &'static [Need] = C::NEEDS;
 
-    fn validate_json(&self, spec: &str, context: &ValidateContext, _host: &dyn Host) -> Vec<Problem> {
-        spec::read_spec(self, spec, context).problems
+    fn validate_json(&self, spec: &str, context: &ValidateContext, host: &dyn Host) -> Vec<Problem> {
+        spec::read_spec(self, spec, &context.with_settings(host)).problems
     }
 
     fn session_name_json(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<String, Vec<Problem>> {
-        let checked = spec::read_spec(self, spec, &context.validate_context());
+        let checked = spec::read_spec(self, spec, &context.validate_context().with_settings(host));
         match checked.spec {
             Some(spec) => self.session_name(&spec, context, host),
             None => Err(errors(checked.problems)),
@@ -406,7 +412,7 @@ impl<C: Connector> RawConnector for C {
     }
 
     fn resolve_json(&self, spec: &str, context: &JobContext, host: &dyn Host) -> Result<Resolved, String> {
-        let checked = spec::read_spec(self, spec, &context.validate_context());
+        let checked = spec::read_spec(self, spec, &context.validate_context().with_settings(host));
         let Some(spec) = checked.spec else {
             return Err(format!("the spec is invalid: {}", error_summary(&checked.problems)));
         };

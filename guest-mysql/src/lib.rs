@@ -11,7 +11,7 @@
 
 use lava_guest_db::Rules;
 use lava_guest_kit::{
-    Capability, Connector, Host, JobContext, Launcher, Login, Need, Problem, Resolved, ValidateContext,
+    Capability, Connector, Host, JobContext, LauncherKind, Login, Need, Problem, Resolved, ValidateContext,
 };
 
 /// The connector.
@@ -84,7 +84,7 @@ impl Connector for Mysql {
             ssl_mode: fields.tls_mode(),
             ..Login::default()
         };
-        Ok(Resolved { launcher: Some(Launcher::Mysql), login: Some(login), ..Resolved::default() })
+        Ok(Resolved { launcher: Some(LauncherKind::Mysql), login: Some(login), ..Resolved::default() })
     }
 }
 
@@ -114,7 +114,7 @@ mod tests {
         for connector_type in <Mysql as Connector>::TYPES {
             assert_eq!(fields(&spec(connector_type)), Vec::<String>::new(), "{connector_type}");
             let resolved = Mysql.resolve_json(&spec(connector_type).to_string(), &job, &host).unwrap();
-            assert_eq!(resolved.launcher, Some(Launcher::Mysql));
+            assert_eq!(resolved.launcher, Some(LauncherKind::Mysql));
             let login = resolved.login.unwrap();
             assert_eq!((login.port, login.password.as_deref()), (Some(3306), Some("pw#1")));
             assert_eq!(login.application_name, None, "lava's mysql stand-in names none");

@@ -10,7 +10,7 @@
 
 use lava_guest_db::Rules;
 use lava_guest_kit::{
-    Capability, Connector, Host, JobContext, Launcher, Login, Need, Problem, Resolved, ValidateContext,
+    Capability, Connector, Host, JobContext, LauncherKind, Login, Need, Problem, Resolved, ValidateContext,
 };
 
 /// The connector.
@@ -84,7 +84,7 @@ impl Connector for Oracle {
             ssl_mode: fields.tls_mode(),
             ..Login::default()
         };
-        Ok(Resolved { launcher: Some(Launcher::Sqlplus), login: Some(login), ..Resolved::default() })
+        Ok(Resolved { launcher: Some(LauncherKind::Sqlplus), login: Some(login), ..Resolved::default() })
     }
 }
 
@@ -119,7 +119,7 @@ mod tests {
             assert_eq!(fields(&spec(connector_type)), Vec::<String>::new());
             let resolved =
                 Oracle.resolve_json(&spec(connector_type).to_string(), &JobContext::default(), &host).unwrap();
-            assert_eq!(resolved.launcher, Some(Launcher::Sqlplus));
+            assert_eq!(resolved.launcher, Some(LauncherKind::Sqlplus));
             let login = resolved.login.unwrap();
             assert_eq!((login.database.as_deref(), login.password.as_deref()), (Some("LEDGER"), Some("tiger")));
         }

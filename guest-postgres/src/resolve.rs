@@ -4,7 +4,8 @@
 
 use lava_guest_db::Parts;
 use lava_guest_kit::{
-    AssumeRole, ClusterCredentials, Host, JobContext, Launcher, LavaDuration, Login, Resolved, ServerlessCredentials,
+    AssumeRole, ClusterCredentials, Host, JobContext, LauncherKind, LavaDuration, Login, Resolved,
+    ServerlessCredentials,
 };
 
 use crate::{DEFAULT_PASSWORD_SECONDS, Family, PostgresSpec};
@@ -36,7 +37,7 @@ pub(crate) fn resolve(spec: PostgresSpec, context: &JobContext, host: &dyn Host)
         application_name: Some(context.session_name.clone()),
         ..Login::default()
     };
-    Ok(Resolved { launcher: Some(Launcher::Psql), login: Some(login), expiration, ..Resolved::default() })
+    Ok(Resolved { launcher: Some(LauncherKind::Psql), login: Some(login), expiration, ..Resolved::default() })
 }
 /// The type's IAM login, for a spec (and secret) without a password:
 /// (user, password, expiration).

@@ -1,11 +1,11 @@
 use lava_guest_kit::testing::FakeHost;
-use lava_guest_kit::{Launcher, RawConnector, Severity};
+use lava_guest_kit::{LauncherKind, RawConnector, Severity};
 use serde_json::{Value, json};
 
 use super::*;
 
 fn validate(spec: &Value) -> Vec<(String, Severity, String)> {
-    let context = ValidateContext { realm: Some("prod".into()) };
+    let context = ValidateContext::in_realm("prod");
     let problems = Postgres.validate_json(&spec.to_string(), &context, &FakeHost::default());
     problems.into_iter().map(|p| (p.field, p.severity, p.message)).collect()
 }
@@ -151,7 +151,7 @@ fn a_password_read_from_ssm_makes_the_psql_login_with_the_jobs_application_name(
     let host = FakeHost::default().with_parameter("/lava/prod/warehouse/password", "s3cr:et");
     let spec = with(spec("postgres"), json!({"port": "5439", "ssl": true}));
     let resolved = Postgres.resolve_json(&spec.to_string(), &job(), &host).unwrap();
-    assert_eq!(resolved.launcher, Some(Launcher::Psql));
+    assert_eq!(resolved.launcher, Some(LauncherKind::Psql));
     let login = resolved.login.unwrap();
     assert_eq!(login.host.as_deref(), Some("db.example.com"));
     assert_eq!(login.port, Some(5439));

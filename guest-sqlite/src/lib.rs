@@ -8,7 +8,7 @@
 //! ```
 
 use lava_guest_kit::serde_json::Value;
-use lava_guest_kit::{Connector, Host, JobContext, Launcher, Login, Problem, Resolved, Spec, ValidateContext};
+use lava_guest_kit::{Connector, Host, JobContext, LauncherKind, Login, Problem, Resolved, Spec, ValidateContext};
 
 /// The connector.
 #[derive(Default)]
@@ -52,7 +52,7 @@ impl Connector for Sqlite {
 
     fn resolve(&self, spec: SqliteSpec, _: &JobContext, _: &dyn Host) -> Result<Resolved, String> {
         let login = Login { database: Some(spec.host), ..Login::default() };
-        Ok(Resolved { launcher: Some(Launcher::Sqlite3), login: Some(login), ..Resolved::default() })
+        Ok(Resolved { launcher: Some(LauncherKind::Sqlite3), login: Some(login), ..Resolved::default() })
     }
 }
 
@@ -70,7 +70,7 @@ mod tests {
         let host = FakeHost::default();
         assert_eq!(Sqlite.validate_json(&spec.to_string(), &ValidateContext::default(), &host), vec![]);
         let resolved = Sqlite.resolve_json(&spec.to_string(), &JobContext::default(), &host).unwrap();
-        assert_eq!(resolved.launcher, Some(Launcher::Sqlite3));
+        assert_eq!(resolved.launcher, Some(LauncherKind::Sqlite3));
         assert_eq!(resolved.login.unwrap().database.as_deref(), Some("/data/app.db"));
         for bad in ["s3://bucket/app.db", "it's.db", ""] {
             let spec = json!({"conn_id": "l", "type": "sqlite3", "enabled": true, "host": bad});

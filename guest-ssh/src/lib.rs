@@ -9,7 +9,7 @@
 //! ```
 
 use lava_guest_kit::{
-    Capability, Connector, Host, JobContext, Launcher, Login, Need, Problem, Resolved, Spec, ValidateContext,
+    Capability, Connector, Host, JobContext, LauncherKind, Login, Need, Problem, Resolved, Spec, ValidateContext,
 };
 use lava_rules::{ssh, sts};
 
@@ -77,10 +77,10 @@ impl Connector for Ssh {
             ..Login::default()
         };
         let launcher = match spec.r#type.to_ascii_lowercase().as_str() {
-            "scp" => Launcher::Scp,
-            "sftp" => Launcher::Sftp,
-            "git" => Launcher::Git,
-            _ => Launcher::Ssh,
+            "scp" => LauncherKind::Scp,
+            "sftp" => LauncherKind::Sftp,
+            "git" => LauncherKind::Git,
+            _ => LauncherKind::Ssh,
         };
         Ok(Resolved { launcher: Some(launcher), login: Some(login), ..Resolved::default() })
     }
@@ -112,9 +112,12 @@ mod tests {
     fn every_type_of_the_family_validates_and_gets_its_own_stand_in() {
         let host =
             FakeHost::default().with_parameter("/lava/prod/deploy/key", "-----BEGIN KEY-----,AAAA,-----END KEY-----");
-        for (connector_type, launcher) in
-            [("ssh", Launcher::Ssh), ("scp", Launcher::Scp), ("sftp", Launcher::Sftp), ("git", Launcher::Git)]
-        {
+        for (connector_type, launcher) in [
+            ("ssh", LauncherKind::Ssh),
+            ("scp", LauncherKind::Scp),
+            ("sftp", LauncherKind::Sftp),
+            ("git", LauncherKind::Git),
+        ] {
             assert_eq!(validate(&spec(connector_type)), vec![], "{connector_type}");
             let resolved = Ssh.resolve_json(&spec(connector_type).to_string(), &job(), &host).unwrap();
             assert_eq!(resolved.launcher, Some(launcher));

@@ -24,6 +24,8 @@ use lava_conn_tests::{
     AIRFLOW_AWS_COMPONENT, EMPTY_COMPONENT, HTTP_BASIC_COMPONENT, TEMPLATE_COMPONENT, plugin_dir, python_component,
     test_config,
 };
+use lava_guest_aws::AwsConnector;
+use lava_guest_kit::RawConnector;
 use lava_test_moto::Moto;
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
@@ -154,10 +156,12 @@ fn python_spec() -> Value {
 fn validate(c: &mut Criterion, bench: &Bench) {
     let spec = role_spec();
     let text = spec.to_string();
-    let settings = lava_guest_aws::spec::Settings { realm: Some("prod".into()), ..Default::default() };
+    let context = lava_guest_kit::ValidateContext::in_realm("prod");
     let host = bench.host(test_config());
     let mut group = c.benchmark_group("validate");
-    group.bench_function("native", |b| b.iter(|| lava_guest_aws::validate(black_box(&text), &settings)));
+    group.bench_function("native", |b| {
+        b.iter(|| AwsConnector.validate_json(black_box(&text), &context, &InstantBackend))
+    });
     group.bench_function("sandboxed", |b| b.iter(|| host.validate(black_box(&spec), Some("prod")).unwrap()));
     let python = python_plugins();
     let python_host = ConnectorHost::builder().config(test_config()).plugin_dir(python.path()).build().unwrap();
@@ -258,7 +262,6 @@ fn resolve(c: &mut Criterion, bench: &Bench) {
 fn resolve_logic(c: &mut Criterion) {
     let spec = role_spec();
     let text = spec.to_string();
-    let settings = lava_guest_aws::spec::Settings { realm: Some("prod".into()), ..Default::default() };
     let guest_job = lava_guest_kit::JobContext {
         realm: "prod".into(),
         job_id: "bench".into(),
@@ -268,7 +271,7 @@ fn resolve_logic(c: &mut Criterion) {
     let host = host_with(test_config(), Arc::new(InstantBackend));
     let mut group = c.benchmark_group("resolve-logic");
     group.bench_function("native", |b| {
-        b.iter(|| lava_guest_aws::resolve(black_box(&text), &guest_job, &settings, &InstantBackend).unwrap())
+        b.iter(|| AwsConnector.resolve_json(black_box(&text), &guest_job, &InstantBackend).unwrap())
     });
     group.bench_function("sandboxed", |b| b.iter(|| host.resolve_uncached(black_box(&spec), &job("bench")).unwrap()));
     // What least privilege adds to each resolve: the type's policy

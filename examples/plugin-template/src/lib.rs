@@ -82,7 +82,7 @@ mod tests {
         "parameter": "/lava/prod/pw", "name": "DB_PASSWORD"}"#;
 
     fn validate(spec: &str) -> Vec<Problem> {
-        SsmSecret.validate_json(spec, &ValidateContext { realm: Some("prod".into()) }, &FakeHost::default())
+        SsmSecret.validate_json(spec, &ValidateContext::in_realm("prod"), &FakeHost::default())
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! `description`; `X-*`/`x-*` annotations are ignored, any other key is an
 //! error naming the valid ones (as lava's own specs are checked).
 
+pub mod aws;
 pub mod fields;
 
 use fields::{SpecReader, parse_object};

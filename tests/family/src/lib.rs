@@ -15,8 +15,8 @@
 //! ```
 
 use lava_guest_kit::{
-    AssumeRole, AuthToken, Capability, ClusterCredentials, Field, Host, JobContext, Launcher, Login, NamedValue, Need,
-    Problem, RawConnector, Resolved, ServerlessCredentials, ValidateContext,
+    AssumeRole, AuthToken, Capability, ClusterCredentials, Field, Host, JobContext, LauncherKind, Login, NamedValue,
+    Need, Problem, RawConnector, Resolved, ServerlessCredentials, ValidateContext,
 };
 use serde_json::{Map, Value as Json};
 
@@ -123,18 +123,18 @@ fn text(value: &Json) -> String {
     }
 }
 
-fn launcher(kind: &str) -> Result<Launcher, String> {
+fn launcher(kind: &str) -> Result<LauncherKind, String> {
     Ok(match kind {
-        "aws-cli" => Launcher::AwsCli,
-        "psql" => Launcher::Psql,
-        "mysql" => Launcher::Mysql,
-        "ssh" => Launcher::Ssh,
-        "scp" => Launcher::Scp,
-        "sftp" => Launcher::Sftp,
-        "git" => Launcher::Git,
-        "sqlplus" => Launcher::Sqlplus,
-        "sqlite3" => Launcher::Sqlite3,
-        "generic" => Launcher::Generic,
+        "aws-cli" => LauncherKind::AwsCli,
+        "psql" => LauncherKind::Psql,
+        "mysql" => LauncherKind::Mysql,
+        "ssh" => LauncherKind::Ssh,
+        "scp" => LauncherKind::Scp,
+        "sftp" => LauncherKind::Sftp,
+        "git" => LauncherKind::Git,
+        "sqlplus" => LauncherKind::Sqlplus,
+        "sqlite3" => LauncherKind::Sqlite3,
+        "generic" => LauncherKind::Generic,
         other => return Err(format!("unknown launcher `{other}`")),
     })
 }
