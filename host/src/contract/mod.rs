@@ -21,6 +21,8 @@ use wasmtime::component::{HasData, InstancePre, Linker};
 
 use crate::capabilities::{Capabilities, CapabilityView};
 pub(crate) use latest::lava::connector::types::{Descriptor, JobContext, Need, Problem, Resolved, ValidateContext};
+use v0_1::lava::connector::types as t01;
+use v0_2::lava::connector::types as t02;
 
 /// A capability error from one contract version's type (or the host's) to
 /// another's. The variants are the same in every version: one list here, so
@@ -41,6 +43,90 @@ macro_rules! capability_error {
     };
 }
 pub(crate) use capability_error;
+
+/// `From` conversions between two contract versions' records and enums that
+/// the newer version did not change, in the directions a call needs (older
+/// results up, newer arguments and capability results down). One list for
+/// every pair, so no version's copy of a field mapping can drift; records a
+/// version changed (`descriptor`, `resolved`, AssumeRole) keep their own.
+/// Bindgen's `with:` cannot share them: the packages are versioned, and
+/// their `types` interface changed between each pair.
+macro_rules! unchanged_between {
+    ($($old:ident)::+ => $($new:ident)::+) => {
+        impl From<$($old)::+::types::AwsCredentials> for $($new)::+::types::AwsCredentials {
+            fn from(c: $($old)::+::types::AwsCredentials) -> Self {
+                let $($old)::+::types::AwsCredentials {
+                    access_key_id, secret_access_key, session_token, expiration, region, endpoint_url,
+                } = c;
+                Self { access_key_id, secret_access_key, session_token, expiration, region, endpoint_url }
+            }
+        }
+        impl From<$($new)::+::types::AwsCredentials> for $($old)::+::types::AwsCredentials {
+            fn from(c: $($new)::+::types::AwsCredentials) -> Self {
+                let $($new)::+::types::AwsCredentials {
+                    access_key_id, secret_access_key, session_token, expiration, region, endpoint_url,
+                } = c;
+                Self { access_key_id, secret_access_key, session_token, expiration, region, endpoint_url }
+            }
+        }
+        impl From<$($new)::+::types::CapabilityError> for $($old)::+::types::CapabilityError {
+            fn from(e: $($new)::+::types::CapabilityError) -> Self {
+                $crate::contract::capability_error!(e, $($new)::+::types::CapabilityError => $($old)::+::types::CapabilityError)
+            }
+        }
+        impl From<&$($new)::+::types::ValidateContext> for $($old)::+::types::ValidateContext {
+            fn from(c: &$($new)::+::types::ValidateContext) -> Self {
+                Self { realm: c.realm.clone() }
+            }
+        }
+        impl From<&$($new)::+::types::JobContext> for $($old)::+::types::JobContext {
+            fn from(c: &$($new)::+::types::JobContext) -> Self {
+                Self {
+                    realm: c.realm.clone(),
+                    job_id: c.job_id.clone(),
+                    conn_id: c.conn_id.clone(),
+                    session_name_template: c.session_name_template.clone(),
+                }
+            }
+        }
+        impl From<$($old)::+::types::Problem> for $($new)::+::types::Problem {
+            fn from(p: $($old)::+::types::Problem) -> Self {
+                let severity = match p.severity {
+                    $($old)::+::types::Severity::Error => $($new)::+::types::Severity::Error,
+                    $($old)::+::types::Severity::Warning => $($new)::+::types::Severity::Warning,
+                };
+                Self { field: p.field, message: p.message, severity }
+            }
+        }
+        impl From<$($old)::+::types::FieldInfo> for $($new)::+::types::FieldInfo {
+            fn from(f: $($old)::+::types::FieldInfo) -> Self {
+                Self { name: f.name, type_name: f.type_name, required: f.required, description: f.description }
+            }
+        }
+        impl From<$($old)::+::types::NamedValue> for $($new)::+::types::NamedValue {
+            fn from(v: $($old)::+::types::NamedValue) -> Self {
+                Self { name: v.name, value: v.value, secret: v.secret }
+            }
+        }
+        impl From<$($old)::+::sts::Tag> for $($new)::+::sts::Tag {
+            fn from(t: $($old)::+::sts::Tag) -> Self {
+                Self { key: t.key, value: t.value }
+            }
+        }
+        impl From<$($old)::+::log::Level> for $($new)::+::log::Level {
+            fn from(level: $($old)::+::log::Level) -> Self {
+                match level {
+                    $($old)::+::log::Level::Trace => Self::Trace,
+                    $($old)::+::log::Level::Debug => Self::Debug,
+                    $($old)::+::log::Level::Info => Self::Info,
+                    $($old)::+::log::Level::Warn => Self::Warn,
+                    $($old)::+::log::Level::Error => Self::Error,
+                }
+            }
+        }
+    };
+}
+pub(crate) use unchanged_between;
 
 /// A declared capability as the host names it.
 pub(crate) fn capability(c: latest::lava::connector::types::Capability) -> crate::capabilities::Capability {
@@ -180,15 +266,13 @@ impl PluginInstance {
     ) -> wasmtime::Result<Vec<Problem>> {
         match self {
             PluginInstance::V0_1(p) => {
-                let context = v0_1::validate_context(&v0_2::validate_context(context));
+                let context = t01::ValidateContext::from(&t02::ValidateContext::from(context));
                 let problems = p.lava_connector_connector().call_validate(store, spec, &context).await?;
-                Ok(v0_2::problems(v0_1::problems(problems)))
+                Ok(from_v0_1(problems))
             }
-            PluginInstance::V0_2(p) => p
-                .lava_connector_connector()
-                .call_validate(store, spec, &v0_2::validate_context(context))
-                .await
-                .map(v0_2::problems),
+            PluginInstance::V0_2(p) => {
+                p.lava_connector_connector().call_validate(store, spec, &context.into()).await.map(from_v0_2)
+            }
             PluginInstance::V0_3(p) => p.validate(store, spec, context).await,
         }
     }
@@ -202,15 +286,15 @@ impl PluginInstance {
     ) -> wasmtime::Result<Result<String, Vec<Problem>>> {
         match self {
             PluginInstance::V0_1(p) => {
-                let context = v0_1::job_context(&v0_2::job_context(context));
+                let context = t01::JobContext::from(&t02::JobContext::from(context));
                 let result = p.lava_connector_connector().call_session_name(store, spec, &context).await?;
-                Ok(result.map_err(|problems| v0_2::problems(v0_1::problems(problems))))
+                Ok(result.map_err(from_v0_1))
             }
             PluginInstance::V0_2(p) => p
                 .lava_connector_connector()
-                .call_session_name(store, spec, &v0_2::job_context(context))
+                .call_session_name(store, spec, &context.into())
                 .await
-                .map(|r| r.map_err(v0_2::problems)),
+                .map(|r| r.map_err(from_v0_2)),
             PluginInstance::V0_3(p) => p.session_name(store, spec, context).await,
         }
     }
@@ -225,17 +309,27 @@ impl PluginInstance {
     ) -> wasmtime::Result<Result<Resolved, String>> {
         match self {
             PluginInstance::V0_1(p) => {
-                let context = v0_1::job_context(&v0_2::job_context(context));
+                let context = t01::JobContext::from(&t02::JobContext::from(context));
                 let result = p.lava_connector_connector().call_resolve(&mut *store, spec, &context).await?;
                 let plugin = store.data_mut().capabilities().plugin().clone();
                 Ok(result.map(|r| v0_2::resolved(v0_1::resolved(&plugin, r))))
             }
             PluginInstance::V0_2(p) => p
                 .lava_connector_connector()
-                .call_resolve(store, spec, &v0_2::job_context(context))
+                .call_resolve(store, spec, &context.into())
                 .await
                 .map(|r| r.map(v0_2::resolved)),
             PluginInstance::V0_3(p) => p.resolve(store, spec, context).await,
         }
     }
+}
+
+/// A 0.2.0 plugin's problems, as the latest contract's.
+fn from_v0_2(problems: Vec<t02::Problem>) -> Vec<Problem> {
+    problems.into_iter().map(Problem::from).collect()
+}
+
+/// A 0.1.0 plugin's problems, through 0.2.0's, as the latest contract's.
+fn from_v0_1(problems: Vec<t01::Problem>) -> Vec<Problem> {
+    from_v0_2(problems.into_iter().map(t02::Problem::from).collect())
 }
