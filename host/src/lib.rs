@@ -45,6 +45,7 @@ pub use crate::config::{
 pub use crate::connections::sdk::{SdkBackend, configure as configure_sdk, load_sdk_config};
 pub use crate::connections::specs::{MAX_SPEC_NESTING, conn_id_of, read_spec_file};
 pub use crate::connections::store::{BoxFuture, ConnectionStore, DynamoStore, FolderStore};
+pub use crate::connections::worker::{WorkerAws, worker_store};
 pub use crate::connector_host::sdk_credentials::ConnectionCredentials;
 pub use crate::connector_host::{ConnectorHost, HostBuilder};
 pub use crate::contract::ContractVersion;

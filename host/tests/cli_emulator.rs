@@ -18,6 +18,8 @@ fn fixture() -> &'static Fixture {
             "kms_aliases": ["alias/lava-prod-sys"],
             "parameters": [{"name": "/lava/prod/aws/keys", "value": "AKIDCLI0001,cli'secret", "key": "alias/lava-prod-sys"}],
             "roles": ["cli-loader"],
+            "secrets": [{"name": "prod/cli-db", "value": "{\"username\": \"app\", \"password\": \"pw\", \"host\": \"db.example.com\", \"port\": 5432, \"dbname\": \"d\"}"}],
+            "clusters": ["cli-cluster"],
             "tables": [{"name": "lava.prod.connections", "items": [
                 {"conn_id": "dyn", "type": "aws", "enabled": true, "role_arn": ROLE}
             ]}],
@@ -255,4 +257,39 @@ fn resolve_as_env_of_a_connection_without_aws_credentials_points_at_json_and_exe
     assert!(out.stdout.is_empty());
     let json: Value = serde_json::from_str(&ok_stdout(&run("json"))).unwrap();
     assert_eq!(json["conn_id"], "secret", "{json}");
+}
+
+/// The CLI's own AWS backend (the worker's, loaded when first needed)
+/// reaches every capability, not only SSM and STS: a backend that left one to
+/// its trait's default would refuse it as unavailable.
+#[test]
+fn the_cli_reaches_secrets_manager_and_redshift_through_the_workers_aws() {
+    let f = fixture();
+    let dir = lava_test_moto::tempdir();
+    let specs = dir.path().join("specs");
+    std::fs::create_dir(&specs).unwrap();
+    let specs_json = json!([
+        {"conn_id": "pg", "type": "psql", "enabled": true, "secret_id": "prod/cli-db"},
+        {"conn_id": "rs", "type": "redshift", "enabled": true, "host": "cli-cluster.x.us-east-1.redshift.amazonaws.com",
+         "port": 5439, "database": "dev", "user": "etl"},
+    ]);
+    std::fs::write(specs.join("db.json"), specs_json.to_string()).unwrap();
+    let config = dir.path().join("worker.toml");
+    let policy = "[policy.psql]\nsecrets = [\"prod/\"]\n[policy.redshift]\nredshift_clusters = [\"cli-cluster\"]\n";
+    std::fs::write(&config, policy).unwrap();
+    for (conn_id, target) in [("pg", "prod/cli-db"), ("rs", "cli-cluster")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_lava-conn"))
+            .args(["--config", config.to_str().unwrap()])
+            .args(["resolve", "--realm", "prod", "--job-id", "j", "--connections", specs.to_str().unwrap()])
+            .args([conn_id, "--format", "json"])
+            .envs(f.moto.env())
+            .env("RUST_LOG", "lava_conn::audit=info")
+            .env("LAVA_CONN_COMPILE_CACHE", Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache"))
+            .output()
+            .unwrap();
+        assert_eq!(serde_json::from_str::<Value>(&ok_stdout(&out)).unwrap()["conn_id"], conn_id);
+        let log = String::from_utf8_lossy(&out.stderr);
+        let call = log.lines().find(|l| l.contains("lava_conn::audit")).unwrap_or_default();
+        assert!(call.contains(&format!("target=\"{target}\"")) && call.contains("outcome=\"ok\""), "{log}");
+    }
 }

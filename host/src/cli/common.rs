@@ -1,16 +1,14 @@
 //! What the commands share: the host they run against, the job and store
 //! arguments, exit codes, and how problems are printed.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
 use lava_conn::{
-    AssumeRoleRequest, AwsBackend, AwsCredentials, BoxFuture, CapabilityError, ConnectionStore, ConnectorHost,
-    DynamoStore, FolderStore, Job, Problem, SdkBackend, Severity, StoreError, WorkerConfig, sanitize,
+    AwsBackend, ConnectionStore, ConnectorHost, Job, Problem, Severity, WorkerAws, WorkerConfig, sanitize, worker_store,
 };
 use serde_json::Value;
-use tokio::sync::OnceCell;
 
 /// Exit code for invalid specs.
 pub const EXIT_INVALID: u8 = 1;
@@ -109,18 +107,14 @@ pub async fn aws_host(
 ) -> anyhow::Result<(ConnectorHost, Option<Value>)> {
     lava_conn::check_worker_profile(&std::env::vars().collect())?;
     let max_spec_bytes = config.max_spec_file_bytes();
-    let sdk = Arc::new(LazySdk::default());
+    let sdk = Arc::new(WorkerAws::default());
     tokio::spawn({
         let sdk = sdk.clone();
         async move {
-            sdk.get().await;
+            sdk.sdk().await;
         }
     });
-    let store: Arc<dyn ConnectionStore> = if connections == "dynamodb" {
-        Arc::new(LazyDynamo { sdk: sdk.clone(), store: OnceCell::new() })
-    } else {
-        Arc::new(FolderStore::open_capped(Path::new(connections), max_spec_bytes)?)
-    };
+    let store = worker_store(connections, &sdk, max_spec_bytes)?;
     let spec = prefetch.map(|(realm, conn_id)| {
         let (store, realm, conn_id) = (store.clone(), realm.to_string(), conn_id.to_string());
         tokio::spawn(async move { store.get(&realm, &conn_id).await })
@@ -131,54 +125,8 @@ pub async fn aws_host(
         None => None,
     };
     // Plugins ask for the worker's region without waiting: have it first.
-    sdk.get().await;
+    sdk.sdk().await;
     Ok((host, spec))
-}
-
-/// The worker's AWS settings, loaded once, by whoever needs them first.
-#[derive(Default)]
-pub struct LazySdk {
-    backend: OnceCell<Arc<SdkBackend>>,
-}
-
-impl LazySdk {
-    async fn get(&self) -> &Arc<SdkBackend> {
-        self.backend.get_or_init(SdkBackend::from_env).await
-    }
-}
-
-#[lava_conn::async_trait]
-impl AwsBackend for LazySdk {
-    fn region(&self) -> Option<String> {
-        self.backend.get().and_then(|b| b.region())
-    }
-    async fn get_parameter(&self, name: &str, with_decryption: bool) -> Result<String, CapabilityError> {
-        self.get().await.get_parameter(name, with_decryption).await
-    }
-    async fn assume_role(&self, request: AssumeRoleRequest) -> Result<AwsCredentials, CapabilityError> {
-        self.get().await.assume_role(request).await
-    }
-    async fn worker_credentials(&self) -> Result<AwsCredentials, CapabilityError> {
-        self.get().await.worker_credentials().await
-    }
-}
-
-/// lava's DynamoDB store, made once the worker's AWS settings are loaded.
-struct LazyDynamo {
-    sdk: Arc<LazySdk>,
-    store: OnceCell<DynamoStore>,
-}
-
-impl ConnectionStore for LazyDynamo {
-    fn get<'a>(&'a self, realm: &'a str, conn_id: &'a str) -> BoxFuture<'a, Result<Value, StoreError>> {
-        Box::pin(async move {
-            let store = self
-                .store
-                .get_or_init(|| async { DynamoStore::from_sdk_config(self.sdk.get().await.sdk_config()) })
-                .await;
-            store.get(realm, conn_id).await
-        })
-    }
 }
 
 /// A runtime for the commands that talk to AWS.
