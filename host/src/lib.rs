@@ -43,7 +43,7 @@ pub use crate::config::{
     CONFIG_FILE_VARIABLE, DEFAULT_MAX_SPEC_FILE_KIB, WorkerConfig, is_setting_variable, setting_overrides,
 };
 pub use crate::connections::sdk::{SdkBackend, configure as configure_sdk, load_sdk_config};
-pub use crate::connections::specs::{MAX_SPEC_NESTING, conn_id_of, read_spec_file};
+pub use crate::connections::specs::{MAX_SPEC_NESTING, conn_id_of, parse_spec_text, read_spec_file};
 pub use crate::connections::store::{BoxFuture, ConnectionStore, DynamoStore, FolderStore};
 pub use crate::connections::worker::{WorkerAws, worker_store};
 pub use crate::connector_host::sdk_credentials::ConnectionCredentials;

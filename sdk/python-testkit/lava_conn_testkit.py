@@ -33,7 +33,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-__all__ = ["TestHost", "HostFailed"]
+__all__ = ["TestHost", "HostFailed", "serve_moto", "seed_moto", "recorded_calls"]
 
 # moto's test credentials: no real account is ever reached.
 _AWS_ENV = {
@@ -205,8 +205,7 @@ class TestHost:
 
     def aws_calls(self):
         """Every AWS call since the host started, in order."""
-        lines = self._recording.read_text().splitlines() if self._recording.exists() else []
-        return [call for call in map(_call_name, filter(None, lines)) if call]
+        return recorded_calls(self._recording)
 
     def _spec_file(self, spec, folder=""):
         path = Path(self._folder.name) / folder / "spec.json"
@@ -233,6 +232,14 @@ class TestHost:
 
     def _post(self, path):
         urllib.request.urlopen(urllib.request.Request(self.endpoint + path, method="POST")).close()
+
+
+def recorded_calls(recording):
+    """The calls in a moto recording file (`ssm:<name>`, `secretsmanager:<id>`,
+    `sts:<role>`), in order; `[]` before the first."""
+    recording = Path(recording)
+    lines = recording.read_text().splitlines() if recording.exists() else []
+    return [call for call in map(_call_name, filter(None, lines)) if call]
 
 
 def _call_name(line):

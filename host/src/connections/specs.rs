@@ -47,8 +47,9 @@ pub(crate) fn read_spec_text(path: &Path, max_bytes: u64) -> Result<String, Spec
     String::from_utf8(bytes).map_err(|e| refused(format!("is not UTF-8 text: {e}")))
 }
 
-/// The specs in `text`, read from `path`, as [`read_spec_file`] parses them.
-pub(crate) fn parse_spec_text(path: &Path, text: &str) -> Result<Vec<Value>, SpecFileError> {
+/// The specs in `text`, as [`read_spec_file`] parses them from `path`: JSON
+/// when `path` ends in `.json`, YAML otherwise; `path` names them in errors.
+pub fn parse_spec_text(path: &Path, text: &str) -> Result<Vec<Value>, SpecFileError> {
     let parse_error = |message: String| SpecFileError::Parse { path: path.to_path_buf(), message };
     let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
     // JSON's parser is a streaming one with a recursion limit of its own (128).
