@@ -21,12 +21,12 @@ import contextlib
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Union
 
 from lava_conn import _native
 from lava_conn._native import Credentials, Error, InvalidSpec, Resolved
 
-__all__ = ["Host", "Problem", "Resolved", "Credentials", "JobEnvironment", "Error", "InvalidSpec"]
+__all__ = ["Host", "Problem", "Resolved", "Credentials", "JobEnvironment", "Error", "InvalidSpec", "boto3_session"]
 
 Spec = Union[Mapping[str, Any], str, bytes]
 
@@ -89,31 +89,18 @@ class Host:
         from the host's cache while it is fresh."""
         return self._native.resolve(conn_id, realm, job_id)
 
+    def resolve_spec(self, spec: Spec, realm: Optional[str] = None, job_id: Optional[str] = None) -> Resolved:
+        """What ``spec`` (a connection the caller holds, not one from the
+        host's store) gives the job; cached as ``resolve`` is."""
+        text, is_json = _spec_text(spec)
+        return self._native.resolve_spec(text, is_json, realm, job_id)
+
     def boto3_session(self, conn_id: str, realm: Optional[str] = None, job_id: Optional[str] = None,
                       region_name: Optional[str] = None):
         """A boto3 session with the connection's AWS credentials, refreshed
         through this host before they expire (botocore's refreshable
         credentials; the host's cache decides when AWS is asked again)."""
-        import boto3
-        import botocore.credentials
-        import botocore.session
-
-        first = self._credentials(conn_id, realm, job_id)
-        if first.expiration is None:
-            credentials = botocore.credentials.Credentials(
-                first.access_key_id, first.secret_access_key, first.session_token, method="lava-conn"
-            )
-        else:
-            credentials = botocore.credentials.RefreshableCredentials.create_from_metadata(
-                metadata=_metadata(first),
-                refresh_using=lambda: _metadata(self._credentials(conn_id, realm, job_id)),
-                method="lava-conn",
-            )
-        core = botocore.session.get_session()
-        core._credentials = credentials
-        if first.endpoint_url:
-            core.set_config_variable("endpoint_url", first.endpoint_url)
-        return boto3.session.Session(botocore_session=core, region_name=region_name or first.region)
+        return boto3_session(lambda: self.resolve(conn_id, realm, job_id), region_name)
 
     @contextlib.contextmanager
     def prepare_job(self, connections: Mapping[str, str], realm: Optional[str] = None,
@@ -128,14 +115,39 @@ class Host:
         finally:
             prepared.cleanup()
 
-    def _credentials(self, conn_id: str, realm: Optional[str], job_id: Optional[str]) -> Credentials:
-        credentials = self.resolve(conn_id, realm, job_id).credentials
-        if credentials is None:
-            raise Error(
-                f"connection `{conn_id}` yields no AWS credentials, which a boto3 session needs: "
-                "use resolve() or prepare_job() for it"
-            )
-        return credentials
+
+
+def boto3_session(resolve: Callable[[], Resolved], region_name: Optional[str] = None):
+    """A boto3 session whose credentials come from ``resolve()`` and are
+    refreshed through it before they expire (botocore's refreshable
+    credentials; static keys stay as they are)."""
+    import boto3
+    import botocore.credentials
+    import botocore.session
+
+    first = _credentials(resolve())
+    if first.expiration is None:
+        credentials = botocore.credentials.Credentials(
+            first.access_key_id, first.secret_access_key, first.session_token, method="lava-conn"
+        )
+    else:
+        credentials = botocore.credentials.RefreshableCredentials.create_from_metadata(
+            metadata=_metadata(first), refresh_using=lambda: _metadata(_credentials(resolve())), method="lava-conn",
+        )
+    core = botocore.session.get_session()
+    core._credentials = credentials
+    if first.endpoint_url:
+        core.set_config_variable("endpoint_url", first.endpoint_url)
+    return boto3.session.Session(botocore_session=core, region_name=region_name or first.region)
+
+
+def _credentials(resolved: Resolved) -> Credentials:
+    if resolved.credentials is None:
+        raise Error(
+            f"connection `{resolved.conn_id}` yields no AWS credentials, which a boto3 session needs: "
+            "use resolve() or prepare_job() for it"
+        )
+    return resolved.credentials
 
 
 def _metadata(credentials: Credentials) -> Dict[str, str]:

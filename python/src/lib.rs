@@ -116,6 +116,32 @@ impl Host {
         Ok(Resolved { conn_id: conn_id.to_string(), resolved })
     }
 
+    /// What the spec in `text` resolves to for the job: a connection that
+    /// comes from the caller (Airflow's), not from the host's store. Cached
+    /// as `resolve` is, keyed by the spec.
+    #[pyo3(signature = (text, is_json, realm=None, job_id=None))]
+    fn resolve_spec(
+        &self,
+        py: Python<'_>,
+        text: &str,
+        is_json: bool,
+        realm: Option<String>,
+        job_id: Option<String>,
+    ) -> PyResult<Resolved> {
+        let spec = self.one_spec(text, is_json)?;
+        let conn_id = lava_conn::conn_id_of(&spec).to_string();
+        let job = self.job(realm, job_id)?;
+        let resolved = py
+            .detach(|| {
+                self.runtime.block_on(async {
+                    self.aws.sdk().await;
+                    self.host.resolve_spec(spec, &job).await
+                })
+            })
+            .map_err(|e| error(&e))?;
+        Ok(Resolved { conn_id, resolved })
+    }
+
     /// A job's connections (`label → conn id`) made ready as `lava-conn
     /// exec` makes them, in private folders under `workdir` (default: the
     /// system's temporary folder).
