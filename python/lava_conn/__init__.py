@@ -73,6 +73,10 @@ class Host:
             config=_path(config),
         )
 
+    def types(self) -> List[str]:
+        """Every connector type this host serves (built in, and plugins)."""
+        return self._native.types()
+
     def validate(self, spec: Spec, realm: Optional[str] = None) -> List[Problem]:
         """The spec's problems (a dict, or its JSON or YAML text); ``[]`` when valid."""
         text, is_json = _spec_text(spec)
@@ -114,6 +118,14 @@ class Host:
             yield JobEnvironment(os.environ, dict(prepared.vars), list(prepared.remove))
         finally:
             prepared.cleanup()
+
+    def prepare_job_specs(self, specs: Mapping[str, Mapping[str, Any]], realm: Optional[str] = None,
+                          job_id: Optional[str] = None, workdir: Optional[Union[str, os.PathLike]] = None):
+        """As ``prepare_job``, for specs the caller holds (label → spec),
+        without AWS profiles: the prepared job (``vars``, ``remove``), whose
+        folders live until its ``cleanup()`` or until it is collected."""
+        text = json.dumps({label: dict(spec) for label, spec in specs.items()}, default=_json_number)
+        return self._native.prepare_job_specs(text, realm, job_id, _path(workdir))
 
 
 
@@ -166,12 +178,21 @@ def _metadata(credentials: Credentials) -> Dict[str, str]:
 def _spec_text(spec: Spec):
     """A spec as text for the host, and whether it is JSON."""
     if isinstance(spec, Mapping):
-        return json.dumps(dict(spec)), True
+        return json.dumps(dict(spec), default=_json_number), True
     if isinstance(spec, bytes):
         spec = spec.decode("utf-8")
     if not isinstance(spec, str):
         raise TypeError(f"a spec is a dict or its JSON or YAML text, not {type(spec).__name__}")
     return spec, spec.lstrip().startswith(("{", "["))
+
+
+def _json_number(value: Any):
+    """A DynamoDB number (``Decimal``, as lava reads specs) as JSON's."""
+    import decimal
+
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"a spec holds {type(value).__name__}, which JSON cannot")
 
 
 def _path(path: Optional[Union[str, os.PathLike]]) -> Optional[str]:

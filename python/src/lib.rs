@@ -60,6 +60,14 @@ impl Host {
         py.detach(|| build(plugins, connections, config))
     }
 
+    /// Every connector type the host serves (built in, and in the plugin
+    /// folder), sorted.
+    fn types(&self, py: Python<'_>) -> Vec<String> {
+        let mut types: Vec<String> = py.detach(|| self.host.plugins()).into_iter().flat_map(|p| p.types).collect();
+        types.sort();
+        types
+    }
+
     /// The problems of the one spec in `text` (JSON when `is_json`, else
     /// YAML), as (field, severity, message).
     #[pyo3(signature = (text, is_json, realm=None))]
@@ -162,6 +170,33 @@ impl Host {
                 self.runtime.block_on(async {
                     self.aws.sdk().await;
                     self.host.prepare_job(&job, &connections, &workdir).await
+                })
+            })
+            .map_err(|e| error(&e))?;
+        Ok(PreparedJob { vars: env.vars.clone(), remove: env.remove.clone(), env: Mutex::new(Some(env)) })
+    }
+
+    /// A job's connections from specs the caller holds (`text`: a JSON map
+    /// of label → spec), made ready as `prepare_job` makes them, without AWS
+    /// profiles: for a worker that reads specs itself (lava's).
+    #[pyo3(signature = (text, realm=None, job_id=None, workdir=None))]
+    fn prepare_job_specs(
+        &self,
+        py: Python<'_>,
+        text: &str,
+        realm: Option<String>,
+        job_id: Option<String>,
+        workdir: Option<PathBuf>,
+    ) -> PyResult<PreparedJob> {
+        let specs: BTreeMap<String, Value> = serde_json::from_str(text)
+            .map_err(|e| Error::new_err(format!("the specs must be a JSON map of label to spec: {e}")))?;
+        let job = self.job(realm, job_id)?;
+        let workdir = workdir.unwrap_or_else(std::env::temp_dir);
+        let env = py
+            .detach(|| {
+                self.runtime.block_on(async {
+                    self.aws.sdk().await;
+                    self.host.prepare_job_specs(&job, &specs, &workdir).await
                 })
             })
             .map_err(|e| error(&e))?;

@@ -425,6 +425,33 @@ impl ConnectorHost {
         Ok(env)
     }
 
+    /// A job's connections from specs the caller holds (`label → spec`),
+    /// made ready in `workdir` as [`ConnectorHost::prepare_job`] makes them
+    /// from the store, but without AWS profiles (no credential server): for
+    /// a worker that reads specs itself and hands its job only the stand-ins
+    /// (lava's). Fails, naming the connection, if any cannot be resolved.
+    pub async fn prepare_job_specs(
+        &self,
+        job: &Job,
+        connections: &BTreeMap<String, Value>,
+        workdir: &std::path::Path,
+    ) -> Result<JobEnvironment, HostError> {
+        job::check_labels(connections.keys().map(String::as_str))?;
+        folders::check_work_folder(workdir).map_err(HostError::Spec)?;
+        let mut resolved = Vec::with_capacity(connections.len());
+        for (label, spec) in connections {
+            let conn_id = specs::conn_id_of(spec).to_string();
+            match self.resolve_spec(spec.clone(), job).await {
+                Ok(r) => resolved.push((label.clone(), conn_id, r)),
+                Err(error) => {
+                    return Err(HostError::Connection { label: label.clone(), conn_id, source: Box::new(error) });
+                }
+            }
+        }
+        let map = resolved.iter().map(|(label, conn_id, r)| (label.clone(), (conn_id.clone(), r.as_ref()))).collect();
+        job::materialise(job, workdir, &map, self.inner.config.pass_worker_credentials)
+    }
+
     /// Resolve a spec for a job, uncached, blocking the calling thread. The
     /// plugin may read SSM under the realm's prefixes and assume roles
     /// through the backend.
