@@ -235,6 +235,24 @@ for family in ("postgres", "mysql", "oracle", "ssh", "sqlite3", "generic"):
     timed("10", f"… resolve without network (SSM answered at once), sandboxed", "family", f"resolve-{family}",
           f"aws's is {logic_sandboxed[0] * 1e6:.1f} µs (row 3)" if logic_sandboxed else "")
 
+# (11) From Python: lava_conn.Host in-process (the release wheel), against
+# the same calls through the CLI (row 4) and lava's own get_aws_session in
+# the same process.
+cli_resolve, cli_validate = estimate("process", "lava-conn-resolve-warm"), estimate("process", "lava-conn-validate-warm")
+py_resolve = estimate("python", "resolve-cache-hit")
+speedup = cli_resolve[0] / py_resolve[0] if cli_resolve and py_resolve else None
+timed("11", "`Host.resolve` from Python, cache hit (in-process, GIL released)", "python", "resolve-cache-hit",
+      f"{speedup:,.0f}× faster than `lava-conn resolve` (row 4)" if speedup else "",
+      "≥ 100× faster than a CLI call", yes(speedup and speedup >= 100))
+py_validate = estimate("python", "validate")
+timed("11", "`Host.validate` from Python (in-process)", "python", "validate",
+      f"{cli_validate[0] / py_validate[0]:,.0f}× faster than `lava-conn validate` (row 4)"
+      if cli_validate and py_validate else "")
+lava_in_process = estimate("python", "lava-8.3.0-get-aws-session-cache-hit")
+timed("11", "lava 8.3.0 `get_aws_session` in the same process, its credential cache hit (it reads the spec "
+      "from DynamoDB each call)", "python", "lava-8.3.0-get-aws-session-cache-hit",
+      f"`Host.resolve` is {lava_in_process[0] / py_resolve[0]:,.0f}× faster" if lava_in_process and py_resolve else "")
+
 commit = os.environ.get("LAVA_BENCH_COMMIT") or subprocess.run(
     ["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
 rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
@@ -259,7 +277,8 @@ compile cache is a new empty folder for each run. Memory figures are measured on
 RSS from `/proc/self/status` (reset with `clear_refs`) and from `wait4` for child
 processes; the 10 plugins are the airflow-aws component with its type renamed
 `airflow-000`, `airflow-001`, …; the Python connector is `examples/python-connector`
-built by componentize-py 0.25.1.
+built by componentize-py 0.25.1. Row 11 is `host/benches/python.py` in lava's venv with
+the release wheel: 30 rounds of per-call times, median and 95 % interval.
 """)
 print("| # | measure | figure | ratio | target | met |")
 print("|---|---|---|---|---|---|")
