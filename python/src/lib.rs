@@ -113,14 +113,7 @@ impl Host {
     ) -> PyResult<Resolved> {
         self.need_store()?;
         let job = self.job(realm, job_id)?;
-        let resolved = py
-            .detach(|| {
-                self.runtime.block_on(async {
-                    self.aws.sdk().await;
-                    self.host.resolve(conn_id, &job).await
-                })
-            })
-            .map_err(|e| error(&e))?;
+        let resolved = self.with_aws(py, self.host.resolve(conn_id, &job))?;
         Ok(Resolved { conn_id: conn_id.to_string(), resolved })
     }
 
@@ -139,14 +132,7 @@ impl Host {
         let spec = self.one_spec(text, is_json)?;
         let conn_id = lava_conn::conn_id_of(&spec).to_string();
         let job = self.job(realm, job_id)?;
-        let resolved = py
-            .detach(|| {
-                self.runtime.block_on(async {
-                    self.aws.sdk().await;
-                    self.host.resolve_spec(spec, &job).await
-                })
-            })
-            .map_err(|e| error(&e))?;
+        let resolved = self.with_aws(py, self.host.resolve_spec(spec, &job))?;
         Ok(Resolved { conn_id, resolved })
     }
 
@@ -165,15 +151,8 @@ impl Host {
         self.need_store()?;
         let job = self.job(realm, job_id)?;
         let workdir = workdir.unwrap_or_else(std::env::temp_dir);
-        let env = py
-            .detach(|| {
-                self.runtime.block_on(async {
-                    self.aws.sdk().await;
-                    self.host.prepare_job(&job, &connections, &workdir).await
-                })
-            })
-            .map_err(|e| error(&e))?;
-        Ok(PreparedJob { vars: env.vars.clone(), remove: env.remove.clone(), env: Mutex::new(Some(env)) })
+        let env = self.with_aws(py, self.host.prepare_job(&job, &connections, &workdir))?;
+        Ok(PreparedJob::new(env))
     }
 
     /// A job's connections from specs the caller holds (`text`: a JSON map
@@ -192,19 +171,29 @@ impl Host {
             .map_err(|e| Error::new_err(format!("the specs must be a JSON map of label to spec: {e}")))?;
         let job = self.job(realm, job_id)?;
         let workdir = workdir.unwrap_or_else(std::env::temp_dir);
-        let env = py
-            .detach(|| {
-                self.runtime.block_on(async {
-                    self.aws.sdk().await;
-                    self.host.prepare_job_specs(&job, &specs, &workdir).await
-                })
-            })
-            .map_err(|e| error(&e))?;
-        Ok(PreparedJob { vars: env.vars.clone(), remove: env.remove.clone(), env: Mutex::new(Some(env)) })
+        let env = self.with_aws(py, self.host.prepare_job_specs(&job, &specs, &workdir))?;
+        Ok(PreparedJob::new(env))
     }
 }
 
 impl Host {
+    /// `call` on the host's runtime with the GIL released, once the worker's
+    /// AWS settings have loaded (as the CLI does: plugins and a job's
+    /// profiles read the worker's region).
+    fn with_aws<T: Send>(
+        &self,
+        py: Python<'_>,
+        call: impl std::future::Future<Output = Result<T, lava_conn::HostError>> + Send,
+    ) -> PyResult<T> {
+        py.detach(|| {
+            self.runtime.block_on(async {
+                self.aws.sdk().await;
+                call.await
+            })
+        })
+        .map_err(|e| error(&e))
+    }
+
     /// The one spec in `text`, held to the size a spec file may be.
     fn one_spec(&self, text: &str, is_json: bool) -> PyResult<Value> {
         let limit = self.host.config().max_spec_file_bytes();
@@ -423,6 +412,12 @@ struct PreparedJob {
     #[pyo3(get)]
     remove: Vec<String>,
     env: Mutex<Option<JobEnvironment>>,
+}
+
+impl PreparedJob {
+    fn new(env: JobEnvironment) -> Self {
+        Self { vars: env.vars.clone(), remove: env.remove.clone(), env: Mutex::new(Some(env)) }
+    }
 }
 
 #[pymethods]

@@ -83,6 +83,20 @@ def test_an_exe_job_run_by_lava_gets_lava_conns_stand_in_for_its_connection(lava
     assert stand_in.name == "aws" and not stand_in.exists(), "lava-conn's stand-in, gone with the job's folder"
 
 
+def test_lava_itself_names_the_session_lava_in_the_worker_process(lava_realm, moto, tmp_path, monkeypatch):
+    """The difference docs/python.md states: lava's own aws connector, called
+    in the worker (no LAVA_JOB_ID there), names its session `lava`."""
+    import lava.connection.aws
+
+    monkeypatch.delenv("LAVA_JOB_ID", raising=False)
+    spec = {"conn_id": "lava-own", "type": "aws", "enabled": True, "role_arn": ROLE}
+    script = lava.connection.aws.cli_connect_aws(spec, str(tmp_path), aws_session=boto3.Session(region_name="us-east-1"))
+    monkeypatch.setenv("PATH", f"{Path(os.environ['LAVA_CONN_MOTO_PYTHON']).parent}:{os.environ['PATH']}")
+    out = subprocess.run([script, "sts", "get-caller-identity", "--output", "json"], capture_output=True,
+                         text=True, check=True).stdout
+    assert json.loads(out)["Arn"].endswith(":assumed-role/py-loader/lava")
+
+
 def test_lavas_get_aws_session_is_lava_conns(lava_realm, monkeypatch):
     from lava.connection import get_aws_session
 
