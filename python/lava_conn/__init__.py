@@ -124,8 +124,8 @@ class Host:
         """As ``prepare_job``, for specs the caller holds (label → spec),
         without AWS profiles: the prepared job (``vars``, ``remove``), whose
         folders live until its ``cleanup()`` or until it is collected."""
-        text = json.dumps({label: dict(spec) for label, spec in specs.items()}, default=_json_number)
-        return self._native.prepare_job_specs(text, realm, job_id, _path(workdir))
+        texts = {label: _spec_text(spec)[0] for label, spec in specs.items()}
+        return self._native.prepare_job_specs(texts, realm, job_id, _path(workdir))
 
 
 

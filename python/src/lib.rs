@@ -155,20 +155,23 @@ impl Host {
         Ok(PreparedJob::new(env))
     }
 
-    /// A job's connections from specs the caller holds (`text`: a JSON map
-    /// of label → spec), made ready as `prepare_job` makes them, without AWS
-    /// profiles: for a worker that reads specs itself (lava's).
-    #[pyo3(signature = (text, realm=None, job_id=None, workdir=None))]
+    /// A job's connections from specs the caller holds (label → the spec's
+    /// JSON text, each read as `validate` reads one), made ready as
+    /// `prepare_job` makes them, without AWS profiles: for a worker that
+    /// reads specs itself (lava's).
+    #[pyo3(signature = (specs, realm=None, job_id=None, workdir=None))]
     fn prepare_job_specs(
         &self,
         py: Python<'_>,
-        text: &str,
+        specs: BTreeMap<String, String>,
         realm: Option<String>,
         job_id: Option<String>,
         workdir: Option<PathBuf>,
     ) -> PyResult<PreparedJob> {
-        let specs: BTreeMap<String, Value> = serde_json::from_str(text)
-            .map_err(|e| Error::new_err(format!("the specs must be a JSON map of label to spec: {e}")))?;
+        let specs = specs
+            .into_iter()
+            .map(|(label, text)| Ok((label, self.one_spec(&text, true)?)))
+            .collect::<PyResult<BTreeMap<String, Value>>>()?;
         let job = self.job(realm, job_id)?;
         let workdir = workdir.unwrap_or_else(std::env::temp_dir);
         let env = self.with_aws(py, self.host.prepare_job_specs(&job, &specs, &workdir))?;

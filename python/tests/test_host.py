@@ -168,3 +168,15 @@ def test_credentials_expiry_is_seconds_since_the_epoch(worker):
     expiration = host(worker).resolve("role", realm="prod", job_id="j").expiration
     when = datetime.datetime.fromtimestamp(expiration, tz=datetime.timezone.utc)
     assert when > datetime.datetime.now(datetime.timezone.utc)
+
+
+def test_specs_a_worker_hands_over_are_read_as_validate_reads_them(worker):
+    h = host(worker)
+    huge = {**role_spec(), "description": "x" * (2 << 20)}
+    with pytest.raises(lava_conn.Error, match="more than the 1024 KiB a spec may be"):
+        h.prepare_job_specs({"aws1": huge}, realm="prod", job_id="j")
+    prepared = h.prepare_job_specs({"aws1": role_spec()}, realm="prod", job_id="j")
+    stand_in = Path(dict(prepared.vars)["LAVA_CONN_AWS1"])
+    assert stand_in.exists()
+    prepared.cleanup()
+    assert not stand_in.exists()

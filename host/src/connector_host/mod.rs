@@ -377,30 +377,8 @@ impl ConnectorHost {
         connections: &BTreeMap<String, String>,
         workdir: &std::path::Path,
     ) -> Result<JobEnvironment, HostError> {
-        job::check_labels(connections.keys().map(String::as_str))?;
-        // Before any AWS call: a work folder that would be refused costs none.
-        folders::check_work_folder(workdir).map_err(HostError::Spec)?;
-        let mut tasks = tokio::task::JoinSet::new();
-        for (label, conn_id) in connections {
-            let (host, job, label, conn_id) = (self.clone(), job.clone(), label.clone(), conn_id.clone());
-            tasks.spawn(async move {
-                let result = host.resolve(&conn_id, &job).await;
-                (label, conn_id, result)
-            });
-        }
-        let mut resolved = Vec::with_capacity(connections.len());
-        while let Some(joined) = tasks.join_next().await {
-            let (label, conn_id, result) =
-                joined.map_err(|e| HostError::Spec(format!("a resolve task failed: {e}")))?;
-            match result {
-                Ok(r) => resolved.push((label, conn_id, r)),
-                Err(error) => {
-                    return Err(HostError::Connection { label, conn_id, source: Box::new(error) });
-                }
-            }
-        }
-        let map = resolved.iter().map(|(label, conn_id, r)| (label.clone(), (conn_id.clone(), r.as_ref()))).collect();
-        let mut env = job::materialise(job, workdir, &map, self.inner.config.pass_worker_credentials)?;
+        let from_store = connections.iter().map(|(label, conn_id)| (label.clone(), conn_id.clone(), None));
+        let (mut env, resolved) = self.materialise_connections(job, from_store.collect(), workdir).await?;
         if let Some(helper) = &self.inner.config.credential_helper {
             let mut with_aws: Vec<_> = resolved
                 .iter()
@@ -436,20 +414,51 @@ impl ConnectorHost {
         connections: &BTreeMap<String, Value>,
         workdir: &std::path::Path,
     ) -> Result<JobEnvironment, HostError> {
-        job::check_labels(connections.keys().map(String::as_str))?;
+        let given = connections
+            .iter()
+            .map(|(label, spec)| (label.clone(), specs::conn_id_of(spec).to_string(), Some(spec.clone())));
+        Ok(self.materialise_connections(job, given.collect(), workdir).await?.0)
+    }
+
+    /// What [`ConnectorHost::prepare_job`] and
+    /// [`ConnectorHost::prepare_job_specs`] share: the labels and the work
+    /// folder checked before any AWS call (one that would be refused costs
+    /// none), every connection (label, conn id, and its spec when the caller
+    /// holds it, else the store's) resolved concurrently, the first failure
+    /// named by its connection, and the job's environment made from them.
+    async fn materialise_connections(
+        &self,
+        job: &Job,
+        connections: Vec<(String, String, Option<Value>)>,
+        workdir: &std::path::Path,
+    ) -> Result<(JobEnvironment, Vec<(String, String, Arc<Resolved>)>), HostError> {
+        job::check_labels(connections.iter().map(|(label, ..)| label.as_str()))?;
         folders::check_work_folder(workdir).map_err(HostError::Spec)?;
-        let mut resolved = Vec::with_capacity(connections.len());
-        for (label, spec) in connections {
-            let conn_id = specs::conn_id_of(spec).to_string();
-            match self.resolve_spec(spec.clone(), job).await {
-                Ok(r) => resolved.push((label.clone(), conn_id, r)),
+        let mut tasks = tokio::task::JoinSet::new();
+        for (label, conn_id, spec) in connections {
+            let (host, job) = (self.clone(), job.clone());
+            tasks.spawn(async move {
+                let result = match spec {
+                    Some(spec) => host.resolve_spec(spec, &job).await,
+                    None => host.resolve(&conn_id, &job).await,
+                };
+                (label, conn_id, result)
+            });
+        }
+        let mut resolved = Vec::with_capacity(tasks.len());
+        while let Some(joined) = tasks.join_next().await {
+            let (label, conn_id, result) =
+                joined.map_err(|e| HostError::Spec(format!("a resolve task failed: {e}")))?;
+            match result {
+                Ok(r) => resolved.push((label, conn_id, r)),
                 Err(error) => {
-                    return Err(HostError::Connection { label: label.clone(), conn_id, source: Box::new(error) });
+                    return Err(HostError::Connection { label, conn_id, source: Box::new(error) });
                 }
             }
         }
         let map = resolved.iter().map(|(label, conn_id, r)| (label.clone(), (conn_id.clone(), r.as_ref()))).collect();
-        job::materialise(job, workdir, &map, self.inner.config.pass_worker_credentials)
+        let env = job::materialise(job, workdir, &map, self.inner.config.pass_worker_credentials)?;
+        Ok((env, resolved))
     }
 
     /// Resolve a spec for a job, uncached, blocking the calling thread. The
