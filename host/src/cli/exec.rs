@@ -112,6 +112,10 @@ fn exec(
         let own_group = job_gets_its_own_group();
         child_command.args(&command[1..]).envs(env.vars.clone());
         bind_to_this_process(&mut child_command, own_group);
+        // Caught from before the job starts: a signal between the spawn and
+        // the wait would otherwise end lava-conn by default, and the job with
+        // it (its death signal), never forwarded (seen once in CI).
+        let signals = ForwardedSignals::catch()?;
         let mut child = match child_command.spawn() {
             Ok(child) => child,
             Err(e) => {
@@ -123,7 +127,7 @@ fn exec(
         let pid = libc::pid_t::try_from(child.id().context("the command has no process id")?)?;
         let target = if own_group { -pid } else { pid };
         guard.job_started(target);
-        let status = wait_forwarding_signals(&mut child, target).await?;
+        let status = signals.wait(&mut child, target).await?;
         guard.job_ended();
         env.cleanup().context("cannot remove the connections' private folders")?;
         guard.done();
@@ -171,28 +175,45 @@ fn bind_to_this_process(command: &mut tokio::process::Command, own_group: bool) 
     }
 }
 
-/// Wait for the child, passing on SIGINT, SIGTERM and SIGHUP to `target`
-/// (the job, or its process group): the command decides how to stop, and
-/// lava-conn stays to clean up after it.
-async fn wait_forwarding_signals(
-    child: &mut tokio::process::Child,
-    target: libc::pid_t,
-) -> anyhow::Result<std::process::ExitStatus> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut hangup = signal(SignalKind::hangup())?;
-    loop {
-        let forwarded = tokio::select! {
-            status = child.wait() => return Ok(status?),
-            _ = interrupt.recv() => libc::SIGINT,
-            _ = terminate.recv() => libc::SIGTERM,
-            _ = hangup.recv() => libc::SIGHUP,
-        };
-        // SAFETY: kill(2) has no memory-safety preconditions; `target` is
-        // our child (or its group), not reaped while we hold it here.
-        unsafe {
-            libc::kill(target, forwarded);
+/// SIGINT, SIGTERM and SIGHUP, caught by lava-conn to pass on to its job.
+struct ForwardedSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl ForwardedSignals {
+    /// Catch them from now on (one that arrives before the job starts is
+    /// passed on as soon as it has).
+    fn catch() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// Wait for the child, passing each signal on to `target` (the job, or
+    /// its process group): the command decides how to stop, and lava-conn
+    /// stays to clean up after it.
+    async fn wait(
+        mut self,
+        child: &mut tokio::process::Child,
+        target: libc::pid_t,
+    ) -> anyhow::Result<std::process::ExitStatus> {
+        loop {
+            let forwarded = tokio::select! {
+                status = child.wait() => return Ok(status?),
+                _ = self.interrupt.recv() => libc::SIGINT,
+                _ = self.terminate.recv() => libc::SIGTERM,
+                _ = self.hangup.recv() => libc::SIGHUP,
+            };
+            // SAFETY: kill(2) has no memory-safety preconditions; `target` is
+            // our child (or its group), not reaped while we hold it here.
+            unsafe {
+                libc::kill(target, forwarded);
+            }
         }
     }
 }
